@@ -1,0 +1,187 @@
+//! Deployment configuration, read once from the environment in each Lambda's `main`.
+//!
+//! | variable                         | default                  |
+//! |----------------------------------|--------------------------|
+//! | `EBS_GENS_DEPLOYMENT`            | `default`                |
+//! | `EBS_GENS_RULE_PREFIX`           | `ebs-gens-<deployment>-` |
+//! | `EBS_GENS_TIME_ZONE`             | `UTC` (IANA name)        |
+//! | `EBS_GENS_ADOPTION`              | `schedule-window`        |
+//! | `EBS_GENS_ADOPTION_WINDOW_MINUTES` | `15`                   |
+//! | `EBS_GENS_TAG_KEY_<CLASS>`       | `Hourly_Gens`, `Daily_Gens`, ... |
+//! | `EBS_GENS_CRON_<CLASS>`          | see [`GenClass::default_cron`] |
+//!
+//! `<CLASS>` is `HOURLY`, `DAILY`, `WEEKLY` or `MONTHLY`.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use crate::ownership::{AdoptionMode, AdoptionRule};
+use crate::plan::PlanContext;
+use crate::policy::{GenClass, TagKeys};
+use crate::rules::{valid_rule_chars, validate_prefix};
+use crate::schedule::Schedule;
+
+/// Deployment names: 1..=32 characters of `[A-Za-z0-9._-]`.
+pub const MAX_DEPLOYMENT: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration {var}: {why}")]
+pub struct ConfigError {
+    pub var: String,
+    pub why: String,
+}
+
+/// Everything the core needs from the deployment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub deployment: String,
+    pub rule_prefix: String,
+    pub tz: Tz,
+    pub tag_keys: TagKeys,
+    pub schedules: BTreeMap<GenClass, Schedule>,
+    pub adoption: AdoptionMode,
+    pub adoption_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_lookup(|_| None).expect("defaults are valid")
+    }
+}
+
+impl Settings {
+    /// Reads settings through `lookup` (e.g. `|k| std::env::var(k).ok()`), validating each.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let err = |var: &str, why: String| ConfigError { var: var.to_string(), why };
+        let get = |var: &str| lookup(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let deployment = get("EBS_GENS_DEPLOYMENT").unwrap_or_else(|| "default".into());
+        if deployment.len() > MAX_DEPLOYMENT || !valid_rule_chars(&deployment) {
+            return Err(err(
+                "EBS_GENS_DEPLOYMENT",
+                format!("{deployment:?} must be 1..={MAX_DEPLOYMENT} characters of [A-Za-z0-9._-]"),
+            ));
+        }
+        let rule_prefix = get("EBS_GENS_RULE_PREFIX").unwrap_or_else(|| format!("ebs-gens-{deployment}-"));
+        validate_prefix(&rule_prefix).map_err(|why| err("EBS_GENS_RULE_PREFIX", why))?;
+
+        let tz = match get("EBS_GENS_TIME_ZONE") {
+            None => Tz::UTC,
+            Some(name) => name
+                .parse::<Tz>()
+                .map_err(|_| err("EBS_GENS_TIME_ZONE", format!("{name:?} is not an IANA time zone")))?,
+        };
+
+        let mut tag_keys = TagKeys::default();
+        let mut schedules = BTreeMap::new();
+        for class in GenClass::ALL {
+            let upper = class.label().to_ascii_uppercase();
+            let key_var = format!("EBS_GENS_TAG_KEY_{upper}");
+            if let Some(k) = get(&key_var) {
+                tag_keys = tag_keys.with_key(class, k);
+            }
+            let cron_var = format!("EBS_GENS_CRON_{upper}");
+            let expr = get(&cron_var).unwrap_or_else(|| class.default_cron().to_string());
+            let schedule = Schedule::parse(&expr).map_err(|e| err(&cron_var, e.why))?;
+            schedules.insert(class, schedule);
+        }
+        let keys: Vec<&str> = tag_keys.iter().map(|(_, k)| k).collect();
+        if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
+            return Err(err("EBS_GENS_TAG_KEY_*", "two classes share one tag key".into()));
+        }
+
+        let adoption = match get("EBS_GENS_ADOPTION") {
+            None => AdoptionMode::default(),
+            Some(m) => m.parse().map_err(|why| err("EBS_GENS_ADOPTION", why))?,
+        };
+        let window = match get("EBS_GENS_ADOPTION_WINDOW_MINUTES") {
+            None => 15,
+            Some(m) => m
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (1..=1440).contains(m))
+                .ok_or_else(|| err("EBS_GENS_ADOPTION_WINDOW_MINUTES", format!("{m:?} is not 1..=1440")))?,
+        };
+        Ok(Settings {
+            deployment,
+            rule_prefix,
+            tz,
+            tag_keys,
+            schedules,
+            adoption,
+            adoption_window: Duration::minutes(window),
+        })
+    }
+
+    /// Reads settings from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn schedule(&self, class: GenClass) -> &Schedule {
+        &self.schedules[&class]
+    }
+
+    pub fn plan_context(&self) -> PlanContext<'_> {
+        PlanContext { deployment: &self.deployment, tz: self.tz }
+    }
+
+    pub fn adoption_rule<'a>(&'a self, account_id: &'a str) -> AdoptionRule<'a> {
+        AdoptionRule {
+            mode: self.adoption,
+            window: self.adoption_window,
+            deployment: &self.deployment,
+            account_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.deployment, "default");
+        assert_eq!(s.rule_prefix, "ebs-gens-default-");
+        assert_eq!(s.tz, Tz::UTC);
+        assert_eq!(s.schedule(GenClass::Daily).expression(), "cron(30 9 * * ? *)");
+        assert_eq!(s.adoption, AdoptionMode::ScheduleWindow);
+        assert_eq!(s.adoption_window, Duration::minutes(15));
+    }
+
+    #[test]
+    fn overrides_and_refusals() {
+        let s = with(&[
+            ("EBS_GENS_DEPLOYMENT", "prod"),
+            ("EBS_GENS_TIME_ZONE", "Asia/Tokyo"),
+            ("EBS_GENS_CRON_DAILY", "cron(0 18 * * ? *)"),
+            ("EBS_GENS_ADOPTION", "any-untagged"),
+            ("EBS_GENS_TAG_KEY_DAILY", "backup:daily"),
+        ])
+        .unwrap();
+        assert_eq!(s.tz, chrono_tz::Asia::Tokyo);
+        assert_eq!(s.tag_keys.key(GenClass::Daily), "backup:daily");
+        assert_eq!(s.rule_prefix, "ebs-gens-prod-");
+        for bad in [
+            ("EBS_GENS_DEPLOYMENT", "prod env"),
+            ("EBS_GENS_TIME_ZONE", "Mars/Olympus"),
+            ("EBS_GENS_CRON_DAILY", "cron(0 18 * * *)"),
+            ("EBS_GENS_ADOPTION", "maybe"),
+            ("EBS_GENS_ADOPTION_WINDOW_MINUTES", "0"),
+            ("EBS_GENS_TAG_KEY_WEEKLY", "Daily_Gens"),
+            ("EBS_GENS_RULE_PREFIX", "has space"),
+        ] {
+            let e = with(&[bad]).expect_err(bad.0);
+            assert!(e.to_string().contains(bad.0.trim_end_matches("WEEKLY")), "{e}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The error names the Lambdas report to Step Functions, and the one error type behind them.
+//!
+//! | name           | meaning                                                        | state machine |
+//! |----------------|----------------------------------------------------------------|---------------|
+//! | `Transient`    | throttling, 5xx, timeouts: the same call may succeed later      | Retry         |
+//! | `DeleteFailed` | some snapshots could not be deleted; all others were            | Retry, then Catch |
+//! | `InvalidInput` | a malformed event or request; retrying cannot help             | Catch         |
+//! | `AccessDenied` | IAM refused a call: a deployment problem                       | Catch         |
+//! | `Internal`     | anything else (a bug): fails loudly                            | Catch         |
+//!
+//! These strings are a contract with `statemachine/*.asl.json`; a test keeps them in step.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A stable error name, as Step Functions' `ErrorEquals` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorName {
+    Transient,
+    DeleteFailed,
+    InvalidInput,
+    AccessDenied,
+    Internal,
+}
+
+impl ErrorName {
+    pub const ALL: [ErrorName; 5] = [
+        ErrorName::Transient,
+        ErrorName::DeleteFailed,
+        ErrorName::InvalidInput,
+        ErrorName::AccessDenied,
+        ErrorName::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::Transient => "Transient",
+            ErrorName::DeleteFailed => "DeleteFailed",
+            ErrorName::InvalidInput => "InvalidInput",
+            ErrorName::AccessDenied => "AccessDenied",
+            ErrorName::Internal => "Internal",
+        }
+    }
+
+    /// Whether the state machines retry this error.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorName::Transient | ErrorName::DeleteFailed)
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A snapshot that could not be deleted, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedDelete {
+    pub snapshot_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// Every failure a Lambda can report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("transient failure in {op}: {message}")]
+    Transient { op: &'static str, message: String },
+    #[error("access denied in {op}: {message}")]
+    AccessDenied { op: &'static str, message: String },
+    #[error("{} snapshot(s) could not be deleted: {}", .0.len(), describe_failed(.0))]
+    DeleteFailed(Vec<FailedDelete>),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe_failed(f: &[FailedDelete]) -> String {
+    f.iter()
+        .map(|d| format!("{} ({}: {})", d.snapshot_id, d.code, d.message))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    pub fn name(&self) -> ErrorName {
+        match self {
+            Error::InvalidInput(_) => ErrorName::InvalidInput,
+            Error::Transient { .. } => ErrorName::Transient,
+            Error::AccessDenied { .. } => ErrorName::AccessDenied,
+            Error::DeleteFailed(_) => ErrorName::DeleteFailed,
+            Error::Internal(_) => ErrorName::Internal,
+        }
+    }
+}
+
+impl From<crate::events::EventError> for Error {
+    fn from(e: crate::events::EventError) -> Self {
+        Error::InvalidInput(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::InvalidInput(e.to_string())
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(e: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.name().as_str().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_carries_the_stable_name() {
+        let d: lambda_runtime::Diagnostic = Error::DeleteFailed(vec![FailedDelete {
+            snapshot_id: "snap-1".into(),
+            code: "InvalidSnapshot.InUse".into(),
+            message: "in use by ami-1".into(),
+        }])
+        .into();
+        assert_eq!(d.error_type, "DeleteFailed");
+        assert!(d.error_message.contains("snap-1 (InvalidSnapshot.InUse"), "{}", d.error_message);
+        let d: lambda_runtime::Diagnostic = Error::InvalidInput("bad".into()).into();
+        assert_eq!(d.error_type, "InvalidInput");
+    }
+
+    #[test]
+    fn names_are_unique_and_serde_matches_as_str() {
+        let mut seen = std::collections::HashSet::new();
+        for n in ErrorName::ALL {
+            assert!(seen.insert(n.as_str()));
+            assert_eq!(serde_json::to_value(n).unwrap(), n.as_str());
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! ebs-gens core library.
+//!
+//! The pure core (no I/O, no SDK types): [`policy`] (tags → what a volume asks for),
+//! [`schedule`] (EventBridge cron/rate), [`ownership`] (names, tags, adoption), [`plan`]
+//! (keep/delete with reasons), [`rules`] (EventBridge rule layout), [`events`] (typed EBS
+//! events) and [`error`] (the stable error names Step Functions matches).
+
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod ownership;
+pub mod plan;
+pub mod policy;
+pub mod rules;
+pub mod schedule;
+pub mod snapshot;
+
+pub use config::Settings;
+pub use error::{Error, ErrorName};
+pub use plan::{plan, Plan, PlanContext, Reason};
+pub use policy::{GenClass, VolumePolicy};
+pub use schedule::Schedule;
+pub use snapshot::{Snapshot, SnapshotState};

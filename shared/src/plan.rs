@@ -1,0 +1,238 @@
+//! The generation rules: for one volume, which snapshots to keep, which to delete, and why.
+//!
+//! Pure (no I/O, no SDK types, `now` passed in) and fail-safe, after restic's `ApplyPolicy` and
+//! zrepl's pruning:
+//! - only snapshots whose `ebs-gens:managed-by` names this deployment can be deleted;
+//! - pinned (`ebs-gens:keep`), pending and unknown-state snapshots are kept and never counted;
+//! - our snapshots in `error` state are deleted and never counted;
+//! - completed snapshots of ours are ordered newest first (start time, then id, descending);
+//!   the finest class keeps the last N, each coarser class the newest of each of its last N
+//!   periods that hold snapshots (hour / calendar day / ISO week / calendar month in the
+//!   configured time zone); kept = the union, so never fewer than N and always the newest;
+//! - doubtful input (a snapshot of another volume, a repeated id, a tag naming another
+//!   volume, a start time in the future) deletes nothing.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Serialize, Serializer};
+
+use crate::policy::{GenClass, VolumePolicy};
+use crate::snapshot::{Snapshot, SnapshotState, TAG_VOLUME};
+
+/// How far in the future a start time may lie before the input is called doubtful (clock skew).
+pub const FUTURE_SKEW: Duration = Duration::hours(1);
+
+/// A period of a coarser class, in the configured time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    Hour { year: i32, month: u32, day: u32, hour: u32 },
+    Day { year: i32, month: u32, day: u32 },
+    Week { iso_year: i32, week: u32 },
+    Month { year: i32, month: u32 },
+}
+
+impl Period {
+    pub fn of(class: GenClass, t: DateTime<Utc>, tz: Tz) -> Period {
+        let l = t.with_timezone(&tz);
+        match class {
+            GenClass::Hourly => Period::Hour { year: l.year(), month: l.month(), day: l.day(), hour: l.hour() },
+            GenClass::Daily => Period::Day { year: l.year(), month: l.month(), day: l.day() },
+            GenClass::Weekly => {
+                let w = l.iso_week();
+                Period::Week { iso_year: w.year(), week: w.week() }
+            }
+            GenClass::Monthly => Period::Month { year: l.year(), month: l.month() },
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Period::Hour { year, month, day, hour } => write!(f, "hour {year:04}-{month:02}-{day:02}T{hour:02}"),
+            Period::Day { year, month, day } => write!(f, "day {year:04}-{month:02}-{day:02}"),
+            Period::Week { iso_year, week } => write!(f, "week {iso_year:04}-W{week:02}"),
+            Period::Month { year, month } => write!(f, "month {year:04}-{month:02}"),
+        }
+    }
+}
+
+/// Why a snapshot is kept or deleted. Serialized as its human-readable text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Among the last `n` of the finest class: `last 7 daily`.
+    Last { n: u32, class: GenClass },
+    /// Newest of a period of a coarser class: `newest of week 2026-W46`.
+    NewestOf(Period),
+    Pinned,
+    Pending,
+    NotOurs,
+    /// A state we do not act on (`recoverable`, or one AWS adds later).
+    UnknownState(String),
+    /// The whole volume's input looked wrong, so nothing is deleted.
+    Doubtful(String),
+    /// Delete: one of ours that failed (`error` state).
+    ErrorState,
+    /// Delete: one of ours that no rule keeps.
+    Surplus,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Last { n, class } => write!(f, "last {n} {class}"),
+            Reason::NewestOf(p) => write!(f, "newest of {p}"),
+            Reason::Pinned => f.write_str("pinned"),
+            Reason::Pending => f.write_str("pending"),
+            Reason::NotOurs => f.write_str("not ours"),
+            Reason::UnknownState(s) => write!(f, "state {s}"),
+            Reason::Doubtful(why) => write!(f, "doubtful input: {why}"),
+            Reason::ErrorState => f.write_str("error state"),
+            Reason::Surplus => f.write_str("surplus"),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One snapshot's place in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub snapshot_id: String,
+    pub start_time: DateTime<Utc>,
+    pub reasons: Vec<Reason>,
+}
+
+/// The plan for one volume. Both lists are ordered newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub volume_id: String,
+    pub keep: Vec<Entry>,
+    pub delete: Vec<Entry>,
+}
+
+/// The deployment facts planning needs.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanContext<'a> {
+    /// Our `ebs-gens:managed-by` value.
+    pub deployment: &'a str,
+    /// Zone in which days, weeks and months are counted.
+    pub tz: Tz,
+}
+
+fn doubt(volume_id: &str, snapshots: &[Snapshot], ctx: &PlanContext<'_>, now: DateTime<Utc>) -> Option<String> {
+    let mut seen = HashSet::with_capacity(snapshots.len());
+    for s in snapshots {
+        if s.volume_id != volume_id {
+            return Some(format!("{} belongs to {}, not {volume_id}", s.id, s.volume_id));
+        }
+        if !seen.insert(s.id.as_str()) {
+            return Some(format!("{} listed twice", s.id));
+        }
+        if s.is_owned_by(ctx.deployment) {
+            if let Some(v) = s.tag(TAG_VOLUME) {
+                if v != volume_id {
+                    return Some(format!("{} is tagged {TAG_VOLUME}={v}", s.id));
+                }
+            }
+        }
+        if s.start_time > now + FUTURE_SKEW {
+            return Some(format!("{} starts in the future ({})", s.id, s.start_time));
+        }
+    }
+    None
+}
+
+/// Plans one volume: which of `snapshots` to keep and which to delete, each with its reasons.
+pub fn plan(
+    volume_id: &str,
+    policy: &VolumePolicy,
+    ctx: &PlanContext<'_>,
+    snapshots: &[Snapshot],
+    now: DateTime<Utc>,
+) -> Plan {
+    let entry = |s: &Snapshot, reasons: Vec<Reason>| Entry {
+        snapshot_id: s.id.clone(),
+        start_time: s.start_time,
+        reasons,
+    };
+    let mut order: Vec<&Snapshot> = snapshots.iter().collect();
+    order.sort_unstable_by(|a, b| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
+
+    if let Some(why) = doubt(volume_id, snapshots, ctx, now) {
+        return Plan {
+            volume_id: volume_id.to_string(),
+            keep: order.iter().map(|s| entry(s, vec![Reason::Doubtful(why.clone())])).collect(),
+            delete: Vec::new(),
+        };
+    }
+
+    let mut keep = Vec::new();
+    let mut delete = Vec::new();
+    let mut candidates: Vec<&Snapshot> = Vec::with_capacity(order.len());
+    for s in order {
+        if !s.is_owned_by(ctx.deployment) {
+            keep.push(entry(s, vec![Reason::NotOurs]));
+        } else if s.is_pinned() {
+            keep.push(entry(s, vec![Reason::Pinned]));
+        } else {
+            match &s.state {
+                SnapshotState::Completed => candidates.push(s),
+                SnapshotState::Pending => keep.push(entry(s, vec![Reason::Pending])),
+                SnapshotState::Error => delete.push(entry(s, vec![Reason::ErrorState])),
+                SnapshotState::Other(st) => keep.push(entry(s, vec![Reason::UnknownState(st.clone())])),
+            }
+        }
+    }
+
+    // Reasons per candidate, filled class by class; candidates are newest first.
+    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); candidates.len()];
+    let finest = policy.finest();
+    for &(class, n) in policy.gens() {
+        if class == finest {
+            for r in reasons.iter_mut().take(n as usize) {
+                r.push(Reason::Last { n, class });
+            }
+            continue;
+        }
+        let mut seen: HashSet<Period> = HashSet::new();
+        for (i, s) in candidates.iter().enumerate() {
+            if seen.len() == n as usize {
+                break;
+            }
+            let p = Period::of(class, s.start_time, ctx.tz);
+            if seen.insert(p) {
+                reasons[i].push(Reason::NewestOf(p));
+            }
+        }
+    }
+    for (s, r) in candidates.into_iter().zip(reasons) {
+        if r.is_empty() {
+            delete.push(entry(s, vec![Reason::Surplus]));
+        } else {
+            keep.push(entry(s, r));
+        }
+    }
+    let newest_first = |a: &Entry, b: &Entry| {
+        b.start_time.cmp(&a.start_time).then_with(|| b.snapshot_id.cmp(&a.snapshot_id))
+    };
+    keep.sort_by(newest_first);
+    delete.sort_by(newest_first);
+    Plan { volume_id: volume_id.to_string(), keep, delete }
+}
+
+/// Groups snapshots by source volume id (pure; the order within a group is kept).
+pub fn group_by_volume(snapshots: Vec<Snapshot>) -> std::collections::BTreeMap<String, Vec<Snapshot>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Snapshot>> = Default::default();
+    for s in snapshots {
+        out.entry(s.volume_id.clone()).or_default().push(s);
+    }
+    out
+}

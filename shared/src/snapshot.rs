@@ -1,0 +1,85 @@
+//! Our own view of an EBS snapshot (never an SDK type), and the tags that mark ownership.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The source volume of one of our snapshots.
+pub const TAG_VOLUME: &str = "ebs-gens:volume";
+/// The deployment that owns a snapshot; only snapshots carrying ours are ever deleted.
+pub const TAG_MANAGED_BY: &str = "ebs-gens:managed-by";
+/// Pins a snapshot (any value but `false`): never deleted, not counted.
+pub const TAG_KEEP: &str = "ebs-gens:keep";
+/// The generation class a snapshot was taken for.
+pub const TAG_CLASS: &str = "ebs-gens:class";
+/// The human-readable name, `<instance-name>_<Class>_<vol-id>`.
+pub const TAG_NAME: &str = "Name";
+
+/// The tag keys we ever write; the IAM policy limits CreateTags to these.
+pub const OUR_TAG_KEYS: [&str; 4] = [TAG_VOLUME, TAG_MANAGED_BY, TAG_CLASS, TAG_NAME];
+
+/// EBS snapshot state (`pending | completed | error | recoverable | recovering`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotState {
+    Pending,
+    Completed,
+    Error,
+    /// Anything else (the Recycle Bin's `recoverable`/`recovering`, or a state AWS adds later):
+    /// never deleted, never counted.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl SnapshotState {
+    pub fn parse(s: &str) -> SnapshotState {
+        match s {
+            "pending" => SnapshotState::Pending,
+            "completed" => SnapshotState::Completed,
+            "error" => SnapshotState::Error,
+            other => SnapshotState::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for SnapshotState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotState::Pending => f.write_str("pending"),
+            SnapshotState::Completed => f.write_str("completed"),
+            SnapshotState::Error => f.write_str("error"),
+            SnapshotState::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// One EBS snapshot as the core sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub volume_id: String,
+    pub start_time: DateTime<Utc>,
+    pub state: SnapshotState,
+    pub owner_id: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Snapshot {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+
+    /// Ours when our `managed-by` tag names this deployment.
+    pub fn is_owned_by(&self, deployment: &str) -> bool {
+        self.tag(TAG_MANAGED_BY) == Some(deployment)
+    }
+
+    /// Pinned by `ebs-gens:keep` with any value but `false`.
+    pub fn is_pinned(&self) -> bool {
+        self.tag(TAG_KEEP)
+            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"))
+    }
+}
