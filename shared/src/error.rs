@@ -69,9 +69,9 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
     #[error("transient failure in {op}: {message}")]
-    Transient { op: &'static str, message: String },
+    Transient { op: String, message: String },
     #[error("access denied in {op}: {message}")]
-    AccessDenied { op: &'static str, message: String },
+    AccessDenied { op: String, message: String },
     #[error("{} snapshot(s) could not be deleted: {}", .0.len(), describe_failed(.0))]
     DeleteFailed(Vec<FailedDelete>),
     #[error("internal error: {0}")]

@@ -5,6 +5,7 @@
 //! (keep/delete with reasons), [`rules`] (EventBridge rule layout), [`events`] (typed EBS
 //! events) and [`error`] (the stable error names Step Functions matches).
 
+pub mod aws;
 pub mod config;
 pub mod error;
 pub mod events;

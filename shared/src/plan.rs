@@ -12,12 +12,13 @@
 //! - doubtful input (a snapshot of another volume, a repeated id, a tag naming another
 //!   volume, a start time in the future) deletes nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
 
 use crate::policy::{GenClass, VolumePolicy};
 use crate::snapshot::{Snapshot, SnapshotState, TAG_VOLUME};
@@ -102,20 +103,23 @@ impl Serialize for Reason {
     }
 }
 
-/// One snapshot's place in the plan.
+/// Reasons for one entry: one per class that keeps it, so rarely more than two.
+pub type Reasons = SmallVec<[Reason; 2]>;
+
+/// One snapshot's place in the plan (borrows the snapshot id from the input).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
-    pub snapshot_id: String,
+pub struct Entry<'a> {
+    pub snapshot_id: &'a str,
     pub start_time: DateTime<Utc>,
-    pub reasons: Vec<Reason>,
+    pub reasons: Reasons,
 }
 
 /// The plan for one volume. Both lists are ordered newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    pub volume_id: String,
-    pub keep: Vec<Entry>,
-    pub delete: Vec<Entry>,
+pub struct Plan<'a> {
+    pub volume_id: &'a str,
+    pub keep: Vec<Entry<'a>>,
+    pub delete: Vec<Entry<'a>>,
 }
 
 /// The deployment facts planning needs.
@@ -128,13 +132,14 @@ pub struct PlanContext<'a> {
 }
 
 fn doubt(volume_id: &str, snapshots: &[Snapshot], ctx: &PlanContext<'_>, now: DateTime<Utc>) -> Option<String> {
-    let mut seen = HashSet::with_capacity(snapshots.len());
+    let mut ids: Vec<&str> = snapshots.iter().map(|s| s.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Some(format!("{} listed twice", w[0]));
+    }
     for s in snapshots {
         if s.volume_id != volume_id {
             return Some(format!("{} belongs to {}, not {volume_id}", s.id, s.volume_id));
-        }
-        if !seen.insert(s.id.as_str()) {
-            return Some(format!("{} listed twice", s.id));
         }
         if s.is_owned_by(ctx.deployment) {
             if let Some(v) = s.tag(TAG_VOLUME) {
@@ -151,49 +156,50 @@ fn doubt(volume_id: &str, snapshots: &[Snapshot], ctx: &PlanContext<'_>, now: Da
 }
 
 /// Plans one volume: which of `snapshots` to keep and which to delete, each with its reasons.
-pub fn plan(
-    volume_id: &str,
+pub fn plan<'a>(
+    volume_id: &'a str,
     policy: &VolumePolicy,
     ctx: &PlanContext<'_>,
-    snapshots: &[Snapshot],
+    snapshots: &'a [Snapshot],
     now: DateTime<Utc>,
-) -> Plan {
-    let entry = |s: &Snapshot, reasons: Vec<Reason>| Entry {
-        snapshot_id: s.id.clone(),
+) -> Plan<'a> {
+    let entry = |s: &'a Snapshot, reasons: Reasons| Entry {
+        snapshot_id: &s.id,
         start_time: s.start_time,
         reasons,
     };
-    let mut order: Vec<&Snapshot> = snapshots.iter().collect();
+    let one = |r: Reason| -> Reasons { smallvec::smallvec![r] };
+    let mut order: Vec<&'a Snapshot> = snapshots.iter().collect();
     order.sort_unstable_by(|a, b| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
 
     if let Some(why) = doubt(volume_id, snapshots, ctx, now) {
         return Plan {
-            volume_id: volume_id.to_string(),
-            keep: order.iter().map(|s| entry(s, vec![Reason::Doubtful(why.clone())])).collect(),
+            volume_id,
+            keep: order.iter().map(|s| entry(s, one(Reason::Doubtful(why.clone())))).collect(),
             delete: Vec::new(),
         };
     }
 
     let mut keep = Vec::new();
     let mut delete = Vec::new();
-    let mut candidates: Vec<&Snapshot> = Vec::with_capacity(order.len());
+    let mut candidates: Vec<&'a Snapshot> = Vec::with_capacity(order.len());
     for s in order {
         if !s.is_owned_by(ctx.deployment) {
-            keep.push(entry(s, vec![Reason::NotOurs]));
+            keep.push(entry(s, one(Reason::NotOurs)));
         } else if s.is_pinned() {
-            keep.push(entry(s, vec![Reason::Pinned]));
+            keep.push(entry(s, one(Reason::Pinned)));
         } else {
             match &s.state {
                 SnapshotState::Completed => candidates.push(s),
-                SnapshotState::Pending => keep.push(entry(s, vec![Reason::Pending])),
-                SnapshotState::Error => delete.push(entry(s, vec![Reason::ErrorState])),
-                SnapshotState::Other(st) => keep.push(entry(s, vec![Reason::UnknownState(st.clone())])),
+                SnapshotState::Pending => keep.push(entry(s, one(Reason::Pending))),
+                SnapshotState::Error => delete.push(entry(s, one(Reason::ErrorState))),
+                SnapshotState::Other(st) => keep.push(entry(s, one(Reason::UnknownState(st.clone())))),
             }
         }
     }
 
     // Reasons per candidate, filled class by class; candidates are newest first.
-    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); candidates.len()];
+    let mut reasons: Vec<Reasons> = vec![Reasons::new(); candidates.len()];
     let finest = policy.finest();
     for &(class, n) in policy.gens() {
         if class == finest {
@@ -202,7 +208,7 @@ pub fn plan(
             }
             continue;
         }
-        let mut seen: HashSet<Period> = HashSet::new();
+        let mut seen = Seen::new(n as usize);
         for (i, s) in candidates.iter().enumerate() {
             if seen.len() == n as usize {
                 break;
@@ -215,7 +221,7 @@ pub fn plan(
     }
     for (s, r) in candidates.into_iter().zip(reasons) {
         if r.is_empty() {
-            delete.push(entry(s, vec![Reason::Surplus]));
+            delete.push(entry(s, one(Reason::Surplus)));
         } else {
             keep.push(entry(s, r));
         }
@@ -225,14 +231,53 @@ pub fn plan(
     };
     keep.sort_by(newest_first);
     delete.sort_by(newest_first);
-    Plan { volume_id: volume_id.to_string(), keep, delete }
+    Plan { volume_id, keep, delete }
+}
+
+/// Periods already counted: a short list for the usual small N, a hash set for large N.
+enum Seen {
+    Few(SmallVec<[Period; 16]>),
+    Many(HashSet<Period>),
+}
+
+impl Seen {
+    fn new(n: usize) -> Self {
+        if n <= 16 {
+            Seen::Few(SmallVec::new())
+        } else {
+            Seen::Many(HashSet::with_capacity(n))
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Seen::Few(v) => v.len(),
+            Seen::Many(h) => h.len(),
+        }
+    }
+
+    fn insert(&mut self, p: Period) -> bool {
+        match self {
+            Seen::Few(v) if v.contains(&p) => false,
+            Seen::Few(v) => {
+                v.push(p);
+                true
+            }
+            Seen::Many(h) => h.insert(p),
+        }
+    }
 }
 
 /// Groups snapshots by source volume id (pure; the order within a group is kept).
-pub fn group_by_volume(snapshots: Vec<Snapshot>) -> std::collections::BTreeMap<String, Vec<Snapshot>> {
-    let mut out: std::collections::BTreeMap<String, Vec<Snapshot>> = Default::default();
+pub fn group_by_volume(snapshots: Vec<Snapshot>) -> BTreeMap<String, Vec<Snapshot>> {
+    let mut out: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
     for s in snapshots {
-        out.entry(s.volume_id.clone()).or_default().push(s);
+        match out.get_mut(&s.volume_id) {
+            Some(group) => group.push(s),
+            None => {
+                out.insert(s.volume_id.clone(), vec![s]);
+            }
+        }
     }
     out
 }

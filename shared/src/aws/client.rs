@@ -1,0 +1,220 @@
+//! Pagination, batching and pacing, written once over the page-level ports, so the SDK
+//! implementation and the strict fake run exactly the same loops.
+
+use std::collections::HashMap;
+
+use crate::rules::{ExistingRule, RuleOp, MAX_IDS_PER_REMOVE, MAX_TARGETS_PER_PUT};
+use crate::snapshot::Snapshot;
+
+use super::pacer::Pacer;
+use super::{
+    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Filter, Page, PageRequest, Volume, MAX_CREATE_TAGS_IDS,
+    MAX_FILTER_VALUES, MAX_SNAPSHOTS_PAGE, MAX_TAGS_PAGE, MAX_VOLUMES_PAGE,
+};
+
+type R<T> = Result<T, AwsError>;
+
+/// Follows `next_token` until the last page.
+async fn all_pages<T, F, Fut>(mut call: F) -> R<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = R<Page<T>>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = call(token).await?;
+        out.extend(page.items);
+        match page.next_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// EC2 as ebs-gens uses it.
+pub struct Ec2<A> {
+    api: A,
+    deletes: Pacer,
+}
+
+impl<A: Ec2Api> Ec2<A> {
+    pub fn new(api: A, deletes: Pacer) -> Self {
+        Ec2 { api, deletes }
+    }
+
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// Volumes carrying any of `keys` (server-side `tag-key` filter, pages of 500).
+    pub async fn volumes_with_tag_keys(&self, keys: &[&str]) -> R<Vec<Volume>> {
+        let filters = vec![Filter::new("tag-key", keys.iter().copied())];
+        all_pages(|next_token| {
+            self.api.describe_volumes(PageRequest {
+                filters: filters.clone(),
+                ids: vec![],
+                max_results: Some(MAX_VOLUMES_PAGE),
+                next_token,
+            })
+        })
+        .await
+    }
+
+    /// The given volumes (those that still exist), through a `volume-id` filter.
+    pub async fn volumes_by_id(&self, ids: &[String]) -> R<Vec<Volume>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_FILTER_VALUES) {
+            let filters = vec![Filter::new("volume-id", chunk.iter().cloned())];
+            out.extend(
+                all_pages(|next_token| {
+                    self.api.describe_volumes(PageRequest {
+                        filters: filters.clone(),
+                        ids: vec![],
+                        max_results: Some(MAX_VOLUMES_PAGE),
+                        next_token,
+                    })
+                })
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `Name` tags of the given instances (DescribeTags, pages of 1000).
+    pub async fn instance_names(&self, instance_ids: &[String]) -> R<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
+            let filters = vec![
+                Filter::new("resource-type", ["instance"]),
+                Filter::new("key", ["Name"]),
+                Filter::new("resource-id", chunk.iter().cloned()),
+            ];
+            let tags = all_pages(|next_token| {
+                self.api.describe_tags(PageRequest {
+                    filters: filters.clone(),
+                    ids: vec![],
+                    max_results: Some(MAX_TAGS_PAGE),
+                    next_token,
+                })
+            })
+            .await?;
+            out.extend(tags.into_iter().map(|t| (t.resource_id, t.value)));
+        }
+        Ok(out)
+    }
+
+    /// Every self-owned snapshot of the given volumes (`volume-id` filter, pages of 1000).
+    pub async fn snapshots_of(&self, volume_ids: &[String]) -> R<Vec<Snapshot>> {
+        let mut out = Vec::new();
+        for chunk in volume_ids.chunks(MAX_FILTER_VALUES) {
+            let filters = vec![Filter::new("volume-id", chunk.iter().cloned())];
+            out.extend(
+                all_pages(|next_token| {
+                    self.api.describe_snapshots(PageRequest {
+                        filters: filters.clone(),
+                        ids: vec![],
+                        max_results: Some(MAX_SNAPSHOTS_PAGE),
+                        next_token,
+                    })
+                })
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// One snapshot by id; `None` when it no longer exists.
+    pub async fn snapshot(&self, id: &str) -> R<Option<Snapshot>> {
+        let req = PageRequest { ids: vec![id.to_string()], ..Default::default() };
+        match self.api.describe_snapshots(req).await {
+            Ok(page) => Ok(page.items.into_iter().find(|s| s.id == id)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies `tags` to `ids`, 1000 ids per call.
+    pub async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
+        for chunk in ids.chunks(MAX_CREATE_TAGS_IDS) {
+            self.api.create_tags(chunk, tags).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes one snapshot, paced; an already-deleted snapshot counts as done.
+    pub async fn delete(&self, id: &str) -> R<Deleted> {
+        self.deletes.acquire().await;
+        match self.api.delete_snapshot(id).await {
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Deleted::AlreadyGone),
+            other => other,
+        }
+    }
+}
+
+/// EventBridge as ebs-gens uses it.
+pub struct Events<A> {
+    api: A,
+}
+
+impl<A: EventsApi> Events<A> {
+    pub fn new(api: A) -> Self {
+        Events { api }
+    }
+
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// Every rule whose name starts with `prefix`, with its targets.
+    pub async fn rules_with_prefix(&self, prefix: &str) -> R<Vec<ExistingRule>> {
+        let summaries = all_pages(|t| self.api.list_rules(prefix, t)).await?;
+        let mut out = Vec::with_capacity(summaries.len());
+        for r in summaries {
+            let targets = all_pages(|t| self.api.list_targets(&r.name, t)).await?;
+            out.push(ExistingRule {
+                name: r.name,
+                schedule_expression: r.schedule_expression,
+                state: r.state,
+                targets,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies the layout's operations in order; stops at the first failure. Returns how many
+    /// operations were applied.
+    pub async fn apply(&self, ops: &[RuleOp]) -> Result<usize, (usize, AwsError)> {
+        for (i, op) in ops.iter().enumerate() {
+            let r = match op {
+                RuleOp::PutRule { rule, schedule, description } => self.api.put_rule(rule, schedule, description).await,
+                RuleOp::PutTargets { rule, targets } => {
+                    let mut r = Ok(());
+                    for chunk in targets.chunks(MAX_TARGETS_PER_PUT) {
+                        r = self.api.put_targets(rule, chunk).await;
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                }
+                RuleOp::RemoveTargets { rule, ids } => {
+                    let mut r = Ok(());
+                    for chunk in ids.chunks(MAX_IDS_PER_REMOVE) {
+                        r = self.api.remove_targets(rule, chunk).await;
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                }
+                RuleOp::DeleteRule { rule } => match self.api.delete_rule(rule).await {
+                    Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+                    other => other,
+                },
+            };
+            r.map_err(|e| (i, e))?;
+        }
+        Ok(ops.len())
+    }
+}

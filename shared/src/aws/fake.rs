@@ -1,0 +1,610 @@
+//! A strict in-memory AWS: the limits moto ignores are enforced here, so tests can show that
+//! ebs-gens respects them. Page sizes and tokens, CreateTags ≤ 1000 ids, 5 targets per rule,
+//! 10 per PutTargets, `pending` snapshots, `InvalidSnapshot.InUse` for AMI-backed snapshots,
+//! AWS Backup's refusal, per-operation token buckets (DeleteSnapshot 100 burst / 5 per second),
+//! injectable throttling / 5xx at a given rate, and a per-operation call counter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use crate::rules::{valid_rule_chars, RuleState, Target, MAX_IDS_PER_REMOVE, MAX_RULE_NAME, MAX_TARGETS_PER_PUT, MAX_TARGETS_PER_RULE};
+use crate::schedule::Schedule;
+use crate::snapshot::{Snapshot, SnapshotState};
+
+use super::{
+    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Filter, Page, PageRequest,
+    ResourceTag, RuleSummary, Volume, MAX_CREATE_TAGS_IDS, MAX_EVENTS_PAGE, MAX_FILTER_VALUES,
+};
+
+type R<T> = Result<T, AwsError>;
+
+/// A token bucket like EC2's per-account API buckets.
+#[derive(Debug, Clone)]
+struct Bucket {
+    burst: f64,
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(burst: f64, per_second: f64) -> Self {
+        Bucket { burst, per_second, tokens: burst, last: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FakeSnapshot {
+    snap: Snapshot,
+    in_use_by: Option<String>,
+    backup_managed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct FakeRule {
+    schedule: String,
+    state: RuleState,
+    description: String,
+    targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone)]
+struct Cursor {
+    op: &'static str,
+    fingerprint: String,
+    offset: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    volumes: BTreeMap<String, Volume>,
+    instances: BTreeMap<String, BTreeMap<String, String>>,
+    snapshots: BTreeMap<String, FakeSnapshot>,
+    rules: BTreeMap<String, FakeRule>,
+    executions: BTreeMap<String, (String, Execution)>,
+    calls: BTreeMap<&'static str, u64>,
+    faults: Option<(f64, u64)>,
+    buckets: HashMap<&'static str, Bucket>,
+    cursors: HashMap<String, Cursor>,
+    next_id: u64,
+    fail_deletes: BTreeMap<String, u32>,
+}
+
+/// The fake account. Cheap to share behind `&` (all methods take `&self`).
+#[derive(Debug)]
+pub struct FakeAws {
+    account: String,
+    state: Mutex<State>,
+}
+
+fn err(op: &str, kind: ErrorKind, code: &str, message: impl Into<String>) -> AwsError {
+    AwsError::new(op, kind, code, message)
+}
+
+impl FakeAws {
+    pub fn new(account: &str) -> Self {
+        FakeAws { account: account.to_string(), state: Mutex::new(State::default()) }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake state")
+    }
+
+    // ---- seeding and inspection (test set-up, not AWS calls) ----
+
+    pub fn add_instance(&self, id: &str, tags: &[(&str, &str)]) {
+        self.st().instances.insert(id.into(), tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    }
+
+    pub fn add_volume(&self, id: &str, instance_id: Option<&str>, tags: &[(&str, &str)]) {
+        self.st().volumes.insert(
+            id.into(),
+            Volume {
+                id: id.into(),
+                state: if instance_id.is_some() { "in-use".into() } else { "available".into() },
+                tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                instance_id: instance_id.map(str::to_string),
+            },
+        );
+    }
+
+    pub fn remove_volume(&self, id: &str) {
+        self.st().volumes.remove(id);
+    }
+
+    pub fn set_volume_tag(&self, id: &str, key: &str, value: &str) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.tags.insert(key.into(), value.into());
+        }
+    }
+
+    /// Adds a snapshot as CreateSnapshot would (owned by this account); returns its id.
+    pub fn add_snapshot(&self, volume_id: &str, start: DateTime<Utc>, state: SnapshotState, tags: &[(&str, &str)]) -> String {
+        let mut st = self.st();
+        st.next_id += 1;
+        let id = format!("snap-{:017x}", st.next_id);
+        st.snapshots.insert(
+            id.clone(),
+            FakeSnapshot {
+                snap: Snapshot {
+                    id: id.clone(),
+                    volume_id: volume_id.into(),
+                    start_time: start,
+                    state,
+                    owner_id: self.account.clone(),
+                    tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                },
+                in_use_by: None,
+                backup_managed: false,
+            },
+        );
+        id
+    }
+
+    /// A snapshot owned by another account (it would never be listed with `OwnerIds=self`).
+    pub fn add_foreign_snapshot(&self, volume_id: &str, start: DateTime<Utc>, owner: &str) -> String {
+        let id = self.add_snapshot(volume_id, start, SnapshotState::Completed, &[]);
+        self.st().snapshots.get_mut(&id).unwrap().snap.owner_id = owner.into();
+        id
+    }
+
+    pub fn complete(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.snap.state = SnapshotState::Completed;
+        }
+    }
+
+    /// Registers an AMI that uses the snapshot: DeleteSnapshot answers `InvalidSnapshot.InUse`.
+    pub fn use_in_ami(&self, snapshot_id: &str, ami: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.in_use_by = Some(ami.into());
+        }
+    }
+
+    pub fn release_ami(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.in_use_by = None;
+        }
+    }
+
+    /// Marks a snapshot as managed by AWS Backup: DeleteSnapshot is refused.
+    pub fn manage_by_backup(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.backup_managed = true;
+        }
+    }
+
+    /// The next `n` DeleteSnapshot calls on this snapshot fail with a 5xx.
+    pub fn fail_next_deletes(&self, snapshot_id: &str, n: u32) {
+        self.st().fail_deletes.insert(snapshot_id.into(), n);
+    }
+
+    /// Every call fails with probability `rate` (half throttling, half 5xx), deterministic by `seed`.
+    pub fn inject_faults(&self, rate: f64, seed: u64) {
+        self.st().faults = Some((rate, seed.max(1)));
+    }
+
+    pub fn clear_faults(&self) {
+        self.st().faults = None;
+    }
+
+    /// Sets a token bucket on an operation (defaults: EC2's documented buckets).
+    pub fn set_bucket(&self, op: &'static str, burst: f64, per_second: f64) {
+        self.st().buckets.insert(op, Bucket::new(burst, per_second));
+    }
+
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.st().snapshots.values().map(|s| s.snap.clone()).collect()
+    }
+
+    pub fn snapshot_ids(&self) -> Vec<String> {
+        self.st().snapshots.keys().cloned().collect()
+    }
+
+    pub fn rules(&self) -> BTreeMap<String, (String, RuleState, Vec<Target>)> {
+        self.st().rules.iter().map(|(n, r)| (n.clone(), (r.schedule.clone(), r.state, r.targets.clone()))).collect()
+    }
+
+    /// Calls made so far, per operation.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.st().calls.clone()
+    }
+
+    pub fn reset_calls(&self) {
+        self.st().calls.clear();
+    }
+
+    // ---- the machinery every call goes through ----
+
+    /// Counts the call, applies injected faults and the operation's token bucket.
+    fn enter(&self, st: &mut State, op: &'static str) -> R<()> {
+        *st.calls.entry(op).or_default() += 1;
+        if let Some((rate, seed)) = st.faults {
+            // xorshift64*: deterministic, no dependency.
+            let mut x = seed;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            st.faults = Some((rate, x));
+            let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            if r < rate {
+                return Err(if x & 1 == 0 {
+                    err(op, ErrorKind::Throttled, "RequestLimitExceeded", "Request limit exceeded.")
+                } else {
+                    err(op, ErrorKind::Transient, "InternalError", "An internal error has occurred (HTTP 500)")
+                });
+            }
+        }
+        let bucket = st.buckets.entry(op).or_insert_with(|| match op {
+            "DeleteSnapshot" => Bucket::new(100.0, 5.0),
+            "CreateTags" => Bucket::new(100.0, 10.0),
+            "DescribeVolumes" | "DescribeSnapshots" | "DescribeTags" => Bucket::new(100.0, 20.0),
+            _ => Bucket::new(50.0, 5.0),
+        });
+        if !bucket.take() {
+            return Err(err(op, ErrorKind::Throttled, "RequestLimitExceeded", "Request limit exceeded."));
+        }
+        Ok(())
+    }
+
+    /// Validates a paged describe request and returns the slice of `items` it asks for.
+    #[allow(clippy::too_many_arguments)]
+    fn page<T: Clone>(
+        &self,
+        st: &mut State,
+        op: &'static str,
+        req: &PageRequest,
+        allowed_filters: &[&str],
+        max_range: (i32, i32),
+        items: Vec<T>,
+    ) -> R<Page<T>> {
+        if !req.ids.is_empty() && (req.max_results.is_some() || req.next_token.is_some()) {
+            return Err(err(op, ErrorKind::Invalid, "InvalidParameterCombination", "The parameter ids cannot be used with MaxResults or NextToken"));
+        }
+        for f in &req.filters {
+            let ok = allowed_filters.iter().any(|a| *a == f.name || (a.ends_with(':') && f.name.starts_with(a)));
+            if !ok {
+                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("The filter '{}' is invalid", f.name)));
+            }
+            if f.values.is_empty() || f.values.len() > MAX_FILTER_VALUES {
+                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("filter {} has {} values", f.name, f.values.len())));
+            }
+        }
+        let size = match req.max_results {
+            None => usize::MAX,
+            Some(n) if n >= max_range.0 && n <= max_range.1 => n as usize,
+            Some(n) => {
+                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("Value ({n}) for parameter maxResults is invalid. Expecting a value between {} and {}.", max_range.0, max_range.1)));
+            }
+        };
+        let fingerprint = format!("{:?}", req.filters);
+        let offset = match &req.next_token {
+            None => 0,
+            Some(t) => match st.cursors.remove(t) {
+                Some(c) if c.op == op && c.fingerprint == fingerprint => c.offset,
+                _ => return Err(err(op, ErrorKind::Invalid, "InvalidNextToken", format!("The token '{t}' is invalid."))),
+            },
+        };
+        let end = offset.saturating_add(size).min(items.len());
+        let page: Vec<T> = items[offset.min(end)..end].to_vec();
+        let next_token = if end < items.len() {
+            st.next_id += 1;
+            let t = format!("tok-{}", st.next_id);
+            st.cursors.insert(t.clone(), Cursor { op, fingerprint, offset: end });
+            Some(t)
+        } else {
+            None
+        };
+        Ok(Page { items: page, next_token })
+    }
+}
+
+fn matches(filters: &[Filter], lookup: impl Fn(&str) -> Vec<String>) -> bool {
+    filters.iter().all(|f| {
+        let have = lookup(&f.name);
+        have.iter().any(|h| f.values.contains(h))
+    })
+}
+
+impl Ec2Api for FakeAws {
+    async fn describe_volumes(&self, req: PageRequest) -> R<Page<Volume>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeVolumes")?;
+        if !req.ids.is_empty() {
+            if let Some(missing) = req.ids.iter().find(|id| !st.volumes.contains_key(*id)) {
+                return Err(err("DescribeVolumes", ErrorKind::NotFound, "InvalidVolume.NotFound", format!("The volume '{missing}' does not exist.")));
+            }
+        }
+        let items: Vec<Volume> = st
+            .volumes
+            .values()
+            .filter(|v| req.ids.is_empty() || req.ids.contains(&v.id))
+            .filter(|v| {
+                matches(&req.filters, |name| match name {
+                    "tag-key" => v.tags.keys().cloned().collect(),
+                    "volume-id" => vec![v.id.clone()],
+                    "attachment.instance-id" => v.instance_id.iter().cloned().collect(),
+                    n => n.strip_prefix("tag:").and_then(|k| v.tags.get(k).cloned()).into_iter().collect(),
+                })
+            })
+            .cloned()
+            .collect();
+        self.page(&mut st, "DescribeVolumes", &req, &["tag-key", "volume-id", "attachment.instance-id", "tag:"], (5, 500), items)
+    }
+
+    async fn describe_snapshots(&self, req: PageRequest) -> R<Page<Snapshot>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeSnapshots")?;
+        if !req.ids.is_empty() {
+            if let Some(missing) = req.ids.iter().find(|id| !st.snapshots.contains_key(*id)) {
+                return Err(err("DescribeSnapshots", ErrorKind::NotFound, "InvalidSnapshot.NotFound", format!("The snapshot '{missing}' does not exist.")));
+            }
+        }
+        let account = self.account.clone();
+        let items: Vec<Snapshot> = st
+            .snapshots
+            .values()
+            .map(|s| &s.snap)
+            .filter(|s| s.owner_id == account)
+            .filter(|s| req.ids.is_empty() || req.ids.contains(&s.id))
+            .filter(|s| {
+                matches(&req.filters, |name| match name {
+                    "tag-key" => s.tags.keys().cloned().collect(),
+                    "volume-id" => vec![s.volume_id.clone()],
+                    "status" => vec![s.state.to_string()],
+                    n => n.strip_prefix("tag:").and_then(|k| s.tags.get(k).cloned()).into_iter().collect(),
+                })
+            })
+            .cloned()
+            .collect();
+        self.page(&mut st, "DescribeSnapshots", &req, &["tag-key", "volume-id", "status", "tag:"], (5, 1000), items)
+    }
+
+    async fn describe_tags(&self, req: PageRequest) -> R<Page<ResourceTag>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeTags")?;
+        let mut all = Vec::new();
+        for (id, tags) in &st.instances {
+            for (k, v) in tags {
+                all.push(("instance", ResourceTag { resource_id: id.clone(), key: k.clone(), value: v.clone() }));
+            }
+        }
+        for v in st.volumes.values() {
+            for (k, val) in &v.tags {
+                all.push(("volume", ResourceTag { resource_id: v.id.clone(), key: k.clone(), value: val.clone() }));
+            }
+        }
+        let items: Vec<ResourceTag> = all
+            .into_iter()
+            .filter(|(ty, t)| {
+                matches(&req.filters, |name| match name {
+                    "resource-type" => vec![ty.to_string()],
+                    "resource-id" => vec![t.resource_id.clone()],
+                    "key" => vec![t.key.clone()],
+                    "value" => vec![t.value.clone()],
+                    _ => vec![],
+                })
+            })
+            .map(|(_, t)| t)
+            .collect();
+        self.page(&mut st, "DescribeTags", &req, &["resource-type", "resource-id", "key", "value"], (5, 1000), items)
+    }
+
+    async fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
+        let op = "CreateTags";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if ids.is_empty() || ids.len() > MAX_CREATE_TAGS_IDS {
+            return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("CreateTags takes 1 to {MAX_CREATE_TAGS_IDS} resource ids, got {}", ids.len())));
+        }
+        for (k, v) in tags {
+            if k.is_empty() || k.len() > 128 || v.chars().count() > 256 || k.to_ascii_lowercase().starts_with("aws:") {
+                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("invalid tag {k:?}={v:?}")));
+            }
+        }
+        if let Some(missing) = ids.iter().find(|id| !st.snapshots.contains_key(*id) && !st.volumes.contains_key(*id)) {
+            return Err(err(op, ErrorKind::NotFound, "InvalidSnapshot.NotFound", format!("The snapshot '{missing}' does not exist.")));
+        }
+        for id in ids {
+            if let Some(s) = st.snapshots.get_mut(id) {
+                for (k, v) in tags {
+                    s.snap.tags.insert(k.clone(), v.clone());
+                }
+                if s.snap.tags.len() > 50 {
+                    return Err(err(op, ErrorKind::Invalid, "TagLimitExceeded", "more than 50 tags"));
+                }
+            } else if let Some(vol) = st.volumes.get_mut(id) {
+                for (k, v) in tags {
+                    vol.tags.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> R<Deleted> {
+        let op = "DeleteSnapshot";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if let Some(n) = st.fail_deletes.get_mut(id) {
+            if *n > 0 {
+                *n -= 1;
+                return Err(err(op, ErrorKind::Transient, "InternalError", "An internal error has occurred (HTTP 500)"));
+            }
+        }
+        let Some(s) = st.snapshots.get(id) else {
+            return Err(err(op, ErrorKind::NotFound, "InvalidSnapshot.NotFound", format!("The snapshot '{id}' does not exist.")));
+        };
+        if s.snap.owner_id != self.account {
+            return Err(err(op, ErrorKind::AccessDenied, "UnauthorizedOperation", "You are not authorized to perform this operation."));
+        }
+        if let Some(ami) = &s.in_use_by {
+            return Err(err(op, ErrorKind::InUse, "InvalidSnapshot.InUse", format!("The snapshot {id} is currently in use by {ami}")));
+        }
+        if s.backup_managed {
+            return Err(err(op, ErrorKind::BackupManaged, "InvalidParameterValue", "This snapshot is managed by the AWS Backup service and cannot be deleted via EC2 APIs."));
+        }
+        if s.snap.state == SnapshotState::Pending {
+            // AWS accepts the call and deletes when done; treat it as deleted here.
+        }
+        st.snapshots.remove(id);
+        Ok(Deleted::Deleted)
+    }
+}
+
+impl EventsApi for FakeAws {
+    async fn list_rules(&self, prefix: &str, next_token: Option<String>) -> R<Page<RuleSummary>> {
+        let mut st = self.st();
+        self.enter(&mut st, "ListRules")?;
+        let items: Vec<RuleSummary> = st
+            .rules
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(n, r)| RuleSummary { name: n.clone(), schedule_expression: Some(r.schedule.clone()), state: r.state })
+            .collect();
+        let req = PageRequest { filters: vec![Filter::new("prefix", [prefix])], ids: vec![], max_results: Some(MAX_EVENTS_PAGE), next_token };
+        self.page(&mut st, "ListRules", &req, &["prefix"], (1, 100), items)
+    }
+
+    async fn list_targets(&self, rule: &str, next_token: Option<String>) -> R<Page<Target>> {
+        let mut st = self.st();
+        self.enter(&mut st, "ListTargetsByRule")?;
+        let Some(r) = st.rules.get(rule) else {
+            return Err(err("ListTargetsByRule", ErrorKind::NotFound, "ResourceNotFoundException", format!("Rule {rule} does not exist.")));
+        };
+        let items = r.targets.clone();
+        let req = PageRequest { filters: vec![Filter::new("rule", [rule])], ids: vec![], max_results: Some(MAX_EVENTS_PAGE), next_token };
+        self.page(&mut st, "ListTargetsByRule", &req, &["rule"], (1, 100), items)
+    }
+
+    async fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> R<()> {
+        let op = "PutRule";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if rule.is_empty() || rule.len() > MAX_RULE_NAME || !valid_rule_chars(rule) {
+            return Err(err(op, ErrorKind::Invalid, "ValidationException", format!("invalid rule name {rule:?}")));
+        }
+        if let Err(e) = Schedule::parse(schedule) {
+            return Err(err(op, ErrorKind::Invalid, "ValidationException", format!("Parameter ScheduleExpression is not valid: {e}")));
+        }
+        if description.len() > 512 {
+            return Err(err(op, ErrorKind::Invalid, "ValidationException", "description longer than 512"));
+        }
+        let r = st.rules.entry(rule.to_string()).or_insert_with(|| FakeRule {
+            schedule: String::new(),
+            state: RuleState::Enabled,
+            description: String::new(),
+            targets: vec![],
+        });
+        r.schedule = schedule.into();
+        r.state = RuleState::Enabled;
+        r.description = description.into();
+        Ok(())
+    }
+
+    async fn put_targets(&self, rule: &str, targets: &[Target]) -> R<()> {
+        let op = "PutTargets";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if targets.is_empty() || targets.len() > MAX_TARGETS_PER_PUT {
+            return Err(err(op, ErrorKind::Invalid, "ValidationException", format!("PutTargets takes 1 to {MAX_TARGETS_PER_PUT} targets, got {}", targets.len())));
+        }
+        let Some(r) = st.rules.get_mut(rule) else {
+            return Err(err(op, ErrorKind::NotFound, "ResourceNotFoundException", format!("Rule {rule} does not exist.")));
+        };
+        let mut next = r.targets.clone();
+        for t in targets {
+            if t.arn.contains(":target/create-snapshot") && t.role_arn.is_none() {
+                return Err(err(op, ErrorKind::Invalid, "ValidationException", "RoleArn is required for target create-snapshot"));
+            }
+            next.retain(|x| x.id != t.id);
+            next.push(t.clone());
+        }
+        if next.len() > MAX_TARGETS_PER_RULE {
+            return Err(err(op, ErrorKind::Invalid, "LimitExceededException", format!("The requested resource exceeds the maximum number allowed ({MAX_TARGETS_PER_RULE} targets per rule).")));
+        }
+        r.targets = next;
+        Ok(())
+    }
+
+    async fn remove_targets(&self, rule: &str, ids: &[String]) -> R<()> {
+        let op = "RemoveTargets";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if ids.is_empty() || ids.len() > MAX_IDS_PER_REMOVE {
+            return Err(err(op, ErrorKind::Invalid, "ValidationException", "RemoveTargets takes 1 to 100 ids"));
+        }
+        let Some(r) = st.rules.get_mut(rule) else {
+            return Err(err(op, ErrorKind::NotFound, "ResourceNotFoundException", format!("Rule {rule} does not exist.")));
+        };
+        r.targets.retain(|t| !ids.contains(&t.id));
+        Ok(())
+    }
+
+    async fn delete_rule(&self, rule: &str) -> R<()> {
+        let op = "DeleteRule";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        match st.rules.get(rule) {
+            None => Ok(()),
+            Some(r) if !r.targets.is_empty() => Err(err(op, ErrorKind::Invalid, "ValidationException", "Rule can't be deleted since it has targets.")),
+            Some(_) => {
+                st.rules.remove(rule);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ExecutionsApi for FakeAws {
+    async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> R<String> {
+        let op = "StartExecution";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if name.is_empty() || name.len() > 80 {
+            return Err(err(op, ErrorKind::Invalid, "InvalidName", "execution names are 1 to 80 characters"));
+        }
+        if input.len() > 256 * 1024 {
+            return Err(err(op, ErrorKind::Invalid, "InvalidExecutionInput", "input larger than 256 KB"));
+        }
+        let arn = format!("{}:{name}", state_machine_arn.replace(":stateMachine:", ":execution:"));
+        match st.executions.get(&arn) {
+            // Standard workflows: the same name and input is idempotent; another input is refused.
+            Some((prev, _)) if prev == input => return Ok(arn),
+            Some(_) => return Err(err(op, ErrorKind::Invalid, "ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'"))),
+            None => {}
+        }
+        let exec = Execution { arn: arn.clone(), status: "RUNNING".into(), output: None, error: None, cause: None };
+        st.executions.insert(arn.clone(), (input.to_string(), exec));
+        Ok(arn)
+    }
+
+    async fn describe_execution(&self, execution_arn: &str) -> R<Execution> {
+        let op = "DescribeExecution";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        st.executions
+            .get(execution_arn)
+            .map(|(_, e)| e.clone())
+            .ok_or_else(|| err(op, ErrorKind::NotFound, "ExecutionDoesNotExist", format!("Execution Does Not Exist: '{execution_arn}'")))
+    }
+}

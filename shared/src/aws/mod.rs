@@ -1,0 +1,257 @@
+//! Ports to AWS: narrow, page-level traits for exactly the calls ebs-gens makes, with an SDK
+//! implementation ([`sdk`]) and a strict in-memory fake ([`fake`]) that enforces the limits the
+//! emulator ignores. Pagination, batching and pacing live once, in [`client`], on top of either.
+//!
+//! Types here are ours; SDK types never cross this boundary.
+
+pub mod client;
+pub mod fake;
+pub mod pacer;
+pub mod sdk;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::rules::{ExistingRule, Target};
+use crate::snapshot::Snapshot;
+
+/// DescribeVolumes: `MaxResults` 5..=500.
+pub const MAX_VOLUMES_PAGE: i32 = 500;
+/// DescribeSnapshots: `MaxResults` 5..=1000.
+pub const MAX_SNAPSHOTS_PAGE: i32 = 1000;
+/// DescribeTags: `MaxResults` 5..=1000.
+pub const MAX_TAGS_PAGE: i32 = 1000;
+/// CreateTags: at most 1000 resource ids per call.
+pub const MAX_CREATE_TAGS_IDS: usize = 1000;
+/// Values we put in one describe filter (EC2 documents 200 for its filter lists; we stay under).
+pub const MAX_FILTER_VALUES: usize = 200;
+/// ListRules / ListTargetsByRule: `Limit` 1..=100.
+pub const MAX_EVENTS_PAGE: i32 = 100;
+
+/// How an AWS failure is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// `RequestLimitExceeded`, `ThrottlingException`, ...: retry later.
+    Throttled,
+    /// 5xx, timeouts, connection failures: retry later.
+    Transient,
+    /// `InvalidSnapshot.NotFound`, `InvalidVolume.NotFound`, `ResourceNotFoundException`.
+    NotFound,
+    /// `InvalidSnapshot.InUse`: a registered AMI uses the snapshot.
+    InUse,
+    /// The snapshot is managed by AWS Backup, which refuses the delete.
+    BackupManaged,
+    /// IAM refused the call.
+    AccessDenied,
+    /// A quota or validation error (`LimitExceededException`, `InvalidParameterValue`, ...).
+    Invalid,
+    /// Anything else.
+    Other,
+}
+
+/// An AWS call that failed, classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{op}: {code}: {message}")]
+pub struct AwsError {
+    pub op: String,
+    pub kind: ErrorKind,
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new(op: &str, kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError { op: op.to_string(), kind, code: code.into(), message: message.into() }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Throttled | ErrorKind::Transient)
+    }
+}
+
+/// Classifies an AWS error code (the `Code` of the error body) and HTTP status.
+pub fn classify(code: &str, message: &str, status: Option<u16>) -> ErrorKind {
+    match code {
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException"
+        | "RequestThrottled" | "RequestThrottledException" | "SlowDown" => ErrorKind::Throttled,
+        "InvalidSnapshot.NotFound" | "InvalidVolume.NotFound" | "ResourceNotFoundException"
+        | "InvalidInstanceID.NotFound" => ErrorKind::NotFound,
+        "InvalidSnapshot.InUse" => ErrorKind::InUse,
+        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
+            ErrorKind::AccessDenied
+        }
+        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" | "InternalException" => {
+            ErrorKind::Transient
+        }
+        _ if message.contains("AWS Backup") => ErrorKind::BackupManaged,
+        _ if status.is_some_and(|s| s >= 500) => ErrorKind::Transient,
+        "" if status.is_none() => ErrorKind::Transient,
+        _ if code.starts_with("Invalid") || code.ends_with("LimitExceeded") || code.ends_with("Exception") => {
+            ErrorKind::Invalid
+        }
+        _ => ErrorKind::Other,
+    }
+}
+
+impl From<AwsError> for Error {
+    fn from(e: AwsError) -> Self {
+        let message = format!("{}: {}", e.code, e.message);
+        let op = e.op;
+        match e.kind {
+            ErrorKind::Throttled | ErrorKind::Transient => Error::Transient { op, message },
+            ErrorKind::AccessDenied => Error::AccessDenied { op, message },
+            ErrorKind::Invalid => Error::InvalidInput(format!("{op}: {message}")),
+            _ => Error::Internal(format!("{op}: {message}")),
+        }
+    }
+}
+
+/// An EBS volume as we need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub id: String,
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+    /// The instance it is attached to, if any.
+    pub instance_id: Option<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
+}
+
+/// A describe filter: `name` matches any of `values`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+impl Filter {
+    pub fn new(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Filter { name: name.to_string(), values: values.into_iter().map(Into::into).collect() }
+    }
+}
+
+/// A page request to a describe call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PageRequest {
+    pub filters: Vec<Filter>,
+    /// Explicit ids (then `max_results` must be `None`, as in EC2).
+    pub ids: Vec<String>,
+    pub max_results: Option<i32>,
+    pub next_token: Option<String>,
+}
+
+/// A tag on some resource, from DescribeTags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTag {
+    pub resource_id: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// What a DeleteSnapshot did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deleted {
+    Deleted,
+    /// `InvalidSnapshot.NotFound`: someone (or an earlier attempt) already deleted it.
+    AlreadyGone,
+}
+
+type R<T> = Result<T, AwsError>;
+
+/// The EC2 calls ebs-gens makes, one page or one call at a time.
+pub trait Ec2Api: Send + Sync {
+    /// DescribeVolumes.
+    fn describe_volumes(&self, req: PageRequest) -> impl Future<Output = R<Page<Volume>>> + Send;
+    /// DescribeSnapshots with `OwnerIds=self` (always).
+    fn describe_snapshots(&self, req: PageRequest) -> impl Future<Output = R<Page<Snapshot>>> + Send;
+    /// DescribeTags.
+    fn describe_tags(&self, req: PageRequest) -> impl Future<Output = R<Page<ResourceTag>>> + Send;
+    /// CreateTags on up to 1000 resources.
+    fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> impl Future<Output = R<()>> + Send;
+    /// DeleteSnapshot.
+    fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send;
+}
+
+/// A rule as ListRules reports it (targets are listed separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSummary {
+    pub name: String,
+    pub schedule_expression: Option<String>,
+    pub state: crate::rules::RuleState,
+}
+
+/// The EventBridge calls ebs-gens makes.
+pub trait EventsApi: Send + Sync {
+    fn list_rules(&self, prefix: &str, next_token: Option<String>) -> impl Future<Output = R<Page<RuleSummary>>> + Send;
+    fn list_targets(&self, rule: &str, next_token: Option<String>) -> impl Future<Output = R<Page<Target>>> + Send;
+    fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> impl Future<Output = R<()>> + Send;
+    fn put_targets(&self, rule: &str, targets: &[Target]) -> impl Future<Output = R<()>> + Send;
+    fn remove_targets(&self, rule: &str, ids: &[String]) -> impl Future<Output = R<()>> + Send;
+    fn delete_rule(&self, rule: &str) -> impl Future<Output = R<()>> + Send;
+}
+
+/// A Step Functions execution's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    pub arn: String,
+    pub status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// The Step Functions calls ebs-gens makes (to start a sweep and follow it).
+pub trait ExecutionsApi: Send + Sync {
+    fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> impl Future<Output = R<String>> + Send;
+    fn describe_execution(&self, execution_arn: &str) -> impl Future<Output = R<Execution>> + Send;
+}
+
+impl fmt::Display for Volume {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)
+    }
+}
+
+/// Existing rules with their targets, as the layout needs them.
+pub type RuleSet = Vec<ExistingRule>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_of_known_codes() {
+        assert_eq!(classify("RequestLimitExceeded", "", Some(503)), ErrorKind::Throttled);
+        assert_eq!(classify("InvalidSnapshot.NotFound", "", Some(400)), ErrorKind::NotFound);
+        assert_eq!(classify("InvalidSnapshot.InUse", "in use by ami-1", Some(400)), ErrorKind::InUse);
+        assert_eq!(
+            classify("InvalidParameterValue", "This snapshot is managed by the AWS Backup service and cannot be deleted", Some(400)),
+            ErrorKind::BackupManaged
+        );
+        assert_eq!(classify("UnauthorizedOperation", "", Some(403)), ErrorKind::AccessDenied);
+        assert_eq!(classify("InternalError", "", Some(500)), ErrorKind::Transient);
+        assert_eq!(classify("Weird", "", Some(502)), ErrorKind::Transient);
+        assert_eq!(classify("", "", None), ErrorKind::Transient);
+        assert_eq!(classify("LimitExceededException", "", Some(400)), ErrorKind::Invalid);
+    }
+
+    #[test]
+    fn aws_errors_map_to_stable_names() {
+        let e: Error = AwsError::new("DeleteSnapshot", ErrorKind::Throttled, "RequestLimitExceeded", "slow down").into();
+        assert_eq!(e.name(), crate::ErrorName::Transient);
+        let e: Error = AwsError::new("CreateTags", ErrorKind::AccessDenied, "UnauthorizedOperation", "no").into();
+        assert_eq!(e.name(), crate::ErrorName::AccessDenied);
+    }
+}

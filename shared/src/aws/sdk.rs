@@ -1,0 +1,382 @@
+//! The ports implemented with the AWS SDK for Rust. Clients are built once, in each Lambda's
+//! `main`, from one `aws_config` load; the endpoint comes from the standard `AWS_ENDPOINT_URL`,
+//! so the same binary talks to AWS or to an emulator.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types as ec2t;
+use aws_sdk_eventbridge::types as evt;
+use chrono::{DateTime, Utc};
+
+use crate::rules::{RuleState, Target};
+use crate::snapshot::{Snapshot, SnapshotState};
+
+use super::{
+    classify, AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Page, PageRequest,
+    ResourceTag, RuleSummary, Volume, MAX_EVENTS_PAGE,
+};
+
+type R<T> = Result<T, AwsError>;
+
+/// Loads the shared SDK configuration once (region, credentials, `AWS_ENDPOINT_URL`, retries).
+/// Standard retry mode with the SDK's defaults handles throttling and 5xx.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(5))
+        .load()
+        .await
+}
+
+fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    op: &str,
+    e: SdkError<E, aws_smithy_runtime_api_http::HttpResponse>,
+) -> AwsError {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e.code().unwrap_or_default().to_string();
+    let message = match e.message() {
+        Some(m) => m.to_string(),
+        None => DisplayErrorContext(&e).to_string(),
+    };
+    let kind = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorKind::Transient,
+        SdkError::ConstructionFailure(_) => ErrorKind::Invalid,
+        _ => classify(&code, &message, status),
+    };
+    AwsError::new(op, kind, if code.is_empty() { "Unknown".to_string() } else { code }, message)
+}
+
+mod aws_smithy_runtime_api_http {
+    pub use aws_sdk_ec2::config::http::HttpResponse;
+}
+
+fn time(t: Option<&aws_sdk_ec2::primitives::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+fn filters(req: &PageRequest) -> Option<Vec<ec2t::Filter>> {
+    if req.filters.is_empty() {
+        return None;
+    }
+    Some(
+        req.filters
+            .iter()
+            .map(|f| ec2t::Filter::builder().name(&f.name).set_values(Some(f.values.clone())).build())
+            .collect(),
+    )
+}
+
+fn tag_map(tags: &[ec2t::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+/// EC2 through `aws-sdk-ec2`.
+#[derive(Clone)]
+pub struct SdkEc2 {
+    client: aws_sdk_ec2::Client,
+}
+
+impl SdkEc2 {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        SdkEc2 { client: aws_sdk_ec2::Client::new(config) }
+    }
+
+    pub fn from_client(client: aws_sdk_ec2::Client) -> Self {
+        SdkEc2 { client }
+    }
+}
+
+impl Ec2Api for SdkEc2 {
+    async fn describe_volumes(&self, req: PageRequest) -> R<Page<Volume>> {
+        let out = self
+            .client
+            .describe_volumes()
+            .set_filters(filters(&req))
+            .set_volume_ids((!req.ids.is_empty()).then(|| req.ids.clone()))
+            .set_max_results(req.max_results)
+            .set_next_token(req.next_token.clone())
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeVolumes", e))?;
+        let items = out
+            .volumes()
+            .iter()
+            .filter_map(|v| {
+                Some(Volume {
+                    id: v.volume_id()?.to_string(),
+                    state: v.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    tags: tag_map(v.tags()),
+                    instance_id: v
+                        .attachments()
+                        .iter()
+                        .find_map(|a| a.instance_id().map(str::to_string)),
+                })
+            })
+            .collect();
+        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+    }
+
+    async fn describe_snapshots(&self, req: PageRequest) -> R<Page<Snapshot>> {
+        let out = self
+            .client
+            .describe_snapshots()
+            .owner_ids("self")
+            .set_filters(filters(&req))
+            .set_snapshot_ids((!req.ids.is_empty()).then(|| req.ids.clone()))
+            .set_max_results(req.max_results)
+            .set_next_token(req.next_token.clone())
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeSnapshots", e))?;
+        let items = out
+            .snapshots()
+            .iter()
+            .filter_map(|s| {
+                Some(Snapshot {
+                    id: s.snapshot_id()?.to_string(),
+                    volume_id: s.volume_id().unwrap_or_default().to_string(),
+                    start_time: time(s.start_time())?,
+                    state: SnapshotState::parse(s.state().map(|s| s.as_str()).unwrap_or("unknown")),
+                    owner_id: s.owner_id().unwrap_or_default().to_string(),
+                    tags: tag_map(s.tags()),
+                })
+            })
+            .collect();
+        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+    }
+
+    async fn describe_tags(&self, req: PageRequest) -> R<Page<ResourceTag>> {
+        let out = self
+            .client
+            .describe_tags()
+            .set_filters(filters(&req))
+            .set_max_results(req.max_results)
+            .set_next_token(req.next_token.clone())
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeTags", e))?;
+        let items = out
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some(ResourceTag {
+                    resource_id: t.resource_id()?.to_string(),
+                    key: t.key()?.to_string(),
+                    value: t.value().unwrap_or_default().to_string(),
+                })
+            })
+            .collect();
+        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+    }
+
+    async fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
+        self.client
+            .create_tags()
+            .set_resources(Some(ids.to_vec()))
+            .set_tags(Some(tags.iter().map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build()).collect()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateTags", e))?;
+        Ok(())
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> R<Deleted> {
+        self.client
+            .delete_snapshot()
+            .snapshot_id(id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteSnapshot", e))?;
+        Ok(Deleted::Deleted)
+    }
+}
+
+/// EventBridge through `aws-sdk-eventbridge`.
+#[derive(Clone)]
+pub struct SdkEvents {
+    client: aws_sdk_eventbridge::Client,
+}
+
+impl SdkEvents {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        SdkEvents { client: aws_sdk_eventbridge::Client::new(config) }
+    }
+}
+
+fn failed_entries(op: &str, entries: impl Iterator<Item = (Option<String>, Option<String>, Option<String>)>) -> R<()> {
+    let failed: Vec<String> = entries
+        .map(|(id, code, msg)| format!("{}: {}: {}", id.unwrap_or_default(), code.unwrap_or_default(), msg.unwrap_or_default()))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(AwsError::new(op, ErrorKind::Transient, "FailedEntries", failed.join("; ")))
+}
+
+impl EventsApi for SdkEvents {
+    async fn list_rules(&self, prefix: &str, next_token: Option<String>) -> R<Page<RuleSummary>> {
+        let out = self
+            .client
+            .list_rules()
+            .name_prefix(prefix)
+            .limit(MAX_EVENTS_PAGE)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListRules", e))?;
+        let items = out
+            .rules()
+            .iter()
+            .filter_map(|r| {
+                Some(RuleSummary {
+                    name: r.name()?.to_string(),
+                    schedule_expression: r.schedule_expression().map(str::to_string),
+                    state: match r.state() {
+                        Some(evt::RuleState::Enabled) => RuleState::Enabled,
+                        Some(evt::RuleState::Disabled) => RuleState::Disabled,
+                        _ => RuleState::Other,
+                    },
+                })
+            })
+            .collect();
+        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+    }
+
+    async fn list_targets(&self, rule: &str, next_token: Option<String>) -> R<Page<Target>> {
+        let out = self
+            .client
+            .list_targets_by_rule()
+            .rule(rule)
+            .limit(MAX_EVENTS_PAGE)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListTargetsByRule", e))?;
+        let items = out
+            .targets()
+            .iter()
+            .map(|t| Target {
+                id: t.id().to_string(),
+                arn: t.arn().to_string(),
+                input: t.input().map(str::to_string),
+                role_arn: t.role_arn().map(str::to_string),
+            })
+            .collect();
+        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+    }
+
+    async fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> R<()> {
+        self.client
+            .put_rule()
+            .name(rule)
+            .schedule_expression(schedule)
+            .state(evt::RuleState::Enabled)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutRule", e))?;
+        Ok(())
+    }
+
+    async fn put_targets(&self, rule: &str, targets: &[Target]) -> R<()> {
+        let ts = targets
+            .iter()
+            .map(|t| {
+                evt::Target::builder()
+                    .id(&t.id)
+                    .arn(&t.arn)
+                    .set_input(t.input.clone())
+                    .set_role_arn(t.role_arn.clone())
+                    .build()
+                    .map_err(|e| AwsError::new("PutTargets", ErrorKind::Invalid, "BuildError", e.to_string()))
+            })
+            .collect::<R<Vec<_>>>()?;
+        let out = self
+            .client
+            .put_targets()
+            .rule(rule)
+            .set_targets(Some(ts))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutTargets", e))?;
+        failed_entries(
+            "PutTargets",
+            out.failed_entries().iter().map(|f| {
+                (f.target_id().map(str::to_string), f.error_code().map(str::to_string), f.error_message().map(str::to_string))
+            }),
+        )
+    }
+
+    async fn remove_targets(&self, rule: &str, ids: &[String]) -> R<()> {
+        let out = self
+            .client
+            .remove_targets()
+            .rule(rule)
+            .set_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("RemoveTargets", e))?;
+        failed_entries(
+            "RemoveTargets",
+            out.failed_entries().iter().map(|f| {
+                (f.target_id().map(str::to_string), f.error_code().map(str::to_string), f.error_message().map(str::to_string))
+            }),
+        )
+    }
+
+    async fn delete_rule(&self, rule: &str) -> R<()> {
+        self.client
+            .delete_rule()
+            .name(rule)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteRule", e))?;
+        Ok(())
+    }
+}
+
+/// Step Functions through `aws-sdk-sfn`.
+#[derive(Clone)]
+pub struct SdkExecutions {
+    client: aws_sdk_sfn::Client,
+}
+
+impl SdkExecutions {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        SdkExecutions { client: aws_sdk_sfn::Client::new(config) }
+    }
+}
+
+impl ExecutionsApi for SdkExecutions {
+    async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> R<String> {
+        let out = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| sdk_error("StartExecution", e))?;
+        Ok(out.execution_arn().to_string())
+    }
+
+    async fn describe_execution(&self, execution_arn: &str) -> R<Execution> {
+        let out = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeExecution", e))?;
+        Ok(Execution {
+            arn: out.execution_arn().to_string(),
+            status: out.status().as_str().to_string(),
+            output: out.output().map(str::to_string),
+            error: out.error().map(str::to_string),
+            cause: out.cause().map(str::to_string),
+        })
+    }
+}
