@@ -21,7 +21,7 @@ use serde::{Serialize, Serializer};
 use smallvec::SmallVec;
 
 use crate::policy::{GenClass, VolumePolicy};
-use crate::snapshot::{Snapshot, SnapshotState, TAG_VOLUME};
+use crate::snapshot::{Marks, Snapshot, SnapshotState, TAG_VOLUME};
 
 /// How far in the future a start time may lie before the input is called doubtful (clock skew).
 pub const FUTURE_SKEW: Duration = Duration::hours(1);
@@ -131,21 +131,19 @@ pub struct PlanContext<'a> {
     pub tz: Tz,
 }
 
-fn doubt(volume_id: &str, snapshots: &[Snapshot], ctx: &PlanContext<'_>, now: DateTime<Utc>) -> Option<String> {
-    let mut ids: Vec<&str> = snapshots.iter().map(|s| s.id.as_str()).collect();
+fn doubt(volume_id: &str, order: &[(&Snapshot, Marks<'_>)], now: DateTime<Utc>) -> Option<String> {
+    let mut ids: SmallVec<[&str; 32]> = order.iter().map(|(s, _)| s.id.as_str()).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
         return Some(format!("{} listed twice", w[0]));
     }
-    for s in snapshots {
+    for (s, m) in order {
         if s.volume_id != volume_id {
             return Some(format!("{} belongs to {}, not {volume_id}", s.id, s.volume_id));
         }
-        if s.is_owned_by(ctx.deployment) {
-            if let Some(v) = s.tag(TAG_VOLUME) {
-                if v != volume_id {
-                    return Some(format!("{} is tagged {TAG_VOLUME}={v}", s.id));
-                }
+        if let (true, Some(v)) = (m.owned, m.volume_tag) {
+            if v != volume_id {
+                return Some(format!("{} is tagged {TAG_VOLUME}={v}", s.id));
             }
         }
         if s.start_time > now + FUTURE_SKEW {
@@ -169,24 +167,25 @@ pub fn plan<'a>(
         reasons,
     };
     let one = |r: Reason| -> Reasons { smallvec::smallvec![r] };
-    let mut order: Vec<&'a Snapshot> = snapshots.iter().collect();
-    order.sort_unstable_by(|a, b| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
+    let mut order: SmallVec<[(&'a Snapshot, Marks<'a>); 32]> =
+        snapshots.iter().map(|s| (s, s.marks(ctx.deployment))).collect();
+    order.sort_unstable_by(|(a, _), (b, _)| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
 
-    if let Some(why) = doubt(volume_id, snapshots, ctx, now) {
+    if let Some(why) = doubt(volume_id, &order, now) {
         return Plan {
             volume_id,
-            keep: order.iter().map(|s| entry(s, one(Reason::Doubtful(why.clone())))).collect(),
+            keep: order.iter().map(|(s, _)| entry(s, one(Reason::Doubtful(why.clone())))).collect(),
             delete: Vec::new(),
         };
     }
 
-    let mut keep = Vec::new();
+    let mut keep = Vec::with_capacity(order.len());
     let mut delete = Vec::new();
-    let mut candidates: Vec<&'a Snapshot> = Vec::with_capacity(order.len());
-    for s in order {
-        if !s.is_owned_by(ctx.deployment) {
+    let mut candidates: SmallVec<[&'a Snapshot; 32]> = SmallVec::with_capacity(order.len());
+    for (s, m) in order {
+        if !m.owned {
             keep.push(entry(s, one(Reason::NotOurs)));
-        } else if s.is_pinned() {
+        } else if m.pinned {
             keep.push(entry(s, one(Reason::Pinned)));
         } else {
             match &s.state {
@@ -199,7 +198,7 @@ pub fn plan<'a>(
     }
 
     // Reasons per candidate, filled class by class; candidates are newest first.
-    let mut reasons: Vec<Reasons> = vec![Reasons::new(); candidates.len()];
+    let mut reasons: SmallVec<[Reasons; 32]> = smallvec::smallvec![Reasons::new(); candidates.len()];
     let finest = policy.finest();
     for &(class, n) in policy.gens() {
         if class == finest {
@@ -270,14 +269,14 @@ impl Seen {
 
 /// Groups snapshots by source volume id (pure; the order within a group is kept).
 pub fn group_by_volume(snapshots: Vec<Snapshot>) -> BTreeMap<String, Vec<Snapshot>> {
-    let mut out: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
+    let mut groups: std::collections::HashMap<String, Vec<Snapshot>> = std::collections::HashMap::new();
     for s in snapshots {
-        match out.get_mut(&s.volume_id) {
+        match groups.get_mut(&s.volume_id) {
             Some(group) => group.push(s),
             None => {
-                out.insert(s.volume_id.clone(), vec![s]);
+                groups.insert(s.volume_id.clone(), vec![s]);
             }
         }
     }
-    out
+    groups.into_iter().collect()
 }

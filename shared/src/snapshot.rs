@@ -79,7 +79,32 @@ impl Snapshot {
 
     /// Pinned by `ebs-gens:keep` with any value but `false`.
     pub fn is_pinned(&self) -> bool {
-        self.tag(TAG_KEEP)
-            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"))
+        self.tag(TAG_KEEP).is_some_and(pin_value)
     }
+
+    /// Ownership, pin and volume tag, read in one pass over the tags (the planner's hot path).
+    pub fn marks(&self, deployment: &str) -> Marks<'_> {
+        let mut m = Marks { owned: false, pinned: false, volume_tag: None };
+        for (k, v) in &self.tags {
+            match k.as_str() {
+                TAG_MANAGED_BY => m.owned = v == deployment,
+                TAG_KEEP => m.pinned = pin_value(v),
+                TAG_VOLUME => m.volume_tag = Some(v),
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+fn pin_value(v: &str) -> bool {
+    !v.trim().eq_ignore_ascii_case("false")
+}
+
+/// What a snapshot's tags say about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marks<'a> {
+    pub owned: bool,
+    pub pinned: bool,
+    pub volume_tag: Option<&'a str>,
 }
