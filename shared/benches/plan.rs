@@ -24,7 +24,11 @@ fn fleet() -> (Vec<Snapshot>, BTreeMap<String, VolumePolicy>) {
         let policy = match v % 3 {
             0 => VolumePolicy::new(vec![(GenClass::Daily, 7)]),
             1 => VolumePolicy::new(vec![(GenClass::Daily, 3), (GenClass::Weekly, 4)]),
-            _ => VolumePolicy::new(vec![(GenClass::Daily, 2), (GenClass::Weekly, 2), (GenClass::Monthly, 3)]),
+            _ => VolumePolicy::new(vec![
+                (GenClass::Daily, 2),
+                (GenClass::Weekly, 2),
+                (GenClass::Monthly, 3),
+            ]),
         }
         .unwrap();
         policies.insert(vol.clone(), policy);
@@ -37,8 +41,14 @@ fn fleet() -> (Vec<Snapshot>, BTreeMap<String, VolumePolicy>) {
             snaps.push(Snapshot {
                 id: format!("snap-{:017x}", v * PER_VOLUME + i),
                 volume_id: vol.clone(),
-                start_time: base - Duration::days((i * 3) as i64) - Duration::minutes((v % 60) as i64),
-                state: if i == 0 && v % 50 == 0 { SnapshotState::Pending } else { SnapshotState::Completed },
+                start_time: base
+                    - Duration::days((i * 3) as i64)
+                    - Duration::minutes((v % 60) as i64),
+                state: if i == 0 && v % 50 == 0 {
+                    SnapshotState::Pending
+                } else {
+                    SnapshotState::Completed
+                },
                 owner_id: "123456789012".into(),
                 tags,
             });
@@ -49,11 +59,15 @@ fn fleet() -> (Vec<Snapshot>, BTreeMap<String, VolumePolicy>) {
 
 fn bench(c: &mut Criterion) {
     let (snaps, policies) = fleet();
-    let ctx = PlanContext { deployment: "prod", tz: chrono_tz::Asia::Tokyo };
+    let ctx = PlanContext {
+        deployment: "prod",
+        tz: chrono_tz::Asia::Tokyo,
+    };
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     let groups = group_by_volume(snaps.clone());
     let mut g = c.benchmark_group("plan");
-    g.sample_size(10).measurement_time(StdDuration::from_secs(15));
+    g.sample_size(10)
+        .measurement_time(StdDuration::from_secs(15));
     // The figure the README quotes: plan every volume of a grouped fleet.
     g.bench_function("plan_1M_snapshots_100k_volumes", |b| {
         b.iter(|| {
@@ -67,7 +81,11 @@ fn bench(c: &mut Criterion) {
     });
     // Grouping a flat DescribeSnapshots result by volume (the output is dropped outside the timing).
     g.bench_function("group_1M_snapshots_by_volume", |b| {
-        b.iter_batched(|| snaps.clone(), group_by_volume, criterion::BatchSize::LargeInput)
+        b.iter_batched(
+            || snaps.clone(),
+            group_by_volume,
+            criterion::BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

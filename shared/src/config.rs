@@ -54,8 +54,15 @@ impl Default for Settings {
 impl Settings {
     /// Reads settings through `lookup` (e.g. `|k| std::env::var(k).ok()`), validating each.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let err = |var: &str, why: String| ConfigError { var: var.to_string(), why };
-        let get = |var: &str| lookup(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let err = |var: &str, why: String| ConfigError {
+            var: var.to_string(),
+            why,
+        };
+        let get = |var: &str| {
+            lookup(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let deployment = get("EBS_GENS_DEPLOYMENT").unwrap_or_else(|| "default".into());
         if deployment.len() > MAX_DEPLOYMENT || !valid_rule_chars(&deployment) {
@@ -64,14 +71,18 @@ impl Settings {
                 format!("{deployment:?} must be 1..={MAX_DEPLOYMENT} characters of [A-Za-z0-9._-]"),
             ));
         }
-        let rule_prefix = get("EBS_GENS_RULE_PREFIX").unwrap_or_else(|| format!("ebs-gens-{deployment}-"));
+        let rule_prefix =
+            get("EBS_GENS_RULE_PREFIX").unwrap_or_else(|| format!("ebs-gens-{deployment}-"));
         validate_prefix(&rule_prefix).map_err(|why| err("EBS_GENS_RULE_PREFIX", why))?;
 
         let tz = match get("EBS_GENS_TIME_ZONE") {
             None => Tz::UTC,
-            Some(name) => name
-                .parse::<Tz>()
-                .map_err(|_| err("EBS_GENS_TIME_ZONE", format!("{name:?} is not an IANA time zone")))?,
+            Some(name) => name.parse::<Tz>().map_err(|_| {
+                err(
+                    "EBS_GENS_TIME_ZONE",
+                    format!("{name:?} is not an IANA time zone"),
+                )
+            })?,
         };
 
         let mut tag_keys = TagKeys::default();
@@ -89,7 +100,10 @@ impl Settings {
         }
         let keys: Vec<&str> = tag_keys.iter().map(|(_, k)| k).collect();
         if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
-            return Err(err("EBS_GENS_TAG_KEY_*", "two classes share one tag key".into()));
+            return Err(err(
+                "EBS_GENS_TAG_KEY_*",
+                "two classes share one tag key".into(),
+            ));
         }
 
         let adoption = match get("EBS_GENS_ADOPTION") {
@@ -102,7 +116,12 @@ impl Settings {
                 .parse::<i64>()
                 .ok()
                 .filter(|m| (1..=1440).contains(m))
-                .ok_or_else(|| err("EBS_GENS_ADOPTION_WINDOW_MINUTES", format!("{m:?} is not 1..=1440")))?,
+                .ok_or_else(|| {
+                    err(
+                        "EBS_GENS_ADOPTION_WINDOW_MINUTES",
+                        format!("{m:?} is not 1..=1440"),
+                    )
+                })?,
         };
         Ok(Settings {
             deployment,
@@ -125,7 +144,10 @@ impl Settings {
     }
 
     pub fn plan_context(&self) -> PlanContext<'_> {
-        PlanContext { deployment: &self.deployment, tz: self.tz }
+        PlanContext {
+            deployment: &self.deployment,
+            tz: self.tz,
+        }
     }
 
     pub fn adoption_rule<'a>(&'a self, account_id: &'a str) -> AdoptionRule<'a> {
@@ -143,7 +165,10 @@ mod tests {
     use super::*;
 
     fn with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
     }
 
@@ -153,7 +178,10 @@ mod tests {
         assert_eq!(s.deployment, "default");
         assert_eq!(s.rule_prefix, "ebs-gens-default-");
         assert_eq!(s.tz, Tz::UTC);
-        assert_eq!(s.schedule(GenClass::Daily).expression(), "cron(30 9 * * ? *)");
+        assert_eq!(
+            s.schedule(GenClass::Daily).expression(),
+            "cron(30 9 * * ? *)"
+        );
         assert_eq!(s.adoption, AdoptionMode::ScheduleWindow);
         assert_eq!(s.adoption_window, Duration::minutes(15));
     }
@@ -181,7 +209,10 @@ mod tests {
             ("EBS_GENS_RULE_PREFIX", "has space"),
         ] {
             let e = with(&[bad]).expect_err(bad.0);
-            assert!(e.to_string().contains(bad.0.trim_end_matches("WEEKLY")), "{e}");
+            assert!(
+                e.to_string().contains(bad.0.trim_end_matches("WEEKLY")),
+                "{e}"
+            );
         }
     }
 }

@@ -131,7 +131,11 @@ mod tests {
         }])
         .into();
         assert_eq!(d.error_type, "DeleteFailed");
-        assert!(d.error_message.contains("snap-1 (InvalidSnapshot.InUse"), "{}", d.error_message);
+        assert!(
+            d.error_message.contains("snap-1 (InvalidSnapshot.InUse"),
+            "{}",
+            d.error_message
+        );
         let d: lambda_runtime::Diagnostic = Error::InvalidInput("bad".into()).into();
         assert_eq!(d.error_type, "InvalidInput");
     }

@@ -109,7 +109,9 @@ fn outcome(result: &str) -> Result<Outcome, EventError> {
 }
 
 fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
-    s.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+    s.as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn typed<T: serde::de::DeserializeOwned + Serialize>(
@@ -120,17 +122,27 @@ fn typed<T: serde::de::DeserializeOwned + Serialize>(
 
 /// Parses an EventBridge event into the completions it reports.
 pub fn parse_completion(value: serde_json::Value) -> Result<Vec<Completion>, EventError> {
-    let source = value.get("source").and_then(|v| v.as_str()).unwrap_or_default();
+    let source = value
+        .get("source")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     if source != SOURCE_EC2 {
         return Err(EventError(format!("source {source:?} is not {SOURCE_EC2}")));
     }
-    let detail_type = value.get("detail-type").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let detail_type = value
+        .get("detail-type")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
     match detail_type.as_str() {
         DETAIL_SNAPSHOT => {
             let ev: EventBridgeEvent<CreateSnapshotDetail> = typed(value)?;
             let d = ev.detail;
             if d.event != "createSnapshot" {
-                return Err(EventError(format!("event {:?} is not createSnapshot", d.event)));
+                return Err(EventError(format!(
+                    "event {:?} is not createSnapshot",
+                    d.event
+                )));
             }
             Ok(vec![Completion {
                 snapshot_id: id_after(&d.snapshot_id, "snapshot")?,
@@ -144,7 +156,10 @@ pub fn parse_completion(value: serde_json::Value) -> Result<Vec<Completion>, Eve
             let ev: EventBridgeEvent<CreateSnapshotsDetail> = typed(value)?;
             let d = ev.detail;
             if d.event != "createSnapshots" {
-                return Err(EventError(format!("event {:?} is not createSnapshots", d.event)));
+                return Err(EventError(format!(
+                    "event {:?} is not createSnapshots",
+                    d.event
+                )));
             }
             outcome(&d.result)?;
             if d.snapshots.is_empty() {
@@ -159,7 +174,11 @@ pub fn parse_completion(value: serde_json::Value) -> Result<Vec<Completion>, Eve
                         outcome: match s.status.as_str() {
                             "completed" => Outcome::Succeeded,
                             "failed" => Outcome::Failed,
-                            other => return Err(EventError(format!("unknown snapshot status {other:?}"))),
+                            other => {
+                                return Err(EventError(format!(
+                                    "unknown snapshot status {other:?}"
+                                )))
+                            }
                         },
                         cause: d.cause.clone(),
                         end_time: time(&d.end_time),
@@ -167,6 +186,8 @@ pub fn parse_completion(value: serde_json::Value) -> Result<Vec<Completion>, Eve
                 })
                 .collect()
         }
-        other => Err(EventError(format!("detail-type {other:?} is not an EBS snapshot completion"))),
+        other => Err(EventError(format!(
+            "detail-type {other:?} is not an EBS snapshot completion"
+        ))),
     }
 }

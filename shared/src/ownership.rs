@@ -177,11 +177,13 @@ pub fn decide_adoption(
     match rule.mode {
         AdoptionMode::Never => skip(SkipReason::AdoptionDisabled),
         AdoptionMode::AnyUntagged => Adoption::Adopt,
-        AdoptionMode::ScheduleWindow => match schedule.fired_within(snapshot.start_time, rule.window) {
-            None => skip(SkipReason::RateSchedule),
-            Some(true) => Adoption::Adopt,
-            Some(false) => skip(SkipReason::OutsideWindow),
-        },
+        AdoptionMode::ScheduleWindow => {
+            match schedule.fired_within(snapshot.start_time, rule.window) {
+                None => skip(SkipReason::RateSchedule),
+                Some(true) => Adoption::Adopt,
+                Some(false) => skip(SkipReason::OutsideWindow),
+            }
+        }
     }
 }
 
@@ -201,12 +203,20 @@ mod tests {
                 + Duration::minutes(min_after_930),
             state: SnapshotState::Completed,
             owner_id: ACCOUNT.into(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
         }
     }
 
     fn rule(mode: AdoptionMode) -> AdoptionRule<'static> {
-        AdoptionRule { mode, window: Duration::minutes(15), deployment: "prod", account_id: ACCOUNT }
+        AdoptionRule {
+            mode,
+            window: Duration::minutes(15),
+            deployment: "prod",
+            account_id: ACCOUNT,
+        }
     }
 
     fn daily() -> Schedule {
@@ -216,8 +226,14 @@ mod tests {
     #[test]
     fn adopts_at_the_fire_time_and_at_the_window_edge() {
         let r = rule(AdoptionMode::ScheduleWindow);
-        assert_eq!(decide_adoption(&r, &snap(0, &[]), Some(&daily())), Adoption::Adopt);
-        assert_eq!(decide_adoption(&r, &snap(15, &[]), Some(&daily())), Adoption::Adopt);
+        assert_eq!(
+            decide_adoption(&r, &snap(0, &[]), Some(&daily())),
+            Adoption::Adopt
+        );
+        assert_eq!(
+            decide_adoption(&r, &snap(15, &[]), Some(&daily())),
+            Adoption::Adopt
+        );
     }
 
     #[test]
@@ -227,21 +243,34 @@ mod tests {
         late.start_time += Duration::seconds(1);
         assert_eq!(
             decide_adoption(&r, &late, Some(&daily())),
-            Adoption::Skip { reason: SkipReason::OutsideWindow }
+            Adoption::Skip {
+                reason: SkipReason::OutsideWindow
+            }
         );
         // Just before the fire time is outside too.
         assert_eq!(
             decide_adoption(&r, &snap(-1, &[]), Some(&daily())),
-            Adoption::Skip { reason: SkipReason::OutsideWindow }
+            Adoption::Skip {
+                reason: SkipReason::OutsideWindow
+            }
         );
     }
 
     #[test]
     fn any_untagged_ignores_the_window_never_adopts_nothing() {
-        assert_eq!(decide_adoption(&rule(AdoptionMode::AnyUntagged), &snap(300, &[]), Some(&daily())), Adoption::Adopt);
+        assert_eq!(
+            decide_adoption(
+                &rule(AdoptionMode::AnyUntagged),
+                &snap(300, &[]),
+                Some(&daily())
+            ),
+            Adoption::Adopt
+        );
         assert_eq!(
             decide_adoption(&rule(AdoptionMode::Never), &snap(0, &[]), Some(&daily())),
-            Adoption::Skip { reason: SkipReason::AdoptionDisabled }
+            Adoption::Skip {
+                reason: SkipReason::AdoptionDisabled
+            }
         );
     }
 
@@ -251,23 +280,48 @@ mod tests {
             let r = rule(mode);
             assert_eq!(
                 decide_adoption(&r, &snap(0, &[("Owner", "alice")]), Some(&daily())),
-                Adoption::Skip { reason: SkipReason::HasTags }
+                Adoption::Skip {
+                    reason: SkipReason::HasTags
+                }
             );
             assert_eq!(
                 decide_adoption(&r, &snap(0, &[(TAG_MANAGED_BY, "staging")]), Some(&daily())),
-                Adoption::Skip { reason: SkipReason::HasTags }
+                Adoption::Skip {
+                    reason: SkipReason::HasTags
+                }
             );
             let mut foreign = snap(0, &[]);
             foreign.owner_id = "999999999999".into();
-            assert_eq!(decide_adoption(&r, &foreign, Some(&daily())), Adoption::Skip { reason: SkipReason::NotSelfOwned });
+            assert_eq!(
+                decide_adoption(&r, &foreign, Some(&daily())),
+                Adoption::Skip {
+                    reason: SkipReason::NotSelfOwned
+                }
+            );
             let mut pending = snap(0, &[]);
             pending.state = SnapshotState::Pending;
-            assert!(matches!(decide_adoption(&r, &pending, Some(&daily())), Adoption::Skip { reason: SkipReason::NotCompleted(_) }));
-            assert_eq!(decide_adoption(&r, &snap(0, &[]), None), Adoption::Skip { reason: SkipReason::VolumeNotManaged });
+            assert!(matches!(
+                decide_adoption(&r, &pending, Some(&daily())),
+                Adoption::Skip {
+                    reason: SkipReason::NotCompleted(_)
+                }
+            ));
+            assert_eq!(
+                decide_adoption(&r, &snap(0, &[]), None),
+                Adoption::Skip {
+                    reason: SkipReason::VolumeNotManaged
+                }
+            );
         }
         assert_eq!(
-            decide_adoption(&rule(AdoptionMode::AnyUntagged), &snap(0, &[(TAG_MANAGED_BY, "prod")]), Some(&daily())),
-            Adoption::Skip { reason: SkipReason::AlreadyOurs }
+            decide_adoption(
+                &rule(AdoptionMode::AnyUntagged),
+                &snap(0, &[(TAG_MANAGED_BY, "prod")]),
+                Some(&daily())
+            ),
+            Adoption::Skip {
+                reason: SkipReason::AlreadyOurs
+            }
         );
     }
 
@@ -275,8 +329,14 @@ mod tests {
     fn rate_schedules_cannot_be_matched_by_window() {
         let rate = Schedule::parse("rate(1 day)").unwrap();
         assert_eq!(
-            decide_adoption(&rule(AdoptionMode::ScheduleWindow), &snap(0, &[]), Some(&rate)),
-            Adoption::Skip { reason: SkipReason::RateSchedule }
+            decide_adoption(
+                &rule(AdoptionMode::ScheduleWindow),
+                &snap(0, &[]),
+                Some(&rate)
+            ),
+            Adoption::Skip {
+                reason: SkipReason::RateSchedule
+            }
         );
     }
 
@@ -290,7 +350,10 @@ mod tests {
 
     #[test]
     fn snapshot_name_fits_ec2_limit_and_keeps_volume_id() {
-        assert_eq!(snapshot_name("web01", GenClass::Daily, "vol-1"), "web01_Daily_vol-1");
+        assert_eq!(
+            snapshot_name("web01", GenClass::Daily, "vol-1"),
+            "web01_Daily_vol-1"
+        );
         let long = "é".repeat(400);
         let n = snapshot_name(&long, GenClass::Weekly, "vol-0123456789abcdef0");
         assert_eq!(n.chars().count(), MAX_TAG_VALUE);
@@ -299,7 +362,11 @@ mod tests {
 
     #[test]
     fn adoption_mode_round_trips() {
-        for m in [AdoptionMode::ScheduleWindow, AdoptionMode::AnyUntagged, AdoptionMode::Never] {
+        for m in [
+            AdoptionMode::ScheduleWindow,
+            AdoptionMode::AnyUntagged,
+            AdoptionMode::Never,
+        ] {
             assert_eq!(m.to_string().parse::<AdoptionMode>().unwrap(), m);
         }
         assert!("sometimes".parse::<AdoptionMode>().is_err());

@@ -29,23 +29,53 @@ pub const FUTURE_SKEW: Duration = Duration::hours(1);
 /// A period of a coarser class, in the configured time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
-    Hour { year: i32, month: u32, day: u32, hour: u32 },
-    Day { year: i32, month: u32, day: u32 },
-    Week { iso_year: i32, week: u32 },
-    Month { year: i32, month: u32 },
+    Hour {
+        year: i32,
+        month: u32,
+        day: u32,
+        hour: u32,
+    },
+    Day {
+        year: i32,
+        month: u32,
+        day: u32,
+    },
+    Week {
+        iso_year: i32,
+        week: u32,
+    },
+    Month {
+        year: i32,
+        month: u32,
+    },
 }
 
 impl Period {
     pub fn of(class: GenClass, t: DateTime<Utc>, tz: Tz) -> Period {
         let l = t.with_timezone(&tz);
         match class {
-            GenClass::Hourly => Period::Hour { year: l.year(), month: l.month(), day: l.day(), hour: l.hour() },
-            GenClass::Daily => Period::Day { year: l.year(), month: l.month(), day: l.day() },
+            GenClass::Hourly => Period::Hour {
+                year: l.year(),
+                month: l.month(),
+                day: l.day(),
+                hour: l.hour(),
+            },
+            GenClass::Daily => Period::Day {
+                year: l.year(),
+                month: l.month(),
+                day: l.day(),
+            },
             GenClass::Weekly => {
                 let w = l.iso_week();
-                Period::Week { iso_year: w.year(), week: w.week() }
+                Period::Week {
+                    iso_year: w.year(),
+                    week: w.week(),
+                }
             }
-            GenClass::Monthly => Period::Month { year: l.year(), month: l.month() },
+            GenClass::Monthly => Period::Month {
+                year: l.year(),
+                month: l.month(),
+            },
         }
     }
 }
@@ -53,7 +83,12 @@ impl Period {
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Period::Hour { year, month, day, hour } => write!(f, "hour {year:04}-{month:02}-{day:02}T{hour:02}"),
+            Period::Hour {
+                year,
+                month,
+                day,
+                hour,
+            } => write!(f, "hour {year:04}-{month:02}-{day:02}T{hour:02}"),
             Period::Day { year, month, day } => write!(f, "day {year:04}-{month:02}-{day:02}"),
             Period::Week { iso_year, week } => write!(f, "week {iso_year:04}-W{week:02}"),
             Period::Month { year, month } => write!(f, "month {year:04}-{month:02}"),
@@ -65,7 +100,10 @@ impl fmt::Display for Period {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     /// Among the last `n` of the finest class: `last 7 daily`.
-    Last { n: u32, class: GenClass },
+    Last {
+        n: u32,
+        class: GenClass,
+    },
     /// Newest of a period of a coarser class: `newest of week 2026-W46`.
     NewestOf(Period),
     Pinned,
@@ -139,7 +177,10 @@ fn doubt(volume_id: &str, order: &[(&Snapshot, Marks<'_>)], now: DateTime<Utc>) 
     }
     for (s, m) in order {
         if s.volume_id != volume_id {
-            return Some(format!("{} belongs to {}, not {volume_id}", s.id, s.volume_id));
+            return Some(format!(
+                "{} belongs to {}, not {volume_id}",
+                s.id, s.volume_id
+            ));
         }
         if let (true, Some(v)) = (m.owned, m.volume_tag) {
             if v != volume_id {
@@ -167,14 +208,23 @@ pub fn plan<'a>(
         reasons,
     };
     let one = |r: Reason| -> Reasons { smallvec::smallvec![r] };
-    let mut order: SmallVec<[(&'a Snapshot, Marks<'a>); 32]> =
-        snapshots.iter().map(|s| (s, s.marks(ctx.deployment))).collect();
-    order.sort_unstable_by(|(a, _), (b, _)| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
+    let mut order: SmallVec<[(&'a Snapshot, Marks<'a>); 32]> = snapshots
+        .iter()
+        .map(|s| (s, s.marks(ctx.deployment)))
+        .collect();
+    order.sort_unstable_by(|(a, _), (b, _)| {
+        b.start_time
+            .cmp(&a.start_time)
+            .then_with(|| b.id.cmp(&a.id))
+    });
 
     if let Some(why) = doubt(volume_id, &order, now) {
         return Plan {
             volume_id,
-            keep: order.iter().map(|(s, _)| entry(s, one(Reason::Doubtful(why.clone())))).collect(),
+            keep: order
+                .iter()
+                .map(|(s, _)| entry(s, one(Reason::Doubtful(why.clone()))))
+                .collect(),
             delete: Vec::new(),
         };
     }
@@ -192,13 +242,16 @@ pub fn plan<'a>(
                 SnapshotState::Completed => candidates.push(s),
                 SnapshotState::Pending => keep.push(entry(s, one(Reason::Pending))),
                 SnapshotState::Error => delete.push(entry(s, one(Reason::ErrorState))),
-                SnapshotState::Other(st) => keep.push(entry(s, one(Reason::UnknownState(st.clone())))),
+                SnapshotState::Other(st) => {
+                    keep.push(entry(s, one(Reason::UnknownState(st.clone()))))
+                }
             }
         }
     }
 
     // Reasons per candidate, filled class by class; candidates are newest first.
-    let mut reasons: SmallVec<[Reasons; 32]> = smallvec::smallvec![Reasons::new(); candidates.len()];
+    let mut reasons: SmallVec<[Reasons; 32]> =
+        smallvec::smallvec![Reasons::new(); candidates.len()];
     let finest = policy.finest();
     for &(class, n) in policy.gens() {
         if class == finest {
@@ -226,14 +279,22 @@ pub fn plan<'a>(
         }
     }
     let newest_first = |a: &Entry, b: &Entry| {
-        b.start_time.cmp(&a.start_time).then_with(|| b.snapshot_id.cmp(&a.snapshot_id))
+        b.start_time
+            .cmp(&a.start_time)
+            .then_with(|| b.snapshot_id.cmp(a.snapshot_id))
     };
     keep.sort_by(newest_first);
     delete.sort_by(newest_first);
-    Plan { volume_id, keep, delete }
+    Plan {
+        volume_id,
+        keep,
+        delete,
+    }
 }
 
 /// Periods already counted: a short list for the usual small N, a hash set for large N.
+/// It lives on the stack for one class of one volume, so its size is deliberate.
+#[allow(clippy::large_enum_variant)]
 enum Seen {
     Few(SmallVec<[Period; 16]>),
     Many(HashSet<Period>),
@@ -269,7 +330,8 @@ impl Seen {
 
 /// Groups snapshots by source volume id (pure; the order within a group is kept).
 pub fn group_by_volume(snapshots: Vec<Snapshot>) -> BTreeMap<String, Vec<Snapshot>> {
-    let mut groups: std::collections::HashMap<String, Vec<Snapshot>> = std::collections::HashMap::new();
+    let mut groups: std::collections::HashMap<String, Vec<Snapshot>> =
+        std::collections::HashMap::new();
     for s in snapshots {
         match groups.get_mut(&s.volume_id) {
             Some(group) => group.push(s),

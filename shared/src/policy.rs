@@ -171,11 +171,7 @@ impl VolumePolicy {
 
 impl fmt::Display for VolumePolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .gens
-            .iter()
-            .map(|(c, n)| format!("{c}={n}"))
-            .collect();
+        let parts: Vec<String> = self.gens.iter().map(|(c, n)| format!("{c}={n}")).collect();
         f.write_str(&parts.join(","))
     }
 }
@@ -203,7 +199,10 @@ pub fn parse_gens_value(value: &str) -> Result<u32, String> {
 /// Reads a volume's tags. `Ok(None)`: no generation tag at all (not ours to manage).
 /// `Ok(Some(policy))`: managed. `Err`: at least one generation tag is bad, so the volume is
 /// misconfigured and nothing is deleted for it.
-pub fn policy_from_tags<'a, I>(keys: &TagKeys, tags: I) -> Result<Option<VolumePolicy>, Misconfigured>
+pub fn policy_from_tags<'a, I>(
+    keys: &TagKeys,
+    tags: I,
+) -> Result<Option<VolumePolicy>, Misconfigured>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
@@ -254,7 +253,9 @@ mod tests {
 
     #[test]
     fn daily_seven_is_managed() {
-        let p = check(&[("Name", "web"), ("Daily_Gens", "7")]).unwrap().unwrap();
+        let p = check(&[("Name", "web"), ("Daily_Gens", "7")])
+            .unwrap()
+            .unwrap();
         assert_eq!(p.finest(), GenClass::Daily);
         assert_eq!(p.finest_count(), 7);
         assert_eq!(p.to_string(), "daily=7");
@@ -262,14 +263,45 @@ mod tests {
 
     #[test]
     fn surrounding_whitespace_and_bounds_are_accepted() {
-        assert_eq!(check(&[("Daily_Gens", " 1 ")]).unwrap().unwrap().finest_count(), 1);
-        assert_eq!(check(&[("Daily_Gens", "\t1000\n")]).unwrap().unwrap().finest_count(), 1000);
-        assert_eq!(check(&[("Daily_Gens", "007")]).unwrap().unwrap().finest_count(), 7);
+        assert_eq!(
+            check(&[("Daily_Gens", " 1 ")])
+                .unwrap()
+                .unwrap()
+                .finest_count(),
+            1
+        );
+        assert_eq!(
+            check(&[("Daily_Gens", "\t1000\n")])
+                .unwrap()
+                .unwrap()
+                .finest_count(),
+            1000
+        );
+        assert_eq!(
+            check(&[("Daily_Gens", "007")])
+                .unwrap()
+                .unwrap()
+                .finest_count(),
+            7
+        );
     }
 
     #[test]
     fn every_bad_value_is_a_typed_error_naming_tag_and_value() {
-        for bad in ["abc", "0", "-1", "1001", "３", "1e3", "", "   ", "+5", "7.0", "7 days", "99999999999999999999999"] {
+        for bad in [
+            "abc",
+            "0",
+            "-1",
+            "1001",
+            "３",
+            "1e3",
+            "",
+            "   ",
+            "+5",
+            "7.0",
+            "7 days",
+            "99999999999999999999999",
+        ] {
             let err = check(&[("Daily_Gens", bad)]).expect_err(bad);
             assert_eq!(err.bad.len(), 1, "{bad:?}");
             assert_eq!(err.bad[0].key, "Daily_Gens");
@@ -293,17 +325,30 @@ mod tests {
 
     #[test]
     fn finest_class_leads_whatever_the_tag_order() {
-        let p = check(&[("Monthly_Gens", "12"), ("Weekly_Gens", "4"), ("Daily_Gens", "7")])
-            .unwrap()
-            .unwrap();
+        let p = check(&[
+            ("Monthly_Gens", "12"),
+            ("Weekly_Gens", "4"),
+            ("Daily_Gens", "7"),
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!(p.finest(), GenClass::Daily);
-        assert_eq!(p.gens(), &[(GenClass::Daily, 7), (GenClass::Weekly, 4), (GenClass::Monthly, 12)]);
+        assert_eq!(
+            p.gens(),
+            &[
+                (GenClass::Daily, 7),
+                (GenClass::Weekly, 4),
+                (GenClass::Monthly, 12)
+            ]
+        );
     }
 
     #[test]
     fn custom_tag_keys() {
         let keys = TagKeys::default().with_key(GenClass::Daily, "backup:daily");
-        let p = policy_from_tags(&keys, [("backup:daily", "3"), ("Daily_Gens", "abc")]).unwrap().unwrap();
+        let p = policy_from_tags(&keys, [("backup:daily", "3"), ("Daily_Gens", "abc")])
+            .unwrap()
+            .unwrap();
         assert_eq!(p.finest_count(), 3);
     }
 

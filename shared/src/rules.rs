@@ -26,7 +26,8 @@ pub const DEFAULT_RULES_PER_BUS: usize = 300;
 
 /// Whether `s` is a valid EventBridge rule name (or name fragment, when `allow_empty`).
 pub fn valid_rule_chars(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// A volume that should be snapshotted on `schedule`.
@@ -78,10 +79,22 @@ pub struct LayoutContext {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RuleOp {
-    RemoveTargets { rule: String, ids: Vec<String> },
-    PutRule { rule: String, schedule: String, description: String },
-    PutTargets { rule: String, targets: Vec<Target> },
-    DeleteRule { rule: String },
+    RemoveTargets {
+        rule: String,
+        ids: Vec<String>,
+    },
+    PutRule {
+        rule: String,
+        schedule: String,
+        description: String,
+    },
+    PutTargets {
+        rule: String,
+        targets: Vec<Target>,
+    },
+    DeleteRule {
+        rule: String,
+    },
 }
 
 /// The operations plus a summary of where things end up.
@@ -114,18 +127,28 @@ pub fn schedule_hash(schedule: &str) -> String {
 
 /// `<prefix><class>-<hash>-<nn>`.
 pub fn rule_name(prefix: &str, class: GenClass, schedule: &str, seq: u32) -> String {
-    format!("{prefix}{}-{}-{seq:02}", class.label(), schedule_hash(schedule))
+    format!(
+        "{prefix}{}-{}-{seq:02}",
+        class.label(),
+        schedule_hash(schedule)
+    )
 }
 
 /// Parses a rule name of ours back into (class, hash, seq); `None` for anything else.
 pub fn parse_rule_name(prefix: &str, name: &str) -> Option<(GenClass, String, u32)> {
     let rest = name.strip_prefix(prefix)?;
     let mut parts = rest.split('-');
-    let (Some(class), Some(hash), Some(seq), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(class), Some(hash), Some(seq), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
     };
     let class = GenClass::ALL.into_iter().find(|c| c.label() == class)?;
-    if hash.len() != 6 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hash.len() != 6
+        || !hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     if !(2..=3).contains(&seq.len()) || !seq.bytes().all(|b| b.is_ascii_digit()) {
@@ -164,7 +187,8 @@ impl OurRule<'_> {
 
 /// Computes the operations that bring `existing` rules to serve `desired` volumes.
 pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &LayoutContext) -> Layout {
-    let want: HashMap<&str, &DesiredVolume> = desired.iter().map(|d| (d.volume_id.as_str(), d)).collect();
+    let want: HashMap<&str, &DesiredVolume> =
+        desired.iter().map(|d| (d.volume_id.as_str(), d)).collect();
     let spec = |volume_id: &str| Target {
         id: volume_id.to_string(),
         arn: ctx.target_arn.clone(),
@@ -172,14 +196,24 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
         role_arn: Some(ctx.role_arn.clone()),
     };
     let description = |class: GenClass, schedule: &str| {
-        format!("ebs-gens {}: {class} snapshots on {schedule}", ctx.deployment)
+        format!(
+            "ebs-gens {}: {class} snapshots on {schedule}",
+            ctx.deployment
+        )
     };
 
     let mut ours: Vec<OurRule> = existing
         .iter()
         .filter_map(|r| {
             let (class, hash, seq) = parse_rule_name(&ctx.prefix, &r.name)?;
-            Some(OurRule { rule: r, class, hash, seq, keep: Vec::new(), foreign: 0 })
+            Some(OurRule {
+                rule: r,
+                class,
+                hash,
+                seq,
+                keep: Vec::new(),
+                foreign: 0,
+            })
         })
         .collect();
     ours.sort_by(|a, b| a.rule.name.cmp(&b.rule.name));
@@ -197,7 +231,9 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
                 continue;
             }
             let fits = want.get(t.id.as_str()).is_some_and(|d| {
-                d.class == r.class && schedule_hash(&d.schedule) == r.hash && !placed.contains(d.volume_id.as_str())
+                d.class == r.class
+                    && schedule_hash(&d.schedule) == r.hash
+                    && !placed.contains(d.volume_id.as_str())
             });
             if fits && r.keep.len() + r.foreign < MAX_TARGETS_PER_RULE {
                 placed.insert(want[t.id.as_str()].volume_id.as_str());
@@ -211,7 +247,10 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
             }
         }
         for ids in remove.chunks(MAX_IDS_PER_REMOVE) {
-            removes.push(RuleOp::RemoveTargets { rule: r.rule.name.clone(), ids: ids.to_vec() });
+            removes.push(RuleOp::RemoveTargets {
+                rule: r.rule.name.clone(),
+                ids: ids.to_vec(),
+            });
         }
     }
 
@@ -219,7 +258,10 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
     let mut groups: BTreeMap<(GenClass, &str), Vec<&str>> = BTreeMap::new();
     for d in desired {
         if !placed.contains(d.volume_id.as_str()) {
-            groups.entry((d.class, d.schedule.as_str())).or_default().push(d.volume_id.as_str());
+            groups
+                .entry((d.class, d.schedule.as_str()))
+                .or_default()
+                .push(d.volume_id.as_str());
         }
     }
     let mut new_rules: Vec<(String, GenClass, String, Vec<String>)> = Vec::new();
@@ -229,7 +271,10 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
         let hash = schedule_hash(schedule);
         let mut queue = vols.into_iter();
         let mut pending = queue.next();
-        for r in ours.iter_mut().filter(|r| r.class == class && r.hash == hash) {
+        for r in ours
+            .iter_mut()
+            .filter(|r| r.class == class && r.hash == hash)
+        {
             while r.free() > 0 {
                 let Some(v) = pending else { break };
                 r.keep.push(v.to_string());
@@ -237,7 +282,11 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
                 pending = queue.next();
             }
         }
-        let used: BTreeSet<u32> = ours.iter().filter(|r| r.class == class && r.hash == hash).map(|r| r.seq).collect();
+        let used: BTreeSet<u32> = ours
+            .iter()
+            .filter(|r| r.class == class && r.hash == hash)
+            .map(|r| r.seq)
+            .collect();
         let mut seq = 0u32;
         while let Some(first) = pending {
             seq += 1;
@@ -251,7 +300,12 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
                 vols.push(v.to_string());
                 pending = queue.next();
             }
-            new_rules.push((rule_name(&ctx.prefix, class, schedule, seq), class, schedule.to_string(), vols));
+            new_rules.push((
+                rule_name(&ctx.prefix, class, schedule, seq),
+                class,
+                schedule.to_string(),
+                vols,
+            ));
         }
     }
 
@@ -261,12 +315,16 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
     for r in &ours {
         if r.keep.is_empty() {
             if r.foreign == 0 {
-                deletes.push(RuleOp::DeleteRule { rule: r.rule.name.clone() });
+                deletes.push(RuleOp::DeleteRule {
+                    rule: r.rule.name.clone(),
+                });
             }
             continue;
         }
         let schedule = &want[r.keep[0].as_str()].schedule;
-        if r.rule.state != RuleState::Enabled || r.rule.schedule_expression.as_deref() != Some(schedule.as_str()) {
+        if r.rule.state != RuleState::Enabled
+            || r.rule.schedule_expression.as_deref() != Some(schedule.as_str())
+        {
             ops.push(RuleOp::PutRule {
                 rule: r.rule.name.clone(),
                 schedule: schedule.clone(),
@@ -288,7 +346,10 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
     }
     for (rule, targets) in puts {
         for chunk in targets.chunks(MAX_TARGETS_PER_PUT) {
-            ops.push(RuleOp::PutTargets { rule: rule.clone(), targets: chunk.to_vec() });
+            ops.push(RuleOp::PutTargets {
+                rule: rule.clone(),
+                targets: chunk.to_vec(),
+            });
         }
     }
     ops.extend(deletes);

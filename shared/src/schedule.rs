@@ -66,12 +66,48 @@ const MONTHS: &[&str] = &[
 const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 const FIELDS: [Field; 6] = [
-    Field { name: "minutes", min: 0, max: 59, names: &[], extra: "" },
-    Field { name: "hours", min: 0, max: 23, names: &[], extra: "" },
-    Field { name: "day-of-month", min: 1, max: 31, names: &[], extra: "?LW" },
-    Field { name: "month", min: 1, max: 12, names: MONTHS, extra: "" },
-    Field { name: "day-of-week", min: 1, max: 7, names: DAYS, extra: "?L#" },
-    Field { name: "year", min: 1970, max: 2199, names: &[], extra: "" },
+    Field {
+        name: "minutes",
+        min: 0,
+        max: 59,
+        names: &[],
+        extra: "",
+    },
+    Field {
+        name: "hours",
+        min: 0,
+        max: 23,
+        names: &[],
+        extra: "",
+    },
+    Field {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+        extra: "?LW",
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: MONTHS,
+        extra: "",
+    },
+    Field {
+        name: "day-of-week",
+        min: 1,
+        max: 7,
+        names: DAYS,
+        extra: "?L#",
+    },
+    Field {
+        name: "year",
+        min: 1970,
+        max: 2199,
+        names: &[],
+        extra: "",
+    },
 ];
 
 impl Field {
@@ -82,9 +118,14 @@ impl Field {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("{}: {s:?} is not a value", self.name));
         }
-        let n: u32 = s.parse().map_err(|_| format!("{}: {s:?} too large", self.name))?;
+        let n: u32 = s
+            .parse()
+            .map_err(|_| format!("{}: {s:?} too large", self.name))?;
         if n < self.min || n > self.max {
-            return Err(format!("{}: {n} outside {}-{}", self.name, self.min, self.max));
+            return Err(format!(
+                "{}: {n} outside {}-{}",
+                self.name, self.min, self.max
+            ));
         }
         Ok(n)
     }
@@ -143,7 +184,12 @@ impl Field {
         if let Some(s) = step {
             match s.parse::<u32>() {
                 Ok(n) if n >= 1 => {}
-                _ => return Err(format!("{}: step {s:?} must be a positive number", self.name)),
+                _ => {
+                    return Err(format!(
+                        "{}: step {s:?} must be a positive number",
+                        self.name
+                    ))
+                }
             }
         }
         if range == "*" {
@@ -220,16 +266,22 @@ impl Schedule {
             f.check(raw).map_err(err)?;
         }
         match (fields[2] == "?", fields[4] == "?") {
-            (true, true) => return Err(err("only one of day-of-month and day-of-week may be '?'".into())),
-            (false, false) => {
+            (true, true) => {
                 return Err(err(
-                    "one of day-of-month and day-of-week must be '?'".into(),
+                    "only one of day-of-month and day-of-week may be '?'".into()
                 ))
+            }
+            (false, false) => {
+                return Err(err("one of day-of-month and day-of-week must be '?'".into()))
             }
             _ => {}
         }
         // AWS's lone `L` in day-of-week means Saturday; croner reads `7` the same in Quartz mode.
-        let dow = if fields[4].eq_ignore_ascii_case("L") { "7" } else { fields[4] };
+        let dow = if fields[4].eq_ignore_ascii_case("L") {
+            "7"
+        } else {
+            fields[4]
+        };
         let pattern = format!(
             "0 {} {} {} {} {} {}",
             fields[0], fields[1], fields[2], fields[3], dow, fields[5]
@@ -323,7 +375,10 @@ mod tests {
 
     #[test]
     fn aws_doc_1215_every_day() {
-        assert_eq!(next_n("cron(15 12 * * ? *)", at(2026, 11, 25, 0, 0), 1), vec![at(2026, 11, 25, 12, 15)]);
+        assert_eq!(
+            next_n("cron(15 12 * * ? *)", at(2026, 11, 25, 0, 0), 1),
+            vec![at(2026, 11, 25, 12, 15)]
+        );
     }
 
     #[test]
@@ -347,7 +402,11 @@ mod tests {
     fn aws_doc_every_15_minutes() {
         assert_eq!(
             next_n("cron(0/15 * * * ? *)", at(2026, 11, 25, 10, 50), 3),
-            vec![at(2026, 11, 25, 11, 0), at(2026, 11, 25, 11, 15), at(2026, 11, 25, 11, 30)]
+            vec![
+                at(2026, 11, 25, 11, 0),
+                at(2026, 11, 25, 11, 15),
+                at(2026, 11, 25, 11, 30)
+            ]
         );
     }
 
@@ -381,7 +440,10 @@ mod tests {
     fn aws_doc_last_friday_within_years() {
         // "10:15 on the last Friday of every month during 2026-2027": 6L.
         let got = next_n("cron(15 10 ? * 6L 2026-2027)", at(2026, 11, 1, 0, 0), 2);
-        assert_eq!(got, vec![at(2026, 11, 27, 10, 15), at(2026, 12, 25, 10, 15)]);
+        assert_eq!(
+            got,
+            vec![at(2026, 11, 27, 10, 15), at(2026, 12, 25, 10, 15)]
+        );
         // After the last year it never fires again.
         let s = Schedule::parse("cron(15 10 ? * 6L 2026-2027)").unwrap();
         assert_eq!(s.next_fire_at_or_after(at(2028, 1, 1, 0, 0)), None);
@@ -394,9 +456,15 @@ mod tests {
             vec![at(2027, 2, 28, 0, 0), at(2027, 3, 31, 0, 0)]
         );
         // 2026-11-01 is a Sunday: nearest weekday to the 1st is Monday the 2nd.
-        assert_eq!(next_n("cron(0 0 1W * ? *)", at(2026, 10, 31, 0, 0), 1), vec![at(2026, 11, 2, 0, 0)]);
+        assert_eq!(
+            next_n("cron(0 0 1W * ? *)", at(2026, 10, 31, 0, 0), 1),
+            vec![at(2026, 11, 2, 0, 0)]
+        );
         // 2026-11-14 is a Saturday: nearest weekday to the 14th is Friday the 13th.
-        assert_eq!(next_n("cron(0 0 14W * ? *)", at(2026, 11, 3, 0, 0), 1), vec![at(2026, 11, 13, 0, 0)]);
+        assert_eq!(
+            next_n("cron(0 0 14W * ? *)", at(2026, 11, 3, 0, 0), 1),
+            vec![at(2026, 11, 13, 0, 0)]
+        );
     }
 
     #[test]
@@ -411,7 +479,11 @@ mod tests {
     fn month_names_and_lists() {
         assert_eq!(
             next_n("cron(5,35 14 1 JAN,JUL ? *)", at(2026, 11, 25, 0, 0), 3),
-            vec![at(2027, 1, 1, 14, 5), at(2027, 1, 1, 14, 35), at(2027, 7, 1, 14, 5)]
+            vec![
+                at(2027, 1, 1, 14, 5),
+                at(2027, 1, 1, 14, 35),
+                at(2027, 7, 1, 14, 5)
+            ]
         );
     }
 
@@ -425,17 +497,17 @@ mod tests {
     #[test]
     fn invalid_expressions_are_refused() {
         for bad in [
-            "cron(0 10 * * *)",          // five fields (Vixie)
-            "cron(0 10 * * * *)",        // neither day field is '?'
-            "cron(0 10 ? * ? *)",        // both are
-            "cron(60 10 * * ? *)",       // minute out of range
-            "cron(0 24 * * ? *)",        // hour out of range
-            "cron(0 10 32 * ? *)",       // day out of range
-            "cron(0 10 ? * 8 *)",        // weekday out of range
-            "cron(0 10 ? * 2#6 *)",      // no sixth Monday
-            "cron(0 10 * * ? 1969)",     // year out of range
-            "cron(0 ? * * ? *)",         // '?' in hours
-            "cron(0 10 L * ? *",         // unbalanced
+            "cron(0 10 * * *)",      // five fields (Vixie)
+            "cron(0 10 * * * *)",    // neither day field is '?'
+            "cron(0 10 ? * ? *)",    // both are
+            "cron(60 10 * * ? *)",   // minute out of range
+            "cron(0 24 * * ? *)",    // hour out of range
+            "cron(0 10 32 * ? *)",   // day out of range
+            "cron(0 10 ? * 8 *)",    // weekday out of range
+            "cron(0 10 ? * 2#6 *)",  // no sixth Monday
+            "cron(0 10 * * ? 1969)", // year out of range
+            "cron(0 ? * * ? *)",     // '?' in hours
+            "cron(0 10 L * ? *",     // unbalanced
             "cron(0 10 * * ? *) x",
             "0 10 * * ? *",
             "rate(0 minutes)",
@@ -454,8 +526,14 @@ mod tests {
         let s = Schedule::parse("rate(1 day)").unwrap();
         assert!(s.is_rate());
         assert_eq!(s.rate(), Some(Duration::days(1)));
-        assert_eq!(s.fired_within(at(2026, 1, 1, 0, 0), Duration::minutes(15)), None);
-        assert_eq!(Schedule::parse("rate(5 minutes)").unwrap().rate(), Some(Duration::minutes(5)));
+        assert_eq!(
+            s.fired_within(at(2026, 1, 1, 0, 0), Duration::minutes(15)),
+            None
+        );
+        assert_eq!(
+            Schedule::parse("rate(5 minutes)").unwrap().rate(),
+            Some(Duration::minutes(5))
+        );
     }
 
     #[test]
@@ -464,7 +542,10 @@ mod tests {
         let w = Duration::minutes(15);
         assert_eq!(s.fired_within(at(2026, 11, 25, 9, 30), w), Some(true));
         assert_eq!(s.fired_within(at(2026, 11, 25, 9, 45), w), Some(true));
-        assert_eq!(s.fired_within(at(2026, 11, 25, 9, 45) + Duration::seconds(1), w), Some(false));
+        assert_eq!(
+            s.fired_within(at(2026, 11, 25, 9, 45) + Duration::seconds(1), w),
+            Some(false)
+        );
         assert_eq!(s.fired_within(at(2026, 11, 25, 9, 29), w), Some(false));
     }
 }

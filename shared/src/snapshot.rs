@@ -84,7 +84,11 @@ impl Snapshot {
 
     /// Ownership, pin and volume tag, read in one pass over the tags (the planner's hot path).
     pub fn marks(&self, deployment: &str) -> Marks<'_> {
-        let mut m = Marks { owned: false, pinned: false, volume_tag: None };
+        let mut m = Marks {
+            owned: false,
+            pinned: false,
+            volume_tag: None,
+        };
         for (k, v) in &self.tags {
             match k.as_str() {
                 TAG_MANAGED_BY => m.owned = v == deployment,

@@ -1,10 +1,10 @@
 //! EBS completion events: fixtures parse, round-trip, and bad input is a typed error.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use ebs_gens::error::{Error, ErrorName};
 use ebs_gens::events::{
     id_after, parse_completion, Completion, CreateSnapshotDetail, CreateSnapshotsDetail, Outcome,
 };
-use ebs_gens::error::{Error, ErrorName};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Value {
@@ -15,7 +15,11 @@ fn fixture(name: &str) -> Value {
 fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(name: &str) {
     let v = fixture(name);
     let typed: EventBridgeEvent<T> = serde_json::from_value(v.clone()).unwrap();
-    assert_eq!(serde_json::to_value(&typed).unwrap(), v, "{name} does not round-trip");
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        v,
+        "{name} does not round-trip"
+    );
 }
 
 #[test]
@@ -56,15 +60,29 @@ fn multi_volume_gives_one_completion_per_snapshot() {
     assert_eq!(c[1].snapshot_id, "snap-012345678");
     assert_eq!(c[1].volume_id, "vol-012345678");
     let c = parse_completion(fixture("create-snapshots-multi-failed.json")).unwrap();
-    assert_eq!(c.iter().map(|c| c.outcome).collect::<Vec<_>>(), vec![Outcome::Succeeded, Outcome::Failed]);
+    assert_eq!(
+        c.iter().map(|c| c.outcome).collect::<Vec<_>>(),
+        vec![Outcome::Succeeded, Outcome::Failed]
+    );
 }
 
 #[test]
 fn ids_come_after_the_resource_marker_whatever_the_region_field_holds() {
-    assert_eq!(id_after("arn:aws:ec2::us-west-2:snapshot/snap-01234567", "snapshot").unwrap(), "snap-01234567");
-    assert_eq!(id_after("arn:aws:ec2:us-west-2:123456789012:volume/vol-1a", "volume").unwrap(), "vol-1a");
+    assert_eq!(
+        id_after("arn:aws:ec2::us-west-2:snapshot/snap-01234567", "snapshot").unwrap(),
+        "snap-01234567"
+    );
+    assert_eq!(
+        id_after("arn:aws:ec2:us-west-2:123456789012:volume/vol-1a", "volume").unwrap(),
+        "vol-1a"
+    );
     assert_eq!(id_after("snap-abc", "snapshot").unwrap(), "snap-abc");
-    for bad in ["arn:aws:ec2::us-west-2:snapshot/", "arn:aws:ec2::x:volume/vol-1", "snap-../../x", ""] {
+    for bad in [
+        "arn:aws:ec2::us-west-2:snapshot/",
+        "arn:aws:ec2::x:volume/vol-1",
+        "snap-../../x",
+        "",
+    ] {
         assert!(id_after(bad, "snapshot").is_err(), "{bad}");
     }
 }

@@ -23,7 +23,11 @@ fn ours(id: &str, t: DateTime<Utc>) -> Snapshot {
         start_time: t,
         state: SnapshotState::Completed,
         owner_id: "123456789012".into(),
-        tags: [(TAG_MANAGED_BY.to_string(), DEP.to_string()), (TAG_VOLUME.to_string(), VOL.to_string())].into(),
+        tags: [
+            (TAG_MANAGED_BY.to_string(), DEP.to_string()),
+            (TAG_VOLUME.to_string(), VOL.to_string()),
+        ]
+        .into(),
     }
 }
 
@@ -42,7 +46,10 @@ fn policy(gens: &[(GenClass, u32)]) -> VolumePolicy {
 }
 
 fn ctx(tz: Tz) -> PlanContext<'static> {
-    PlanContext { deployment: DEP, tz }
+    PlanContext {
+        deployment: DEP,
+        tz,
+    }
 }
 
 /// Daily snapshots at 09:30 UTC for `n` days ending 2026-11-25, ids `d<yyyymmdd>`.
@@ -65,7 +72,17 @@ fn check(p: &VolumePolicy, tz: Tz, snaps: &[Snapshot]) -> (Vec<String>, Vec<Stri
     invariants(p, snaps, &out);
     let lines = |es: &Vec<ebs_gens::plan::Entry>| {
         es.iter()
-            .map(|e| format!("{}: {}", e.snapshot_id, e.reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")))
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.snapshot_id,
+                    e.reasons
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
             .collect::<Vec<_>>()
     };
     (lines(&out.keep), lines(&out.delete))
@@ -87,7 +104,11 @@ fn invariants(p: &VolumePolicy, snaps: &[Snapshot], out: &Plan) {
         let s = by_id[id];
         assert!(s.is_owned_by(DEP), "{id} deleted but not ours");
         assert!(!s.is_pinned(), "{id} deleted but pinned");
-        assert!(matches!(s.state, SnapshotState::Completed | SnapshotState::Error), "{id} deleted in state {}", s.state);
+        assert!(
+            matches!(s.state, SnapshotState::Completed | SnapshotState::Error),
+            "{id} deleted in state {}",
+            s.state
+        );
     }
     for e in out.keep.iter().chain(&out.delete) {
         assert!(!e.reasons.is_empty(), "{} has no reason", e.snapshot_id);
@@ -102,14 +123,25 @@ fn invariants(p: &VolumePolicy, snaps: &[Snapshot], out: &Plan) {
     };
     let completed_owned = countable(&input);
     let kept = countable(&keep);
-    assert!(kept >= completed_owned.min(p.finest_count() as usize), "went below N: kept {kept} of {completed_owned}");
+    assert!(
+        kept >= completed_owned.min(p.finest_count() as usize),
+        "went below N: kept {kept} of {completed_owned}"
+    );
     // The newest completed snapshot of ours is always kept.
     if let Some(newest) = snaps
         .iter()
         .filter(|s| s.is_owned_by(DEP) && !s.is_pinned() && s.state == SnapshotState::Completed)
-        .max_by(|a, b| a.start_time.cmp(&b.start_time).then_with(|| a.id.cmp(&b.id)))
+        .max_by(|a, b| {
+            a.start_time
+                .cmp(&b.start_time)
+                .then_with(|| a.id.cmp(&b.id))
+        })
     {
-        assert!(keep.contains(newest.id.as_str()), "newest {} not kept", newest.id);
+        assert!(
+            keep.contains(newest.id.as_str()),
+            "newest {} not kept",
+            newest.id
+        );
     }
     // Never keeps more than the policy's sum (plus what is not counted).
     let budget: u32 = p.gens().iter().map(|(_, n)| n).sum();
@@ -137,7 +169,14 @@ fn daily_seven_keeps_the_seven_newest_like_the_recipe() {
             "d20261119: last 7 daily",
         ]
     );
-    assert_eq!(d, vec!["d20261118: surplus", "d20261117: surplus", "d20261116: surplus"]);
+    assert_eq!(
+        d,
+        vec![
+            "d20261118: surplus",
+            "d20261117: surplus",
+            "d20261116: surplus"
+        ]
+    );
 }
 
 #[test]
@@ -157,7 +196,11 @@ fn deletes_every_surplus_in_one_run_not_one_per_run() {
 #[test]
 fn daily_plus_weekly_keeps_newest_of_each_iso_week() {
     // 2026-11-25 is Wednesday of ISO week 48.
-    let (k, d) = check(&policy(&[(GenClass::Daily, 3), (GenClass::Weekly, 3)]), Tz::UTC, &daily_series(21));
+    let (k, d) = check(
+        &policy(&[(GenClass::Daily, 3), (GenClass::Weekly, 3)]),
+        Tz::UTC,
+        &daily_series(21),
+    );
     assert_eq!(
         k,
         vec![
@@ -181,10 +224,18 @@ fn monthly_counts_only_months_that_hold_snapshots() {
         ours("jun", utc(2026, 6, 1, 9, 30)),
         ours("jan", utc(2026, 1, 1, 9, 30)),
     ];
-    let (k, d) = check(&policy(&[(GenClass::Daily, 1), (GenClass::Monthly, 3)]), Tz::UTC, &snaps);
+    let (k, d) = check(
+        &policy(&[(GenClass::Daily, 1), (GenClass::Monthly, 3)]),
+        Tz::UTC,
+        &snaps,
+    );
     assert_eq!(
         k,
-        vec!["nov: last 1 daily, newest of month 2026-11", "sep: newest of month 2026-09", "jun: newest of month 2026-06"]
+        vec![
+            "nov: last 1 daily, newest of month 2026-11",
+            "sep: newest of month 2026-09",
+            "jun: newest of month 2026-06"
+        ]
     );
     assert_eq!(d, vec!["nov-early: surplus", "jan: surplus"]);
 }
@@ -197,7 +248,11 @@ fn hourly_is_last_n_and_daily_is_newest_per_day() {
             ours(&format!("h{i:02}"), t)
         })
         .collect();
-    let (k, _) = check(&policy(&[(GenClass::Hourly, 4), (GenClass::Daily, 2)]), Tz::UTC, &snaps);
+    let (k, _) = check(
+        &policy(&[(GenClass::Hourly, 4), (GenClass::Daily, 2)]),
+        Tz::UTC,
+        &snaps,
+    );
     assert_eq!(
         k,
         vec![
@@ -213,12 +268,28 @@ fn hourly_is_last_n_and_daily_is_newest_per_day() {
 #[test]
 fn days_are_counted_in_the_configured_time_zone() {
     // 2026-11-24 20:00 UTC is 2026-11-25 05:00 in Tokyo: same Tokyo day as 2026-11-25 09:30 UTC.
-    let snaps = vec![ours("a", utc(2026, 11, 25, 9, 30)), ours("b", utc(2026, 11, 24, 20, 0)), ours("c", utc(2026, 11, 24, 9, 30))];
+    let snaps = vec![
+        ours("a", utc(2026, 11, 25, 9, 30)),
+        ours("b", utc(2026, 11, 24, 20, 0)),
+        ours("c", utc(2026, 11, 24, 9, 30)),
+    ];
     let p = policy(&[(GenClass::Hourly, 1), (GenClass::Daily, 2)]);
     let (k_utc, _) = check(&p, Tz::UTC, &snaps);
-    assert_eq!(k_utc, vec!["a: last 1 hourly, newest of day 2026-11-25", "b: newest of day 2026-11-24"]);
+    assert_eq!(
+        k_utc,
+        vec![
+            "a: last 1 hourly, newest of day 2026-11-25",
+            "b: newest of day 2026-11-24"
+        ]
+    );
     let (k_tokyo, _) = check(&p, chrono_tz::Asia::Tokyo, &snaps);
-    assert_eq!(k_tokyo, vec!["a: last 1 hourly, newest of day 2026-11-25", "c: newest of day 2026-11-24"]);
+    assert_eq!(
+        k_tokyo,
+        vec![
+            "a: last 1 hourly, newest of day 2026-11-25",
+            "c: newest of day 2026-11-24"
+        ]
+    );
 }
 
 #[test]
@@ -227,22 +298,49 @@ fn dst_change_in_a_non_utc_zone_neither_splits_nor_merges_days() {
     // Hourly snapshots from 2026-10-24 22:00 UTC (2026-10-25 00:00 CEST) through the change.
     let berlin = chrono_tz::Europe::Berlin;
     let snaps: Vec<Snapshot> = (0..30)
-        .map(|i| ours(&format!("h{i:02}"), utc(2026, 10, 24, 22, 0) + Duration::hours(i)))
+        .map(|i| {
+            ours(
+                &format!("h{i:02}"),
+                utc(2026, 10, 24, 22, 0) + Duration::hours(i),
+            )
+        })
         .collect();
-    let (k, _) = check(&policy(&[(GenClass::Hourly, 1), (GenClass::Daily, 3)]), berlin, &snaps);
+    let (k, _) = check(
+        &policy(&[(GenClass::Hourly, 1), (GenClass::Daily, 3)]),
+        berlin,
+        &snaps,
+    );
     // h00..h24 are the 25 hours of 2026-10-25 local; h25.. are 2026-10-26 local.
     assert_eq!(
         k,
-        vec!["h29: last 1 hourly, newest of day 2026-10-26", "h24: newest of day 2026-10-25"]
+        vec![
+            "h29: last 1 hourly, newest of day 2026-10-26",
+            "h24: newest of day 2026-10-25"
+        ]
     );
     // And spring forward (2026-03-29, 23-hour day) in New York (2026-03-08).
     let ny = chrono_tz::America::New_York;
     let snaps: Vec<Snapshot> = (0..30)
-        .map(|i| ours(&format!("s{i:02}"), utc(2026, 3, 8, 5, 0) + Duration::hours(i)))
+        .map(|i| {
+            ours(
+                &format!("s{i:02}"),
+                utc(2026, 3, 8, 5, 0) + Duration::hours(i),
+            )
+        })
         .collect();
-    let (k, _) = check(&policy(&[(GenClass::Hourly, 1), (GenClass::Daily, 3)]), ny, &snaps);
+    let (k, _) = check(
+        &policy(&[(GenClass::Hourly, 1), (GenClass::Daily, 3)]),
+        ny,
+        &snaps,
+    );
     // 2026-03-08 local runs 05:00 UTC to 04:00 UTC next day (23 hours): s00..s22.
-    assert_eq!(k, vec!["s29: last 1 hourly, newest of day 2026-03-09", "s22: newest of day 2026-03-08"]);
+    assert_eq!(
+        k,
+        vec![
+            "s29: last 1 hourly, newest of day 2026-03-09",
+            "s22: newest of day 2026-03-08"
+        ]
+    );
 }
 
 #[test]
@@ -257,7 +355,11 @@ fn iso_week_53_and_year_boundaries() {
         ours("w01-2020", utc(2019, 12, 30, 9, 30)),
         ours("w52-2019", utc(2019, 12, 29, 9, 30)),
     ];
-    let (k, d) = check(&policy(&[(GenClass::Daily, 1), (GenClass::Weekly, 10)]), Tz::UTC, &snaps);
+    let (k, d) = check(
+        &policy(&[(GenClass::Daily, 1), (GenClass::Weekly, 10)]),
+        Tz::UTC,
+        &snaps,
+    );
     assert_eq!(
         k,
         vec![
@@ -270,17 +372,41 @@ fn iso_week_53_and_year_boundaries() {
     );
     assert_eq!(d, vec!["w53-thu: surplus"]);
     // Monthly across the year boundary.
-    let (k, _) = check(&policy(&[(GenClass::Daily, 1), (GenClass::Monthly, 2)]), Tz::UTC, &snaps);
-    assert_eq!(k, vec!["w01-2021: last 1 daily, newest of month 2021-01", "w53-thu: newest of month 2020-12"]);
+    let (k, _) = check(
+        &policy(&[(GenClass::Daily, 1), (GenClass::Monthly, 2)]),
+        Tz::UTC,
+        &snaps,
+    );
+    assert_eq!(
+        k,
+        vec![
+            "w01-2021: last 1 daily, newest of month 2021-01",
+            "w53-thu: newest of month 2020-12"
+        ]
+    );
 }
 
 #[test]
 fn pinned_pending_unknown_and_foreign_are_kept_and_not_counted() {
     let mut snaps = daily_series(4);
-    snaps.push(with_tag(ours("pinned", utc(2026, 11, 25, 10, 0)), TAG_KEEP, "yes"));
-    snaps.push(with_tag(ours("unpinned", utc(2026, 10, 1, 10, 0)), TAG_KEEP, "false"));
-    snaps.push(with_state(ours("pending", utc(2026, 11, 25, 11, 0)), SnapshotState::Pending));
-    snaps.push(with_state(ours("recycled", utc(2026, 11, 1, 11, 0)), SnapshotState::Other("recoverable".into())));
+    snaps.push(with_tag(
+        ours("pinned", utc(2026, 11, 25, 10, 0)),
+        TAG_KEEP,
+        "yes",
+    ));
+    snaps.push(with_tag(
+        ours("unpinned", utc(2026, 10, 1, 10, 0)),
+        TAG_KEEP,
+        "false",
+    ));
+    snaps.push(with_state(
+        ours("pending", utc(2026, 11, 25, 11, 0)),
+        SnapshotState::Pending,
+    ));
+    snaps.push(with_state(
+        ours("recycled", utc(2026, 11, 1, 11, 0)),
+        SnapshotState::Other("recoverable".into()),
+    ));
     let mut foreign = ours("foreign", utc(2026, 1, 1, 0, 0));
     foreign.tags = [(TAG_MANAGED_BY.to_string(), "staging".to_string())].into();
     snaps.push(foreign);
@@ -300,13 +426,23 @@ fn pinned_pending_unknown_and_foreign_are_kept_and_not_counted() {
             "foreign: not ours",
         ]
     );
-    assert_eq!(d, vec!["d20261123: surplus", "d20261122: surplus", "unpinned: surplus"]);
+    assert_eq!(
+        d,
+        vec![
+            "d20261123: surplus",
+            "d20261122: surplus",
+            "unpinned: surplus"
+        ]
+    );
 }
 
 #[test]
 fn error_state_snapshots_of_ours_are_deleted_and_not_counted() {
     let mut snaps = daily_series(2);
-    snaps.push(with_state(ours("broken", utc(2026, 11, 25, 10, 0)), SnapshotState::Error));
+    snaps.push(with_state(
+        ours("broken", utc(2026, 11, 25, 10, 0)),
+        SnapshotState::Error,
+    ));
     let (k, d) = check(&policy(&[(GenClass::Daily, 2)]), Tz::UTC, &snaps);
     assert_eq!(k.len(), 2);
     assert_eq!(d, vec!["broken: error state"]);
@@ -350,14 +486,25 @@ fn doubtful_input_deletes_nothing() {
         let out = plan(VOL, &p, &ctx(Tz::UTC), &snaps, now());
         assert!(out.delete.is_empty(), "{name}: deleted {:?}", out.delete);
         assert_eq!(out.keep.len(), snaps.len(), "{name}");
-        assert!(out.keep[0].reasons[0].to_string().starts_with("doubtful input"), "{name}");
+        assert!(
+            out.keep[0].reasons[0]
+                .to_string()
+                .starts_with("doubtful input"),
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn plan_serializes_reasons_as_text() {
     let snaps = daily_series(2);
-    let out = plan(VOL, &policy(&[(GenClass::Daily, 1)]), &ctx(Tz::UTC), &snaps, now());
+    let out = plan(
+        VOL,
+        &policy(&[(GenClass::Daily, 1)]),
+        &ctx(Tz::UTC),
+        &snaps,
+        now(),
+    );
     let v = serde_json::to_value(&out).unwrap();
     assert_eq!(v["keep"][0]["reasons"][0], "last 1 daily");
     assert_eq!(v["delete"][0]["reasons"][0], "surplus");
@@ -368,12 +515,22 @@ fn plan_serializes_reasons_as_text() {
 
 fn arb_snapshot(i: usize) -> impl Strategy<Value = Snapshot> {
     (
-        0i64..(400 * 24),             // hours back
-        0u8..10,                      // ownership/pin/state selector
-        prop::sample::select(vec!["completed", "completed", "completed", "pending", "error", "recoverable"]),
+        0i64..(400 * 24), // hours back
+        0u8..10,          // ownership/pin/state selector
+        prop::sample::select(vec![
+            "completed",
+            "completed",
+            "completed",
+            "pending",
+            "error",
+            "recoverable",
+        ]),
     )
         .prop_map(move |(hours, sel, state)| {
-            let mut s = ours(&format!("snap-{i:04}"), utc(2026, 11, 25, 9, 0) - Duration::hours(hours));
+            let mut s = ours(
+                &format!("snap-{i:04}"),
+                utc(2026, 11, 25, 9, 0) - Duration::hours(hours),
+            );
             s.state = SnapshotState::parse(state);
             match sel {
                 0 => s.tags = [(TAG_MANAGED_BY.to_string(), "other".to_string())].into(),
@@ -392,7 +549,12 @@ fn arb_fleet() -> impl Strategy<Value = Vec<Snapshot>> {
 }
 
 fn arb_policy() -> impl Strategy<Value = VolumePolicy> {
-    (prop::option::of(1u32..30), prop::option::of(1u32..10), prop::option::of(1u32..8), prop::option::of(1u32..6))
+    (
+        prop::option::of(1u32..30),
+        prop::option::of(1u32..10),
+        prop::option::of(1u32..8),
+        prop::option::of(1u32..6),
+    )
         .prop_filter_map("at least one class", |(h, d, w, m)| {
             let gens: Vec<(GenClass, u32)> = [
                 (GenClass::Hourly, h),

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use ebs_gens::policy::GenClass;
 use ebs_gens::rules::{
-    layout, parse_rule_name, schedule_hash, target_input, valid_rule_chars, DesiredVolume, ExistingRule, LayoutContext,
-    RuleOp, RuleState, Target, MAX_RULE_NAME, MAX_TARGETS_PER_PUT, MAX_TARGETS_PER_RULE,
+    layout, parse_rule_name, schedule_hash, target_input, valid_rule_chars, DesiredVolume,
+    ExistingRule, LayoutContext, RuleOp, RuleState, Target, MAX_RULE_NAME, MAX_TARGETS_PER_PUT,
+    MAX_TARGETS_PER_RULE,
 };
 use proptest::prelude::*;
 
@@ -24,19 +25,32 @@ fn ctx() -> LayoutContext {
 }
 
 fn vol(id: &str, class: GenClass, schedule: &str) -> DesiredVolume {
-    DesiredVolume { volume_id: id.into(), class, schedule: schedule.into() }
+    DesiredVolume {
+        volume_id: id.into(),
+        class,
+        schedule: schedule.into(),
+    }
 }
 
 fn daily(n: usize) -> Vec<DesiredVolume> {
-    (0..n).map(|i| vol(&format!("vol-{i:03}"), GenClass::Daily, DAILY)).collect()
+    (0..n)
+        .map(|i| vol(&format!("vol-{i:03}"), GenClass::Daily, DAILY))
+        .collect()
 }
 
 /// A strict EventBridge stand-in: applies ops, enforcing the quotas the layout must respect.
 fn apply(rules: &mut Vec<ExistingRule>, ops: &[RuleOp]) {
     for op in ops {
         match op {
-            RuleOp::PutRule { rule, schedule, description } => {
-                assert!(rule.len() <= MAX_RULE_NAME && valid_rule_chars(rule), "bad rule name {rule}");
+            RuleOp::PutRule {
+                rule,
+                schedule,
+                description,
+            } => {
+                assert!(
+                    rule.len() <= MAX_RULE_NAME && valid_rule_chars(rule),
+                    "bad rule name {rule}"
+                );
                 assert!(description.len() <= 512);
                 match rules.iter_mut().find(|r| &r.name == rule) {
                     Some(r) => {
@@ -52,21 +66,41 @@ fn apply(rules: &mut Vec<ExistingRule>, ops: &[RuleOp]) {
                 }
             }
             RuleOp::PutTargets { rule, targets } => {
-                assert!(targets.len() <= MAX_TARGETS_PER_PUT, "PutTargets with {}", targets.len());
-                let r = rules.iter_mut().find(|r| &r.name == rule).expect("PutTargets on a missing rule");
+                assert!(
+                    targets.len() <= MAX_TARGETS_PER_PUT,
+                    "PutTargets with {}",
+                    targets.len()
+                );
+                let r = rules
+                    .iter_mut()
+                    .find(|r| &r.name == rule)
+                    .expect("PutTargets on a missing rule");
                 for t in targets {
                     r.targets.retain(|x| x.id != t.id);
                     r.targets.push(t.clone());
                 }
-                assert!(r.targets.len() <= MAX_TARGETS_PER_RULE, "{rule} has {} targets", r.targets.len());
+                assert!(
+                    r.targets.len() <= MAX_TARGETS_PER_RULE,
+                    "{rule} has {} targets",
+                    r.targets.len()
+                );
             }
             RuleOp::RemoveTargets { rule, ids } => {
-                let r = rules.iter_mut().find(|r| &r.name == rule).expect("RemoveTargets on a missing rule");
+                let r = rules
+                    .iter_mut()
+                    .find(|r| &r.name == rule)
+                    .expect("RemoveTargets on a missing rule");
                 r.targets.retain(|t| !ids.contains(&t.id));
             }
             RuleOp::DeleteRule { rule } => {
-                let i = rules.iter().position(|r| &r.name == rule).expect("DeleteRule on a missing rule");
-                assert!(rules[i].targets.is_empty(), "DeleteRule on {rule} while it has targets");
+                let i = rules
+                    .iter()
+                    .position(|r| &r.name == rule)
+                    .expect("DeleteRule on a missing rule");
+                assert!(
+                    rules[i].targets.is_empty(),
+                    "DeleteRule on {rule} while it has targets"
+                );
                 rules.remove(i);
             }
         }
@@ -85,7 +119,11 @@ fn placement(rules: &[ExistingRule]) -> BTreeMap<String, String> {
     for r in rules {
         if parse_rule_name("ebs-gens-prod-", &r.name).is_some() {
             for t in r.targets.iter().filter(|t| t.arn == ARN) {
-                assert!(out.insert(t.id.clone(), r.name.clone()).is_none(), "{} placed twice", t.id);
+                assert!(
+                    out.insert(t.id.clone(), r.name.clone()).is_none(),
+                    "{} placed twice",
+                    t.id
+                );
             }
         }
     }
@@ -108,7 +146,12 @@ fn seven_volumes_on_one_instance_need_two_rules() {
     assert_eq!(t.input.as_deref(), Some("\"vol-000\""));
     assert_eq!(target_input("vol-000"), "\"vol-000\"");
     assert!(rules.iter().all(|r| r.state == RuleState::Enabled));
-    assert_eq!(ops.iter().filter(|o| matches!(o, RuleOp::PutRule { .. })).count(), 2);
+    assert_eq!(
+        ops.iter()
+            .filter(|o| matches!(o, RuleOp::PutRule { .. }))
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -123,7 +166,13 @@ fn nothing_changed_means_no_operations() {
     let mut fewer = daily(12);
     fewer.remove(3);
     let ops = converge(&fewer, &mut rules);
-    assert_eq!(ops, vec![RuleOp::RemoveTargets { rule: before["vol-003"].clone(), ids: vec!["vol-003".into()] }]);
+    assert_eq!(
+        ops,
+        vec![RuleOp::RemoveTargets {
+            rule: before["vol-003"].clone(),
+            ids: vec!["vol-003".into()]
+        }]
+    );
     let after = placement(&rules);
     for (v, r) in &after {
         assert_eq!(&before[v], r, "{v} moved");
@@ -144,8 +193,14 @@ fn untagged_or_deleted_volumes_lose_targets_and_empty_rules_go() {
     assert_eq!(rules.len(), 1);
     assert!(ops.iter().any(|o| matches!(o, RuleOp::DeleteRule { .. })));
     // Removes come before the delete.
-    let first_delete = ops.iter().position(|o| matches!(o, RuleOp::DeleteRule { .. })).unwrap();
-    let last_remove = ops.iter().rposition(|o| matches!(o, RuleOp::RemoveTargets { .. })).unwrap();
+    let first_delete = ops
+        .iter()
+        .position(|o| matches!(o, RuleOp::DeleteRule { .. }))
+        .unwrap();
+    let last_remove = ops
+        .iter()
+        .rposition(|o| matches!(o, RuleOp::RemoveTargets { .. }))
+        .unwrap();
     assert!(last_remove < first_delete);
     converge(&[], &mut rules);
     assert!(rules.is_empty());
@@ -153,14 +208,39 @@ fn untagged_or_deleted_volumes_lose_targets_and_empty_rules_go() {
 
 #[test]
 fn foreign_rules_and_targets_are_never_touched() {
-    let foreign_target = Target { id: "alarm".into(), arn: "arn:aws:sns:us-east-1:123456789012:t".into(), input: None, role_arn: None };
+    let foreign_target = Target {
+        id: "alarm".into(),
+        arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+        input: None,
+        role_arn: None,
+    };
     let h = schedule_hash(DAILY);
     let mut rules = vec![
         // Someone else's rule that happens to start like ours.
-        ExistingRule { name: "ebs-gens-prod-eu-daily-abcdef-01".into(), schedule_expression: Some(DAILY.into()), state: RuleState::Disabled, targets: vec![Target { id: "vol-000".into(), arn: ARN.into(), input: Some("\"vol-000\"".into()), role_arn: None }] },
-        ExistingRule { name: "my-own-rule".into(), schedule_expression: Some(DAILY.into()), state: RuleState::Enabled, targets: vec![] },
+        ExistingRule {
+            name: "ebs-gens-prod-eu-daily-abcdef-01".into(),
+            schedule_expression: Some(DAILY.into()),
+            state: RuleState::Disabled,
+            targets: vec![Target {
+                id: "vol-000".into(),
+                arn: ARN.into(),
+                input: Some("\"vol-000\"".into()),
+                role_arn: None,
+            }],
+        },
+        ExistingRule {
+            name: "my-own-rule".into(),
+            schedule_expression: Some(DAILY.into()),
+            state: RuleState::Enabled,
+            targets: vec![],
+        },
         // Our rule with a foreign target on it: the target stays, and holds a slot.
-        ExistingRule { name: format!("ebs-gens-prod-daily-{h}-01"), schedule_expression: Some(DAILY.into()), state: RuleState::Enabled, targets: vec![foreign_target.clone()] },
+        ExistingRule {
+            name: format!("ebs-gens-prod-daily-{h}-01"),
+            schedule_expression: Some(DAILY.into()),
+            state: RuleState::Enabled,
+            targets: vec![foreign_target.clone()],
+        },
     ];
     let snapshot = rules[..2].to_vec();
     converge(&daily(6), &mut rules);
@@ -190,7 +270,9 @@ fn drift_is_repaired_disabled_rules_reenabled_wrong_roles_fixed() {
 fn schedule_or_class_change_moves_volumes_to_matching_rules() {
     let mut rules = vec![];
     converge(&daily(3), &mut rules);
-    let moved: Vec<DesiredVolume> = (0..3).map(|i| vol(&format!("vol-{i:03}"), GenClass::Weekly, WEEKLY)).collect();
+    let moved: Vec<DesiredVolume> = (0..3)
+        .map(|i| vol(&format!("vol-{i:03}"), GenClass::Weekly, WEEKLY))
+        .collect();
     converge(&moved, &mut rules);
     assert_eq!(rules.len(), 1);
     assert!(rules[0].name.starts_with("ebs-gens-prod-weekly-"));
@@ -199,17 +281,31 @@ fn schedule_or_class_change_moves_volumes_to_matching_rules() {
 
 #[test]
 fn rule_names_stay_valid_whatever_the_schedule_and_prefix() {
-    let c = LayoutContext { prefix: "x".repeat(ebs_gens::rules::MAX_PREFIX), ..ctx() };
+    let c = LayoutContext {
+        prefix: "x".repeat(ebs_gens::rules::MAX_PREFIX),
+        ..ctx()
+    };
     let desired: Vec<DesiredVolume> = (0..600)
-        .map(|i| vol(&format!("vol-{i:05}"), GenClass::Monthly, "cron(0 0 1 JAN,FEB,MAR,APR ? 2026-2199)"))
+        .map(|i| {
+            vol(
+                &format!("vol-{i:05}"),
+                GenClass::Monthly,
+                "cron(0 0 1 JAN,FEB,MAR,APR ? 2026-2199)",
+            )
+        })
         .collect();
     let l = layout(&desired, &[], &c);
     assert_eq!(l.rules.len(), 120);
     for name in l.rules.keys() {
-        assert!(name.len() <= MAX_RULE_NAME && valid_rule_chars(name), "{name}");
+        assert!(
+            name.len() <= MAX_RULE_NAME && valid_rule_chars(name),
+            "{name}"
+        );
         assert!(parse_rule_name(&c.prefix, name).is_some(), "{name}");
     }
-    assert!(ebs_gens::rules::validate_prefix(&"x".repeat(ebs_gens::rules::MAX_PREFIX + 1)).is_err());
+    assert!(
+        ebs_gens::rules::validate_prefix(&"x".repeat(ebs_gens::rules::MAX_PREFIX + 1)).is_err()
+    );
     assert!(ebs_gens::rules::validate_prefix("web server (prod)").is_err());
 }
 
@@ -217,7 +313,11 @@ fn arb_desired() -> impl Strategy<Value = Vec<DesiredVolume>> {
     prop::collection::btree_map(0u32..40, 0usize..3, 0..30).prop_map(|m| {
         m.into_iter()
             .map(|(v, k)| {
-                let (class, s) = [(GenClass::Daily, DAILY), (GenClass::Weekly, WEEKLY), (GenClass::Daily, "cron(0 3 * * ? *)")][k];
+                let (class, s) = [
+                    (GenClass::Daily, DAILY),
+                    (GenClass::Weekly, WEEKLY),
+                    (GenClass::Daily, "cron(0 3 * * ? *)"),
+                ][k];
                 vol(&format!("vol-{v:03}"), class, s)
             })
             .collect()

@@ -8,8 +8,8 @@ use crate::snapshot::Snapshot;
 
 use super::pacer::Pacer;
 use super::{
-    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Filter, Page, PageRequest, Volume, MAX_CREATE_TAGS_IDS,
-    MAX_FILTER_VALUES, MAX_SNAPSHOTS_PAGE, MAX_TAGS_PAGE, MAX_VOLUMES_PAGE,
+    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Filter, Page, PageRequest, Volume,
+    MAX_CREATE_TAGS_IDS, MAX_FILTER_VALUES, MAX_SNAPSHOTS_PAGE, MAX_TAGS_PAGE, MAX_VOLUMES_PAGE,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -126,7 +126,10 @@ impl<A: Ec2Api> Ec2<A> {
 
     /// One snapshot by id; `None` when it no longer exists.
     pub async fn snapshot(&self, id: &str) -> R<Option<Snapshot>> {
-        let req = PageRequest { ids: vec![id.to_string()], ..Default::default() };
+        let req = PageRequest {
+            ids: vec![id.to_string()],
+            ..Default::default()
+        };
         match self.api.describe_snapshots(req).await {
             Ok(page) => Ok(page.items.into_iter().find(|s| s.id == id)),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
@@ -187,7 +190,11 @@ impl<A: EventsApi> Events<A> {
     pub async fn apply(&self, ops: &[RuleOp]) -> Result<usize, (usize, AwsError)> {
         for (i, op) in ops.iter().enumerate() {
             let r = match op {
-                RuleOp::PutRule { rule, schedule, description } => self.api.put_rule(rule, schedule, description).await,
+                RuleOp::PutRule {
+                    rule,
+                    schedule,
+                    description,
+                } => self.api.put_rule(rule, schedule, description).await,
                 RuleOp::PutTargets { rule, targets } => {
                     let mut r = Ok(());
                     for chunk in targets.chunks(MAX_TARGETS_PER_PUT) {

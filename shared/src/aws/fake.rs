@@ -10,13 +10,17 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use crate::rules::{valid_rule_chars, RuleState, Target, MAX_IDS_PER_REMOVE, MAX_RULE_NAME, MAX_TARGETS_PER_PUT, MAX_TARGETS_PER_RULE};
+use crate::rules::{
+    valid_rule_chars, RuleState, Target, MAX_IDS_PER_REMOVE, MAX_RULE_NAME, MAX_TARGETS_PER_PUT,
+    MAX_TARGETS_PER_RULE,
+};
 use crate::schedule::Schedule;
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
-    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Filter, Page, PageRequest,
-    ResourceTag, RuleSummary, Volume, MAX_CREATE_TAGS_IDS, MAX_EVENTS_PAGE, MAX_FILTER_VALUES,
+    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Filter, Page,
+    PageRequest, ResourceTag, RuleSummary, Volume, MAX_CREATE_TAGS_IDS, MAX_EVENTS_PAGE,
+    MAX_FILTER_VALUES,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -32,12 +36,18 @@ struct Bucket {
 
 impl Bucket {
     fn new(burst: f64, per_second: f64) -> Self {
-        Bucket { burst, per_second, tokens: burst, last: Instant::now() }
+        Bucket {
+            burst,
+            per_second,
+            tokens: burst,
+            last: Instant::now(),
+        }
     }
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second).min(self.burst);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second)
+            .min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -98,7 +108,10 @@ fn err(op: &str, kind: ErrorKind, code: &str, message: impl Into<String>) -> Aws
 
 impl FakeAws {
     pub fn new(account: &str) -> Self {
-        FakeAws { account: account.to_string(), state: Mutex::new(State::default()) }
+        FakeAws {
+            account: account.to_string(),
+            state: Mutex::new(State::default()),
+        }
     }
 
     pub fn account(&self) -> &str {
@@ -112,7 +125,12 @@ impl FakeAws {
     // ---- seeding and inspection (test set-up, not AWS calls) ----
 
     pub fn add_instance(&self, id: &str, tags: &[(&str, &str)]) {
-        self.st().instances.insert(id.into(), tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        self.st().instances.insert(
+            id.into(),
+            tags.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
     }
 
     pub fn add_volume(&self, id: &str, instance_id: Option<&str>, tags: &[(&str, &str)]) {
@@ -120,8 +138,15 @@ impl FakeAws {
             id.into(),
             Volume {
                 id: id.into(),
-                state: if instance_id.is_some() { "in-use".into() } else { "available".into() },
-                tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                state: if instance_id.is_some() {
+                    "in-use".into()
+                } else {
+                    "available".into()
+                },
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 instance_id: instance_id.map(str::to_string),
             },
         );
@@ -138,7 +163,13 @@ impl FakeAws {
     }
 
     /// Adds a snapshot as CreateSnapshot would (owned by this account); returns its id.
-    pub fn add_snapshot(&self, volume_id: &str, start: DateTime<Utc>, state: SnapshotState, tags: &[(&str, &str)]) -> String {
+    pub fn add_snapshot(
+        &self,
+        volume_id: &str,
+        start: DateTime<Utc>,
+        state: SnapshotState,
+        tags: &[(&str, &str)],
+    ) -> String {
         let mut st = self.st();
         st.next_id += 1;
         let id = format!("snap-{:017x}", st.next_id);
@@ -151,7 +182,10 @@ impl FakeAws {
                     start_time: start,
                     state,
                     owner_id: self.account.clone(),
-                    tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    tags: tags
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
                 },
                 in_use_by: None,
                 backup_managed: false,
@@ -161,7 +195,12 @@ impl FakeAws {
     }
 
     /// A snapshot owned by another account (it would never be listed with `OwnerIds=self`).
-    pub fn add_foreign_snapshot(&self, volume_id: &str, start: DateTime<Utc>, owner: &str) -> String {
+    pub fn add_foreign_snapshot(
+        &self,
+        volume_id: &str,
+        start: DateTime<Utc>,
+        owner: &str,
+    ) -> String {
         let id = self.add_snapshot(volume_id, start, SnapshotState::Completed, &[]);
         self.st().snapshots.get_mut(&id).unwrap().snap.owner_id = owner.into();
         id
@@ -213,7 +252,11 @@ impl FakeAws {
     }
 
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        self.st().snapshots.values().map(|s| s.snap.clone()).collect()
+        self.st()
+            .snapshots
+            .values()
+            .map(|s| s.snap.clone())
+            .collect()
     }
 
     pub fn snapshot_ids(&self) -> Vec<String> {
@@ -221,7 +264,11 @@ impl FakeAws {
     }
 
     pub fn rules(&self) -> BTreeMap<String, (String, RuleState, Vec<Target>)> {
-        self.st().rules.iter().map(|(n, r)| (n.clone(), (r.schedule.clone(), r.state, r.targets.clone()))).collect()
+        self.st()
+            .rules
+            .iter()
+            .map(|(n, r)| (n.clone(), (r.schedule.clone(), r.state, r.targets.clone())))
+            .collect()
     }
 
     /// Calls made so far, per operation.
@@ -248,9 +295,19 @@ impl FakeAws {
             let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
             if r < rate {
                 return Err(if x & 1 == 0 {
-                    err(op, ErrorKind::Throttled, "RequestLimitExceeded", "Request limit exceeded.")
+                    err(
+                        op,
+                        ErrorKind::Throttled,
+                        "RequestLimitExceeded",
+                        "Request limit exceeded.",
+                    )
                 } else {
-                    err(op, ErrorKind::Transient, "InternalError", "An internal error has occurred (HTTP 500)")
+                    err(
+                        op,
+                        ErrorKind::Transient,
+                        "InternalError",
+                        "An internal error has occurred (HTTP 500)",
+                    )
                 });
             }
         }
@@ -261,7 +318,12 @@ impl FakeAws {
             _ => Bucket::new(50.0, 5.0),
         });
         if !bucket.take() {
-            return Err(err(op, ErrorKind::Throttled, "RequestLimitExceeded", "Request limit exceeded."));
+            return Err(err(
+                op,
+                ErrorKind::Throttled,
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ));
         }
         Ok(())
     }
@@ -278,15 +340,32 @@ impl FakeAws {
         items: Vec<T>,
     ) -> R<Page<T>> {
         if !req.ids.is_empty() && (req.max_results.is_some() || req.next_token.is_some()) {
-            return Err(err(op, ErrorKind::Invalid, "InvalidParameterCombination", "The parameter ids cannot be used with MaxResults or NextToken"));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterCombination",
+                "The parameter ids cannot be used with MaxResults or NextToken",
+            ));
         }
         for f in &req.filters {
-            let ok = allowed_filters.iter().any(|a| *a == f.name || (a.ends_with(':') && f.name.starts_with(a)));
+            let ok = allowed_filters
+                .iter()
+                .any(|a| *a == f.name || (a.ends_with(':') && f.name.starts_with(a)));
             if !ok {
-                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("The filter '{}' is invalid", f.name)));
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("The filter '{}' is invalid", f.name),
+                ));
             }
             if f.values.is_empty() || f.values.len() > MAX_FILTER_VALUES {
-                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("filter {} has {} values", f.name, f.values.len())));
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("filter {} has {} values", f.name, f.values.len()),
+                ));
             }
         }
         let size = match req.max_results {
@@ -301,7 +380,14 @@ impl FakeAws {
             None => 0,
             Some(t) => match st.cursors.remove(t) {
                 Some(c) if c.op == op && c.fingerprint == fingerprint => c.offset,
-                _ => return Err(err(op, ErrorKind::Invalid, "InvalidNextToken", format!("The token '{t}' is invalid."))),
+                _ => {
+                    return Err(err(
+                        op,
+                        ErrorKind::Invalid,
+                        "InvalidNextToken",
+                        format!("The token '{t}' is invalid."),
+                    ))
+                }
             },
         };
         let end = offset.saturating_add(size).min(items.len());
@@ -309,12 +395,22 @@ impl FakeAws {
         let next_token = if end < items.len() {
             st.next_id += 1;
             let t = format!("tok-{}", st.next_id);
-            st.cursors.insert(t.clone(), Cursor { op, fingerprint, offset: end });
+            st.cursors.insert(
+                t.clone(),
+                Cursor {
+                    op,
+                    fingerprint,
+                    offset: end,
+                },
+            );
             Some(t)
         } else {
             None
         };
-        Ok(Page { items: page, next_token })
+        Ok(Page {
+            items: page,
+            next_token,
+        })
     }
 }
 
@@ -331,7 +427,12 @@ impl Ec2Api for FakeAws {
         self.enter(&mut st, "DescribeVolumes")?;
         if !req.ids.is_empty() {
             if let Some(missing) = req.ids.iter().find(|id| !st.volumes.contains_key(*id)) {
-                return Err(err("DescribeVolumes", ErrorKind::NotFound, "InvalidVolume.NotFound", format!("The volume '{missing}' does not exist.")));
+                return Err(err(
+                    "DescribeVolumes",
+                    ErrorKind::NotFound,
+                    "InvalidVolume.NotFound",
+                    format!("The volume '{missing}' does not exist."),
+                ));
             }
         }
         let items: Vec<Volume> = st
@@ -343,12 +444,23 @@ impl Ec2Api for FakeAws {
                     "tag-key" => v.tags.keys().cloned().collect(),
                     "volume-id" => vec![v.id.clone()],
                     "attachment.instance-id" => v.instance_id.iter().cloned().collect(),
-                    n => n.strip_prefix("tag:").and_then(|k| v.tags.get(k).cloned()).into_iter().collect(),
+                    n => n
+                        .strip_prefix("tag:")
+                        .and_then(|k| v.tags.get(k).cloned())
+                        .into_iter()
+                        .collect(),
                 })
             })
             .cloned()
             .collect();
-        self.page(&mut st, "DescribeVolumes", &req, &["tag-key", "volume-id", "attachment.instance-id", "tag:"], (5, 500), items)
+        self.page(
+            &mut st,
+            "DescribeVolumes",
+            &req,
+            &["tag-key", "volume-id", "attachment.instance-id", "tag:"],
+            (5, 500),
+            items,
+        )
     }
 
     async fn describe_snapshots(&self, req: PageRequest) -> R<Page<Snapshot>> {
@@ -356,7 +468,12 @@ impl Ec2Api for FakeAws {
         self.enter(&mut st, "DescribeSnapshots")?;
         if !req.ids.is_empty() {
             if let Some(missing) = req.ids.iter().find(|id| !st.snapshots.contains_key(*id)) {
-                return Err(err("DescribeSnapshots", ErrorKind::NotFound, "InvalidSnapshot.NotFound", format!("The snapshot '{missing}' does not exist.")));
+                return Err(err(
+                    "DescribeSnapshots",
+                    ErrorKind::NotFound,
+                    "InvalidSnapshot.NotFound",
+                    format!("The snapshot '{missing}' does not exist."),
+                ));
             }
         }
         let account = self.account.clone();
@@ -371,12 +488,23 @@ impl Ec2Api for FakeAws {
                     "tag-key" => s.tags.keys().cloned().collect(),
                     "volume-id" => vec![s.volume_id.clone()],
                     "status" => vec![s.state.to_string()],
-                    n => n.strip_prefix("tag:").and_then(|k| s.tags.get(k).cloned()).into_iter().collect(),
+                    n => n
+                        .strip_prefix("tag:")
+                        .and_then(|k| s.tags.get(k).cloned())
+                        .into_iter()
+                        .collect(),
                 })
             })
             .cloned()
             .collect();
-        self.page(&mut st, "DescribeSnapshots", &req, &["tag-key", "volume-id", "status", "tag:"], (5, 1000), items)
+        self.page(
+            &mut st,
+            "DescribeSnapshots",
+            &req,
+            &["tag-key", "volume-id", "status", "tag:"],
+            (5, 1000),
+            items,
+        )
     }
 
     async fn describe_tags(&self, req: PageRequest) -> R<Page<ResourceTag>> {
@@ -385,12 +513,26 @@ impl Ec2Api for FakeAws {
         let mut all = Vec::new();
         for (id, tags) in &st.instances {
             for (k, v) in tags {
-                all.push(("instance", ResourceTag { resource_id: id.clone(), key: k.clone(), value: v.clone() }));
+                all.push((
+                    "instance",
+                    ResourceTag {
+                        resource_id: id.clone(),
+                        key: k.clone(),
+                        value: v.clone(),
+                    },
+                ));
             }
         }
         for v in st.volumes.values() {
             for (k, val) in &v.tags {
-                all.push(("volume", ResourceTag { resource_id: v.id.clone(), key: k.clone(), value: val.clone() }));
+                all.push((
+                    "volume",
+                    ResourceTag {
+                        resource_id: v.id.clone(),
+                        key: k.clone(),
+                        value: val.clone(),
+                    },
+                ));
             }
         }
         let items: Vec<ResourceTag> = all
@@ -406,7 +548,14 @@ impl Ec2Api for FakeAws {
             })
             .map(|(_, t)| t)
             .collect();
-        self.page(&mut st, "DescribeTags", &req, &["resource-type", "resource-id", "key", "value"], (5, 1000), items)
+        self.page(
+            &mut st,
+            "DescribeTags",
+            &req,
+            &["resource-type", "resource-id", "key", "value"],
+            (5, 1000),
+            items,
+        )
     }
 
     async fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
@@ -414,15 +563,40 @@ impl Ec2Api for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if ids.is_empty() || ids.len() > MAX_CREATE_TAGS_IDS {
-            return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("CreateTags takes 1 to {MAX_CREATE_TAGS_IDS} resource ids, got {}", ids.len())));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                format!(
+                    "CreateTags takes 1 to {MAX_CREATE_TAGS_IDS} resource ids, got {}",
+                    ids.len()
+                ),
+            ));
         }
         for (k, v) in tags {
-            if k.is_empty() || k.len() > 128 || v.chars().count() > 256 || k.to_ascii_lowercase().starts_with("aws:") {
-                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("invalid tag {k:?}={v:?}")));
+            if k.is_empty()
+                || k.len() > 128
+                || v.chars().count() > 256
+                || k.to_ascii_lowercase().starts_with("aws:")
+            {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("invalid tag {k:?}={v:?}"),
+                ));
             }
         }
-        if let Some(missing) = ids.iter().find(|id| !st.snapshots.contains_key(*id) && !st.volumes.contains_key(*id)) {
-            return Err(err(op, ErrorKind::NotFound, "InvalidSnapshot.NotFound", format!("The snapshot '{missing}' does not exist.")));
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !st.snapshots.contains_key(*id) && !st.volumes.contains_key(*id))
+        {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{missing}' does not exist."),
+            ));
         }
         for id in ids {
             if let Some(s) = st.snapshots.get_mut(id) {
@@ -430,7 +604,12 @@ impl Ec2Api for FakeAws {
                     s.snap.tags.insert(k.clone(), v.clone());
                 }
                 if s.snap.tags.len() > 50 {
-                    return Err(err(op, ErrorKind::Invalid, "TagLimitExceeded", "more than 50 tags"));
+                    return Err(err(
+                        op,
+                        ErrorKind::Invalid,
+                        "TagLimitExceeded",
+                        "more than 50 tags",
+                    ));
                 }
             } else if let Some(vol) = st.volumes.get_mut(id) {
                 for (k, v) in tags {
@@ -448,17 +627,37 @@ impl Ec2Api for FakeAws {
         if let Some(n) = st.fail_deletes.get_mut(id) {
             if *n > 0 {
                 *n -= 1;
-                return Err(err(op, ErrorKind::Transient, "InternalError", "An internal error has occurred (HTTP 500)"));
+                return Err(err(
+                    op,
+                    ErrorKind::Transient,
+                    "InternalError",
+                    "An internal error has occurred (HTTP 500)",
+                ));
             }
         }
         let Some(s) = st.snapshots.get(id) else {
-            return Err(err(op, ErrorKind::NotFound, "InvalidSnapshot.NotFound", format!("The snapshot '{id}' does not exist.")));
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{id}' does not exist."),
+            ));
         };
         if s.snap.owner_id != self.account {
-            return Err(err(op, ErrorKind::AccessDenied, "UnauthorizedOperation", "You are not authorized to perform this operation."));
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ));
         }
         if let Some(ami) = &s.in_use_by {
-            return Err(err(op, ErrorKind::InUse, "InvalidSnapshot.InUse", format!("The snapshot {id} is currently in use by {ami}")));
+            return Err(err(
+                op,
+                ErrorKind::InUse,
+                "InvalidSnapshot.InUse",
+                format!("The snapshot {id} is currently in use by {ami}"),
+            ));
         }
         if s.backup_managed {
             return Err(err(op, ErrorKind::BackupManaged, "InvalidParameterValue", "This snapshot is managed by the AWS Backup service and cannot be deleted via EC2 APIs."));
@@ -479,9 +678,18 @@ impl EventsApi for FakeAws {
             .rules
             .iter()
             .filter(|(n, _)| n.starts_with(prefix))
-            .map(|(n, r)| RuleSummary { name: n.clone(), schedule_expression: Some(r.schedule.clone()), state: r.state })
+            .map(|(n, r)| RuleSummary {
+                name: n.clone(),
+                schedule_expression: Some(r.schedule.clone()),
+                state: r.state,
+            })
             .collect();
-        let req = PageRequest { filters: vec![Filter::new("prefix", [prefix])], ids: vec![], max_results: Some(MAX_EVENTS_PAGE), next_token };
+        let req = PageRequest {
+            filters: vec![Filter::new("prefix", [prefix])],
+            ids: vec![],
+            max_results: Some(MAX_EVENTS_PAGE),
+            next_token,
+        };
         self.page(&mut st, "ListRules", &req, &["prefix"], (1, 100), items)
     }
 
@@ -489,11 +697,28 @@ impl EventsApi for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, "ListTargetsByRule")?;
         let Some(r) = st.rules.get(rule) else {
-            return Err(err("ListTargetsByRule", ErrorKind::NotFound, "ResourceNotFoundException", format!("Rule {rule} does not exist.")));
+            return Err(err(
+                "ListTargetsByRule",
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Rule {rule} does not exist."),
+            ));
         };
         let items = r.targets.clone();
-        let req = PageRequest { filters: vec![Filter::new("rule", [rule])], ids: vec![], max_results: Some(MAX_EVENTS_PAGE), next_token };
-        self.page(&mut st, "ListTargetsByRule", &req, &["rule"], (1, 100), items)
+        let req = PageRequest {
+            filters: vec![Filter::new("rule", [rule])],
+            ids: vec![],
+            max_results: Some(MAX_EVENTS_PAGE),
+            next_token,
+        };
+        self.page(
+            &mut st,
+            "ListTargetsByRule",
+            &req,
+            &["rule"],
+            (1, 100),
+            items,
+        )
     }
 
     async fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> R<()> {
@@ -501,20 +726,38 @@ impl EventsApi for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if rule.is_empty() || rule.len() > MAX_RULE_NAME || !valid_rule_chars(rule) {
-            return Err(err(op, ErrorKind::Invalid, "ValidationException", format!("invalid rule name {rule:?}")));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                format!("invalid rule name {rule:?}"),
+            ));
         }
         if let Err(e) = Schedule::parse(schedule) {
-            return Err(err(op, ErrorKind::Invalid, "ValidationException", format!("Parameter ScheduleExpression is not valid: {e}")));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                format!("Parameter ScheduleExpression is not valid: {e}"),
+            ));
         }
         if description.len() > 512 {
-            return Err(err(op, ErrorKind::Invalid, "ValidationException", "description longer than 512"));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                "description longer than 512",
+            ));
         }
-        let r = st.rules.entry(rule.to_string()).or_insert_with(|| FakeRule {
-            schedule: String::new(),
-            state: RuleState::Enabled,
-            description: String::new(),
-            targets: vec![],
-        });
+        let r = st
+            .rules
+            .entry(rule.to_string())
+            .or_insert_with(|| FakeRule {
+                schedule: String::new(),
+                state: RuleState::Enabled,
+                description: String::new(),
+                targets: vec![],
+            });
         r.schedule = schedule.into();
         r.state = RuleState::Enabled;
         r.description = description.into();
@@ -526,15 +769,33 @@ impl EventsApi for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if targets.is_empty() || targets.len() > MAX_TARGETS_PER_PUT {
-            return Err(err(op, ErrorKind::Invalid, "ValidationException", format!("PutTargets takes 1 to {MAX_TARGETS_PER_PUT} targets, got {}", targets.len())));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                format!(
+                    "PutTargets takes 1 to {MAX_TARGETS_PER_PUT} targets, got {}",
+                    targets.len()
+                ),
+            ));
         }
         let Some(r) = st.rules.get_mut(rule) else {
-            return Err(err(op, ErrorKind::NotFound, "ResourceNotFoundException", format!("Rule {rule} does not exist.")));
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Rule {rule} does not exist."),
+            ));
         };
         let mut next = r.targets.clone();
         for t in targets {
             if t.arn.contains(":target/create-snapshot") && t.role_arn.is_none() {
-                return Err(err(op, ErrorKind::Invalid, "ValidationException", "RoleArn is required for target create-snapshot"));
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "ValidationException",
+                    "RoleArn is required for target create-snapshot",
+                ));
             }
             next.retain(|x| x.id != t.id);
             next.push(t.clone());
@@ -551,10 +812,20 @@ impl EventsApi for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if ids.is_empty() || ids.len() > MAX_IDS_PER_REMOVE {
-            return Err(err(op, ErrorKind::Invalid, "ValidationException", "RemoveTargets takes 1 to 100 ids"));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                "RemoveTargets takes 1 to 100 ids",
+            ));
         }
         let Some(r) = st.rules.get_mut(rule) else {
-            return Err(err(op, ErrorKind::NotFound, "ResourceNotFoundException", format!("Rule {rule} does not exist.")));
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Rule {rule} does not exist."),
+            ));
         };
         r.targets.retain(|t| !ids.contains(&t.id));
         Ok(())
@@ -566,7 +837,12 @@ impl EventsApi for FakeAws {
         self.enter(&mut st, op)?;
         match st.rules.get(rule) {
             None => Ok(()),
-            Some(r) if !r.targets.is_empty() => Err(err(op, ErrorKind::Invalid, "ValidationException", "Rule can't be deleted since it has targets.")),
+            Some(r) if !r.targets.is_empty() => Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                "Rule can't be deleted since it has targets.",
+            )),
             Some(_) => {
                 st.rules.remove(rule);
                 Ok(())
@@ -581,19 +857,45 @@ impl ExecutionsApi for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if name.is_empty() || name.len() > 80 {
-            return Err(err(op, ErrorKind::Invalid, "InvalidName", "execution names are 1 to 80 characters"));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidName",
+                "execution names are 1 to 80 characters",
+            ));
         }
         if input.len() > 256 * 1024 {
-            return Err(err(op, ErrorKind::Invalid, "InvalidExecutionInput", "input larger than 256 KB"));
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidExecutionInput",
+                "input larger than 256 KB",
+            ));
         }
-        let arn = format!("{}:{name}", state_machine_arn.replace(":stateMachine:", ":execution:"));
+        let arn = format!(
+            "{}:{name}",
+            state_machine_arn.replace(":stateMachine:", ":execution:")
+        );
         match st.executions.get(&arn) {
             // Standard workflows: the same name and input is idempotent; another input is refused.
             Some((prev, _)) if prev == input => return Ok(arn),
-            Some(_) => return Err(err(op, ErrorKind::Invalid, "ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'"))),
+            Some(_) => {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "ExecutionAlreadyExists",
+                    format!("Execution Already Exists: '{arn}'"),
+                ))
+            }
             None => {}
         }
-        let exec = Execution { arn: arn.clone(), status: "RUNNING".into(), output: None, error: None, cause: None };
+        let exec = Execution {
+            arn: arn.clone(),
+            status: "RUNNING".into(),
+            output: None,
+            error: None,
+            cause: None,
+        };
         st.executions.insert(arn.clone(), (input.to_string(), exec));
         Ok(arn)
     }
@@ -605,6 +907,13 @@ impl ExecutionsApi for FakeAws {
         st.executions
             .get(execution_arn)
             .map(|(_, e)| e.clone())
-            .ok_or_else(|| err(op, ErrorKind::NotFound, "ExecutionDoesNotExist", format!("Execution Does Not Exist: '{execution_arn}'")))
+            .ok_or_else(|| {
+                err(
+                    op,
+                    ErrorKind::NotFound,
+                    "ExecutionDoesNotExist",
+                    format!("Execution Does Not Exist: '{execution_arn}'"),
+                )
+            })
     }
 }

@@ -65,8 +65,18 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(op: &str, kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        AwsError { op: op.to_string(), kind, code: code.into(), message: message.into() }
+    pub fn new(
+        op: &str,
+        kind: ErrorKind,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            op: op.to_string(),
+            kind,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -77,21 +87,30 @@ impl AwsError {
 /// Classifies an AWS error code (the `Code` of the error body) and HTTP status.
 pub fn classify(code: &str, message: &str, status: Option<u16>) -> ErrorKind {
     match code {
-        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException"
-        | "RequestThrottled" | "RequestThrottledException" | "SlowDown" => ErrorKind::Throttled,
-        "InvalidSnapshot.NotFound" | "InvalidVolume.NotFound" | "ResourceNotFoundException"
+        "RequestLimitExceeded"
+        | "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "SlowDown" => ErrorKind::Throttled,
+        "InvalidSnapshot.NotFound"
+        | "InvalidVolume.NotFound"
+        | "ResourceNotFoundException"
         | "InvalidInstanceID.NotFound" => ErrorKind::NotFound,
         "InvalidSnapshot.InUse" => ErrorKind::InUse,
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
             ErrorKind::AccessDenied
         }
-        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" | "InternalException" => {
-            ErrorKind::Transient
-        }
+        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable"
+        | "InternalException" => ErrorKind::Transient,
         _ if message.contains("AWS Backup") => ErrorKind::BackupManaged,
         _ if status.is_some_and(|s| s >= 500) => ErrorKind::Transient,
         "" if status.is_none() => ErrorKind::Transient,
-        _ if code.starts_with("Invalid") || code.ends_with("LimitExceeded") || code.ends_with("Exception") => {
+        _ if code.starts_with("Invalid")
+            || code.ends_with("LimitExceeded")
+            || code.ends_with("Exception") =>
+        {
             ErrorKind::Invalid
         }
         _ => ErrorKind::Other,
@@ -137,7 +156,10 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Filter { name: name.to_string(), values: values.into_iter().map(Into::into).collect() }
+        Filter {
+            name: name.to_string(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -175,11 +197,18 @@ pub trait Ec2Api: Send + Sync {
     /// DescribeVolumes.
     fn describe_volumes(&self, req: PageRequest) -> impl Future<Output = R<Page<Volume>>> + Send;
     /// DescribeSnapshots with `OwnerIds=self` (always).
-    fn describe_snapshots(&self, req: PageRequest) -> impl Future<Output = R<Page<Snapshot>>> + Send;
+    fn describe_snapshots(
+        &self,
+        req: PageRequest,
+    ) -> impl Future<Output = R<Page<Snapshot>>> + Send;
     /// DescribeTags.
     fn describe_tags(&self, req: PageRequest) -> impl Future<Output = R<Page<ResourceTag>>> + Send;
     /// CreateTags on up to 1000 resources.
-    fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> impl Future<Output = R<()>> + Send;
+    fn create_tags(
+        &self,
+        ids: &[String],
+        tags: &[(String, String)],
+    ) -> impl Future<Output = R<()>> + Send;
     /// DeleteSnapshot.
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send;
 }
@@ -194,9 +223,22 @@ pub struct RuleSummary {
 
 /// The EventBridge calls ebs-gens makes.
 pub trait EventsApi: Send + Sync {
-    fn list_rules(&self, prefix: &str, next_token: Option<String>) -> impl Future<Output = R<Page<RuleSummary>>> + Send;
-    fn list_targets(&self, rule: &str, next_token: Option<String>) -> impl Future<Output = R<Page<Target>>> + Send;
-    fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> impl Future<Output = R<()>> + Send;
+    fn list_rules(
+        &self,
+        prefix: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<RuleSummary>>> + Send;
+    fn list_targets(
+        &self,
+        rule: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<Target>>> + Send;
+    fn put_rule(
+        &self,
+        rule: &str,
+        schedule: &str,
+        description: &str,
+    ) -> impl Future<Output = R<()>> + Send;
     fn put_targets(&self, rule: &str, targets: &[Target]) -> impl Future<Output = R<()>> + Send;
     fn remove_targets(&self, rule: &str, ids: &[String]) -> impl Future<Output = R<()>> + Send;
     fn delete_rule(&self, rule: &str) -> impl Future<Output = R<()>> + Send;
@@ -214,7 +256,12 @@ pub struct Execution {
 
 /// The Step Functions calls ebs-gens makes (to start a sweep and follow it).
 pub trait ExecutionsApi: Send + Sync {
-    fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> impl Future<Output = R<String>> + Send;
+    fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = R<String>> + Send;
     fn describe_execution(&self, execution_arn: &str) -> impl Future<Output = R<Execution>> + Send;
 }
 
@@ -233,25 +280,59 @@ mod tests {
 
     #[test]
     fn classification_of_known_codes() {
-        assert_eq!(classify("RequestLimitExceeded", "", Some(503)), ErrorKind::Throttled);
-        assert_eq!(classify("InvalidSnapshot.NotFound", "", Some(400)), ErrorKind::NotFound);
-        assert_eq!(classify("InvalidSnapshot.InUse", "in use by ami-1", Some(400)), ErrorKind::InUse);
         assert_eq!(
-            classify("InvalidParameterValue", "This snapshot is managed by the AWS Backup service and cannot be deleted", Some(400)),
+            classify("RequestLimitExceeded", "", Some(503)),
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            classify("InvalidSnapshot.NotFound", "", Some(400)),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            classify("InvalidSnapshot.InUse", "in use by ami-1", Some(400)),
+            ErrorKind::InUse
+        );
+        assert_eq!(
+            classify(
+                "InvalidParameterValue",
+                "This snapshot is managed by the AWS Backup service and cannot be deleted",
+                Some(400)
+            ),
             ErrorKind::BackupManaged
         );
-        assert_eq!(classify("UnauthorizedOperation", "", Some(403)), ErrorKind::AccessDenied);
-        assert_eq!(classify("InternalError", "", Some(500)), ErrorKind::Transient);
+        assert_eq!(
+            classify("UnauthorizedOperation", "", Some(403)),
+            ErrorKind::AccessDenied
+        );
+        assert_eq!(
+            classify("InternalError", "", Some(500)),
+            ErrorKind::Transient
+        );
         assert_eq!(classify("Weird", "", Some(502)), ErrorKind::Transient);
         assert_eq!(classify("", "", None), ErrorKind::Transient);
-        assert_eq!(classify("LimitExceededException", "", Some(400)), ErrorKind::Invalid);
+        assert_eq!(
+            classify("LimitExceededException", "", Some(400)),
+            ErrorKind::Invalid
+        );
     }
 
     #[test]
     fn aws_errors_map_to_stable_names() {
-        let e: Error = AwsError::new("DeleteSnapshot", ErrorKind::Throttled, "RequestLimitExceeded", "slow down").into();
+        let e: Error = AwsError::new(
+            "DeleteSnapshot",
+            ErrorKind::Throttled,
+            "RequestLimitExceeded",
+            "slow down",
+        )
+        .into();
         assert_eq!(e.name(), crate::ErrorName::Transient);
-        let e: Error = AwsError::new("CreateTags", ErrorKind::AccessDenied, "UnauthorizedOperation", "no").into();
+        let e: Error = AwsError::new(
+            "CreateTags",
+            ErrorKind::AccessDenied,
+            "UnauthorizedOperation",
+            "no",
+        )
+        .into();
         assert_eq!(e.name(), crate::ErrorName::AccessDenied);
     }
 }

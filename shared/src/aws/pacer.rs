@@ -16,8 +16,15 @@ pub struct Pacer {
 impl Pacer {
     /// `burst` ≥ 1 tokens, refilled at `per_second` > 0.
     pub fn new(burst: u32, per_second: f64) -> Self {
-        assert!(burst >= 1 && per_second > 0.0, "pacer needs burst >= 1 and a positive rate");
-        Pacer { burst: f64::from(burst), per_second, state: Mutex::new((f64::from(burst), Instant::now())) }
+        assert!(
+            burst >= 1 && per_second > 0.0,
+            "pacer needs burst >= 1 and a positive rate"
+        );
+        Pacer {
+            burst: f64::from(burst),
+            per_second,
+            state: Mutex::new((f64::from(burst), Instant::now())),
+        }
     }
 
     /// A pacer that never waits (tests against the emulator).
@@ -31,7 +38,8 @@ impl Pacer {
             let mut st = self.state.lock().expect("pacer lock");
             let now = Instant::now();
             let (tokens, last) = *st;
-            let tokens = (tokens + now.duration_since(last).as_secs_f64() * self.per_second).min(self.burst);
+            let tokens =
+                (tokens + now.duration_since(last).as_secs_f64() * self.per_second).min(self.burst);
             if tokens >= 1.0 {
                 *st = (tokens - 1.0, now);
                 return;
@@ -61,6 +69,9 @@ mod tests {
             p.acquire().await;
         }
         let e = t0.elapsed().as_secs_f64();
-        assert!((9.9..=10.1).contains(&e), "50 more at 5/s take 10 s, took {e}");
+        assert!(
+            (9.9..=10.1).contains(&e),
+            "50 more at 5/s take 10 s, took {e}"
+        );
     }
 }

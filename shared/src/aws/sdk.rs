@@ -13,8 +13,8 @@ use crate::rules::{RuleState, Target};
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
-    classify, AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Page, PageRequest,
-    ResourceTag, RuleSummary, Volume, MAX_EVENTS_PAGE,
+    classify, AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Page,
+    PageRequest, ResourceTag, RuleSummary, Volume, MAX_EVENTS_PAGE,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -43,7 +43,16 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         SdkError::ConstructionFailure(_) => ErrorKind::Invalid,
         _ => classify(&code, &message, status),
     };
-    AwsError::new(op, kind, if code.is_empty() { "Unknown".to_string() } else { code }, message)
+    AwsError::new(
+        op,
+        kind,
+        if code.is_empty() {
+            "Unknown".to_string()
+        } else {
+            code
+        },
+        message,
+    )
 }
 
 mod aws_smithy_runtime_api_http {
@@ -61,14 +70,24 @@ fn filters(req: &PageRequest) -> Option<Vec<ec2t::Filter>> {
     Some(
         req.filters
             .iter()
-            .map(|f| ec2t::Filter::builder().name(&f.name).set_values(Some(f.values.clone())).build())
+            .map(|f| {
+                ec2t::Filter::builder()
+                    .name(&f.name)
+                    .set_values(Some(f.values.clone()))
+                    .build()
+            })
             .collect(),
     )
 }
 
 fn tag_map(tags: &[ec2t::Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -80,7 +99,9 @@ pub struct SdkEc2 {
 
 impl SdkEc2 {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        SdkEc2 { client: aws_sdk_ec2::Client::new(config) }
+        SdkEc2 {
+            client: aws_sdk_ec2::Client::new(config),
+        }
     }
 
     pub fn from_client(client: aws_sdk_ec2::Client) -> Self {
@@ -106,7 +127,10 @@ impl Ec2Api for SdkEc2 {
             .filter_map(|v| {
                 Some(Volume {
                     id: v.volume_id()?.to_string(),
-                    state: v.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    state: v
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
                     tags: tag_map(v.tags()),
                     instance_id: v
                         .attachments()
@@ -115,7 +139,10 @@ impl Ec2Api for SdkEc2 {
                 })
             })
             .collect();
-        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+        Ok(Page {
+            items,
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 
     async fn describe_snapshots(&self, req: PageRequest) -> R<Page<Snapshot>> {
@@ -144,7 +171,10 @@ impl Ec2Api for SdkEc2 {
                 })
             })
             .collect();
-        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+        Ok(Page {
+            items,
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 
     async fn describe_tags(&self, req: PageRequest) -> R<Page<ResourceTag>> {
@@ -168,14 +198,21 @@ impl Ec2Api for SdkEc2 {
                 })
             })
             .collect();
-        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+        Ok(Page {
+            items,
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 
     async fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
         self.client
             .create_tags()
             .set_resources(Some(ids.to_vec()))
-            .set_tags(Some(tags.iter().map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build()).collect()))
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(|e| sdk_error("CreateTags", e))?;
@@ -201,18 +238,35 @@ pub struct SdkEvents {
 
 impl SdkEvents {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        SdkEvents { client: aws_sdk_eventbridge::Client::new(config) }
+        SdkEvents {
+            client: aws_sdk_eventbridge::Client::new(config),
+        }
     }
 }
 
-fn failed_entries(op: &str, entries: impl Iterator<Item = (Option<String>, Option<String>, Option<String>)>) -> R<()> {
+fn failed_entries(
+    op: &str,
+    entries: impl Iterator<Item = (Option<String>, Option<String>, Option<String>)>,
+) -> R<()> {
     let failed: Vec<String> = entries
-        .map(|(id, code, msg)| format!("{}: {}: {}", id.unwrap_or_default(), code.unwrap_or_default(), msg.unwrap_or_default()))
+        .map(|(id, code, msg)| {
+            format!(
+                "{}: {}: {}",
+                id.unwrap_or_default(),
+                code.unwrap_or_default(),
+                msg.unwrap_or_default()
+            )
+        })
         .collect();
     if failed.is_empty() {
         return Ok(());
     }
-    Err(AwsError::new(op, ErrorKind::Transient, "FailedEntries", failed.join("; ")))
+    Err(AwsError::new(
+        op,
+        ErrorKind::Transient,
+        "FailedEntries",
+        failed.join("; "),
+    ))
 }
 
 impl EventsApi for SdkEvents {
@@ -241,7 +295,10 @@ impl EventsApi for SdkEvents {
                 })
             })
             .collect();
-        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+        Ok(Page {
+            items,
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 
     async fn list_targets(&self, rule: &str, next_token: Option<String>) -> R<Page<Target>> {
@@ -264,7 +321,10 @@ impl EventsApi for SdkEvents {
                 role_arn: t.role_arn().map(str::to_string),
             })
             .collect();
-        Ok(Page { items, next_token: out.next_token().map(str::to_string) })
+        Ok(Page {
+            items,
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 
     async fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> R<()> {
@@ -290,7 +350,14 @@ impl EventsApi for SdkEvents {
                     .set_input(t.input.clone())
                     .set_role_arn(t.role_arn.clone())
                     .build()
-                    .map_err(|e| AwsError::new("PutTargets", ErrorKind::Invalid, "BuildError", e.to_string()))
+                    .map_err(|e| {
+                        AwsError::new(
+                            "PutTargets",
+                            ErrorKind::Invalid,
+                            "BuildError",
+                            e.to_string(),
+                        )
+                    })
             })
             .collect::<R<Vec<_>>>()?;
         let out = self
@@ -304,7 +371,11 @@ impl EventsApi for SdkEvents {
         failed_entries(
             "PutTargets",
             out.failed_entries().iter().map(|f| {
-                (f.target_id().map(str::to_string), f.error_code().map(str::to_string), f.error_message().map(str::to_string))
+                (
+                    f.target_id().map(str::to_string),
+                    f.error_code().map(str::to_string),
+                    f.error_message().map(str::to_string),
+                )
             }),
         )
     }
@@ -321,7 +392,11 @@ impl EventsApi for SdkEvents {
         failed_entries(
             "RemoveTargets",
             out.failed_entries().iter().map(|f| {
-                (f.target_id().map(str::to_string), f.error_code().map(str::to_string), f.error_message().map(str::to_string))
+                (
+                    f.target_id().map(str::to_string),
+                    f.error_code().map(str::to_string),
+                    f.error_message().map(str::to_string),
+                )
             }),
         )
     }
@@ -345,7 +420,9 @@ pub struct SdkExecutions {
 
 impl SdkExecutions {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        SdkExecutions { client: aws_sdk_sfn::Client::new(config) }
+        SdkExecutions {
+            client: aws_sdk_sfn::Client::new(config),
+        }
     }
 }
 
