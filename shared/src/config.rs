@@ -7,6 +7,8 @@
 //! | `EBS_GENS_TIME_ZONE`             | `UTC` (IANA name)        |
 //! | `EBS_GENS_ADOPTION`              | `schedule-window`        |
 //! | `EBS_GENS_ADOPTION_WINDOW_MINUTES` | `15`                   |
+//! | `EBS_GENS_DELETE_BURST`          | `20`                     |
+//! | `EBS_GENS_DELETES_PER_SECOND`    | `2`                      |
 //! | `EBS_GENS_TAG_KEY_<CLASS>`       | `Hourly_Gens`, `Daily_Gens`, ... |
 //! | `EBS_GENS_CRON_<CLASS>`          | see [`GenClass::default_cron`] |
 //!
@@ -43,6 +45,10 @@ pub struct Settings {
     pub schedules: BTreeMap<GenClass, Schedule>,
     pub adoption: AdoptionMode,
     pub adoption_window: Duration,
+    /// Client-side DeleteSnapshot pacing per Lambda instance (AWS's bucket: 100 burst, 5/s per
+    /// account and region, shared by every concurrent prune).
+    pub delete_burst: u32,
+    pub deletes_per_second: f64,
 }
 
 impl Default for Settings {
@@ -123,7 +129,30 @@ impl Settings {
                     )
                 })?,
         };
+        let delete_burst = match get("EBS_GENS_DELETE_BURST") {
+            None => 20,
+            Some(b) => b
+                .parse::<u32>()
+                .ok()
+                .filter(|b| (1..=100).contains(b))
+                .ok_or_else(|| err("EBS_GENS_DELETE_BURST", format!("{b:?} is not 1..=100")))?,
+        };
+        let deletes_per_second = match get("EBS_GENS_DELETES_PER_SECOND") {
+            None => 2.0,
+            Some(r) => r
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1000.0)
+                .ok_or_else(|| {
+                    err(
+                        "EBS_GENS_DELETES_PER_SECOND",
+                        format!("{r:?} is not a rate in (0, 1000]"),
+                    )
+                })?,
+        };
         Ok(Settings {
+            delete_burst,
+            deletes_per_second,
             deployment,
             rule_prefix,
             tz,

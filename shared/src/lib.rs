@@ -5,10 +5,12 @@
 //! (keep/delete with reasons), [`rules`] (EventBridge rule layout), [`events`] (typed EBS
 //! events) and [`error`] (the stable error names Step Functions matches).
 
+pub mod app;
 pub mod aws;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod ownership;
 pub mod plan;
 pub mod policy;

@@ -1,0 +1,10 @@
+//! ensure-rules: reconcile EventBridge schedule rules with the managed volumes.
+use ebs_gens::app::{ensure_rules, input, runtime};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::run("ensure-rules", |app, ev| async move {
+        ensure_rules::handle(app, input(ev.payload)?).await
+    })
+    .await
+}

@@ -1,0 +1,179 @@
+//! The Lambdas' logic, generic over the AWS ports so the same code runs against AWS, the
+//! emulator and the strict fake. Each `functions/*` binary only builds an [`App`] and calls one
+//! handler here.
+
+pub mod discover;
+pub mod ensure_rules;
+pub mod prune;
+pub mod runtime;
+pub mod tag;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::client::{Ec2, Events};
+use crate::aws::pacer::Pacer;
+use crate::aws::{Ec2Api, EventsApi, Volume};
+use crate::config::Settings;
+use crate::error::Error;
+use crate::policy::{policy_from_tags, GenClass, VolumePolicy};
+use crate::snapshot::TAG_NAME;
+
+/// Everything a handler needs, built once per Lambda instance.
+pub struct App<E, V> {
+    pub settings: Settings,
+    pub ec2: Ec2<E>,
+    pub events: Events<V>,
+    /// Our account id (adoption only takes snapshots this account owns).
+    pub account_id: String,
+    /// `arn:aws:events:REGION:ACCOUNT:target/create-snapshot`.
+    pub target_arn: String,
+    /// The role the built-in target assumes; required by ensure-rules only.
+    pub snapshot_role_arn: Option<String>,
+    /// Function name for metrics.
+    pub function: &'static str,
+}
+
+impl<E: Ec2Api, V: EventsApi> App<E, V> {
+    pub fn new(
+        settings: Settings,
+        ec2: E,
+        events: V,
+        account_id: &str,
+        region: &str,
+        function: &'static str,
+    ) -> Self {
+        App {
+            ec2: Ec2::new(
+                ec2,
+                Pacer::new(settings.delete_burst, settings.deletes_per_second),
+            ),
+            events: Events::new(events),
+            target_arn: crate::rules::create_snapshot_target_arn(
+                partition(region),
+                region,
+                account_id,
+            ),
+            account_id: account_id.to_string(),
+            snapshot_role_arn: None,
+            settings,
+            function,
+        }
+    }
+
+    pub fn with_snapshot_role(mut self, role_arn: Option<String>) -> Self {
+        self.snapshot_role_arn = role_arn;
+        self
+    }
+
+    pub fn publish(&self, counts: &crate::metrics::Counts, now: chrono::DateTime<chrono::Utc>) {
+        crate::metrics::publish(&self.settings.deployment, self.function, counts, now);
+    }
+}
+
+/// The AWS partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A volume to prune, as discovery hands it on (a versioned contract between states).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeJob {
+    pub volume_id: String,
+    pub policy: VolumePolicy,
+    /// Attached instance, if any (its `Name` tag names adopted snapshots).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// The volume's own `Name` tag, the fallback name.
+    #[serde(default)]
+    pub volume_name: Option<String>,
+}
+
+impl VolumeJob {
+    pub fn finest(&self) -> GenClass {
+        self.policy.finest()
+    }
+}
+
+/// A volume whose tags could not be read as a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MisconfiguredVolume {
+    pub volume_id: String,
+    pub error: String,
+}
+
+/// Splits volumes into jobs (managed) and misconfigured ones; unmanaged volumes are dropped.
+pub fn classify_volumes(
+    settings: &Settings,
+    volumes: Vec<Volume>,
+) -> (Vec<VolumeJob>, Vec<MisconfiguredVolume>) {
+    let mut jobs = Vec::new();
+    let mut bad = Vec::new();
+    for v in volumes {
+        match policy_from_tags(
+            &settings.tag_keys,
+            v.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
+            Ok(Some(policy)) => jobs.push(VolumeJob {
+                volume_id: v.id.clone(),
+                policy,
+                instance_id: v.instance_id.clone(),
+                volume_name: v.tags.get(TAG_NAME).cloned(),
+            }),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(volume_id = %v.id, error = %e, "volume misconfigured; nothing will be deleted for it");
+                bad.push(MisconfiguredVolume {
+                    volume_id: v.id.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    (jobs, bad)
+}
+
+/// Display names (instance `Name` tag, volume `Name`, instance id, `unattached`) for jobs.
+pub async fn display_names<E: Ec2Api>(
+    ec2: &Ec2<E>,
+    jobs: &[&VolumeJob],
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut instance_ids: Vec<String> = jobs.iter().filter_map(|j| j.instance_id.clone()).collect();
+    instance_ids.sort();
+    instance_ids.dedup();
+    let names = if instance_ids.is_empty() {
+        Default::default()
+    } else {
+        ec2.instance_names(&instance_ids).await?
+    };
+    Ok(jobs
+        .iter()
+        .map(|j| {
+            let instance_name = j
+                .instance_id
+                .as_ref()
+                .and_then(|i| names.get(i))
+                .map(String::as_str);
+            (
+                j.volume_id.clone(),
+                crate::ownership::display_name(
+                    instance_name,
+                    j.volume_name.as_deref(),
+                    j.instance_id.as_deref(),
+                ),
+            )
+        })
+        .collect())
+}
+
+/// Reads a handler's JSON input, or explains what is wrong with it.
+pub fn input<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| Error::InvalidInput(format!("bad input: {e}")))
+}

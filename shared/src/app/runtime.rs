@@ -1,0 +1,85 @@
+//! Lambda wiring shared by every binary: settings and SDK clients built once, JSON logs, and
+//! errors reported under their stable names.
+
+use std::future::Future;
+
+use chrono::Utc;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aws::sdk::{load_config, SdkEc2, SdkEvents};
+use crate::config::Settings;
+use crate::error::Error;
+
+use super::App;
+
+/// The production [`App`]: SDK clients over one `aws_config` load.
+pub type SdkApp = App<SdkEc2, SdkEvents>;
+
+/// Reads settings and environment, loads the SDK configuration and builds the clients once.
+///
+/// Besides [`Settings`]: `EBS_GENS_ACCOUNT_ID` (required), `EBS_GENS_SNAPSHOT_ROLE_ARN`
+/// (ensure-rules), and the SDK's own `AWS_REGION` / `AWS_ENDPOINT_URL`.
+pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
+    let settings = Settings::from_env().map_err(|e| Error::Internal(e.to_string()))?;
+    let account = std::env::var("EBS_GENS_ACCOUNT_ID")
+        .ok()
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            Error::Internal("EBS_GENS_ACCOUNT_ID must be the 12-digit account id".into())
+        })?;
+    let config = load_config().await;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| Error::Internal("no AWS region configured (AWS_REGION)".into()))?;
+    let role = std::env::var("EBS_GENS_SNAPSHOT_ROLE_ARN")
+        .ok()
+        .filter(|r| !r.is_empty());
+    Ok(App::new(
+        settings,
+        SdkEc2::new(&config),
+        SdkEvents::new(&config),
+        &account,
+        &region,
+        function,
+    )
+    .with_snapshot_role(role))
+}
+
+/// Runs `handler` as a Lambda function. Start-up failures are logged and end the process
+/// (Lambda reports them as init errors); handler errors go back under their stable names.
+pub async fn run<F, Fut, O>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static SdkApp, LambdaEvent<Value>) -> Fut,
+    Fut: Future<Output = Result<O, Error>>,
+    O: Serialize,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let app: &'static SdkApp = match build(function).await {
+        Ok(app) => Box::leak(Box::new(app)),
+        Err(e) => {
+            tracing::error!(error = %e, function, "start-up failed");
+            return Err(e.to_string().into());
+        }
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let fut = Box::pin(handler(app, event));
+        async move {
+            let r = fut.await;
+            if let Err(e) = &r {
+                tracing::error!(error_type = e.name().as_str(), error = %e, "invocation failed");
+            }
+            r
+        }
+    }))
+    .await
+}
+
+/// The Lambda deadline as a tokio instant (the context carries epoch milliseconds).
+pub fn deadline(ctx: &lambda_runtime::Context) -> Option<tokio::time::Instant> {
+    let now_ms = Utc::now().timestamp_millis();
+    let left = i64::try_from(ctx.deadline).ok()? - now_ms;
+    (left > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64))
+}
