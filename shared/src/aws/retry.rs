@@ -1,0 +1,145 @@
+//! A port wrapper that retries throttling and 5xx like the SDK's standard retry mode
+//! (exponential backoff with full jitter, a fixed attempt budget). The SDK adapters already get
+//! this from `aws_config`; the wrapper gives the in-memory fake the same behaviour so that tests
+//! of fault storms model production, not a retry-less client.
+
+use std::future::Future;
+
+use tokio::time::{sleep, Duration};
+
+use crate::rules::Target;
+use crate::snapshot::Snapshot;
+
+use super::{
+    AwsError, Deleted, Ec2Api, EventsApi, Page, PageRequest, ResourceTag, RuleSummary, Volume,
+};
+
+type R<T> = Result<T, AwsError>;
+
+/// Retries retryable errors up to `attempts` times in all.
+#[derive(Debug, Clone)]
+pub struct Retrying<A> {
+    inner: A,
+    attempts: u32,
+    base: Duration,
+}
+
+impl<A> Retrying<A> {
+    /// The SDK's standard mode: 3 attempts, backoff from 1 s (capped at 20 s).
+    pub fn standard(inner: A) -> Self {
+        Retrying {
+            inner,
+            attempts: 3,
+            base: Duration::from_secs(1),
+        }
+    }
+
+    pub fn with_attempts(inner: A, attempts: u32) -> Self {
+        Retrying {
+            inner,
+            attempts: attempts.max(1),
+            base: Duration::from_secs(1),
+        }
+    }
+
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+/// A cheap deterministic jitter in [0, 1) from the attempt number and a per-call counter.
+fn jitter(attempt: u32, salt: usize) -> f64 {
+    let x = (attempt as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (salt as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+async fn retry<T, F, Fut>(attempts: u32, base: Duration, salt: usize, mut call: F) -> R<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = R<T>>,
+{
+    let mut n = 0;
+    loop {
+        match call().await {
+            Err(e) if e.is_retryable() && n + 1 < attempts => {
+                let cap = (base.as_secs_f64() * 2f64.powi(n as i32)).min(20.0);
+                sleep(Duration::from_secs_f64(cap * jitter(n, salt))).await;
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+impl<A: Ec2Api> Ec2Api for Retrying<A> {
+    async fn describe_volumes(&self, req: PageRequest) -> R<Page<Volume>> {
+        retry(self.attempts, self.base, 1, || {
+            self.inner.describe_volumes(req.clone())
+        })
+        .await
+    }
+    async fn describe_snapshots(&self, req: PageRequest) -> R<Page<Snapshot>> {
+        retry(self.attempts, self.base, 2, || {
+            self.inner.describe_snapshots(req.clone())
+        })
+        .await
+    }
+    async fn describe_tags(&self, req: PageRequest) -> R<Page<ResourceTag>> {
+        retry(self.attempts, self.base, 3, || {
+            self.inner.describe_tags(req.clone())
+        })
+        .await
+    }
+    async fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
+        retry(self.attempts, self.base, ids.len(), || {
+            self.inner.create_tags(ids, tags)
+        })
+        .await
+    }
+    async fn delete_snapshot(&self, id: &str) -> R<Deleted> {
+        retry(self.attempts, self.base, id.len(), || {
+            self.inner.delete_snapshot(id)
+        })
+        .await
+    }
+}
+
+impl<A: EventsApi> EventsApi for Retrying<A> {
+    async fn list_rules(&self, prefix: &str, next_token: Option<String>) -> R<Page<RuleSummary>> {
+        retry(self.attempts, self.base, 4, || {
+            self.inner.list_rules(prefix, next_token.clone())
+        })
+        .await
+    }
+    async fn list_targets(&self, rule: &str, next_token: Option<String>) -> R<Page<Target>> {
+        retry(self.attempts, self.base, rule.len(), || {
+            self.inner.list_targets(rule, next_token.clone())
+        })
+        .await
+    }
+    async fn put_rule(&self, rule: &str, schedule: &str, description: &str) -> R<()> {
+        retry(self.attempts, self.base, rule.len(), || {
+            self.inner.put_rule(rule, schedule, description)
+        })
+        .await
+    }
+    async fn put_targets(&self, rule: &str, targets: &[Target]) -> R<()> {
+        retry(self.attempts, self.base, targets.len(), || {
+            self.inner.put_targets(rule, targets)
+        })
+        .await
+    }
+    async fn remove_targets(&self, rule: &str, ids: &[String]) -> R<()> {
+        retry(self.attempts, self.base, ids.len(), || {
+            self.inner.remove_targets(rule, ids)
+        })
+        .await
+    }
+    async fn delete_rule(&self, rule: &str) -> R<()> {
+        retry(self.attempts, self.base, rule.len(), || {
+            self.inner.delete_rule(rule)
+        })
+        .await
+    }
+}
