@@ -10,15 +10,20 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test lint fmt test-rust bench
+.PHONY: help test setup lint fmt test-rust bench efficiency
 
 help:
 	@echo "make test    - set up and run every test suite (what CI runs)"
 	@echo "make lint    - cargo fmt --check and clippy -D warnings"
 	@echo "make bench   - criterion benchmark of the planner (1,000,000 snapshots)"
+	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fmt     - format the Rust code"
 
-test: lint test-rust
+test: setup lint test-rust efficiency
+
+# Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
+setup:
+	bash scripts/venv.sh
 
 lint:
 	cargo fmt --all -- --check
@@ -32,3 +37,6 @@ fmt:
 
 bench:
 	cargo bench --workspace --locked --bench plan
+
+efficiency:
+	cargo run --quiet --locked --example efficiency

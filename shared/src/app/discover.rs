@@ -10,8 +10,9 @@ use crate::metrics::Counts;
 
 use super::{classify_volumes, App, MisconfiguredVolume, VolumeJob};
 
-/// Volumes per prune-volumes invocation (one Map item).
-pub const DEFAULT_BATCH: usize = 50;
+/// Volumes per prune-volumes invocation (one Map item). 100 volumes with ~10 snapshots each
+/// list in one 1,000-snapshot DescribeSnapshots page.
+pub const DEFAULT_BATCH: usize = 100;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DiscoverInput {

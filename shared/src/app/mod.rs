@@ -34,6 +34,8 @@ pub struct App<E, V> {
     pub snapshot_role_arn: Option<String>,
     /// Function name for metrics.
     pub function: &'static str,
+    /// Whether EMF metric lines are written to stdout (off for local reports).
+    pub emit_metrics: bool,
 }
 
 impl<E: Ec2Api, V: EventsApi> App<E, V> {
@@ -60,7 +62,14 @@ impl<E: Ec2Api, V: EventsApi> App<E, V> {
             snapshot_role_arn: None,
             settings,
             function,
+            emit_metrics: true,
         }
+    }
+
+    /// Stops writing EMF lines (for local tools whose stdout is a report).
+    pub fn without_metrics(mut self) -> Self {
+        self.emit_metrics = false;
+        self
     }
 
     pub fn with_snapshot_role(mut self, role_arn: Option<String>) -> Self {
@@ -69,7 +78,9 @@ impl<E: Ec2Api, V: EventsApi> App<E, V> {
     }
 
     pub fn publish(&self, counts: &crate::metrics::Counts, now: chrono::DateTime<chrono::Utc>) {
-        crate::metrics::publish(&self.settings.deployment, self.function, counts, now);
+        if self.emit_metrics {
+            crate::metrics::publish(&self.settings.deployment, self.function, counts, now);
+        }
     }
 }
 

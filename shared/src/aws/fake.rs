@@ -85,6 +85,8 @@ struct State {
     volumes: BTreeMap<String, Volume>,
     instances: BTreeMap<String, BTreeMap<String, String>>,
     snapshots: BTreeMap<String, FakeSnapshot>,
+    /// Snapshot ids by volume id (so volume-id filters stay fast on large fleets).
+    by_volume: HashMap<String, std::collections::BTreeSet<String>>,
     rules: BTreeMap<String, FakeRule>,
     executions: BTreeMap<String, (String, Execution)>,
     calls: BTreeMap<&'static str, u64>,
@@ -173,6 +175,10 @@ impl FakeAws {
         let mut st = self.st();
         st.next_id += 1;
         let id = format!("snap-{:017x}", st.next_id);
+        st.by_volume
+            .entry(volume_id.to_string())
+            .or_default()
+            .insert(id.clone());
         st.snapshots.insert(
             id.clone(),
             FakeSnapshot {
@@ -477,9 +483,26 @@ impl Ec2Api for FakeAws {
             }
         }
         let account = self.account.clone();
-        let items: Vec<Snapshot> = st
-            .snapshots
-            .values()
+        // Narrow by the volume-id filter through the index; the filter itself still applies.
+        let candidates: Vec<&FakeSnapshot> =
+            match req.filters.iter().find(|f| f.name == "volume-id") {
+                Some(f) => {
+                    let mut ids: Vec<&String> = f
+                        .values
+                        .iter()
+                        .filter_map(|v| st.by_volume.get(v))
+                        .flatten()
+                        .collect();
+                    ids.sort();
+                    ids.dedup();
+                    ids.into_iter()
+                        .filter_map(|id| st.snapshots.get(id))
+                        .collect()
+                }
+                None => st.snapshots.values().collect(),
+            };
+        let items: Vec<Snapshot> = candidates
+            .into_iter()
             .map(|s| &s.snap)
             .filter(|s| s.owner_id == account)
             .filter(|s| req.ids.is_empty() || req.ids.contains(&s.id))
@@ -511,7 +534,13 @@ impl Ec2Api for FakeAws {
         let mut st = self.st();
         self.enter(&mut st, "DescribeTags")?;
         let mut all = Vec::new();
-        for (id, tags) in &st.instances {
+        let only: Option<&Vec<String>> = req
+            .filters
+            .iter()
+            .find(|f| f.name == "resource-id")
+            .map(|f| &f.values);
+        let wanted = |id: &String| only.is_none_or(|ids| ids.contains(id));
+        for (id, tags) in st.instances.iter().filter(|(id, _)| wanted(id)) {
             for (k, v) in tags {
                 all.push((
                     "instance",
@@ -523,7 +552,7 @@ impl Ec2Api for FakeAws {
                 ));
             }
         }
-        for v in st.volumes.values() {
+        for v in st.volumes.values().filter(|v| wanted(&v.id)) {
             for (k, val) in &v.tags {
                 all.push((
                     "volume",
@@ -665,7 +694,11 @@ impl Ec2Api for FakeAws {
         if s.snap.state == SnapshotState::Pending {
             // AWS accepts the call and deletes when done; treat it as deleted here.
         }
-        st.snapshots.remove(id);
+        if let Some(s) = st.snapshots.remove(id) {
+            if let Some(set) = st.by_volume.get_mut(&s.snap.volume_id) {
+                set.remove(id);
+            }
+        }
         Ok(Deleted::Deleted)
     }
 }

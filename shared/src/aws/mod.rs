@@ -275,6 +275,66 @@ impl fmt::Display for Volume {
 /// Existing rules with their targets, as the layout needs them.
 pub type RuleSet = Vec<ExistingRule>;
 
+// A shared reference to a port is a port (one fake can serve EC2 and EventBridge at once).
+impl<T: Ec2Api> Ec2Api for &T {
+    fn describe_volumes(&self, req: PageRequest) -> impl Future<Output = R<Page<Volume>>> + Send {
+        (**self).describe_volumes(req)
+    }
+    fn describe_snapshots(
+        &self,
+        req: PageRequest,
+    ) -> impl Future<Output = R<Page<Snapshot>>> + Send {
+        (**self).describe_snapshots(req)
+    }
+    fn describe_tags(&self, req: PageRequest) -> impl Future<Output = R<Page<ResourceTag>>> + Send {
+        (**self).describe_tags(req)
+    }
+    fn create_tags(
+        &self,
+        ids: &[String],
+        tags: &[(String, String)],
+    ) -> impl Future<Output = R<()>> + Send {
+        (**self).create_tags(ids, tags)
+    }
+    fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send {
+        (**self).delete_snapshot(id)
+    }
+}
+
+impl<T: EventsApi> EventsApi for &T {
+    fn list_rules(
+        &self,
+        prefix: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<RuleSummary>>> + Send {
+        (**self).list_rules(prefix, next_token)
+    }
+    fn list_targets(
+        &self,
+        rule: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<Target>>> + Send {
+        (**self).list_targets(rule, next_token)
+    }
+    fn put_rule(
+        &self,
+        rule: &str,
+        schedule: &str,
+        description: &str,
+    ) -> impl Future<Output = R<()>> + Send {
+        (**self).put_rule(rule, schedule, description)
+    }
+    fn put_targets(&self, rule: &str, targets: &[Target]) -> impl Future<Output = R<()>> + Send {
+        (**self).put_targets(rule, targets)
+    }
+    fn remove_targets(&self, rule: &str, ids: &[String]) -> impl Future<Output = R<()>> + Send {
+        (**self).remove_targets(rule, ids)
+    }
+    fn delete_rule(&self, rule: &str) -> impl Future<Output = R<()>> + Send {
+        (**self).delete_rule(rule)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,65 +395,5 @@ mod tests {
         )
         .into();
         assert_eq!(e.name(), crate::ErrorName::AccessDenied);
-    }
-}
-
-// A shared reference to a port is a port (one fake can serve EC2 and EventBridge at once).
-impl<T: Ec2Api> Ec2Api for &T {
-    fn describe_volumes(&self, req: PageRequest) -> impl Future<Output = R<Page<Volume>>> + Send {
-        (**self).describe_volumes(req)
-    }
-    fn describe_snapshots(
-        &self,
-        req: PageRequest,
-    ) -> impl Future<Output = R<Page<Snapshot>>> + Send {
-        (**self).describe_snapshots(req)
-    }
-    fn describe_tags(&self, req: PageRequest) -> impl Future<Output = R<Page<ResourceTag>>> + Send {
-        (**self).describe_tags(req)
-    }
-    fn create_tags(
-        &self,
-        ids: &[String],
-        tags: &[(String, String)],
-    ) -> impl Future<Output = R<()>> + Send {
-        (**self).create_tags(ids, tags)
-    }
-    fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send {
-        (**self).delete_snapshot(id)
-    }
-}
-
-impl<T: EventsApi> EventsApi for &T {
-    fn list_rules(
-        &self,
-        prefix: &str,
-        next_token: Option<String>,
-    ) -> impl Future<Output = R<Page<RuleSummary>>> + Send {
-        (**self).list_rules(prefix, next_token)
-    }
-    fn list_targets(
-        &self,
-        rule: &str,
-        next_token: Option<String>,
-    ) -> impl Future<Output = R<Page<Target>>> + Send {
-        (**self).list_targets(rule, next_token)
-    }
-    fn put_rule(
-        &self,
-        rule: &str,
-        schedule: &str,
-        description: &str,
-    ) -> impl Future<Output = R<()>> + Send {
-        (**self).put_rule(rule, schedule, description)
-    }
-    fn put_targets(&self, rule: &str, targets: &[Target]) -> impl Future<Output = R<()>> + Send {
-        (**self).put_targets(rule, targets)
-    }
-    fn remove_targets(&self, rule: &str, ids: &[String]) -> impl Future<Output = R<()>> + Send {
-        (**self).remove_targets(rule, ids)
-    }
-    fn delete_rule(&self, rule: &str) -> impl Future<Output = R<()>> + Send {
-        (**self).delete_rule(rule)
     }
 }

@@ -1,0 +1,226 @@
+//! API-efficiency benchmark on the strict fake: calls per operation for one sweep, next to the
+//! lower bound and to the 2017 recipe's algorithm run on the same fake.
+//!
+//! `cargo run --example efficiency` (or `make efficiency`). Prints a Markdown table.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, TimeZone, Utc};
+use ebs_gens::app::sweep::sweep;
+use ebs_gens::app::App;
+use ebs_gens::aws::fake::FakeAws;
+use ebs_gens::aws::{Ec2Api, Filter, PageRequest};
+use ebs_gens::config::Settings;
+use ebs_gens::snapshot::{SnapshotState, TAG_MANAGED_BY, TAG_VOLUME};
+
+const ACCOUNT: &str = "123456789012";
+const KEEP: usize = 7;
+
+struct Fleet {
+    volumes: usize,
+    snapshots: usize,
+    deletes: usize,
+    adopt: usize,
+    rules: usize,
+}
+
+/// `volumes` volumes (5 per instance) with `per` daily snapshots each, `Daily_Gens=7`; every
+/// tenth volume's newest snapshot is untagged (its completion event was missed).
+fn seed(fake: &FakeAws, volumes: usize, per: usize) -> Fleet {
+    let fire = Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 20).unwrap();
+    for i in 0..volumes {
+        let inst = format!("i-{:08x}", i / 5);
+        if i % 5 == 0 {
+            fake.add_instance(&inst, &[("Name", &format!("app{}", i / 5))]);
+        }
+        let vol = format!("vol-{i:08x}");
+        fake.add_volume(&vol, Some(&inst), &[("Daily_Gens", "7")]);
+        for d in 0..per {
+            let untagged = d == 0 && i % 10 == 0;
+            let tags: Vec<(&str, &str)> = if untagged {
+                vec![]
+            } else {
+                vec![(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &vol)]
+            };
+            fake.add_snapshot(
+                &vol,
+                fire - Duration::days(d as i64),
+                SnapshotState::Completed,
+                &tags,
+            );
+        }
+    }
+    Fleet {
+        volumes,
+        snapshots: volumes * per,
+        deletes: volumes * per.saturating_sub(KEEP),
+        adopt: volumes.div_ceil(10),
+        rules: volumes.div_ceil(5),
+    }
+}
+
+fn lower_bound(f: &Fleet) -> BTreeMap<&'static str, u64> {
+    let mut m = BTreeMap::new();
+    m.insert("DescribeVolumes", f.volumes.div_ceil(500) as u64);
+    // Instance Name lookups are needed only for volumes with adoptions; not in the bound.
+    m.insert("DescribeSnapshots", f.snapshots.div_ceil(1000) as u64);
+    m.insert("DeleteSnapshot", f.deletes as u64);
+    // The brief's bound, ceil(T/1000). Each volume's adopted snapshots need their own tag set
+    // (`Name`, `ebs-gens:volume`), so the reachable bound is one call per volume with adoptions.
+    m.insert("CreateTags", f.adopt.div_ceil(1000) as u64);
+    // Rule work on a fresh deployment: one ListRules, one PutRule and one PutTargets per rule.
+    m.insert("ListRules", 1);
+    m.insert("(runs to converge)", 1);
+    m.insert("PutRule", f.rules as u64);
+    m.insert("PutTargets", f.rules as u64);
+    m
+}
+
+/// The 2017 recipe on the same fake, run until it reaches the same end state: per run, one
+/// DescribeSnapshots and one instance lookup per volume, one CreateTags per new snapshot, and at
+/// most one DeleteSnapshot per volume.
+async fn recipe(fake: &FakeAws, f: &Fleet) -> BTreeMap<&'static str, u64> {
+    let vols: Vec<String> = (0..f.volumes).map(|i| format!("vol-{i:08x}")).collect();
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let mut deleted = 0;
+        for (i, vol) in vols.iter().enumerate() {
+            let req = PageRequest {
+                filters: vec![Filter::new("volume-id", [vol.as_str()])],
+                ..Default::default()
+            };
+            let mut snaps = fake.describe_snapshots(req).await.unwrap().items;
+            let inst = format!("i-{:08x}", i / 5);
+            let tag_req = PageRequest {
+                filters: vec![Filter::new("resource-id", [inst.as_str()])],
+                ..Default::default()
+            };
+            fake.describe_tags(tag_req).await.unwrap();
+            for s in snaps.iter().filter(|s| s.tags.is_empty()) {
+                let tags = vec![(TAG_MANAGED_BY.to_string(), "prod".to_string())];
+                fake.create_tags(std::slice::from_ref(&s.id), &tags)
+                    .await
+                    .unwrap();
+            }
+            snaps.sort_by_key(|s| s.start_time);
+            if snaps.len() > KEEP {
+                fake.delete_snapshot(&snaps[0].id).await.unwrap();
+                deleted += 1;
+            }
+        }
+        if deleted == 0 || runs > 100 {
+            break;
+        }
+    }
+    let mut calls = fake.calls();
+    // The recipe's rules: one per instance (it broke past 5 volumes); creating them is console work.
+    calls.insert("(runs to converge)", runs);
+    calls.into_iter().collect()
+}
+
+async fn case(volumes: usize, per: usize) -> String {
+    let fake = FakeAws::new(ACCOUNT);
+    let f = seed(&fake, volumes, per);
+    // EC2's documented buckets stay on (the delete pacer keeps under DeleteSnapshot's); the
+    // EventBridge control plane's rate limits are not modelled here.
+    for op in [
+        "ListRules",
+        "ListTargetsByRule",
+        "PutRule",
+        "PutTargets",
+        "RemoveTargets",
+        "DeleteRule",
+    ] {
+        fake.set_bucket(op, 1e12, 1e12);
+    }
+    let vars = [
+        ("EBS_GENS_DEPLOYMENT", "prod"),
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "5"),
+    ];
+    let settings = Settings::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let app = App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "efficiency")
+        .with_snapshot_role(Some(
+            "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
+        ))
+        .without_metrics();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    let summary = sweep(&app, false, now, 3).await.unwrap();
+    assert_eq!(
+        summary.totals.deleted, f.deletes,
+        "sweep deleted {} of {}",
+        summary.totals.deleted, f.deletes
+    );
+    assert!(
+        summary.failed_batches.is_empty(),
+        "{:?}",
+        summary.failed_batches
+    );
+    assert!(summary.rules_error.is_none(), "{:?}", summary.rules_error);
+    let mut ours = fake.calls();
+    ours.insert("(runs to converge)", 1);
+
+    let other = FakeAws::new(ACCOUNT);
+    seed(&other, volumes, per);
+    other.set_bucket("DeleteSnapshot", 1e12, 1e12);
+    other.set_bucket("DescribeSnapshots", 1e12, 1e12);
+    other.set_bucket("DescribeTags", 1e12, 1e12);
+    other.set_bucket("CreateTags", 1e12, 1e12);
+    let old = recipe(&other, &f).await;
+    let lb = lower_bound(&f);
+
+    let mut ops: Vec<&str> = ours
+        .keys()
+        .chain(lb.keys())
+        .chain(old.keys())
+        .copied()
+        .collect();
+    ops.sort();
+    ops.dedup();
+    let mut out = format!(
+        "\n### {} volumes, {} snapshots ({} to delete, {} to adopt)\n\n| operation | ebs-gens | lower bound | 2017 recipe |\n|---|---:|---:|---:|\n",
+        f.volumes, f.snapshots, f.deletes, f.adopt
+    );
+    let (mut t_ours, mut t_lb, mut t_old) = (0, 0, 0);
+    for op in ops {
+        let (a, b, c) = (
+            ours.get(op).copied().unwrap_or(0),
+            lb.get(op).copied().unwrap_or(0),
+            old.get(op).copied().unwrap_or(0),
+        );
+        if !op.starts_with('(') {
+            t_ours += a;
+            t_lb += b;
+            t_old += c;
+        }
+        out.push_str(&format!("| {op} | {a} | {b} | {c} |\n"));
+    }
+    out.push_str(&format!(
+        "| **total** | **{t_ours}** | **{t_lb}** | **{t_old}** |\n\nebs-gens / lower bound = {:.3}\n",
+        t_ours as f64 / t_lb as f64
+    ));
+    let ratio = t_ours as f64 / t_lb as f64;
+    assert!(
+        ratio <= 1.2,
+        "{ratio:.3} × the lower bound is over the 1.2 target"
+    );
+    out
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        println!("{}", case(1_000, 10).await);
+        println!("{}", case(10_000, 10).await);
+    });
+}

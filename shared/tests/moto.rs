@@ -1,0 +1,550 @@
+//! The real handlers against a real `moto_server` (EC2 + EventBridge emulator), started and
+//! stopped by this harness on 127.0.0.1 from the project venv (`scripts/venv.sh`, which
+//! `make test` runs first). Each test gets its own server on its own port.
+//!
+//! These tests never skip: without the venv they fail and say how to make it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use ebs_gens::app::sweep::sweep;
+use ebs_gens::app::{tag, App};
+use ebs_gens::aws::client::Ec2;
+use ebs_gens::aws::pacer::Pacer;
+use ebs_gens::aws::sdk::{SdkEc2, SdkEvents};
+use ebs_gens::aws::{Deleted, Ec2Api, ErrorKind, EventsApi};
+use ebs_gens::config::Settings;
+use ebs_gens::rules::RuleState;
+use ebs_gens::snapshot::{TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
+
+const ACCOUNT: &str = "123456789012"; // moto's default account
+const ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run `bash scripts/venv.sh` (make test does)",
+            python.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // scripts/moto_server.py is moto_server with its multi-value tag-key filter made AWS-like.
+        let child = Command::new(&python)
+            .arg(root.join("scripts/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let t0 = Instant::now();
+        while !moto.ready(port) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn ready(&self, port: u16) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let req = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        if s.write_all(req.as_bytes()).is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 16];
+        matches!(s.read(&mut buf), Ok(n) if n >= 12 && &buf[9..12] == b"200")
+    }
+
+    async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn settings(extra: &[(&str, &str)]) -> Settings {
+    let mut vars: Vec<(String, String)> = vec![
+        ("EBS_GENS_DEPLOYMENT".into(), "prod".into()),
+        // moto's snapshots start "now": a schedule firing every minute makes them adoptable.
+        ("EBS_GENS_CRON_DAILY".into(), "cron(0/1 * * * ? *)".into()),
+        ("EBS_GENS_DELETE_BURST".into(), "100".into()),
+        ("EBS_GENS_DELETES_PER_SECOND".into(), "100".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_lookup(move |k| {
+        vars.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+fn tags(resource: ResourceType, kv: &[(&str, &str)]) -> TagSpecification {
+    let mut b = TagSpecification::builder().resource_type(resource);
+    for (k, v) in kv {
+        b = b.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    b.build()
+}
+
+struct Fleet {
+    web: Vec<String>,
+    db: String,
+    loose: String,
+    bad: String,
+    pinned: String,
+    staging: String,
+    ami_snapshot: String,
+}
+
+async fn instance(ec2: &aws_sdk_ec2::Client, name: Option<&str>) -> String {
+    let mut req = ec2
+        .run_instances()
+        .image_id("ami-12345678")
+        .min_count(1)
+        .max_count(1)
+        .instance_type("t3.micro".into());
+    // The first tag is not Name: the 2017 recipe read tags[0].
+    let mut kv = vec![("CostCenter", "42")];
+    kv.extend(name.map(|n| ("Name", n)));
+    req = req.tag_specifications(tags(ResourceType::Instance, &kv));
+    req.send().await.unwrap().instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_string()
+}
+
+async fn volume(
+    ec2: &aws_sdk_ec2::Client,
+    kv: &[(&str, &str)],
+    attach: Option<(&str, &str)>,
+) -> String {
+    let mut req = ec2.create_volume().availability_zone("us-east-1a").size(8);
+    if !kv.is_empty() {
+        req = req.tag_specifications(tags(ResourceType::Volume, kv));
+    }
+    let id = req.send().await.unwrap().volume_id().unwrap().to_string();
+    if let Some((instance, device)) = attach {
+        ec2.attach_volume()
+            .volume_id(&id)
+            .instance_id(instance)
+            .device(device)
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
+async fn snapshot(ec2: &aws_sdk_ec2::Client, vol: &str, kv: &[(&str, &str)]) -> String {
+    let mut req = ec2.create_snapshot().volume_id(vol);
+    if !kv.is_empty() {
+        req = req.tag_specifications(tags(ResourceType::Snapshot, kv));
+    }
+    req.send().await.unwrap().snapshot_id().unwrap().to_string()
+}
+
+/// Two instances (7 volumes on the named one, one on the unnamed), an unattached volume, a
+/// misconfigured one, history of ours, a pinned snapshot, someone else's, and an AMI's snapshot.
+async fn seed(ec2: &aws_sdk_ec2::Client) -> Fleet {
+    let web01 = instance(ec2, Some("web01")).await;
+    let nameless = instance(ec2, None).await;
+    let mut web = Vec::new();
+    for i in 0..7 {
+        let dev = format!("/dev/sd{}", (b'f' + i) as char);
+        let v = volume(
+            ec2,
+            &[("Daily_Gens", "2"), ("Name", "web-data")],
+            Some((&web01, &dev)),
+        )
+        .await;
+        for _ in 0..4 {
+            snapshot(ec2, &v, &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &v)]).await;
+        }
+        web.push(v);
+    }
+    let db = volume(
+        ec2,
+        &[("Daily_Gens", "1"), ("Name", "db-data")],
+        Some((&nameless, "/dev/sdf")),
+    )
+    .await;
+    snapshot(ec2, &db, &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &db)]).await;
+    // moto stamps start times to the second: make the untagged one (from the schedule, its
+    // event missed) strictly newer, as it would be on AWS.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    snapshot(ec2, &db, &[]).await;
+    let loose = volume(ec2, &[("Daily_Gens", " 3 ")], None).await;
+    for _ in 0..5 {
+        snapshot(
+            ec2,
+            &loose,
+            &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &loose)],
+        )
+        .await;
+    }
+    let pinned = snapshot(
+        ec2,
+        &loose,
+        &[
+            (TAG_MANAGED_BY, "prod"),
+            (TAG_VOLUME, &loose),
+            (TAG_KEEP, "legal hold"),
+        ],
+    )
+    .await;
+    let staging = snapshot(ec2, &loose, &[(TAG_MANAGED_BY, "staging")]).await;
+    let bad = volume(ec2, &[("Daily_Gens", "abc")], None).await;
+    for _ in 0..3 {
+        snapshot(ec2, &bad, &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &bad)]).await;
+    }
+    let image = ec2
+        .create_image()
+        .instance_id(&web01)
+        .name("web01-golden")
+        .send()
+        .await
+        .unwrap();
+    let ami = image.image_id().unwrap();
+    let described = ec2.describe_images().image_ids(ami).send().await.unwrap();
+    let ami_snapshot = described.images()[0].block_device_mappings()[0]
+        .ebs()
+        .unwrap()
+        .snapshot_id()
+        .unwrap()
+        .to_string();
+    Fleet {
+        web,
+        db,
+        loose,
+        bad,
+        pinned,
+        staging,
+        ami_snapshot,
+    }
+}
+
+fn app(config: &aws_config::SdkConfig, s: Settings) -> App<SdkEc2, SdkEvents> {
+    App::new(
+        s,
+        SdkEc2::new(config),
+        SdkEvents::new(config),
+        ACCOUNT,
+        "us-east-1",
+        "moto-test",
+    )
+    .with_snapshot_role(Some(ROLE.into()))
+}
+
+async fn snapshots_of(ec2: &aws_sdk_ec2::Client, vol: &str) -> Vec<aws_sdk_ec2::types::Snapshot> {
+    ec2.describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("volume-id")
+                .values(vol)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .snapshots()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_against_moto_keeps_generations_and_creates_enabled_rules() {
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let fleet = seed(&ec2).await;
+    let app = app(&config, settings(&[]));
+    let now = chrono::Utc::now();
+
+    // A dry run first: the plan, no change.
+    let dry = sweep(&app, true, now, 1).await.unwrap();
+    assert_eq!(dry.totals.deleted, 7 * 2 + 1 + 2);
+    assert_eq!(snapshots_of(&ec2, &fleet.web[0]).await.len(), 4);
+
+    let summary = sweep(&app, false, now, 1).await.unwrap();
+    assert_eq!(summary.volumes, 9, "7 web + db + loose");
+    assert_eq!(summary.misconfigured, 1);
+    assert!(
+        summary.failed_batches.is_empty() && summary.rules_error.is_none(),
+        "{summary:?}"
+    );
+    assert_eq!(summary.totals.adopted, 1);
+    assert_eq!(summary.totals.deleted, 7 * 2 + 1 + 2);
+
+    for v in &fleet.web {
+        assert_eq!(
+            snapshots_of(&ec2, v).await.len(),
+            2,
+            "{v} keeps Daily_Gens=2"
+        );
+    }
+    // db: the adopted snapshot is the newest; the older one of ours went. Its instance has no
+    // Name tag, so the volume's Name names it.
+    let db = snapshots_of(&ec2, &fleet.db).await;
+    assert_eq!(db.len(), 1);
+    let name = db[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(TAG_NAME))
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_string();
+    assert_eq!(name, format!("db-data_Daily_{}", fleet.db));
+    // loose: 3 kept + pinned + staging's.
+    let loose: Vec<String> = snapshots_of(&ec2, &fleet.loose)
+        .await
+        .iter()
+        .map(|s| s.snapshot_id().unwrap().to_string())
+        .collect();
+    assert_eq!(loose.len(), 5);
+    assert!(loose.contains(&fleet.pinned) && loose.contains(&fleet.staging));
+    // Misconfigured: nothing deleted.
+    assert_eq!(snapshots_of(&ec2, &fleet.bad).await.len(), 3);
+    // The AMI's snapshot is not ours and stays.
+    let all = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .send()
+        .await
+        .unwrap();
+    assert!(all
+        .snapshots()
+        .iter()
+        .any(|s| s.snapshot_id() == Some(fleet.ami_snapshot.as_str())));
+
+    // Rules: enabled, ≤ 5 targets each, every managed volume targeted once with RoleArn and Input.
+    let events = SdkEvents::new(&config);
+    let rules = ebs_gens::aws::client::Events::new(&events)
+        .rules_with_prefix("ebs-gens-prod-")
+        .await
+        .unwrap();
+    assert_eq!(rules.len(), 2, "9 daily volumes need two rules");
+    let mut targeted = Vec::new();
+    for r in &rules {
+        assert_eq!(r.state, RuleState::Enabled);
+        assert_eq!(
+            r.schedule_expression.as_deref(),
+            Some("cron(0/1 * * * ? *)")
+        );
+        assert!(r.targets.len() <= 5);
+        for t in &r.targets {
+            assert_eq!(
+                t.arn,
+                "arn:aws:events:us-east-1:123456789012:target/create-snapshot"
+            );
+            assert_eq!(t.role_arn.as_deref(), Some(ROLE));
+            assert_eq!(t.input.as_deref(), Some(format!("\"{}\"", t.id).as_str()));
+            targeted.push(t.id.clone());
+        }
+    }
+    targeted.sort();
+    let mut expected: Vec<String> = fleet
+        .web
+        .iter()
+        .cloned()
+        .chain([fleet.db.clone(), fleet.loose.clone()])
+        .collect();
+    expected.sort();
+    assert_eq!(targeted, expected);
+
+    // Converged: a second sweep changes nothing.
+    let again = sweep(&app, false, now, 1).await.unwrap();
+    assert_eq!(
+        (
+            again.totals.deleted,
+            again.totals.adopted,
+            again.rule_changes
+        ),
+        (0, 0, 0)
+    );
+}
+
+fn event(snapshot: &str, volume: &str, result: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/create-snapshot-succeeded.json"
+    ))
+    .unwrap();
+    v["detail"]["snapshot_id"] = format!("arn:aws:ec2::us-east-1:snapshot/{snapshot}").into();
+    v["detail"]["source"] = format!("arn:aws:ec2::us-east-1:volume/{volume}").into();
+    v["detail"]["result"] = result.into();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_snapshot_events_against_moto() {
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let web01 = instance(&ec2, Some("web01")).await;
+    let vol = volume(&ec2, &[("Daily_Gens", "7")], Some((&web01, "/dev/sdf"))).await;
+    let snap = snapshot(&ec2, &vol, &[]).await;
+    let app = app(&config, settings(&[]));
+
+    let out = tag::handle(&app, event(&snap, &vol, "succeeded"))
+        .await
+        .unwrap();
+    assert_eq!(out.results[0].action, "adopted", "{:?}", out.results);
+    assert_eq!(out.volumes[0].volume_id, vol);
+    let s = &snapshots_of(&ec2, &vol).await[0];
+    let get = |k: &str| {
+        s.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    assert_eq!(get(TAG_NAME), Some(format!("web01_Daily_{vol}")));
+    assert_eq!(get(TAG_MANAGED_BY).as_deref(), Some("prod"));
+    assert_eq!(get(TAG_VOLUME), Some(vol.clone()));
+
+    // A duplicate delivery changes nothing.
+    let again = tag::handle(&app, event(&snap, &vol, "succeeded"))
+        .await
+        .unwrap();
+    assert_eq!(again.results[0].action, "already-ours");
+
+    // A failed snapshot is reported, never tagged.
+    let other = snapshot(&ec2, &vol, &[]).await;
+    let failed = tag::handle(&app, event(&other, &vol, "failed"))
+        .await
+        .unwrap();
+    assert_eq!(failed.failed.len(), 1);
+    assert!(failed.volumes.is_empty());
+    let s = snapshots_of(&ec2, &vol)
+        .await
+        .into_iter()
+        .find(|s| s.snapshot_id() == Some(other.as_str()))
+        .unwrap();
+    assert!(s.tags().is_empty());
+
+    // With adoption off, a completed snapshot stays untagged.
+    let never = app_with(&config, &[("EBS_GENS_ADOPTION", "never")]);
+    let out = tag::handle(&never, event(&other, &vol, "succeeded"))
+        .await
+        .unwrap();
+    assert_eq!(out.results[0].action, "skipped");
+}
+
+fn app_with(config: &aws_config::SdkConfig, extra: &[(&str, &str)]) -> App<SdkEc2, SdkEvents> {
+    app(config, settings(extra))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_adapter_classifies_moto_errors() {
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let web01 = instance(&ec2, Some("web01")).await;
+    let image = ec2
+        .create_image()
+        .instance_id(&web01)
+        .name("golden-image")
+        .send()
+        .await
+        .unwrap();
+    let described = ec2
+        .describe_images()
+        .image_ids(image.image_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let ami_snapshot = described.images()[0].block_device_mappings()[0]
+        .ebs()
+        .unwrap()
+        .snapshot_id()
+        .unwrap()
+        .to_string();
+
+    let client = Ec2::new(SdkEc2::new(&config), Pacer::unlimited());
+    let err = client.delete(&ami_snapshot).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InUse, "{err}");
+    assert_eq!(err.code, "InvalidSnapshot.InUse");
+
+    let vol = volume(&ec2, &[], None).await;
+    let snap = snapshot(&ec2, &vol, &[]).await;
+    assert_eq!(client.delete(&snap).await.unwrap(), Deleted::Deleted);
+    assert_eq!(
+        client.delete(&snap).await.unwrap(),
+        Deleted::AlreadyGone,
+        "NotFound on a second delete is done"
+    );
+    assert_eq!(client.snapshot(&snap).await.unwrap(), None);
+
+    // EventBridge: a rule with targets cannot be deleted (as on AWS).
+    let events = SdkEvents::new(&config);
+    events
+        .put_rule(
+            "ebs-gens-prod-daily-abcdef-01",
+            "cron(30 9 * * ? *)",
+            "test",
+        )
+        .await
+        .unwrap();
+    let t = ebs_gens::rules::Target {
+        id: vol.clone(),
+        arn: "arn:aws:events:us-east-1:123456789012:target/create-snapshot".into(),
+        input: Some(format!("\"{vol}\"")),
+        role_arn: Some(ROLE.into()),
+    };
+    events
+        .put_targets("ebs-gens-prod-daily-abcdef-01", &[t])
+        .await
+        .unwrap();
+    assert!(events
+        .delete_rule("ebs-gens-prod-daily-abcdef-01")
+        .await
+        .is_err());
+    // Our raw page call against moto, and the DescribeVolumes filter on tag keys.
+    let page = SdkEc2::new(&config)
+        .describe_volumes(ebs_gens::aws::PageRequest {
+            filters: vec![ebs_gens::aws::Filter::new("tag-key", ["Daily_Gens"])],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+}
