@@ -1,15 +1,23 @@
 """moto_server, with one correction so the emulator answers as AWS does.
 
-moto 5.2.5 matches a multi-value `tag-key` / `tag-value` filter with subset/superset semantics
+1. moto 5.2.5 matches a multi-value `tag-key` / `tag-value` filter with subset/superset semantics
 (a volume tagged {Daily_Gens, Name} does not match tag-key=[Hourly_Gens, Daily_Gens, ...]).
 EC2 ORs the values of one filter: the resource matches when any of its keys matches any value.
+
+2. Emulator-only history: moto stamps every snapshot "now". A snapshot created with a description
+starting `[backdate 2026-11-01T09:30:00Z]` gets that start time, so tests and the demo can build
+weeks of history. Nothing in ebs-gens reads descriptions; AWS has no such thing.
+
 Usage is the same as moto_server: python scripts/moto_server.py -H 127.0.0.1 -p PORT
 """
 
+import datetime
 import fnmatch
+import re
 import sys
 
 from moto.ec2 import utils as ec2_utils
+from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.server import main
 
 _original = ec2_utils.is_filter_matching
@@ -23,6 +31,23 @@ def _is_filter_matching(obj, _filter, filter_value):
 
 
 ec2_utils.is_filter_matching = _is_filter_matching
+
+_BACKDATE = re.compile(r"^\[backdate (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\]")
+_create_snapshot = EBSBackend.create_snapshot
+
+
+def _create_backdated_snapshot(self, volume_id, description, *args, **kwargs):
+    snapshot = _create_snapshot(self, volume_id, description, *args, **kwargs)
+    m = _BACKDATE.match(description or "")
+    if m:
+        when = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ")
+        if snapshot.start_time.tzinfo is not None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        snapshot.start_time = when
+    return snapshot
+
+
+EBSBackend.create_snapshot = _create_backdated_snapshot
 
 if __name__ == "__main__":
     main(sys.argv[1:])

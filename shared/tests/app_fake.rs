@@ -119,7 +119,7 @@ async fn sweep_keeps_n_deletes_surplus_and_makes_two_rules_for_seven_volumes() {
         history(&fake, &vol, 6);
     }
     let summary = sweep(&app(&fake), false, now(), 3).await.unwrap();
-    assert_eq!(summary.volumes, 7);
+    assert_eq!(summary.totals.volumes, 7);
     assert_eq!(summary.totals.deleted, 21);
     assert_eq!(summary.totals.kept, 21);
     let rules = fake.rules();
@@ -374,7 +374,7 @@ async fn converge(fake: &FakeAws) -> (BTreeMap<String, Vec<String>>, Vec<String>
     .with_snapshot_role(Some(ROLE.into()));
     for _ in 0..30 {
         match sweep(&app, false, now(), 3).await {
-            Ok(s) if s.failed_batches.is_empty() && s.rules_error.is_none() => {
+            Ok(s) if !s.failed() => {
                 fake.clear_faults();
                 let again = sweep(&app, false, now(), 1).await.unwrap();
                 assert_eq!(again.totals.deleted, 0, "converged state must be stable");
@@ -460,11 +460,7 @@ async fn the_pacer_keeps_a_large_prune_under_the_delete_bucket() {
     let app = app(&fake);
     let summary = sweep(&app, false, now(), 1).await.unwrap();
     assert_eq!(summary.totals.deleted, 500);
-    assert!(
-        summary.failed_batches.is_empty(),
-        "{:?}",
-        summary.failed_batches
-    );
+    assert!(!summary.failed(), "{:?}", summary.totals.errors);
     assert_eq!(
         fake.calls()["DeleteSnapshot"],
         500,

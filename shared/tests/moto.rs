@@ -305,10 +305,10 @@ async fn sweep_against_moto_keeps_generations_and_creates_enabled_rules() {
     assert_eq!(snapshots_of(&ec2, &fleet.web[0]).await.len(), 4);
 
     let summary = sweep(&app, false, now, 1).await.unwrap();
-    assert_eq!(summary.volumes, 9, "7 web + db + loose");
-    assert_eq!(summary.misconfigured, 1);
+    assert_eq!(summary.totals.volumes, 9, "7 web + db + loose");
+    assert_eq!(summary.totals.misconfigured, 1);
     assert!(
-        summary.failed_batches.is_empty() && summary.rules_error.is_none(),
+        !summary.failed() && summary.rules_error.is_none(),
         "{summary:?}"
     );
     assert_eq!(summary.totals.adopted, 1);

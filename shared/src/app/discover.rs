@@ -8,6 +8,7 @@ use crate::aws::{Ec2Api, EventsApi, Filter, PageRequest, MAX_VOLUMES_PAGE};
 use crate::error::Error;
 use crate::metrics::Counts;
 
+use super::prune::Totals;
 use super::{classify_volumes, App, MisconfiguredVolume, VolumeJob};
 
 /// Volumes per prune-volumes invocation (one Map item). 100 volumes with ~10 snapshots each
@@ -27,6 +28,66 @@ pub struct DiscoverInput {
     pub batch_size: Option<usize>,
     #[serde(default)]
     pub dry_run: bool,
+    /// The sweep's running totals so far (the state machine threads them through).
+    #[serde(default)]
+    pub summary: SweepTotals,
+    /// The previous page's Map results, folded into `summary`: `{"totals": …}` per pruned
+    /// batch, `{"error": {"Error", "Cause"}}` per batch that failed after its retries.
+    #[serde(default)]
+    pub results: Vec<BatchResult>,
+    /// Only fold `results` into `summary` (the sweep's last step); list nothing.
+    #[serde(default)]
+    pub fold_only: bool,
+}
+
+/// What one Map iteration reports back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResult {
+    #[serde(default)]
+    pub totals: Option<Totals>,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+/// The sweep's summary, accumulated page by page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepTotals {
+    pub volumes: usize,
+    pub misconfigured: usize,
+    pub adopted: usize,
+    pub kept: usize,
+    pub deleted: usize,
+    pub skipped: usize,
+    pub deferred: usize,
+    /// Batches that still failed after every retry.
+    pub failed_batches: usize,
+    /// The errors of failed batches (at most 10 kept, to bound the state size).
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// Folds one page's Map results into the running totals. Pure.
+pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
+    for r in results {
+        match (&r.totals, &r.error) {
+            (Some(t), None) => {
+                summary.adopted += t.adopted;
+                summary.kept += t.kept;
+                summary.deleted += t.deleted;
+                summary.skipped += t.skipped;
+                summary.deferred += t.deferred;
+            }
+            (_, error) => {
+                summary.failed_batches += 1;
+                if summary.errors.len() < 10 {
+                    summary
+                        .errors
+                        .push(error.clone().unwrap_or(serde_json::Value::Null));
+                }
+            }
+        }
+    }
+    summary
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +104,8 @@ pub struct DiscoverOutput {
     /// Present while more pages remain.
     pub next_cursor: Option<String>,
     pub dry_run: bool,
+    /// Running totals including this page's volumes (pruning results arrive with the next call).
+    pub summary: SweepTotals,
 }
 
 pub async fn handle<E: Ec2Api, V: EventsApi>(
@@ -60,6 +123,24 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         return Err(Error::InvalidInput(format!(
             "batch_size {batch_size} is not 1..=200"
         )));
+    }
+    let mut summary = fold(input.summary.clone(), &input.results);
+    if input.fold_only {
+        if summary.failed_batches > 0 {
+            tracing::error!(
+                failed_batches = summary.failed_batches,
+                "sweep finished with failed batches"
+            );
+        }
+        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), dry_run = input.dry_run, "sweep summary");
+        return Ok(DiscoverOutput {
+            batches: vec![],
+            misconfigured: vec![],
+            managed: 0,
+            next_cursor: None,
+            dry_run: input.dry_run,
+            summary,
+        });
     }
     let keys: Vec<String> = app
         .settings
@@ -88,7 +169,10 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         more = page.next_token.is_some(),
         "discovered volumes"
     );
+    summary.volumes += jobs.len();
+    summary.misconfigured += misconfigured.len();
     Ok(DiscoverOutput {
+        summary,
         managed: jobs.len(),
         batches: jobs
             .chunks(batch_size)
@@ -101,4 +185,30 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         next_cursor: page.next_token.filter(|t| !t.is_empty()),
         dry_run: input.dry_run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_adds_totals_and_counts_failed_batches() {
+        let ok = |d| BatchResult {
+            totals: Some(Totals {
+                deleted: d,
+                kept: 1,
+                ..Totals::default()
+            }),
+            error: None,
+        };
+        let bad = BatchResult {
+            totals: None,
+            error: Some(serde_json::json!({"Error": "DeleteFailed", "Cause": "x"})),
+        };
+        let s = fold(SweepTotals::default(), &[ok(2), ok(3), bad]);
+        assert_eq!((s.deleted, s.kept, s.failed_batches), (5, 2, 1));
+        assert_eq!(s.errors[0]["Error"], "DeleteFailed");
+        let s = fold(s, &[ok(1)]);
+        assert_eq!(s.deleted, 6);
+    }
 }

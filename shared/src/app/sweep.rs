@@ -1,5 +1,6 @@
-//! The sweep run in-process: the same steps as the `sweep` state machine (ensure rules, then
-//! discover page by page and prune each batch), with the state machine's retry of retryable
+//! The sweep run in-process: exactly the steps of `statemachine/sweep.asl.json` (ensure rules,
+//! then discover page by page, prune each page's batches, fold their results into the running
+//! summary, and fold the last page at the end), with the state machine's retry of retryable
 //! errors. Used by the local `sweep` command, the efficiency benchmark and the tests.
 
 use chrono::{DateTime, Utc};
@@ -8,22 +9,26 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{Ec2Api, EventsApi};
 use crate::error::Error;
 
-use super::discover::{self, DiscoverInput};
+use super::discover::{self, BatchResult, DiscoverInput, SweepTotals};
 use super::ensure_rules::{self, EnsureInput};
-use super::prune::{self, PruneInput, Totals};
+use super::prune::{self, PruneInput};
 use super::App;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepSummary {
-    pub volumes: usize,
-    pub misconfigured: usize,
+    #[serde(flatten)]
+    pub totals: SweepTotals,
     pub rule_changes: usize,
     /// Why ensure-rules failed, if it did (pruning still runs: it does not depend on rules).
     pub rules_error: Option<String>,
-    pub totals: Totals,
-    /// Batches that still failed after every retry, with their error.
-    pub failed_batches: Vec<String>,
     pub dry_run: bool,
+}
+
+impl SweepSummary {
+    /// Whether anything failed (the state machine ends in a Fail state then).
+    pub fn failed(&self) -> bool {
+        self.totals.failed_batches > 0 || self.rules_error.is_some()
+    }
 }
 
 /// Retries `f` on retryable errors (`Transient`, `DeleteFailed`) up to `attempts` times.
@@ -44,70 +49,75 @@ where
     }
 }
 
-/// Runs one sweep. `attempts` is the per-step retry budget (the ASL uses the same idea).
+/// Runs one sweep. `attempts` is the per-step retry budget (the ASL's Retry does the same).
 pub async fn sweep<E: Ec2Api, V: EventsApi>(
     app: &App<E, V>,
     dry_run: bool,
     now: DateTime<Utc>,
     attempts: u32,
 ) -> Result<SweepSummary, Error> {
-    let mut summary = SweepSummary {
-        dry_run,
-        ..Default::default()
-    };
+    let mut rule_changes = 0;
+    let mut rules_error = None;
     if app.snapshot_role_arn.is_some() {
         match with_retries(attempts, || {
             ensure_rules::handle(app, EnsureInput { dry_run })
         })
         .await
         {
-            Ok(ensured) => summary.rule_changes = ensured.ops.len(),
+            Ok(ensured) => rule_changes = ensured.ops.len(),
             Err(e) => {
                 tracing::error!(error = %e, "ensure-rules failed; pruning goes on");
-                summary.rules_error = Some(e.to_string());
+                rules_error = Some(e.to_string());
             }
         }
     }
-    let mut cursor = None;
+    let mut input = DiscoverInput {
+        dry_run,
+        ..Default::default()
+    };
     loop {
-        let page = with_retries(attempts, || {
-            discover::handle(
-                app,
-                DiscoverInput {
-                    cursor: cursor.clone(),
-                    dry_run,
-                    ..Default::default()
-                },
-            )
-        })
-        .await?;
-        summary.volumes += page.managed;
-        summary.misconfigured += page.misconfigured.len();
+        let page = with_retries(attempts, || discover::handle(app, input.clone())).await?;
+        let mut results = Vec::with_capacity(page.batches.len());
         for batch in page.batches {
-            let input = PruneInput {
+            let prune_input = PruneInput {
                 volumes: batch.volumes,
                 dry_run,
             };
-            match with_retries(attempts, || prune::handle(app, input.clone(), now, None)).await {
-                Ok(out) => {
-                    let t = &mut summary.totals;
-                    t.volumes += out.totals.volumes;
-                    t.adopted += out.totals.adopted;
-                    t.kept += out.totals.kept;
-                    t.deleted += out.totals.deleted;
-                    t.skipped += out.totals.skipped;
-                    t.deferred += out.totals.deferred;
-                }
-                Err(e) => {
-                    summary.totals.failed += 1;
-                    summary.failed_batches.push(e.to_string());
-                }
-            }
+            results.push(
+                match with_retries(attempts, || {
+                    prune::handle(app, prune_input.clone(), now, None)
+                })
+                .await
+                {
+                    Ok(out) => BatchResult {
+                        totals: Some(out.totals),
+                        error: None,
+                    },
+                    Err(e) => BatchResult {
+                        totals: None,
+                        error: Some(
+                            serde_json::json!({"Error": e.name().as_str(), "Cause": e.to_string()}),
+                        ),
+                    },
+                },
+            );
         }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+        input = DiscoverInput {
+            cursor: page.next_cursor.clone(),
+            dry_run,
+            summary: page.summary,
+            results,
+            fold_only: page.next_cursor.is_none(),
+            ..Default::default()
+        };
+        if input.fold_only {
+            let last = discover::handle(app, input).await?;
+            return Ok(SweepSummary {
+                totals: last.summary,
+                rule_changes,
+                rules_error,
+                dry_run,
+            });
         }
     }
-    Ok(summary)
 }
