@@ -10,20 +10,34 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test setup lint fmt test-rust bench efficiency
+.PHONY: help test setup lint fmt test-rust test-asl test-statemachine bench efficiency demo sweep-local event-local
 
 help:
+	@echo "make demo    - run the whole system locally on an emulated fleet and print a report"
 	@echo "make test    - set up and run every test suite (what CI runs)"
+	@echo "make sweep-local [DRY_RUN=1] - run the sweep state machine locally against AWS_ENDPOINT_URL (or your account)"
+	@echo "make event-local EVENT=file.json [DRY_RUN=1] - deliver one EBS event locally"
 	@echo "make lint    - cargo fmt --check and clippy -D warnings"
 	@echo "make bench   - criterion benchmark of the planner (1,000,000 snapshots)"
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fmt     - format the Rust code"
 
-test: setup lint test-rust efficiency
+test: setup lint test-rust test-asl test-statemachine efficiency
 
 # Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
 setup:
 	bash scripts/venv.sh
+	bash scripts/npm.sh statemachine/runner
+
+# asl-validator on both definitions (the Rust test `asl` adds our own checks).
+test-asl: setup
+	cd statemachine/runner && npx --no-install asl-validator --json-path ../snapshot-completed.asl.json --json-path ../sweep.asl.json
+
+# Both state machines end to end: aws-local-stepfunctions + cargo lambda watch + moto.
+# The binaries are built first so cargo lambda watch starts them without compiling.
+test-statemachine: setup
+	cargo build --workspace --bins --locked
+	node --test tests/statemachine/
 
 lint:
 	cargo fmt --all -- --check
@@ -40,3 +54,15 @@ bench:
 
 efficiency:
 	cargo run --quiet --locked --example efficiency
+
+demo: setup
+	cargo build --workspace --bins --locked
+	node scripts/local.mjs demo
+
+sweep-local: setup
+	cargo build --workspace --bins --locked
+	node scripts/local.mjs sweep $(if $(DRY_RUN),--dry-run)
+
+event-local: setup
+	cargo build --workspace --bins --locked
+	node scripts/local.mjs event $(EVENT) $(if $(DRY_RUN),--dry-run)

@@ -7,6 +7,7 @@
 //! | `EBS_GENS_TIME_ZONE`             | `UTC` (IANA name)        |
 //! | `EBS_GENS_ADOPTION`              | `schedule-window`        |
 //! | `EBS_GENS_ADOPTION_WINDOW_MINUTES` | `15`                   |
+//! | `EBS_GENS_DRY_RUN`               | `false` (`true`: change nothing) |
 //! | `EBS_GENS_DELETE_BURST`          | `20`                     |
 //! | `EBS_GENS_DELETES_PER_SECOND`    | `2`                      |
 //! | `EBS_GENS_TAG_KEY_<CLASS>`       | `Hourly_Gens`, `Daily_Gens`, ... |
@@ -49,6 +50,9 @@ pub struct Settings {
     /// account and region, shared by every concurrent prune).
     pub delete_burst: u32,
     pub deletes_per_second: f64,
+    /// `EBS_GENS_DRY_RUN=true`: every function plans and reports but changes nothing, whatever
+    /// its input says (for pointing a local run at a real account, or a cautious first deploy).
+    pub force_dry_run: bool,
 }
 
 impl Default for Settings {
@@ -150,7 +154,18 @@ impl Settings {
                     )
                 })?,
         };
+        let force_dry_run = match get("EBS_GENS_DRY_RUN").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(err(
+                    "EBS_GENS_DRY_RUN",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
         Ok(Settings {
+            force_dry_run,
             delete_burst,
             deletes_per_second,
             deployment,

@@ -49,8 +49,9 @@ pub struct BatchResult {
     pub error: Option<serde_json::Value>,
 }
 
-/// The sweep's summary, accumulated page by page.
+/// The sweep's summary, accumulated page by page (`{}` is the empty summary).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SweepTotals {
     pub volumes: usize,
     pub misconfigured: usize,
@@ -110,8 +111,9 @@ pub struct DiscoverOutput {
 
 pub async fn handle<E: Ec2Api, V: EventsApi>(
     app: &App<E, V>,
-    input: DiscoverInput,
+    mut input: DiscoverInput,
 ) -> Result<DiscoverOutput, Error> {
+    input.dry_run |= app.settings.force_dry_run;
     let page_size = input.page_size.unwrap_or(MAX_VOLUMES_PAGE);
     if !(5..=MAX_VOLUMES_PAGE).contains(&page_size) {
         return Err(Error::InvalidInput(format!(

@@ -24,6 +24,10 @@ pub struct EnsureInput {
 pub struct EnsureOutput {
     /// The operations applied (or, in a dry run, that would be).
     pub ops: Vec<serde_json::Value>,
+    /// How many operations were applied (or would be, in a dry run).
+    pub changes: usize,
+    /// How many of our rules exist afterwards.
+    pub rule_count: usize,
     /// Our rules afterwards: name → volume ids.
     pub rules: BTreeMap<String, Vec<String>>,
     pub managed: usize,
@@ -34,8 +38,9 @@ pub struct EnsureOutput {
 
 pub async fn handle<E: Ec2Api, V: EventsApi>(
     app: &App<E, V>,
-    input: EnsureInput,
+    mut input: EnsureInput,
 ) -> Result<EnsureOutput, Error> {
+    input.dry_run |= app.settings.force_dry_run;
     let role_arn = app
         .snapshot_role_arn
         .clone()
@@ -109,6 +114,8 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     counts.add("Rules", plan.rules.len() as u64);
     app.publish(&counts, chrono::Utc::now());
     Ok(EnsureOutput {
+        changes: plan.ops.len(),
+        rule_count: plan.rules.len(),
         ops: plan
             .ops
             .iter()

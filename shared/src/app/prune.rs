@@ -50,6 +50,7 @@ pub struct VolumeReport {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Totals {
     pub volumes: usize,
     pub adopted: usize,
@@ -78,7 +79,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         id_after(&j.volume_id, "volume").map_err(|e| Error::InvalidInput(e.to_string()))?;
         jobs.insert(j.volume_id.clone(), j);
     }
-    let dry_run = input.dry_run;
+    let dry_run = input.dry_run || app.settings.force_dry_run;
     let ids: Vec<String> = jobs.keys().cloned().collect();
     let mut groups = if ids.is_empty() {
         BTreeMap::new()

@@ -38,6 +38,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     event: serde_json::Value,
 ) -> Result<TagOutput, Error> {
     let completions = parse_completion(event)?;
+    let dry_run = app.settings.force_dry_run;
     let mut results = Vec::new();
     let mut failed = Vec::new();
     let mut counts = Counts::default();
@@ -121,9 +122,11 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         for (vol, snap) in &adopt {
             let job = &jobs[vol];
             let tags = ownership_tags(&app.settings.deployment, vol, job.finest(), &names[vol]);
-            app.ec2.tag(std::slice::from_ref(snap), &tags).await?;
+            if !dry_run {
+                app.ec2.tag(std::slice::from_ref(snap), &tags).await?;
+            }
             tracing::info!(volume_id = %vol, snapshot_id = %snap, reason = "completed snapshot of a managed volume", mode = %app.settings.adoption, "adopt");
-            counts.add("SnapshotsAdopted", 1);
+            counts.add("SnapshotsAdopted", u64::from(!dry_run));
             results.push(SnapshotResult {
                 snapshot_id: snap.clone(),
                 volume_id: vol.clone(),
@@ -149,6 +152,6 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         results,
         volumes: touched,
         failed,
-        dry_run: false,
+        dry_run,
     })
 }

@@ -1,0 +1,146 @@
+"""Seeds and inspects an emulated EC2 fleet (moto) for the state-machine tests and `make demo`.
+
+    python scripts/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
+    python scripts/fleet.py --endpoint URL seed-demo   -> JSON with the ids it created
+    python scripts/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
+    python scripts/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
+
+Only ever talks to the endpoint it is given (an emulator on loopback).
+"""
+
+import argparse
+import datetime
+import json
+import sys
+
+import boto3
+
+REGION = "us-east-1"
+DEPLOYMENT = "demo"
+
+
+def clients(endpoint):
+    kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client("ec2", **kw), boto3.client("events", **kw)
+
+
+def tag_spec(kind, tags):
+    return [{"ResourceType": kind, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
+
+
+def instance(ec2, name=None):
+    tags = {"CostCenter": "42"}
+    if name:
+        tags["Name"] = name
+    r = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                          TagSpecifications=tag_spec("instance", tags))
+    return r["Instances"][0]["InstanceId"]
+
+
+def volume(ec2, tags, attach=None):
+    v = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8, TagSpecifications=tag_spec("volume", tags))["VolumeId"]
+    if attach:
+        ec2.attach_volume(VolumeId=v, InstanceId=attach[0], Device=attach[1])
+    return v
+
+
+def snapshot(ec2, vol, when=None, tags=None):
+    desc = f"[backdate {when.strftime('%Y-%m-%dT%H:%M:%SZ')}] ebs-gens fixture" if when else "ebs-gens fixture"
+    return ec2.create_snapshot(VolumeId=vol, Description=desc, TagSpecifications=tag_spec("snapshot", tags or {}))["SnapshotId"]
+
+
+def ours(vol):
+    return {"ebs-gens:managed-by": DEPLOYMENT, "ebs-gens:volume": vol}
+
+
+def fire(days_ago, now):
+    """A daily 09:30 UTC schedule time `days_ago` days before `now` (seconds after the fire)."""
+    day = (now - datetime.timedelta(days=days_ago)).replace(hour=9, minute=30, second=20, microsecond=0)
+    return day
+
+
+def seed_test(ec2, now):
+    web = instance(ec2, "web01")
+    vols = []
+    for i in range(3):
+        v = volume(ec2, {"Daily_Gens": "2"}, (web, f"/dev/sd{'fgh'[i]}"))
+        for d in range(1, 5):
+            snapshot(ec2, v, fire(d, now), ours(v))
+        vols.append(v)
+    bad = volume(ec2, {"Daily_Gens": "abc"})
+    snapshot(ec2, bad, fire(3, now), ours(bad))
+    return {"instance": web, "volumes": vols, "misconfigured": bad}
+
+
+def seed_demo(ec2, now):
+    """Several instances, ~20 volumes with Daily/Weekly tags, a misconfigured one, a pinned
+    snapshot, someone else's snapshot, and five weeks of daily history (some events missed)."""
+    out = {"instances": {}, "volumes": {}, "misconfigured": [], "pinned": [], "foreign": []}
+    fleet = [("web01", 6, {"Daily_Gens": "7"}), ("web02", 6, {"Daily_Gens": "7", "Weekly_Gens": "4"}),
+             ("db01", 4, {"Daily_Gens": "14", "Weekly_Gens": "8"}), (None, 2, {"Daily_Gens": "3"})]
+    devices = "fghijklmnop"
+    for name, count, tags in fleet:
+        inst = instance(ec2, name)
+        out["instances"][inst] = name or "(no Name tag)"
+        for i in range(count):
+            v = volume(ec2, dict(tags, Name=f"{name or 'batch'}-data{i}"), (inst, f"/dev/sd{devices[i]}"))
+            out["volumes"][v] = {"instance": inst, "tags": tags}
+            for d in range(0, 35):
+                # Every ninth day the completion event was "missed": the snapshot is untagged.
+                missed = (d + i) % 9 == 0
+                snapshot(ec2, v, fire(d, now), None if missed else ours(v))
+    loose = volume(ec2, {"Daily_Gens": "5", "Name": "scratch"})
+    out["volumes"][loose] = {"instance": None, "tags": {"Daily_Gens": "5"}}
+    for d in range(0, 10):
+        snapshot(ec2, loose, fire(d, now), ours(loose))
+    out["pinned"].append(snapshot(ec2, loose, fire(60, now), dict(ours(loose), **{"ebs-gens:keep": "audit 2026"})))
+    out["foreign"].append(snapshot(ec2, loose, fire(70, now), {"ebs-gens:managed-by": "staging"}))
+    bad = volume(ec2, {"Daily_Gens": "seven", "Name": "typo"})
+    out["misconfigured"].append(bad)
+    for d in range(0, 12):
+        snapshot(ec2, bad, fire(d, now), ours(bad))
+    return out
+
+
+def state(ec2, events):
+    vols = {v["VolumeId"]: {t["Key"]: t["Value"] for t in v.get("Tags", [])} for v in ec2.describe_volumes()["Volumes"]}
+    snaps = {}
+    for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]:
+        snaps.setdefault(s["VolumeId"], []).append({
+            "id": s["SnapshotId"], "start": s["StartTime"].isoformat(),
+            "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}})
+    rules = []
+    for r in events.list_rules(NamePrefix="ebs-gens-")["Rules"]:
+        targets = events.list_targets_by_rule(Rule=r["Name"])["Targets"]
+        rules.append({"name": r["Name"], "schedule": r.get("ScheduleExpression"), "state": r.get("State"),
+                      "targets": [{"id": t["Id"], "arn": t["Arn"], "input": t.get("Input"), "role": t.get("RoleArn")} for t in targets]})
+    return {"volumes": vols, "snapshots": snaps, "rules": rules}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--endpoint", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("seed-test")
+    sub.add_parser("seed-demo")
+    sub.add_parser("state")
+    s = sub.add_parser("snapshot")
+    s.add_argument("volume")
+    a = p.parse_args()
+    if not a.endpoint.startswith(("http://127.", "http://localhost")):
+        sys.exit("refusing a non-loopback endpoint: this script only seeds emulators")
+    ec2, events = clients(a.endpoint)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if a.cmd == "seed-test":
+        out = seed_test(ec2, now)
+    elif a.cmd == "seed-demo":
+        out = seed_demo(ec2, now)
+    elif a.cmd == "snapshot":
+        out = {"snapshot": snapshot(ec2, a.volume)}
+    else:
+        out = state(ec2, events)
+    json.dump(out, sys.stdout, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

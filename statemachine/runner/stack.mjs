@@ -1,0 +1,164 @@
+// Starts the local stack the state machines run on, all on 127.0.0.1: a moto server (EC2 and
+// EventBridge), a small fault-injecting proxy in front of it, and `cargo lambda watch` serving
+// the four functions with AWS_ENDPOINT_URL pointed at the proxy. `stop()` ends all of them.
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import { createServer as createNetServer, connect } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ACCOUNT = '123456789012';
+export const DEPLOYMENT = 'demo';
+export const SNAPSHOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/ebs-gens-${DEPLOYMENT}-snapshot`;
+
+export async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createNetServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitForPort(port, what, child, timeoutMs) {
+  const t0 = Date.now();
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const ok = await new Promise((res) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.end();
+        res(true);
+      });
+      c.on('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * A proxy in front of moto. `faults.push({ action: 'DeleteSnapshot', times: 1 })` makes the next
+ * matching call(s) fail with an EC2 error that the SDK does not retry, so the failure reaches the
+ * state machine's Retry.
+ */
+async function startProxy(target) {
+  const faults = [];
+  const seen = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString())?.[1] ?? req.headers['x-amz-target'] ?? '';
+      seen.push(action);
+      const fault = faults.find((f) => f.times > 0 && action.endsWith(f.action));
+      if (fault) {
+        fault.times -= 1;
+        res.writeHead(400, { 'content-type': 'text/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code ?? 'IncorrectState'}</Code><Message>injected by the test proxy</Message></Error></Errors><RequestID>proxy</RequestID></Response>`);
+        return;
+      }
+      const up = request(`${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      up.end(body);
+    });
+  });
+  const port = await freePort();
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}`, faults, seen, close: () => new Promise((r) => server.close(r)) };
+}
+
+export function lambdaEnv(endpoint, extra = {}) {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    EBS_GENS_ACCOUNT_ID: ACCOUNT,
+    EBS_GENS_DEPLOYMENT: DEPLOYMENT,
+    EBS_GENS_SNAPSHOT_ROLE_ARN: SNAPSHOT_ROLE,
+    EBS_GENS_DELETE_BURST: '100',
+    EBS_GENS_DELETES_PER_SECOND: '50',
+    ...extra,
+  };
+}
+
+function stopChildren(children) {
+  for (const c of [...children].reverse()) {
+    if (c.exitCode === null) {
+      try {
+        process.kill(-c.pid, 'SIGTERM');
+      } catch {
+        c.kill('SIGTERM');
+      }
+    }
+  }
+}
+
+/** Starts `cargo lambda watch` on a free loopback port with `vars` for the functions. */
+export async function startWatch(vars, log = () => {}) {
+  const port = await freePort();
+  const args = ['lambda', 'watch', '-A', '127.0.0.1', '-P', String(port)];
+  for (const [k, v] of Object.entries(vars)) args.push('--env-var', `${k}=${v}`);
+  const watch = spawn(`${ROOT}/.venv/bin/cargo-lambda`, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...vars, CARGO_TERM_COLOR: 'never' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  watch.stdout.on('data', (d) => log(String(d)));
+  watch.stderr.on('data', (d) => log(String(d)));
+  try {
+    await waitForPort(port, 'cargo lambda watch', watch, 120_000);
+  } catch (e) {
+    stopChildren([watch]);
+    throw e;
+  }
+  return { endpoint: `http://127.0.0.1:${port}`, stop: () => stopChildren([watch]) };
+}
+
+/** Starts moto, the proxy and cargo lambda watch. `env` adds function settings. */
+export async function startStack({ env = {}, log = () => {} } = {}) {
+  const children = [];
+  let proxy;
+  let watch;
+  const stopAll = async () => {
+    watch?.stop();
+    stopChildren(children);
+    await proxy?.close();
+  };
+  const motoPort = await freePort();
+  const moto = spawn(`${ROOT}/.venv/bin/python`, [`${ROOT}/scripts/moto_server.py`, '-H', '127.0.0.1', '-p', String(motoPort)], {
+    env: { ...process.env, MOTO_EC2_LOAD_DEFAULT_AMIS: 'false' },
+    stdio: 'ignore',
+    detached: true,
+  });
+  children.push(moto);
+  try {
+    await waitForPort(motoPort, 'moto_server', moto, 60_000);
+    const motoUrl = `http://127.0.0.1:${motoPort}`;
+    proxy = await startProxy(motoUrl);
+    watch = await startWatch(lambdaEnv(proxy.url, env), log);
+    return {
+      motoUrl,
+      proxy,
+      lambdaEndpoint: watch.endpoint,
+      fleet: (...args) => JSON.parse(execFileSync(`${ROOT}/.venv/bin/python`, [`${ROOT}/scripts/fleet.py`, '--endpoint', motoUrl, ...args], { encoding: 'utf8' })),
+      reset: () => fetch(`${motoUrl}/moto-api/reset`, { method: 'POST' }),
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

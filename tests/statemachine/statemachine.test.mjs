@@ -1,0 +1,123 @@
+// Both state machines, end to end, through the local runner: aws-local-stepfunctions executes the
+// ASL, cargo lambda watch serves the real Rust functions, moto holds EC2 and EventBridge.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runStateMachine } from '../../statemachine/runner/local.mjs';
+import { startStack, ROOT, SNAPSHOT_ROLE } from '../../statemachine/runner/stack.mjs';
+
+const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
+const COMPLETED = resolve(ROOT, 'statemachine/snapshot-completed.asl.json');
+let stack;
+
+before(async () => {
+  // moto stamps new snapshots "now": a schedule firing every minute makes them adoptable.
+  stack = await startStack({ env: { EBS_GENS_CRON_DAILY: 'cron(0/1 * * * ? *)' } });
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+const run = (file, input) => runStateMachine(file, input, { endpoint: stack.lambdaEndpoint, retryDelayMs: 0 });
+
+function event(snapshotId, volumeId, result) {
+  const ev = JSON.parse(readFileSync(resolve(ROOT, 'tests/fixtures/create-snapshot-succeeded.json'), 'utf8'));
+  ev.detail.snapshot_id = `arn:aws:ec2::us-east-1:snapshot/${snapshotId}`;
+  ev.detail.source = `arn:aws:ec2::us-east-1:volume/${volumeId}`;
+  ev.detail.result = result;
+  return ev;
+}
+
+test('sweep: dry run reports the plan and changes nothing', async () => {
+  await stack.reset();
+  const seeded = stack.fleet('seed-test');
+  const before = stack.fleet('state');
+  const r = await run(SWEEP, { dry_run: true });
+  assert.ok(r.ok, `${r.error}: ${r.cause}`);
+  assert.equal(r.output.dry_run, true);
+  assert.equal(r.output.summary.volumes, 3);
+  assert.equal(r.output.summary.misconfigured, 1);
+  assert.equal(r.output.summary.deleted, 6);
+  assert.deepEqual(stack.fleet('state'), before);
+  assert.equal(seeded.volumes.length, 3);
+});
+
+test('sweep: rules created enabled, surplus deleted, and a transient delete failure retried', async () => {
+  await stack.reset();
+  const seeded = stack.fleet('seed-test');
+  stack.proxy.faults.push({ action: 'DeleteSnapshot', times: 1 });
+  const r = await run(SWEEP, {});
+  assert.ok(r.ok, `${r.error}: ${r.cause}`);
+  assert.deepEqual(
+    { volumes: r.output.summary.volumes, failed: r.output.summary.failed_batches, misconfigured: r.output.summary.misconfigured },
+    { volumes: 3, failed: 0, misconfigured: 1 },
+  );
+  // The summary counts what each batch's successful attempt deleted: the first attempt deleted
+  // five and failed on one; the retry deleted that one. (The SnapshotsDeleted metric counts all.)
+  assert.equal(r.output.summary.deleted, 1);
+  // The Retry fired: prune-volumes failed once with DeleteFailed, then succeeded.
+  const prunes = r.invocations.filter((i) => i.function === 'prune-volumes');
+  assert.deepEqual(prunes.map((i) => i.error), ['DeleteFailed', null]);
+  const state = stack.fleet('state');
+  for (const v of seeded.volumes) assert.equal(state.snapshots[v].length, 2, `${v} keeps Daily_Gens=2`);
+  assert.equal(state.snapshots[seeded.misconfigured].length, 1, 'misconfigured volume untouched');
+  assert.equal(state.rules.length, 1);
+  assert.equal(state.rules[0].state, 'ENABLED');
+  assert.deepEqual(state.rules[0].targets.map((t) => t.id).sort(), [...seeded.volumes].sort());
+  for (const t of state.rules[0].targets) {
+    assert.equal(t.role, SNAPSHOT_ROLE);
+    assert.equal(t.input, JSON.stringify(t.id));
+    assert.match(t.arn, /^arn:aws:events:us-east-1:123456789012:target\/create-snapshot$/);
+  }
+  // A second sweep has nothing left to do.
+  const again = await run(SWEEP, { dry_run: false });
+  assert.ok(again.ok);
+  assert.equal(again.output.summary.deleted, 0);
+  assert.equal(again.output.rules.changes, 0);
+});
+
+test('snapshot-completed: tags the new snapshot, then prunes its volume', async () => {
+  await stack.reset();
+  const seeded = stack.fleet('seed-test');
+  const vol = seeded.volumes[0];
+  const { snapshot } = stack.fleet('snapshot', vol);
+  const r = await run(COMPLETED, event(snapshot, vol, 'succeeded'));
+  assert.ok(r.ok, `${r.error}: ${r.cause}`);
+  assert.equal(r.output.tag.results[0].action, 'adopted');
+  assert.equal(r.output.prune.totals.deleted, 3, 'Daily_Gens=2: the new one and the newest old one stay');
+  const state = stack.fleet('state');
+  const snaps = state.snapshots[vol];
+  assert.equal(snaps.length, 2);
+  const adopted = snaps.find((s) => s.id === snapshot);
+  assert.equal(adopted.tags.Name, `web01_Daily_${vol}`);
+  assert.equal(adopted.tags['ebs-gens:managed-by'], 'demo');
+  // A duplicate delivery changes nothing.
+  const dup = await run(COMPLETED, event(snapshot, vol, 'succeeded'));
+  assert.ok(dup.ok);
+  assert.equal(dup.output.tag.results[0].action, 'already-ours');
+  assert.equal(dup.output.prune.totals.deleted, 0);
+});
+
+test('snapshot-completed: a failed snapshot ends in SnapshotFailed, untagged', async () => {
+  await stack.reset();
+  const seeded = stack.fleet('seed-test');
+  const vol = seeded.volumes[1];
+  const { snapshot } = stack.fleet('snapshot', vol);
+  const r = await run(COMPLETED, event(snapshot, vol, 'failed'));
+  assert.equal(r.ok, false);
+  assert.equal(r.error, 'SnapshotFailed');
+  assert.deepEqual(r.invocations.map((i) => i.function), ['tag-snapshot']);
+  const s = stack.fleet('state').snapshots[vol].find((x) => x.id === snapshot);
+  assert.deepEqual(s.tags, {});
+});
+
+test('snapshot-completed: a malformed event is caught and fails with InvalidInput', async () => {
+  const r = await run(COMPLETED, { source: 'aws.ec2', 'detail-type': 'EBS Snapshot Notification', detail: { event: 'createSnapshot' } });
+  assert.equal(r.ok, false);
+  assert.equal(r.error, 'InvalidInput');
+  assert.match(r.cause, /invalid EBS snapshot event/);
+  // InvalidInput is not retried.
+  assert.equal(r.invocations.length, 1);
+});
