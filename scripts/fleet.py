@@ -3,6 +3,7 @@
     python scripts/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
     python scripts/fleet.py --endpoint URL seed-demo   -> JSON with the ids it created
     python scripts/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
+    python scripts/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
     python scripts/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
 
 Only ever talks to the endpoint it is given (an emulator on loopback).
@@ -53,10 +54,16 @@ def ours(vol):
     return {"ebs-gens:managed-by": DEPLOYMENT, "ebs-gens:volume": vol}
 
 
+def last_fire(now):
+    """The most recent daily 09:30 UTC fire time (the default daily schedule) at or before now."""
+    today = now.replace(hour=9, minute=30, second=0, microsecond=0)
+    return today if today <= now else today - datetime.timedelta(days=1)
+
+
 def fire(days_ago, now):
-    """A daily 09:30 UTC schedule time `days_ago` days before `now` (seconds after the fire)."""
-    day = (now - datetime.timedelta(days=days_ago)).replace(hour=9, minute=30, second=20, microsecond=0)
-    return day
+    """20 s after the daily fire `days_ago` days before the last one (how the built-in target's
+    snapshots start)."""
+    return last_fire(now) - datetime.timedelta(days=days_ago) + datetime.timedelta(seconds=20)
 
 
 def seed_test(ec2, now):
@@ -85,21 +92,33 @@ def seed_demo(ec2, now):
         for i in range(count):
             v = volume(ec2, dict(tags, Name=f"{name or 'batch'}-data{i}"), (inst, f"/dev/sd{devices[i]}"))
             out["volumes"][v] = {"instance": inst, "tags": tags}
-            for d in range(0, 35):
+            for d in range(1, 36):
                 # Every ninth day the completion event was "missed": the snapshot is untagged.
                 missed = (d + i) % 9 == 0
                 snapshot(ec2, v, fire(d, now), None if missed else ours(v))
     loose = volume(ec2, {"Daily_Gens": "5", "Name": "scratch"})
     out["volumes"][loose] = {"instance": None, "tags": {"Daily_Gens": "5"}}
-    for d in range(0, 10):
+    for d in range(1, 11):
         snapshot(ec2, loose, fire(d, now), ours(loose))
     out["pinned"].append(snapshot(ec2, loose, fire(60, now), dict(ours(loose), **{"ebs-gens:keep": "audit 2026"})))
     out["foreign"].append(snapshot(ec2, loose, fire(70, now), {"ebs-gens:managed-by": "staging"}))
     bad = volume(ec2, {"Daily_Gens": "seven", "Name": "typo"})
     out["misconfigured"].append(bad)
-    for d in range(0, 12):
+    for d in range(1, 13):
         snapshot(ec2, bad, fire(d, now), ours(bad))
     return out
+
+
+def fire_rules(ec2, events, now):
+    """What EventBridge's built-in create-snapshot target does when our rules fire: one untagged
+    snapshot per target volume, started at the last fire time."""
+    made = []
+    for r in events.list_rules(NamePrefix="ebs-gens-")["Rules"]:
+        for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]:
+            if t["Arn"].endswith(":target/create-snapshot"):
+                vol = json.loads(t["Input"])
+                made.append({"volume": vol, "snapshot": snapshot(ec2, vol, fire(0, now))})
+    return made
 
 
 def state(ec2, events):
@@ -124,6 +143,7 @@ def main():
     sub.add_parser("seed-test")
     sub.add_parser("seed-demo")
     sub.add_parser("state")
+    sub.add_parser("fire")
     s = sub.add_parser("snapshot")
     s.add_argument("volume")
     a = p.parse_args()
@@ -135,6 +155,8 @@ def main():
         out = seed_test(ec2, now)
     elif a.cmd == "seed-demo":
         out = seed_demo(ec2, now)
+    elif a.cmd == "fire":
+        out = fire_rules(ec2, events, now)
     elif a.cmd == "snapshot":
         out = {"snapshot": snapshot(ec2, a.volume)}
     else:
