@@ -10,7 +10,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test setup lint fmt test-rust test-asl test-statemachine bench efficiency demo sweep-local event-local
+.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency demo sweep-local event-local
 
 help:
 	@echo "make demo    - run the whole system locally on an emulated fleet and print a report"
@@ -22,12 +22,13 @@ help:
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fmt     - format the Rust code"
 
-test: setup lint test-rust test-asl test-statemachine efficiency
+test: setup lint test-rust test-asl test-statemachine test-cdk efficiency
 
 # Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
 setup:
 	bash scripts/venv.sh
 	bash scripts/npm.sh statemachine/runner
+	bash scripts/npm.sh cdk
 
 # asl-validator on both definitions (the Rust test `asl` adds our own checks).
 test-asl: setup
@@ -66,3 +67,11 @@ sweep-local: setup
 event-local: setup
 	cargo build --workspace --bins --locked
 	node scripts/local.mjs event $(EVENT) $(if $(DRY_RUN),--dry-run)
+
+# CDK, offline: type check, template assertions (with cdk-nag AwsSolutions), a real `cdk synth`
+# with bundling skipped, and cfn-lint on the template (W3005: CDK's redundant DependsOn).
+test-cdk: setup
+	cd cdk && npx --no-install tsc -p .
+	cd cdk && npx --no-install tsx --test test/*.test.ts
+	cd cdk && EBS_GENS_SKIP_BUNDLING=1 CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices -q
+	.venv/bin/cfn-lint --ignore-checks W3005 -- cdk/cdk.out/*.template.json

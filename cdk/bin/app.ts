@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// ebs-gens CDK app. Settings come from context (cdk.json or -c key=value):
+//   deployment, timeZone, adoption, sweepSchedule, dryRun, alarmEmail, logRetentionDays,
+//   tagKey.<class>, cron.<class>   (class: hourly | daily | weekly | monthly)
+// EBS_GENS_SKIP_BUNDLING=1 synthesizes without building the Rust functions (tests, CI).
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CLASSES, EbsGensSettings, GenClass, validate } from '../lib/config';
+import { EbsGensStack } from '../lib/ebs-gens-stack';
+
+export function buildApp(context: Record<string, unknown> = {}, skipBundling = process.env.EBS_GENS_SKIP_BUNDLING === '1'): App {
+  const app = new App({ context });
+  // Set after construction: the CLI passes its own bundling-stacks (["**"]) through the environment.
+  if (skipBundling) app.node.setContext('aws:cdk:bundling-stacks', []);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const get = (k: string) => app.node.tryGetContext(k) as string | undefined;
+  const perClass = (p: string) =>
+    Object.fromEntries(CLASSES.filter((c) => get(`${p}.${c}`)).map((c) => [c, get(`${p}.${c}`)!])) as Partial<Record<GenClass, string>>;
+  const settings: EbsGensSettings = {
+    deployment: get('deployment') ?? 'default',
+    timeZone: get('timeZone'),
+    adoption: get('adoption') as EbsGensSettings['adoption'],
+    sweepSchedule: get('sweepSchedule'),
+    dryRun: String(get('dryRun')) === 'true',
+    alarmEmail: get('alarmEmail'),
+    logRetentionDays: get('logRetentionDays') ? Number(get('logRetentionDays')) : undefined,
+    tagKeys: perClass('tagKey'),
+    crons: perClass('cron'),
+  };
+  validate(settings);
+  new EbsGensStack(app, `EbsGens-${settings.deployment}`, {
+    settings,
+    description: `ebs-gens (${settings.deployment}): tag-driven EBS snapshot generations`,
+  });
+  return app;
+}
+
+if (require.main === module) {
+  buildApp().synth();
+}
