@@ -22,7 +22,8 @@ help:
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fmt     - format the Rust code"
 
-test: setup lint test-rust test-asl test-statemachine test-cdk efficiency
+# Rust tests last, so the run closes on cargo test's summary.
+test: setup lint efficiency test-asl test-cdk test-statemachine test-rust
 
 # Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
 setup:

@@ -32,6 +32,38 @@ where
     }
 }
 
+/// Lists through a filter on `values` (at most [`MAX_FILTER_VALUES`] per request, next to the
+/// fixed `scope` filters), every page of each, `max_results` at a time.
+async fn by_filter<T, F, Fut>(
+    values: &[String],
+    name: &str,
+    scope: &[Filter],
+    max_results: i32,
+    call: F,
+) -> R<Vec<T>>
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = R<Page<T>>>,
+{
+    let mut out = Vec::new();
+    for chunk in values.chunks(MAX_FILTER_VALUES) {
+        let mut filters = scope.to_vec();
+        filters.push(Filter::new(name, chunk.iter().cloned()));
+        out.extend(
+            all_pages(|next_token| {
+                call(PageRequest {
+                    filters: filters.clone(),
+                    ids: vec![],
+                    max_results: Some(max_results),
+                    next_token,
+                })
+            })
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
 /// EC2 as ebs-gens uses it.
 pub struct Ec2<A> {
     api: A,
@@ -63,65 +95,31 @@ impl<A: Ec2Api> Ec2<A> {
 
     /// The given volumes (those that still exist), through a `volume-id` filter.
     pub async fn volumes_by_id(&self, ids: &[String]) -> R<Vec<Volume>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(MAX_FILTER_VALUES) {
-            let filters = vec![Filter::new("volume-id", chunk.iter().cloned())];
-            out.extend(
-                all_pages(|next_token| {
-                    self.api.describe_volumes(PageRequest {
-                        filters: filters.clone(),
-                        ids: vec![],
-                        max_results: Some(MAX_VOLUMES_PAGE),
-                        next_token,
-                    })
-                })
-                .await?,
-            );
-        }
-        Ok(out)
+        by_filter(ids, "volume-id", &[], MAX_VOLUMES_PAGE, |req| {
+            self.api.describe_volumes(req)
+        })
+        .await
     }
 
     /// `Name` tags of the given instances (DescribeTags, pages of 1000).
     pub async fn instance_names(&self, instance_ids: &[String]) -> R<HashMap<String, String>> {
-        let mut out = HashMap::new();
-        for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
-            let filters = vec![
-                Filter::new("resource-type", ["instance"]),
-                Filter::new("key", ["Name"]),
-                Filter::new("resource-id", chunk.iter().cloned()),
-            ];
-            let tags = all_pages(|next_token| {
-                self.api.describe_tags(PageRequest {
-                    filters: filters.clone(),
-                    ids: vec![],
-                    max_results: Some(MAX_TAGS_PAGE),
-                    next_token,
-                })
-            })
-            .await?;
-            out.extend(tags.into_iter().map(|t| (t.resource_id, t.value)));
-        }
-        Ok(out)
+        let scope = [
+            Filter::new("resource-type", ["instance"]),
+            Filter::new("key", ["Name"]),
+        ];
+        let tags = by_filter(instance_ids, "resource-id", &scope, MAX_TAGS_PAGE, |req| {
+            self.api.describe_tags(req)
+        })
+        .await?;
+        Ok(tags.into_iter().map(|t| (t.resource_id, t.value)).collect())
     }
 
     /// Every self-owned snapshot of the given volumes (`volume-id` filter, pages of 1000).
     pub async fn snapshots_of(&self, volume_ids: &[String]) -> R<Vec<Snapshot>> {
-        let mut out = Vec::new();
-        for chunk in volume_ids.chunks(MAX_FILTER_VALUES) {
-            let filters = vec![Filter::new("volume-id", chunk.iter().cloned())];
-            out.extend(
-                all_pages(|next_token| {
-                    self.api.describe_snapshots(PageRequest {
-                        filters: filters.clone(),
-                        ids: vec![],
-                        max_results: Some(MAX_SNAPSHOTS_PAGE),
-                        next_token,
-                    })
-                })
-                .await?,
-            );
-        }
-        Ok(out)
+        by_filter(volume_ids, "volume-id", &[], MAX_SNAPSHOTS_PAGE, |req| {
+            self.api.describe_snapshots(req)
+        })
+        .await
     }
 
     /// One snapshot by id; `None` when it no longer exists.
