@@ -21,20 +21,17 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
 
 type FakeApp<'a> = App<&'a FakeAws, &'a FakeAws>;
 
+mod common;
+use common::event;
+
+/// Fast pacing: the fake's DeleteSnapshot bucket (100 burst, 5/s) is what the pacer must respect.
 fn settings(extra: &[(&str, &str)]) -> Settings {
-    let mut vars: Vec<(String, String)> = vec![
-        ("EBS_GENS_DEPLOYMENT".into(), "prod".into()),
-        ("EBS_GENS_DELETE_BURST".into(), "100".into()),
-        ("EBS_GENS_DELETES_PER_SECOND".into(), "5".into()),
+    let mut vars = vec![
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "5"),
     ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_lookup(move |k| {
-        vars.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap()
+    vars.extend_from_slice(extra);
+    common::settings(&vars)
 }
 
 fn app(fake: &FakeAws) -> FakeApp<'_> {
@@ -466,17 +463,6 @@ async fn the_pacer_keeps_a_large_prune_under_the_delete_bucket() {
         500,
         "no throttled call was retried"
     );
-}
-
-fn event(snapshot: &str, volume: &str, result: &str) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_str(include_str!(
-        "../../tests/fixtures/create-snapshot-succeeded.json"
-    ))
-    .unwrap();
-    v["detail"]["snapshot_id"] = format!("arn:aws:ec2::us-east-1:snapshot/{snapshot}").into();
-    v["detail"]["source"] = format!("arn:aws:ec2::us-east-1:volume/{volume}").into();
-    v["detail"]["result"] = result.into();
-    v
 }
 
 #[tokio::test(start_paused = true)]

@@ -24,6 +24,20 @@ use ebs_gens::snapshot::{TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 const ACCOUNT: &str = "123456789012"; // moto's default account
 const ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
 
+mod common;
+use common::event;
+
+fn settings(extra: &[(&str, &str)]) -> Settings {
+    let mut vars = vec![
+        // moto's snapshots start "now": a schedule firing every minute makes them adoptable.
+        ("EBS_GENS_CRON_DAILY", "cron(0/1 * * * ? *)"),
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "100"),
+    ];
+    vars.extend_from_slice(extra);
+    common::settings(&vars)
+}
+
 struct Moto {
     child: Child,
     url: String,
@@ -99,24 +113,6 @@ impl Drop for Moto {
     }
 }
 
-fn settings(extra: &[(&str, &str)]) -> Settings {
-    let mut vars: Vec<(String, String)> = vec![
-        ("EBS_GENS_DEPLOYMENT".into(), "prod".into()),
-        // moto's snapshots start "now": a schedule firing every minute makes them adoptable.
-        ("EBS_GENS_CRON_DAILY".into(), "cron(0/1 * * * ? *)".into()),
-        ("EBS_GENS_DELETE_BURST".into(), "100".into()),
-        ("EBS_GENS_DELETES_PER_SECOND".into(), "100".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_lookup(move |k| {
-        vars.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap()
-}
-
 fn tags(resource: ResourceType, kv: &[(&str, &str)]) -> TagSpecification {
     let mut b = TagSpecification::builder().resource_type(resource);
     for (k, v) in kv {
@@ -182,6 +178,30 @@ async fn snapshot(ec2: &aws_sdk_ec2::Client, vol: &str, kv: &[(&str, &str)]) -> 
     req.send().await.unwrap().snapshot_id().unwrap().to_string()
 }
 
+/// Registers an AMI from `instance` (moto's `create_image`) and returns its snapshot, which
+/// DeleteSnapshot then refuses with `InvalidSnapshot.InUse`.
+async fn ami_snapshot(ec2: &aws_sdk_ec2::Client, instance: &str, name: &str) -> String {
+    let image = ec2
+        .create_image()
+        .instance_id(instance)
+        .name(name)
+        .send()
+        .await
+        .unwrap();
+    let described = ec2
+        .describe_images()
+        .image_ids(image.image_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    described.images()[0].block_device_mappings()[0]
+        .ebs()
+        .unwrap()
+        .snapshot_id()
+        .unwrap()
+        .to_string()
+}
+
 /// Two instances (7 volumes on the named one, one on the unnamed), an unattached volume, a
 /// misconfigured one, history of ours, a pinned snapshot, someone else's, and an AMI's snapshot.
 async fn seed(ec2: &aws_sdk_ec2::Client) -> Fleet {
@@ -236,21 +256,7 @@ async fn seed(ec2: &aws_sdk_ec2::Client) -> Fleet {
     for _ in 0..3 {
         snapshot(ec2, &bad, &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &bad)]).await;
     }
-    let image = ec2
-        .create_image()
-        .instance_id(&web01)
-        .name("web01-golden")
-        .send()
-        .await
-        .unwrap();
-    let ami = image.image_id().unwrap();
-    let described = ec2.describe_images().image_ids(ami).send().await.unwrap();
-    let ami_snapshot = described.images()[0].block_device_mappings()[0]
-        .ebs()
-        .unwrap()
-        .snapshot_id()
-        .unwrap()
-        .to_string();
+    let ami_snapshot = ami_snapshot(ec2, &web01, "web01-golden").await;
     Fleet {
         web,
         db,
@@ -403,17 +409,6 @@ async fn sweep_against_moto_keeps_generations_and_creates_enabled_rules() {
     );
 }
 
-fn event(snapshot: &str, volume: &str, result: &str) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_str(include_str!(
-        "../../tests/fixtures/create-snapshot-succeeded.json"
-    ))
-    .unwrap();
-    v["detail"]["snapshot_id"] = format!("arn:aws:ec2::us-east-1:snapshot/{snapshot}").into();
-    v["detail"]["source"] = format!("arn:aws:ec2::us-east-1:volume/{volume}").into();
-    v["detail"]["result"] = result.into();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_snapshot_events_against_moto() {
     let moto = Moto::start();
@@ -479,25 +474,7 @@ async fn sdk_adapter_classifies_moto_errors() {
     let config = moto.config().await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let web01 = instance(&ec2, Some("web01")).await;
-    let image = ec2
-        .create_image()
-        .instance_id(&web01)
-        .name("golden-image")
-        .send()
-        .await
-        .unwrap();
-    let described = ec2
-        .describe_images()
-        .image_ids(image.image_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let ami_snapshot = described.images()[0].block_device_mappings()[0]
-        .ebs()
-        .unwrap()
-        .snapshot_id()
-        .unwrap()
-        .to_string();
+    let ami_snapshot = ami_snapshot(&ec2, &web01, "golden-image").await;
 
     let client = Ec2::new(SdkEc2::new(&config), Pacer::unlimited());
     let err = client.delete(&ami_snapshot).await.unwrap_err();

@@ -1,0 +1,28 @@
+//! Helpers shared by the handler test suites (fake and moto).
+
+use ebs_gens::config::Settings;
+
+/// Settings for deployment `prod`: `vars` in order, later entries win.
+pub fn settings(vars: &[(&str, &str)]) -> Settings {
+    let mut all: Vec<(String, String)> = vec![("EBS_GENS_DEPLOYMENT".into(), "prod".into())];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_lookup(move |k| {
+        all.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+/// The `createSnapshot` fixture, pointed at `snapshot` of `volume` with `result`.
+pub fn event(snapshot: &str, volume: &str, result: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/create-snapshot-succeeded.json"
+    ))
+    .unwrap();
+    v["detail"]["snapshot_id"] = format!("arn:aws:ec2::us-east-1:snapshot/{snapshot}").into();
+    v["detail"]["source"] = format!("arn:aws:ec2::us-east-1:volume/{volume}").into();
+    v["detail"]["result"] = result.into();
+    v
+}
