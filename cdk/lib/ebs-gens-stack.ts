@@ -114,20 +114,34 @@ export class EbsGensStack extends Stack {
     // Least privilege, per function.
     const describe = (...actions: string[]) => new iam.PolicyStatement({ actions, resources: ['*'] });
     const snapshots = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::snapshot/*`;
-    const createOurTags = new iam.PolicyStatement({
-      sid: 'TagSnapshotsWithOurKeysOnly',
-      actions: ['ec2:CreateTags'],
-      resources: [snapshots],
-      conditions: {
-        'ForAllValues:StringEquals': { 'aws:TagKeys': OUR_TAG_KEYS },
-        Null: { 'aws:TagKeys': 'false' },
-      },
+    // CreateTags: only our keys, only managed-by = this deployment, and only on snapshots that are
+    // untagged by any deployment or already ours — a bug cannot relabel another deployment's
+    // snapshot into one this deployment may delete.
+    const tagConditions = (owner: Record<string, Record<string, string>>) => ({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': OUR_TAG_KEYS },
+      Null: { 'aws:TagKeys': 'false' },
+      StringEqualsIfExists: { [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
+      ...owner,
     });
+    const createOurTags = [
+      new iam.PolicyStatement({
+        sid: 'TagUnownedSnapshotsWithOurKeysOnly',
+        actions: ['ec2:CreateTags'],
+        resources: [snapshots],
+        conditions: tagConditions({ Null: { 'aws:TagKeys': 'false', [`aws:ResourceTag/${MANAGED_BY}`]: 'true' } }),
+      }),
+      new iam.PolicyStatement({
+        sid: 'RetagOurSnapshotsWithOurKeysOnly',
+        actions: ['ec2:CreateTags'],
+        resources: [snapshots],
+        conditions: { ...tagConditions({}), StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
+      }),
+    ];
     f['discover-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes'));
     f['tag-snapshot'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
-    f['tag-snapshot'].addToRolePolicy(createOurTags);
+    createOurTags.forEach((st) => f['tag-snapshot'].addToRolePolicy(st));
     f['prune-volumes'].addToRolePolicy(describe('ec2:DescribeSnapshots', 'ec2:DescribeTags'));
-    f['prune-volumes'].addToRolePolicy(createOurTags);
+    createOurTags.forEach((st) => f['prune-volumes'].addToRolePolicy(st));
     f['prune-volumes'].addToRolePolicy(new iam.PolicyStatement({
       sid: 'DeleteOnlyOurSnapshots',
       actions: ['ec2:DeleteSnapshot'],

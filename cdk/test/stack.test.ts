@@ -43,13 +43,18 @@ test('DeleteSnapshot only on snapshots tagged managed-by = this deployment', () 
   assert.match(JSON.stringify(del[0].Resource), /snapshot\/\*/);
 });
 
-test('CreateTags only on snapshots and only with our tag keys', () => {
+test('CreateTags only on snapshots, only our keys, never relabelling another deployment', () => {
   const tags = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags'));
-  assert.equal(tags.length, 2, 'tag-snapshot and prune-volumes');
+  assert.equal(tags.length, 4, 'two statements each for tag-snapshot and prune-volumes');
   for (const s of tags) {
     assert.deepEqual(s.Condition['ForAllValues:StringEquals']['aws:TagKeys'].sort(), ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:volume']);
-    assert.deepEqual(s.Condition.Null, { 'aws:TagKeys': 'false' });
+    assert.equal(s.Condition.Null['aws:TagKeys'], 'false');
+    assert.deepEqual(s.Condition.StringEqualsIfExists, { 'aws:RequestTag/ebs-gens:managed-by': 'prod' });
     assert.match(JSON.stringify(s.Resource), /snapshot\/\*/);
+    // Either the snapshot has no managed-by tag yet, or it is already ours.
+    const unowned = s.Condition.Null['aws:ResourceTag/ebs-gens:managed-by'] === 'true';
+    const ours = s.Condition.StringEquals?.['aws:ResourceTag/ebs-gens:managed-by'] === 'prod';
+    assert.ok(unowned !== ours, JSON.stringify(s.Condition));
   }
 });
 
