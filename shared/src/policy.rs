@@ -61,12 +61,6 @@ impl GenClass {
             GenClass::Monthly => "cron(30 9 1 * ? *)",
         }
     }
-
-    pub fn parse_label(s: &str) -> Option<GenClass> {
-        GenClass::ALL
-            .into_iter()
-            .find(|c| c.label().eq_ignore_ascii_case(s))
-    }
 }
 
 impl fmt::Display for GenClass {

@@ -39,6 +39,16 @@ fn app(fake: &FakeAws) -> FakeApp<'_> {
         .with_snapshot_role(Some(ROLE.into()))
 }
 
+/// The volumes of the first batch discovery hands to prune-volumes.
+async fn first_batch(app: &FakeApp<'_>) -> Vec<ebs_gens::app::VolumeJob> {
+    discover::handle(app, DiscoverInput::default())
+        .await
+        .unwrap()
+        .batches
+        .remove(0)
+        .volumes
+}
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
 }
@@ -150,12 +160,7 @@ async fn adoption_is_batched_by_1000_ids_and_names_come_from_the_instance_name_t
         fake.add_snapshot("vol-big", fire(d, 20), SnapshotState::Completed, &[]);
     }
     let app = app(&fake);
-    let job = discover::handle(&app, DiscoverInput::default())
-        .await
-        .unwrap()
-        .batches
-        .remove(0)
-        .volumes;
+    let job = first_batch(&app).await;
     let out = prune::handle(
         &app,
         PruneInput {
@@ -225,12 +230,7 @@ async fn partial_delete_failure_reports_delete_failed_then_succeeds_on_retry() {
     let ids = history(&fake, "vol-1", 5);
     fake.fail_next_deletes(&ids[2], 1);
     let app = app(&fake);
-    let job = discover::handle(&app, DiscoverInput::default())
-        .await
-        .unwrap()
-        .batches
-        .remove(0)
-        .volumes;
+    let job = first_batch(&app).await;
     let input = PruneInput {
         volumes: job,
         dry_run: false,
@@ -259,12 +259,7 @@ async fn ami_and_backup_refusals_are_skipped_and_reported_not_retried() {
     fake.use_in_ami(&ids[1], "ami-0abc");
     fake.manage_by_backup(&ids[2]);
     let app = app(&fake);
-    let job = discover::handle(&app, DiscoverInput::default())
-        .await
-        .unwrap()
-        .batches
-        .remove(0)
-        .volumes;
+    let job = first_batch(&app).await;
     let out = prune::handle(
         &app,
         PruneInput {
@@ -303,12 +298,7 @@ async fn a_volume_deleted_mid_run_is_pruned_from_what_discovery_saw() {
     history(&fake, "vol-1", 4);
     history(&fake, "vol-2", 4);
     let app = app(&fake);
-    let job = discover::handle(&app, DiscoverInput::default())
-        .await
-        .unwrap()
-        .batches
-        .remove(0)
-        .volumes;
+    let job = first_batch(&app).await;
     fake.remove_volume("vol-2");
     let out = prune::handle(
         &app,

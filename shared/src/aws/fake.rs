@@ -158,12 +158,6 @@ impl FakeAws {
         self.st().volumes.remove(id);
     }
 
-    pub fn set_volume_tag(&self, id: &str, key: &str, value: &str) {
-        if let Some(v) = self.st().volumes.get_mut(id) {
-            v.tags.insert(key.into(), value.into());
-        }
-    }
-
     /// Adds a snapshot as CreateSnapshot would (owned by this account); returns its id.
     pub fn add_snapshot(
         &self,
@@ -222,12 +216,6 @@ impl FakeAws {
     pub fn use_in_ami(&self, snapshot_id: &str, ami: &str) {
         if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
             s.in_use_by = Some(ami.into());
-        }
-    }
-
-    pub fn release_ami(&self, snapshot_id: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.in_use_by = None;
         }
     }
 
@@ -420,6 +408,18 @@ impl FakeAws {
     }
 }
 
+/// What a `tag-key` or `tag:<key>` filter sees on a resource (nothing for other filter names).
+fn tag_filter_values(tags: &BTreeMap<String, String>, name: &str) -> Vec<String> {
+    match name {
+        "tag-key" => tags.keys().cloned().collect(),
+        n => n
+            .strip_prefix("tag:")
+            .and_then(|k| tags.get(k).cloned())
+            .into_iter()
+            .collect(),
+    }
+}
+
 fn matches(filters: &[Filter], lookup: impl Fn(&str) -> Vec<String>) -> bool {
     filters.iter().all(|f| {
         let have = lookup(&f.name);
@@ -447,14 +447,9 @@ impl Ec2Api for FakeAws {
             .filter(|v| req.ids.is_empty() || req.ids.contains(&v.id))
             .filter(|v| {
                 matches(&req.filters, |name| match name {
-                    "tag-key" => v.tags.keys().cloned().collect(),
                     "volume-id" => vec![v.id.clone()],
                     "attachment.instance-id" => v.instance_id.iter().cloned().collect(),
-                    n => n
-                        .strip_prefix("tag:")
-                        .and_then(|k| v.tags.get(k).cloned())
-                        .into_iter()
-                        .collect(),
+                    n => tag_filter_values(&v.tags, n),
                 })
             })
             .cloned()
@@ -508,14 +503,9 @@ impl Ec2Api for FakeAws {
             .filter(|s| req.ids.is_empty() || req.ids.contains(&s.id))
             .filter(|s| {
                 matches(&req.filters, |name| match name {
-                    "tag-key" => s.tags.keys().cloned().collect(),
                     "volume-id" => vec![s.volume_id.clone()],
                     "status" => vec![s.state.to_string()],
-                    n => n
-                        .strip_prefix("tag:")
-                        .and_then(|k| s.tags.get(k).cloned())
-                        .into_iter()
-                        .collect(),
+                    n => tag_filter_values(&s.tags, n),
                 })
             })
             .cloned()

@@ -11,13 +11,13 @@ pub mod retry;
 pub mod sdk;
 
 use std::collections::BTreeMap;
-use std::fmt;
+
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::rules::{ExistingRule, Target};
+use crate::rules::Target;
 use crate::snapshot::Snapshot;
 
 /// DescribeVolumes: `MaxResults` 5..=500.
@@ -265,15 +265,6 @@ pub trait ExecutionsApi: Send + Sync {
     ) -> impl Future<Output = R<String>> + Send;
     fn describe_execution(&self, execution_arn: &str) -> impl Future<Output = R<Execution>> + Send;
 }
-
-impl fmt::Display for Volume {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.id)
-    }
-}
-
-/// Existing rules with their targets, as the layout needs them.
-pub type RuleSet = Vec<ExistingRule>;
 
 // A shared reference to a port is a port (one fake can serve EC2 and EventBridge at once).
 impl<T: Ec2Api> Ec2Api for &T {

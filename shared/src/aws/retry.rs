@@ -33,18 +33,6 @@ impl<A> Retrying<A> {
             base: Duration::from_secs(1),
         }
     }
-
-    pub fn with_attempts(inner: A, attempts: u32) -> Self {
-        Retrying {
-            inner,
-            attempts: attempts.max(1),
-            base: Duration::from_secs(1),
-        }
-    }
-
-    pub fn inner(&self) -> &A {
-        &self.inner
-    }
 }
 
 /// A cheap deterministic jitter in [0, 1) from the attempt number and a per-call counter.
