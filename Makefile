@@ -10,7 +10,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency demo sweep-local event-local
+.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency demo sweep-local event-local contract
 
 help:
 	@echo "make demo    - run the whole system locally on an emulated fleet and print a report"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   - criterion benchmark of the planner (1,000,000 snapshots)"
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fmt     - format the Rust code"
+	@echo "make contract - regenerate contract.json (names shared by Rust, ASL, CDK and the runner)"
 
 # Rust tests last, so the run closes on cargo test's summary.
 test: setup lint efficiency test-asl test-cdk test-statemachine test-rust
@@ -50,6 +51,10 @@ test-rust:
 
 fmt:
 	cargo fmt --all
+
+# contract.json is generated from shared/src/contract.rs; the `contract` test fails when stale.
+contract:
+	EBS_GENS_UPDATE_CONTRACT=1 cargo test --workspace --locked --test contract
 
 bench:
 	cargo bench --workspace --locked --bench plan

@@ -10,11 +10,21 @@
 // --dry-run every function runs with EBS_GENS_DRY_RUN=true: nothing is tagged, deleted or changed.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { CONTRACT, TAGS, fn } from '../statemachine/runner/contract.mjs';
 import { runStateMachine } from '../statemachine/runner/local.mjs';
 import { startStack, startWatch, ROOT, DEPLOYMENT } from '../statemachine/runner/stack.mjs';
 
-const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
-const COMPLETED = resolve(ROOT, 'statemachine/snapshot-completed.asl.json');
+/** A state machine definition contract.json lists. */
+const machine = (file) => {
+  if (!CONTRACT.state_machines.some((m) => m.file === file)) throw new Error(`contract.json lists no state machine ${file}`);
+  return resolve(ROOT, 'statemachine', file);
+};
+const SWEEP = machine('sweep.asl.json');
+const COMPLETED = machine('snapshot-completed.asl.json');
+// Function names, checked against contract.json.
+const ENSURE_RULES = fn('ensure-rules');
+const PRUNE_VOLUMES = fn('prune-volumes');
+const TAG_SNAPSHOT = fn('tag-snapshot');
 const [cmd, ...rest] = process.argv.slice(2);
 const dryRun = rest.includes('--dry-run');
 
@@ -73,12 +83,12 @@ async function demo() {
     const count = (st, vols) => vols.reduce((n, v) => n + (st.snapshots[v]?.length ?? 0), 0);
     console.log(`Seeded ${Object.keys(seeded.instances).length} instances, ${managed.length} managed volumes and ${seeded.misconfigured.length} misconfigured one,`);
     console.log(`${count(before, [...managed, ...seeded.misconfigured])} snapshots: 5 weeks of daily history (some completion events "missed", so untagged),`);
-    console.log('a pinned snapshot (ebs-gens:keep) and one owned by another deployment.\n');
+    console.log(`a pinned snapshot (${TAGS.keep}) and one owned by another deployment.\n`);
 
     // 1. The first reconcile creates the schedule rules (the hourly sweep does this in AWS).
-    const ensure = await (await fetch(`${stack.lambdaEndpoint}/2015-03-31/functions/ensure-rules/invocations`, { method: 'POST', body: '{}' })).json();
-    if (ensure.errorType) throw new Error(`ensure-rules: ${ensure.errorType}: ${ensure.errorMessage}`);
-    console.log(`ensure-rules: ${ensure.changes} changes, ${ensure.rule_count} rules`);
+    const ensure = await (await fetch(`${stack.lambdaEndpoint}/2015-03-31/functions/${ENSURE_RULES}/invocations`, { method: 'POST', body: '{}' })).json();
+    if (ensure.errorType) throw new Error(`${ENSURE_RULES}: ${ensure.errorType}: ${ensure.errorMessage}`);
+    console.log(`${ENSURE_RULES}: ${ensure.changes} changes, ${ensure.rule_count} rules`);
 
     // 2. The rules fire: the built-in target snapshots each volume (untagged).
     const fired = stack.fleet('fire');
@@ -96,14 +106,14 @@ async function demo() {
       const r = await runStateMachine(COMPLETED, ev, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
       if (!r.ok) failures.push(`snapshot-completed ${snapshot}: ${r.error}: ${r.cause}`);
       adoptedByEvent += r.output?.tag?.results?.filter((x) => x.action === 'adopted').length ?? 0;
-      eventPrunes.push(...r.invocations.filter((i) => i.function === 'prune-volumes' && i.output).flatMap((i) => i.output.volumes));
+      eventPrunes.push(...r.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes));
     }
     console.log(`Completion events: ${fired.length} executions of snapshot-completed, ${adoptedByEvent} snapshots adopted\n`);
 
     // 4. The hourly sweep.
     const sweepRun = await runStateMachine(SWEEP, { dry_run: false }, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
     if (!sweepRun.ok) failures.push(`sweep: ${sweepRun.error}: ${sweepRun.cause}`);
-    const reports = sweepRun.invocations.filter((i) => i.function === 'prune-volumes' && i.output).flatMap((i) => i.output.volumes);
+    const reports = sweepRun.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes);
     const after = stack.fleet('state');
 
     console.log('Rules (EventBridge, built-in create-snapshot target, RoleArn set, created enabled):');
@@ -142,7 +152,7 @@ async function demo() {
     }
     for (const v of seeded.misconfigured) {
       const held = after.snapshots[v]?.length ?? 0;
-      console.log(`  ${pad(v, 22)} ${pad('unattached', 14)} ${pad('MISCONFIGURED', 18)} ${pad(0, 8)} ${pad(0, 8)} ${pad(held, 5)} tag Daily_Gens="seven": reported, nothing deleted`);
+      console.log(`  ${pad(v, 22)} ${pad('unattached', 14)} ${pad('MISCONFIGURED', 18)} ${pad(0, 8)} ${pad(0, 8)} ${pad(held, 5)} tag ${TAGS.generation_keys.daily}="seven": reported, nothing deleted`);
       if (held !== before.snapshots[v].length) failures.push(`${v}: misconfigured volume lost snapshots`);
     }
     for (const id of [...seeded.pinned, ...seeded.foreign]) {
@@ -151,7 +161,7 @@ async function demo() {
     const s = sweepRun.output?.summary ?? {};
     console.log('\nTotals');
     console.log(`  sweep summary: volumes ${s.volumes}, misconfigured ${s.misconfigured}, adopted ${s.adopted}, kept ${s.kept}, deleted ${s.deleted}, failed batches ${s.failed_batches}`);
-    console.log(`  all runs: adopted ${adoptedTotal} whose completion events were missed (prune-volumes) + ${adoptedByEvent} on their events (tag-snapshot), deleted ${deletedTotal}, kept ${keptTotal}`);
+    console.log(`  all runs: adopted ${adoptedTotal} whose completion events were missed (${PRUNE_VOLUMES}) + ${adoptedByEvent} on their events (${TAG_SNAPSHOT}), deleted ${deletedTotal}, kept ${keptTotal}`);
     console.log(`  emulator: ${count(before, managed)} snapshots of managed volumes before, ${fired.length} taken by the schedule, ${count(after, managed)} now`);
     if (count(before, managed) + fired.length - deletedTotal !== count(after, managed)) {
       failures.push(`before ${count(before, managed)} + fired ${fired.length} - deleted ${deletedTotal} != now ${count(after, managed)}`);

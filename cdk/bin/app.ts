@@ -5,7 +5,7 @@
 // EBS_GENS_SKIP_BUNDLING=1 synthesizes without building the Rust functions (tests, CI).
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CLASSES, EbsGensSettings, GenClass, validate } from '../lib/config';
+import { CLASSES, EbsGensSettings, GenClass, parseBooleanSetting, validate } from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
 export function buildApp(context: Record<string, unknown> = {}, skipBundling = process.env.EBS_GENS_SKIP_BUNDLING === '1'): App {
@@ -21,7 +21,8 @@ export function buildApp(context: Record<string, unknown> = {}, skipBundling = p
     timeZone: get('timeZone'),
     adoption: get('adoption') as EbsGensSettings['adoption'],
     sweepSchedule: get('sweepSchedule'),
-    dryRun: String(get('dryRun')) === 'true',
+    // The only boolean setting; strict, so `-c dryRun=True` fails instead of deploying a live run.
+    dryRun: parseBooleanSetting('dryRun', app.node.tryGetContext('dryRun')),
     alarmEmail: get('alarmEmail'),
     logRetentionDays: get('logRetentionDays') ? Number(get('logRetentionDays')) : undefined,
     tagKeys: perClass('tagKey'),

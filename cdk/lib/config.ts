@@ -1,3 +1,5 @@
+import { CONTRACT } from './contract';
+
 /** Deployment settings: the CDK props that become the functions' environment. */
 export interface EbsGensSettings {
   /** `ebs-gens:managed-by` value; also names the rules and the IAM scope. 1-32 of [A-Za-z0-9._-]. */
@@ -21,25 +23,63 @@ export interface EbsGensSettings {
 }
 
 export type GenClass = 'hourly' | 'daily' | 'weekly' | 'monthly';
-export const CLASSES: GenClass[] = ['hourly', 'daily', 'weekly', 'monthly'];
-export const DEFAULT_TAG_KEYS: Record<GenClass, string> = {
-  hourly: 'Hourly_Gens',
-  daily: 'Daily_Gens',
-  weekly: 'Weekly_Gens',
-  monthly: 'Monthly_Gens',
-};
-/** The tag keys the functions ever write (shared/src/snapshot.rs OUR_TAG_KEYS). */
-export const OUR_TAG_KEYS = ['ebs-gens:volume', 'ebs-gens:managed-by', 'ebs-gens:class', 'Name'];
-export const MANAGED_BY = 'ebs-gens:managed-by';
+const GEN_CLASSES: readonly GenClass[] = ['hourly', 'daily', 'weekly', 'monthly'];
+/** The classes, in contract.json's order (which must name exactly the four this app knows). */
+export const CLASSES: GenClass[] = CONTRACT.classes.map((c) => {
+  if (!(GEN_CLASSES as readonly string[]).includes(c)) throw new Error(`contract.json class ${c} is unknown to the CDK app`);
+  return c as GenClass;
+});
+if (CLASSES.length !== GEN_CLASSES.length || new Set(CLASSES).size !== GEN_CLASSES.length) {
+  throw new Error(`contract.json classes ${JSON.stringify(CONTRACT.classes)} must be exactly ${GEN_CLASSES.join(', ')}`);
+}
+export const DEFAULT_TAG_KEYS = Object.fromEntries(CLASSES.map((c) => [c, CONTRACT.tags.generation_keys[c]])) as Record<GenClass, string>;
+/** The tag keys the functions ever write (shared/src/snapshot.rs OUR_TAG_KEYS): all ours but the pin. */
+export const OUR_TAG_KEYS = [CONTRACT.tags.volume, CONTRACT.tags.managed_by, CONTRACT.tags.class, CONTRACT.tags.name];
+/** The deployment that owns a snapshot; scopes every destructive permission. */
+export const MANAGED_BY = CONTRACT.tags.managed_by;
+/** The tag that pins a snapshot (shared/src/snapshot.rs TAG_KEEP): any value but `false`. */
+export const KEEP_TAG = CONTRACT.tags.keep;
 
 export function validate(s: EbsGensSettings): void {
   if (!/^[A-Za-z0-9._-]{1,32}$/.test(s.deployment)) {
     throw new Error(`deployment ${JSON.stringify(s.deployment)} must be 1-32 characters of [A-Za-z0-9._-]`);
   }
+  // IAM scopes each deployment to rule/ebs-gens-<deployment>-<class>-* (ruleArnPatterns). Deployment
+  // "prod"'s pattern rule/ebs-gens-prod-daily-* would also match the rules of a deployment named
+  // "prod-daily" (ebs-gens-prod-daily-hourly-…) or "prod-daily-eu" (ebs-gens-prod-daily-eu-…). Two
+  // deployments' rule names can only collide that way when one of them has a class name as a
+  // dash-separated part after its first one, so such names are refused and the patterns stay
+  // unambiguous (case-insensitively, to be safe against look-alike names).
+  const clash = s.deployment.split('-').slice(1).find((part) => (CLASSES as string[]).includes(part.toLowerCase()));
+  if (clash !== undefined) {
+    throw new Error(
+      `deployment ${JSON.stringify(s.deployment)} must not contain "-hourly", "-daily", "-weekly" or "-monthly" as a dash-separated part ` +
+        `(found "-${clash}"): IAM scopes a deployment to the rules rule/ebs-gens-<deployment>-<class>-*, and this name would let ` +
+        `another deployment's pattern match this deployment's rules (e.g. "prod" and "prod-daily")`,
+    );
+  }
 }
 
+/**
+ * A boolean context setting: exactly `true` / `false` (booleans from cdk.json, or the strings "true" /
+ * "false" from `-c key=value`); absent means `fallback`. Anything else (`True`, `1`, `yes`, "") stops
+ * the synth: a typo must not silently turn dry-run off.
+ */
+export function parseBooleanSetting(name: string, value: unknown, fallback = false): boolean {
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context setting ${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** The ARN patterns of this deployment's schedule rules: one per class, the class pinned after the prefix. */
+export function ruleArnPatterns(s: EbsGensSettings, partition: string, region: string, account: string): string[] {
+  return CLASSES.map((c) => `arn:${partition}:events:${region}:${account}:rule/${rulePrefix(s)}${c}-*`);
+}
+
+/** The schedule rules' name prefix: contract.json rule_prefix with the deployment filled in. */
 export function rulePrefix(s: EbsGensSettings): string {
-  return `ebs-gens-${s.deployment}-`;
+  return CONTRACT.rule_prefix.replaceAll('{deployment}', s.deployment);
 }
 
 /** The functions' environment (read by shared/src/config.rs). */

@@ -15,11 +15,21 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { EbsGensSettings, MANAGED_BY, OUR_TAG_KEYS, functionEnvironment, rulePrefix, validate } from './config';
+import { EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, functionEnvironment, ruleArnPatterns, rulePrefix, validate } from './config';
+import { CONTRACT, contractFunction, metricDimension, metricName } from './contract';
 
 const ROOT = resolve(__dirname, '../..');
-export const FUNCTION_NAMES = ['discover-volumes', 'ensure-rules', 'tag-snapshot', 'prune-volumes'] as const;
-export type FunctionName = (typeof FUNCTION_NAMES)[number];
+/** The functions this stack grants permissions to; contract.json must list exactly these. */
+const KNOWN_FUNCTIONS = ['discover-volumes', 'ensure-rules', 'tag-snapshot', 'prune-volumes'] as const;
+export type FunctionName = (typeof KNOWN_FUNCTIONS)[number];
+/** The functions, in contract.json's order. */
+export const FUNCTION_NAMES: readonly FunctionName[] = CONTRACT.functions.map((fn) => {
+  if (!(KNOWN_FUNCTIONS as readonly string[]).includes(fn.name)) {
+    throw new Error(`contract.json function ${fn.name} is unknown to the CDK app (it would get no permissions)`);
+  }
+  return fn.name as FunctionName;
+});
+for (const name of KNOWN_FUNCTIONS) contractFunction(name); // each one the stack wires must be in the contract
 
 /**
  * The functions' asset hash: the Rust sources and lockfile only, so CDK neither fingerprints nor
@@ -42,7 +52,12 @@ export interface EbsGensStackProps extends StackProps {
   readonly settings: EbsGensSettings;
 }
 
-/** The four Rust functions: arm64, provided.al2023, JSON logs with retention, one role each. */
+export { KEEP_TAG };
+
+/**
+ * The Rust functions: arm64, provided.al2023, JSON logs with retention, one role each; timeout and
+ * memory from contract.json (the same the local runner and the state machines' Task timeouts use).
+ */
 class Functions extends Construct {
   readonly fns = {} as Record<FunctionName, lambda.Function>;
 
@@ -69,9 +84,13 @@ class Functions extends Construct {
         runtime: 'provided.al2023',
         architecture: lambda.Architecture.ARM_64,
         bundling: { assetHashType: AssetHashType.CUSTOM, assetHash: `${assetHash}-${name}` },
-        memorySize: 256,
-        timeout: name === 'prune-volumes' ? Duration.minutes(15) : Duration.minutes(2),
+        memorySize: contractFunction(name).memory_mb,
+        timeout: Duration.seconds(contractFunction(name).timeout_seconds),
         loggingFormat: lambda.LoggingFormat.JSON,
+        // Pinned, not left to the account default: Lambda treats a JSON line without a `level` — every
+        // EMF metric line — as INFO, so any level above INFO would silently drop all our metrics and
+        // the alarms built on them.
+        applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
         logGroup,
         role,
         environment,
@@ -90,13 +109,19 @@ export class EbsGensStack extends Stack {
     super(scope, id, props);
     const s = props.settings;
     validate(s);
-    const prefix = rulePrefix(s);
+    const ruleArns = ruleArnPatterns(s, Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID);
 
     // The role EventBridge's built-in create-snapshot target assumes: CreateSnapshot, nothing else.
+    // The trust carries no aws:SourceAccount / aws:SourceArn condition on purpose. AWS documents those
+    // keys for EventBridge only on what EventBridge sends to targets with resource policies
+    // (EventBridge user guide, "Using IAM policy conditions in Amazon EventBridge", eb-use-conditions);
+    // no AWS page says events.amazonaws.com sends them when it assumes a target's role, and the
+    // built-in create-snapshot target is documented as console-only (PutTargets API reference). A
+    // condition on a key that is not sent never matches: every schedule would silently stop taking
+    // snapshots. The confused deputy is closed by iam:PassRole instead — a role can only be passed
+    // within its own account, and here only by ensure-rules, only to events.amazonaws.com.
     const snapshotRole = new iam.Role(this, 'SnapshotRole', {
-      assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-      }),
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
       description: `ebs-gens ${s.deployment}: EventBridge create-snapshot target`,
     });
     snapshotRole.addToPolicy(new iam.PolicyStatement({
@@ -148,11 +173,40 @@ export class EbsGensStack extends Stack {
       resources: [snapshots],
       conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
     }));
+    // A pin holds even against a bug: an explicit Deny while ebs-gens:keep is present (Null = false)
+    // with any value but "false". Negated operators also match an absent key, hence the Null guard.
+    // IgnoreCase follows the planner (shared/src/snapshot.rs pin_value); IAM cannot trim, so a value
+    // like " false" is pinned here although the planner would not pin it — stricter, never looser,
+    // and the refusal is counted in DeleteDenied (alarmed below).
+    f['prune-volumes'].addToRolePolicy(new iam.PolicyStatement({
+      sid: 'NeverDeletePinnedSnapshots',
+      effect: iam.Effect.DENY,
+      actions: ['ec2:DeleteSnapshot'],
+      resources: [snapshots],
+      conditions: {
+        StringNotEqualsIgnoreCase: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },
+        Null: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },
+      },
+    }));
     f['ensure-rules'].addToRolePolicy(describe('ec2:DescribeVolumes', 'events:ListRules'));
+    // Only this deployment's rules: rule/ebs-gens-<deployment>-<class>-*, one ARN per class, so that
+    // "prod" cannot touch "prod-eu"'s rules (validate() refuses the names that could still collide).
     f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
       sid: 'OnlyOurRules',
-      actions: ['events:ListTargetsByRule', 'events:PutRule', 'events:PutTargets', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule'],
-      resources: [`arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:rule/${prefix}*`],
+      actions: ['events:ListTargetsByRule', 'events:PutRule', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule'],
+      resources: ruleArns,
+    }));
+    // ...and on them only the built-in create-snapshot target (events:TargetArn, eb-use-conditions):
+    // a bug cannot point our rules at anything else. ForAllValues because one PutTargets carries up
+    // to 10 targets; the Null guard because ForAllValues alone also matches a request without the key.
+    f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
+      sid: 'OnlyTheCreateSnapshotTarget',
+      actions: ['events:PutTargets'],
+      resources: ruleArns,
+      conditions: {
+        'ForAllValues:ArnEquals': { 'events:TargetArn': `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:target/create-snapshot` },
+        Null: { 'events:TargetArn': 'false' },
+      },
     }));
     f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
       sid: 'PassOnlyTheSnapshotRole',
@@ -161,21 +215,33 @@ export class EbsGensStack extends Stack {
       conditions: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
     }));
 
-    // The state machines, ASL loaded from statemachine/ with substitutions (visible to tests).
-    const substitutions = {
-      TagSnapshotFunctionArn: f['tag-snapshot'].functionArn,
-      PruneVolumesFunctionArn: f['prune-volumes'].functionArn,
-      EnsureRulesFunctionArn: f['ensure-rules'].functionArn,
-      DiscoverVolumesFunctionArn: f['discover-volumes'].functionArn,
-    };
-    const machine = (id: string, file: string, uses: FunctionName[]) => {
+    // The state machines, ASL loaded from statemachine/. Each gets exactly the placeholders
+    // contract.json lists for it, substituted with its functions' ARNs, and may invoke exactly those
+    // functions; an ASL whose `${…}` placeholders differ from the contract's stops the synth.
+    const machine = (id: string, name: string, file: string) => {
+      const entry = CONTRACT.state_machines.find((m) => m.file === file);
+      if (!entry) throw new Error(`contract.json lists no state machine ${file}`);
+      const definition = readFileSync(resolve(ROOT, 'statemachine', file), 'utf8');
+      const inAsl = [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]))].sort();
+      if (JSON.stringify(inAsl) !== JSON.stringify([...entry.placeholders].sort())) {
+        throw new Error(`statemachine/${file} uses the placeholders ${inAsl.join(', ')}, contract.json lists ${entry.placeholders.join(', ')}`);
+      }
+      const uses = entry.placeholders.map((p) => {
+        const fn = CONTRACT.functions.find((x) => x.placeholder === p)!;
+        return [p, fn.name as FunctionName] as const;
+      });
       const sm = new sfn.StateMachine(this, id, {
-        definitionBody: sfn.DefinitionBody.fromString(readFileSync(resolve(ROOT, 'statemachine', file), 'utf8')),
-        definitionSubstitutions: substitutions,
+        definitionBody: sfn.DefinitionBody.fromString(definition),
+        definitionSubstitutions: Object.fromEntries(uses.map(([p, fn]) => [p, f[fn].functionArn])),
         stateMachineType: sfn.StateMachineType.STANDARD,
         tracingEnabled: true,
         logs: {
+          // Under /aws/vendedlogs/: Step Functions' log delivery otherwise adds every log group to the
+          // account's CloudWatch Logs resource policy, which has a size limit (Step Functions
+          // best practices, bp-cwl). The name is exact (no wildcard), so it cannot match another
+          // deployment's log group.
           destination: new logs.LogGroup(this, `${id}Logs`, {
+            logGroupName: `/aws/vendedlogs/states/ebs-gens-${s.deployment}-${name}`,
             retention: s.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
             removalPolicy: RemovalPolicy.DESTROY,
           }),
@@ -183,11 +249,11 @@ export class EbsGensStack extends Stack {
           includeExecutionData: true,
         },
       });
-      for (const name of uses) f[name].grantInvoke(sm);
+      for (const [, fn] of uses) f[fn].grantInvoke(sm);
       return sm;
     };
-    this.snapshotCompleted = machine('SnapshotCompleted', 'snapshot-completed.asl.json', ['tag-snapshot', 'prune-volumes']);
-    this.sweep = machine('Sweep', 'sweep.asl.json', ['ensure-rules', 'discover-volumes', 'prune-volumes']);
+    this.snapshotCompleted = machine('SnapshotCompleted', 'snapshot-completed', 'snapshot-completed.asl.json');
+    this.sweep = machine('Sweep', 'sweep', 'sweep.asl.json');
 
     new events.Rule(this, 'SnapshotCompletedRule', {
       description: `ebs-gens ${s.deployment}: EBS createSnapshot completions start snapshot-completed`,
@@ -204,34 +270,96 @@ export class EbsGensStack extends Stack {
       targets: [new targets.SfnStateMachine(this.sweep, { input: events.RuleTargetInput.fromObject({ dry_run: s.dryRun ?? false }) })],
     });
 
-    // Alarms: failed executions, EBS-reported failed snapshots, deletions that kept failing.
+    // Alarms, only on what finally failed or was refused for good. A DeleteFailed or Transient error is
+    // retried by the state machines and often made good, so per-invocation failure metrics are not
+    // alarmed: what a retry could not fix ends the execution as failed (ExecutionsFailed, per state
+    // machine). Permanent refusals, which no retry changes, are alarmed on their EMF metrics.
+    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+    // Namespace, metric and dimension names from contract.json: an alarm on a metric the functions
+    // do not emit would never fire, so such a name stops the synth (metricName throws).
+    const emf = (name: string, fn: FunctionName, why: string) =>
+      new cloudwatch.Alarm(this, `${name}Alarm`, {
+        alarmDescription: `ebs-gens ${s.deployment}: ${name} > 0 (${fn}): ${why}`,
+        metric: new cloudwatch.Metric({
+          namespace: CONTRACT.metrics.namespace, metricName: metricName(name), statistic: 'Sum', period: Duration.minutes(5),
+          dimensionsMap: { [metricDimension('Deployment')]: s.deployment, [metricDimension('Function')]: fn },
+        }),
+        threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
+      });
     const alarms = [
       new cloudwatch.Alarm(this, 'SnapshotCompletedFailed', {
         alarmDescription: 'snapshot-completed executions failed (a snapshot failed, or tagging/pruning failed after retries)',
         metric: this.snapshotCompleted.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1, evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
       }),
       new cloudwatch.Alarm(this, 'SweepFailed', {
         alarmDescription: 'sweep executions failed (rules or batches failed after retries)',
         metric: this.sweep.metricFailed({ period: Duration.hours(1), statistic: 'Sum' }),
-        threshold: 1, evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
       }),
-      ...([['SnapshotsFailed', 'tag-snapshot'], ['DeleteFailed', 'prune-volumes']] as const).map(([metricName, fn]) =>
-        new cloudwatch.Alarm(this, `${metricName}Alarm`, {
-          alarmDescription: `ebs-gens ${metricName} > 0 (${fn})`,
-          metric: new cloudwatch.Metric({
-            namespace: 'ebs-gens', metricName, statistic: 'Sum', period: Duration.minutes(5),
-            dimensionsMap: { Deployment: s.deployment, Function: fn },
-          }),
-          threshold: 1, evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        })),
+      emf('SnapshotsFailed', 'tag-snapshot', 'EBS reported a snapshot failed'),
+      emf('SnapshotsBlocked', 'prune-volumes', 'a surplus snapshot cannot be deleted (an AMI uses it, AWS Backup manages it, or it is locked)'),
+      emf('DeleteDenied', 'prune-volumes', 'IAM refused a deletion (a deployment problem, or a snapshot pinned by policy)'),
+      emf('VolumesDoubtful', 'prune-volumes', 'a volume\'s snapshot listing looked wrong, so nothing was deleted for it'),
+      emf('VolumesContested', 'prune-volumes', 'another deployment snapshots the volume too'),
+      // The schedule rules are created at runtime by ensure-rules, so they are not in this template.
+      // AWS/Events FailedInvocations (which counts only invocations that failed for good, after
+      // EventBridge's own retries) is published per RuleName only — no account-level series exists
+      // (EventBridge user guide, eb-monitoring) — and an alarm cannot use a SEARCH expression, so
+      // SEARCH over the rule prefix is out (CloudWatch user guide, using-search-expressions; CDK's
+      // SearchExpression throws in an alarm). A Metrics Insights query sums the metric over every
+      // rule of the default event bus (SCHEMA(..., RuleName) excludes custom buses) into one series:
+      // the rules of this deployment plus any other of the account's default-bus rules, which the
+      // description says. A narrower query would need a prefix match Metrics Insights does not
+      // document.
+      new cloudwatch.Alarm(this, 'ScheduleRulesFailed', {
+        alarmDescription: `EventBridge FailedInvocations > 0 on a default-bus rule of this account and region: `
+          + `look first at this deployment's schedule rules (${rulePrefix(s)}<class>-…); `
+          + 'a failure there means a create-snapshot target could not take its snapshot',
+        metric: new cloudwatch.MathExpression({
+          expression: 'SELECT SUM(FailedInvocations) FROM SCHEMA("AWS/Events", RuleName)',
+          period: Duration.minutes(5),
+          label: 'FailedInvocations, default-bus rules',
+        }),
+        threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
+      }),
     ];
     if (s.alarmEmail) {
+      // A customer managed key: CloudWatch cannot publish to a topic encrypted with the AWS managed
+      // aws/sns key, whose policy cannot be changed to let cloudwatch.amazonaws.com use it (SNS
+      // developer guide, sns-key-management, "compatibility with AWS services") — the alarm would
+      // fire and the e-mail would silently never be sent.
+      const key = new kms.Key(this, 'AlarmTopicKey', {
+        description: `ebs-gens ${s.deployment}: encrypts the alarm topic`,
+        enableKeyRotation: true,
+        // It only protects alarm messages in transit; nothing to keep once the stack is gone.
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      key.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccountPublishToTheTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }));
       const topic = new sns.Topic(this, 'AlarmTopic', {
         displayName: `ebs-gens ${s.deployment} alarms`,
         enforceSSL: true,
-        masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+        masterKey: key,
       });
+      // enforceSSL gives the topic a policy of its own (a Deny), which replaces SNS's default one:
+      // without an explicit Allow, the alarm's publish is refused ("Resource: arn:…:alarm:… is not
+      // authorized to perform: SNS:Publish"). The statement and its aws:SourceArn condition are the
+      // ones AWS documents for cloudwatch.amazonaws.com (AWS Knowledge Center,
+      // cloudwatch-receive-sns-for-alarm-trigger; SNS developer guide, sns-access-policy-use-cases),
+      // scoped to the alarms of this account and region.
+      topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccountPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` } },
+      }));
       topic.addSubscription(new subs.EmailSubscription(s.alarmEmail));
       for (const a of alarms) a.addAlarmAction(new cwActions.SnsAction(topic));
     }
@@ -242,11 +370,12 @@ export class EbsGensStack extends Stack {
     const lid = (c: Construct) => `<${this.getLogicalId(c.node.defaultChild as CfnElement)}.Arn>:*`;
     ack('*', 'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags and events:ListRules support no resource-level permissions; they are read-only.');
     ack(`arn:<AWS::Partition>:ec2:<AWS::Region>::snapshot/*`,
-      'Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment, CreateTags on aws:TagKeys = our keys, CreateSnapshot is the built-in target role\'s only action.');
+      'Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned snapshots), CreateTags on aws:TagKeys = our keys, CreateSnapshot is the built-in target role\'s only action.');
     ack(`arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/*`,
       'The built-in create-snapshot target snapshots whichever tagged volume a rule names; the role can only CreateSnapshot.');
-    ack(`arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/${prefix}*`,
-      'ensure-rules creates and removes rules it names itself; the prefix limits it to this deployment\'s rules.');
+    for (const pattern of ruleArnPatterns(s, '<AWS::Partition>', '<AWS::Region>', '<AWS::AccountId>')) {
+      ack(pattern, 'ensure-rules creates and removes rules it names itself (<prefix><class>-<hash>-<nn>); the prefix and class limit it to this deployment\'s rules, PutTargets to the create-snapshot target.');
+    }
     for (const name of FUNCTION_NAMES) {
       ack(lid(f[name]), 'CDK grantInvoke lets the state machine invoke the function\'s versions and aliases (<arn>:*).');
       const logGroup = f[name].logGroup.node.defaultChild ? f[name].logGroup : undefined;

@@ -20,6 +20,13 @@ const { template, assembly } = synth({ alarmEmail: 'ops@example.com', timeZone: 
 const statements = (): any[] =>
   Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 const actionsOf = (s: any): string[] => [].concat(s.Action);
+const allows = (s: any) => s.Effect === 'Allow';
+const alarms = (): any[] => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties);
+const logicalIdOf = (type: string, pred: (props: any) => boolean): string => {
+  const ids = Object.entries(template.findResources(type)).filter(([, r]: [string, any]) => pred(r.Properties)).map(([id]) => id);
+  assert.equal(ids.length, 1, `${type}: ${ids.join(', ')}`);
+  return ids[0];
+};
 
 test('four arm64 provided.al2023 functions with JSON logs and retention', () => {
   template.resourceCountIs('AWS::Lambda::Function', 4);
@@ -36,7 +43,7 @@ test('four arm64 provided.al2023 functions with JSON logs and retention', () => 
 });
 
 test('DeleteSnapshot only on snapshots tagged managed-by = this deployment', () => {
-  const del = statements().filter((s) => actionsOf(s).includes('ec2:DeleteSnapshot'));
+  const del = statements().filter((s) => allows(s) && actionsOf(s).includes('ec2:DeleteSnapshot'));
   assert.equal(del.length, 1);
   assert.deepEqual(del[0].Condition, { StringEquals: { 'aws:ResourceTag/ebs-gens:managed-by': 'prod' } });
   assert.deepEqual(actionsOf(del[0]), ['ec2:DeleteSnapshot']);
@@ -70,8 +77,8 @@ test('no ec2:* and no destructive action on Resource "*"', () => {
 
 test('EventBridge permissions only on our rule prefix; PassRole only for the snapshot role, to EventBridge', () => {
   const ours = statements().filter((s) => actionsOf(s).some((a) => /^events:(Put|Remove|Delete)/.test(a)));
-  assert.equal(ours.length, 1);
-  assert.match(JSON.stringify(ours[0].Resource), /rule\/ebs-gens-prod-\*/);
+  assert.equal(ours.length, 2, 'rule management, and PutTargets with its target condition');
+  for (const s of ours) assert.match(JSON.stringify(s.Resource), /rule\/ebs-gens-prod-(hourly|daily|weekly|monthly)-\*/);
   const pass = statements().filter((s) => actionsOf(s).includes('iam:PassRole'));
   assert.equal(pass.length, 1);
   assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } });
@@ -79,11 +86,10 @@ test('EventBridge permissions only on our rule prefix; PassRole only for the sna
 });
 
 test('the snapshot role trusts EventBridge and may only CreateSnapshot', () => {
-  template.hasResourceProperties('AWS::IAM::Role', {
-    AssumeRolePolicyDocument: Match.objectLike({
-      Statement: [Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Condition: Match.anyValue() })],
-    }),
+  const snapshotRole = template.findResources('AWS::IAM::Role', {
+    Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'events.amazonaws.com' } })] }) },
   });
+  assert.ok(Object.keys(snapshotRole).some((id) => id.startsWith('SnapshotRole')));
   const snapshotPolicies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) =>
     JSON.stringify(p.Properties.Roles).includes('SnapshotRole'));
   assert.equal(snapshotPolicies.length, 1);
@@ -125,16 +131,72 @@ test('state machine definitions come from statemachine/ with the functions subst
   });
 });
 
-test('alarms on failed executions and on failed snapshots / deletes, sent to the topic', () => {
-  template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
-  template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-    Namespace: 'ebs-gens', MetricName: 'DeleteFailed',
-    Dimensions: Match.arrayWith([{ Name: 'Deployment', Value: 'prod' }, { Name: 'Function', Value: 'prune-volumes' }]),
-    AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
-  });
-  template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'ebs-gens', MetricName: 'SnapshotsFailed' });
-  template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States' });
+test('alarms on what finally failed, not on failures a Step Functions retry can still make good', () => {
+  // DeleteFailed is retried by both state machines: a retry that succeeds must not page anyone.
+  assert.deepEqual(alarms().filter((a) => a.MetricName === 'DeleteFailed' || JSON.stringify(a.Metrics ?? '').includes('DeleteFailed')), []);
+  // What the retries could not fix: failed executions, per state machine, both state machines.
+  const executions = alarms().filter((a) => a.Namespace === 'AWS/States' && a.MetricName === 'ExecutionsFailed');
+  assert.deepEqual(
+    executions.map((a) => a.Dimensions.find((d: any) => d.Name === 'StateMachineArn').Value.Ref.replace(/[0-9A-F]{8}$/, '')).sort(),
+    ['SnapshotCompleted', 'Sweep'],
+  );
+  for (const a of alarms()) {
+    assert.equal(a.TreatMissingData, 'notBreaching', a.AlarmDescription);
+    assert.equal(a.AlarmActions.length, 1, a.AlarmDescription);
+    assert.match(a.AlarmActions[0].Ref, /^AlarmTopic/);
+  }
   template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+});
+
+test('alarms on permanent refusals: the EMF metrics, per deployment and function', () => {
+  for (const [metricName, fn] of [
+    ['SnapshotsFailed', 'tag-snapshot'],
+    ['SnapshotsBlocked', 'prune-volumes'],
+    ['DeleteDenied', 'prune-volumes'],
+    ['VolumesDoubtful', 'prune-volumes'],
+    ['VolumesContested', 'prune-volumes'],
+  ]) {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'ebs-gens', MetricName: metricName, Statistic: 'Sum', Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
+      Dimensions: [{ Name: 'Deployment', Value: 'prod' }, { Name: 'Function', Value: fn }],
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+  }
+});
+
+test('failed invocations of the schedule rules (created at runtime, not in the template) are alarmed', () => {
+  const failed = alarms().filter((a) => JSON.stringify(a.Metrics ?? []).includes('FailedInvocations'));
+  assert.equal(failed.length, 1);
+  const [q] = failed[0].Metrics;
+  // One series over every default-bus rule: FailedInvocations exists only per RuleName, and an alarm
+  // cannot use SEARCH.
+  assert.equal(q.Expression, 'SELECT SUM(FailedInvocations) FROM SCHEMA("AWS/Events", RuleName)');
+  assert.doesNotMatch(q.Expression, /SEARCH/);
+  assert.equal(q.ReturnData, true);
+  assert.equal(q.Period, 300);
+  assert.equal(failed[0].Threshold, 1);
+  assert.equal(failed[0].TreatMissingData, 'notBreaching');
+  assert.match(failed[0].AlarmDescription, /ebs-gens-prod-/);
+});
+
+test('alarm e-mails can be delivered: a rotated customer managed key CloudWatch may use, a topic policy letting alarms publish', () => {
+  const keyId = logicalIdOf('AWS::KMS::Key', () => true);
+  template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+  assert.doesNotMatch(JSON.stringify(template.findResources('AWS::SNS::Topic')), /alias\/aws\/sns/);
+  const key = template.findResources('AWS::KMS::Key')[keyId].Properties;
+  assert.equal(key.EnableKeyRotation, true);
+  const cw = key.KeyPolicy.Statement.filter((st: any) => st.Principal?.Service === 'cloudwatch.amazonaws.com');
+  assert.equal(cw.length, 1);
+  assert.equal(cw[0].Effect, 'Allow');
+  assert.deepEqual([].concat(cw[0].Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey*']);
+  assert.deepEqual(cw[0].Condition, { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+  // enforceSSL's topic policy replaces SNS's default one, so CloudWatch needs an explicit Allow.
+  const topicPolicy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0] as any;
+  const publish = topicPolicy.Properties.PolicyDocument.Statement.filter((st: any) => allows(st) && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+  assert.equal(publish.length, 1);
+  assert.deepEqual(actionsOf(publish[0]), ['sns:Publish']);
+  assert.match(JSON.stringify(publish[0].Condition.ArnLike['aws:SourceArn']), /:cloudwatch:.*:alarm:\*/);
 });
 
 test('cdk-nag: no unacknowledged finding, every acknowledgement has a reason', () => {
@@ -155,4 +217,81 @@ test('dry run and no alarm topic by default; bad deployment names are refused', 
   t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EBS_GENS_DRY_RUN: 'true' }) } });
   t.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ Input: '{"dry_run":true}' })] });
   assert.throws(() => synth({ deployment: 'has space' }), /deployment/);
+});
+
+test('the functions log JSON at application log level INFO, so EMF lines (JSON without a level) are kept', () => {
+  template.allResourcesProperties('AWS::Lambda::Function', {
+    LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
+  });
+});
+
+test('dryRun is strictly true or false (boolean from cdk.json, string from -c); anything else stops the synth', () => {
+  const dryRunOf = (t: Template) => {
+    const vars = Object.values(t.findResources('AWS::Lambda::Function')).map((f: any) => f.Properties.Environment.Variables.EBS_GENS_DRY_RUN);
+    assert.equal(new Set(vars).size, 1);
+    return vars[0];
+  };
+  assert.equal(dryRunOf(template), 'false', 'absent means false');
+  assert.equal(dryRunOf(synth({ dryRun: true }).template), 'true');
+  assert.equal(dryRunOf(synth({ dryRun: false }).template), 'false');
+  assert.equal(dryRunOf(synth({ dryRun: 'false' }).template), 'false');
+  for (const bad of ['True', 'TRUE', '1', 'yes', '', ' true', 1, 0, null, 'False']) {
+    assert.throws(() => synth({ dryRun: bad }), (e: Error) => e.message.includes('dryRun') && e.message.includes(JSON.stringify(bad)), `dryRun=${JSON.stringify(bad)}`);
+  }
+});
+
+test('a pinned snapshot cannot be deleted: explicit Deny while ebs-gens:keep is present and not "false"', () => {
+  const deny = statements().filter((s) => s.Effect === 'Deny' && actionsOf(s).includes('ec2:DeleteSnapshot'));
+  assert.equal(deny.length, 1);
+  assert.deepEqual(deny[0].Condition, {
+    StringNotEqualsIgnoreCase: { 'aws:ResourceTag/ebs-gens:keep': 'false' },
+    Null: { 'aws:ResourceTag/ebs-gens:keep': 'false' },
+  });
+  assert.match(JSON.stringify(deny[0].Resource), /snapshot\/\*/);
+  // In the same policy as the only Allow, so it binds the role that can delete.
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) =>
+    p.Properties.PolicyDocument.Statement.some((s: any) => actionsOf(s).includes('ec2:DeleteSnapshot')));
+  assert.equal(policies.length, 1);
+});
+
+test('PutTargets only with the built-in create-snapshot target (events:TargetArn)', () => {
+  const put = statements().filter((s) => actionsOf(s).includes('events:PutTargets'));
+  assert.equal(put.length, 1);
+  assert.deepEqual(actionsOf(put[0]), ['events:PutTargets']);
+  assert.deepEqual(put[0].Condition['ForAllValues:ArnEquals'], {
+    'events:TargetArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':target/create-snapshot']] },
+  });
+  assert.deepEqual(put[0].Condition.Null, { 'events:TargetArn': 'false' });
+});
+
+test('rule permissions pin the class after the prefix: "prod" cannot touch "prod-eu"\'s rules', () => {
+  const rules = statements().filter((s) => actionsOf(s).some((a) => a.startsWith('events:') && a !== 'events:ListRules'));
+  assert.ok(rules.length > 0);
+  for (const s of rules) {
+    const resources = [].concat(s.Resource).map((r: any) => r['Fn::Join'][1].at(-1));
+    assert.deepEqual(resources, [':rule/ebs-gens-prod-hourly-*', ':rule/ebs-gens-prod-daily-*', ':rule/ebs-gens-prod-weekly-*', ':rule/ebs-gens-prod-monthly-*']);
+  }
+  // No resource pattern anywhere that a longer deployment name could fall into.
+  for (const s of statements()) assert.doesNotMatch(JSON.stringify(s.Resource), /ebs-gens-prod-\*/);
+  // Names that would let one deployment's pattern match another's rules are refused at synth time.
+  for (const bad of ['prod-daily', 'prod-daily-eu', 'x-HOURLY', 'a-weekly', 'b-monthly-2']) {
+    assert.throws(() => synth({ deployment: bad }), /deployment .*-(hourly|daily|weekly|monthly)/i, bad);
+  }
+  for (const ok of ['daily', 'prod-eu', 'prod-dailyish', 'daily-prod']) assert.doesNotThrow(() => synth({ deployment: ok }), ok);
+});
+
+test('the create-snapshot role\'s trust has no condition EventBridge is not documented to send', () => {
+  const roles = Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) => id.startsWith('SnapshotRole'));
+  assert.equal(roles.length, 1);
+  const trust = (roles[0][1] as any).Properties.AssumeRolePolicyDocument.Statement;
+  assert.deepEqual(trust, [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' } }]);
+});
+
+test('Step Functions log to /aws/vendedlogs/states/ebs-gens-<deployment>-<machine>', () => {
+  for (const [machine, name] of [['SnapshotCompleted', 'snapshot-completed'], ['Sweep', 'sweep']]) {
+    const logGroup = logicalIdOf('AWS::Logs::LogGroup', (p) => p.LogGroupName === `/aws/vendedlogs/states/ebs-gens-prod-${name}`);
+    const sm = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(([id]) => id.startsWith(machine) && !id.startsWith(`${machine}Role`));
+    assert.equal(sm.length, 1, machine);
+    assert.deepEqual((sm[0][1] as any).Properties.LoggingConfiguration.Destinations, [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }]);
+  }
 });

@@ -133,6 +133,19 @@ impl Settings {
                     )
                 })?,
         };
+        // schedule-window adoption matches a snapshot to a fixed fire time; a rate() schedule
+        // has none, so not one snapshot of that class could ever be adopted (or pruned).
+        if adoption == AdoptionMode::ScheduleWindow {
+            if let Some((class, s)) = schedules.iter().find(|(_, s)| s.is_rate()) {
+                return Err(err(
+                    &format!("EBS_GENS_CRON_{}", class.label().to_ascii_uppercase()),
+                    format!(
+                        "{} has no fixed fire times, so EBS_GENS_ADOPTION=schedule-window could never adopt a {class} snapshot; use a cron(...) expression or EBS_GENS_ADOPTION=any-untagged",
+                        s.expression()
+                    ),
+                ));
+            }
+        }
         let delete_burst = match get("EBS_GENS_DELETE_BURST") {
             None => 20,
             Some(b) => b
@@ -217,6 +230,19 @@ mod tests {
     }
 
     #[test]
+    fn rate_schedules_cannot_use_schedule_window_adoption() {
+        let e = with(&[("EBS_GENS_CRON_HOURLY", "rate(1 hour)")]).unwrap_err();
+        assert_eq!(e.var, "EBS_GENS_CRON_HOURLY");
+        assert!(e.why.contains("schedule-window"), "{e}");
+        let s = with(&[
+            ("EBS_GENS_CRON_HOURLY", "rate(1 hour)"),
+            ("EBS_GENS_ADOPTION", "any-untagged"),
+        ])
+        .unwrap();
+        assert!(s.schedule(GenClass::Hourly).is_rate());
+    }
+
+    #[test]
     fn defaults() {
         let s = with(&[]).unwrap();
         assert_eq!(s.deployment, "default");
@@ -251,6 +277,9 @@ mod tests {
             ("EBS_GENS_ADOPTION_WINDOW_MINUTES", "0"),
             ("EBS_GENS_TAG_KEY_WEEKLY", "Daily_Gens"),
             ("EBS_GENS_RULE_PREFIX", "has space"),
+            ("EBS_GENS_DRY_RUN", "True"),
+            ("EBS_GENS_DRY_RUN", "1"),
+            ("EBS_GENS_DRY_RUN", "yes"),
         ] {
             let e = with(&[bad]).expect_err(bad.0);
             assert!(

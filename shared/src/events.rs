@@ -165,22 +165,23 @@ pub fn parse_completion(value: serde_json::Value) -> Result<Vec<Completion>, Eve
             if d.snapshots.is_empty() {
                 return Err(EventError("createSnapshots lists no snapshots".into()));
             }
+            // Only `completed` is a success: AWS documents `error` besides `failed`, and any
+            // other status is treated as a failure too (counted and alarmed, never adopted).
             d.snapshots
                 .iter()
                 .map(|s| {
+                    let (outcome, cause) = match s.status.as_str() {
+                        "completed" => (Outcome::Succeeded, d.cause.clone()),
+                        other if d.cause.is_empty() => {
+                            (Outcome::Failed, format!("status {other:?}"))
+                        }
+                        other => (Outcome::Failed, format!("status {other:?}: {}", d.cause)),
+                    };
                     Ok(Completion {
                         snapshot_id: id_after(&s.snapshot_id, "snapshot")?,
                         volume_id: id_after(&s.source, "volume")?,
-                        outcome: match s.status.as_str() {
-                            "completed" => Outcome::Succeeded,
-                            "failed" => Outcome::Failed,
-                            other => {
-                                return Err(EventError(format!(
-                                    "unknown snapshot status {other:?}"
-                                )))
-                            }
-                        },
-                        cause: d.cause.clone(),
+                        outcome,
+                        cause,
                         end_time: time(&d.end_time),
                     })
                 })

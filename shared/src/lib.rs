@@ -8,6 +8,7 @@
 pub mod app;
 pub mod aws;
 pub mod config;
+pub mod contract;
 pub mod error;
 pub mod events;
 pub mod metrics;

@@ -5,22 +5,78 @@ use serde_json::{json, Map, Value};
 
 pub const NAMESPACE: &str = "ebs-gens";
 
-/// Counts to publish, by metric name. Zero counts are published too, so alarms see data.
+macro_rules! metrics {
+    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
+        /// Every metric ebs-gens publishes (namespace [`NAMESPACE`], dimensions `Deployment`
+        /// and `Function`). The names are a contract with the CDK alarms.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Metric {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Metric {
+            pub const ALL: &'static [Metric] = &[$(Metric::$name,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Metric::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+metrics! {
+    /// Untagged snapshots made ours (not in a dry run).
+    SnapshotsAdopted,
+    /// Snapshots deleted (not in a dry run; one already gone is not counted).
+    SnapshotsDeleted,
+    /// Deletes refused for good: an AMI uses the snapshot, AWS Backup manages it, or it is locked.
+    SnapshotsBlocked,
+    /// Deletes IAM refused (a deployment problem, or a snapshot pinned by policy); not retried.
+    DeleteDenied,
+    /// Deletes left for the next run (deadline near, or adopted in this run).
+    SnapshotsDeferred,
+    /// Deletes that failed for a reason a retry may fix (the invocation fails `DeleteFailed`).
+    DeleteFailed,
+    /// Snapshots EBS reports as failed.
+    SnapshotsFailed,
+    /// Managed volumes seen by discovery.
+    VolumesManaged,
+    /// Volumes whose generation tags are wrong (nothing is deleted for them).
+    VolumesMisconfigured,
+    /// Volumes whose snapshot listing looked wrong (nothing is deleted for them).
+    VolumesDoubtful,
+    /// Volumes another deployment snapshots too.
+    VolumesContested,
+    /// EventBridge rule operations applied.
+    RuleChanges,
+    /// Our EventBridge rules after reconciling.
+    Rules,
+}
+
+/// Counts to publish. Every metric a function declares is published, zero included, so alarms
+/// always see data.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Counts(pub Vec<(&'static str, u64)>);
+pub struct Counts(pub Vec<(Metric, u64)>);
 
 impl Counts {
-    pub fn add(&mut self, name: &'static str, n: u64) {
-        match self.0.iter_mut().find(|(k, _)| *k == name) {
+    /// Counts starting at zero for each of `metrics` (what a function always publishes).
+    pub fn of(metrics: &[Metric]) -> Self {
+        Counts(metrics.iter().map(|m| (*m, 0)).collect())
+    }
+
+    pub fn add(&mut self, metric: Metric, n: u64) {
+        match self.0.iter_mut().find(|(k, _)| *k == metric) {
             Some((_, v)) => *v += n,
-            None => self.0.push((name, n)),
+            None => self.0.push((metric, n)),
         }
     }
 
-    pub fn get(&self, name: &str) -> u64 {
+    pub fn get(&self, metric: Metric) -> u64 {
         self.0
             .iter()
-            .find(|(k, _)| *k == name)
+            .find(|(k, _)| *k == metric)
             .map_or(0, |(_, v)| *v)
     }
 }
@@ -30,7 +86,7 @@ pub fn emf(deployment: &str, function: &str, counts: &Counts, now: DateTime<Utc>
     let metrics: Vec<Value> = counts
         .0
         .iter()
-        .map(|(n, _)| json!({"Name": n, "Unit": "Count"}))
+        .map(|(n, _)| json!({"Name": n.as_str(), "Unit": "Count"}))
         .collect();
     let mut doc = Map::new();
     doc.insert(
@@ -47,7 +103,7 @@ pub fn emf(deployment: &str, function: &str, counts: &Counts, now: DateTime<Utc>
     doc.insert("Deployment".into(), json!(deployment));
     doc.insert("Function".into(), json!(function));
     for (n, v) in &counts.0 {
-        doc.insert((*n).to_string(), json!(v));
+        doc.insert(n.as_str().to_string(), json!(v));
     }
     Value::Object(doc)
 }
@@ -63,10 +119,9 @@ mod tests {
 
     #[test]
     fn emf_document_shape() {
-        let mut c = Counts::default();
-        c.add("SnapshotsDeleted", 3);
-        c.add("SnapshotsDeleted", 1);
-        c.add("SnapshotsAdopted", 0);
+        let mut c = Counts::of(&[Metric::SnapshotsDeleted, Metric::SnapshotsAdopted]);
+        c.add(Metric::SnapshotsDeleted, 3);
+        c.add(Metric::SnapshotsDeleted, 1);
         let v = emf(
             "prod",
             "prune-volumes",

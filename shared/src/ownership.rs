@@ -187,6 +187,29 @@ pub fn decide_adoption(
     }
 }
 
+/// Other deployments that snapshot this volume too: a snapshot of it carries another
+/// deployment's `ebs-gens:managed-by` and started within two periods of the volume's finest
+/// class before `now` (older ones are history, e.g. from a renamed deployment). Each
+/// deployment only ever deletes its own snapshots, so this is reported, not fatal.
+pub fn contested_by(
+    deployment: &str,
+    class: GenClass,
+    snapshots: &[Snapshot],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<String> {
+    let since = now - class.nominal_period() * 2;
+    let mut others: Vec<String> = snapshots
+        .iter()
+        .filter(|s| s.start_time >= since)
+        .filter_map(|s| s.tag(TAG_MANAGED_BY))
+        .filter(|d| *d != deployment)
+        .map(str::to_string)
+        .collect();
+    others.sort();
+    others.dedup();
+    others
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,6 +158,9 @@ pub struct Plan<'a> {
     pub volume_id: &'a str,
     pub keep: Vec<Entry<'a>>,
     pub delete: Vec<Entry<'a>>,
+    /// Why the volume's input looked wrong, when it did (then `delete` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doubtful: Option<String>,
 }
 
 /// The deployment facts planning needs.
@@ -226,6 +229,7 @@ pub fn plan<'a>(
                 .map(|(s, _)| entry(s, one(Reason::Doubtful(why.clone()))))
                 .collect(),
             delete: Vec::new(),
+            doubtful: Some(why),
         };
     }
 
@@ -289,6 +293,7 @@ pub fn plan<'a>(
         volume_id,
         keep,
         delete,
+        doubtful: None,
     }
 }
 

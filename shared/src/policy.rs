@@ -52,6 +52,16 @@ impl GenClass {
         }
     }
 
+    /// The longest time between two periods of this class (a month: 31 days).
+    pub fn nominal_period(self) -> chrono::Duration {
+        match self {
+            GenClass::Hourly => chrono::Duration::hours(1),
+            GenClass::Daily => chrono::Duration::days(1),
+            GenClass::Weekly => chrono::Duration::days(7),
+            GenClass::Monthly => chrono::Duration::days(31),
+        }
+    }
+
     /// The default EventBridge schedule for this class.
     pub fn default_cron(self) -> &'static str {
         match self {
@@ -120,10 +130,28 @@ pub struct Misconfigured {
 }
 
 /// What a volume asks for: at least one class, each with `1..=1000` generations.
+///
+/// Deserializing goes through [`VolumePolicy::new`], so a hand-made state input can never
+/// carry a policy the tags could not (zero, over 1000, empty, repeated or unsorted classes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawPolicy")]
 pub struct VolumePolicy {
     /// Classes present, finest first; never empty.
     gens: Vec<(GenClass, u32)>,
+}
+
+/// The wire form of a policy, checked by [`VolumePolicy::new`] before it becomes one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    gens: Vec<(GenClass, u32)>,
+}
+
+impl TryFrom<RawPolicy> for VolumePolicy {
+    type Error = String;
+    fn try_from(raw: RawPolicy) -> Result<Self, String> {
+        VolumePolicy::new(raw.gens).map_err(|why| format!("policy.gens: {why}"))
+    }
 }
 
 impl VolumePolicy {
@@ -204,6 +232,13 @@ where
     let mut bad = Vec::new();
     for (k, v) in tags {
         let Some((class, _)) = keys.iter().find(|(_, key)| *key == k) else {
+            if let Some((_, key)) = keys.iter().find(|(_, key)| near_miss(k, key)) {
+                bad.push(BadTag {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                    why: format!("tag keys are case-sensitive: did you mean `{key}`?"),
+                });
+            }
             continue;
         };
         match parse_gens_value(v) {
@@ -235,6 +270,54 @@ where
     Ok(Some(
         VolumePolicy::new(gens).expect("counts validated and classes unique"),
     ))
+}
+
+/// A key that differs from one of ours only in letter case or surrounding whitespace
+/// (`daily_gens`, `Daily_Gens `): the user meant ours, so the volume is misconfigured rather
+/// than silently unmanaged.
+pub fn near_miss(key: &str, ours: &str) -> bool {
+    key != ours && key.trim().eq_ignore_ascii_case(ours)
+}
+
+/// Values for a `tag-key` filter that find every volume carrying one of our keys *or a near
+/// miss of one* (EC2 filter values take `*` and `?` wildcards; matching is case-sensitive):
+/// for `Daily_Gens`, `*Daily_Gens*`, `*?aily_?ens*` and `*?AILY_?ENS*`. Extra matches
+/// (`Old_Daily_Gens_x`) are listed and then ignored by [`policy_from_tags`]. A custom key with a
+/// wildcard character in it is matched exactly (no near-miss search for it).
+pub fn discovery_key_patterns(keys: &TagKeys) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, key) in keys.iter() {
+        let mut patterns = vec![key.to_string()];
+        if !key.contains(['*', '?', '\\']) {
+            let shape = |upper: bool| -> String {
+                let mut word_start = true;
+                key.chars()
+                    .map(|c| {
+                        let out = if c.is_ascii_alphabetic() && word_start {
+                            '?'
+                        } else if upper {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c.to_ascii_lowercase()
+                        };
+                        word_start = !c.is_ascii_alphanumeric();
+                        out
+                    })
+                    .collect()
+            };
+            patterns = vec![
+                format!("*{key}*"),
+                format!("*{}*", shape(false)),
+                format!("*{}*", shape(true)),
+            ];
+        }
+        for p in patterns {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -313,8 +396,61 @@ mod tests {
 
     #[test]
     fn no_generation_tag_is_unmanaged() {
-        assert_eq!(check(&[("Name", "x"), ("daily_gens", "7")]).unwrap(), None);
+        assert_eq!(
+            check(&[("Name", "x"), ("Old_Daily_Gens", "7")]).unwrap(),
+            None
+        );
         assert_eq!(check(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn near_miss_keys_make_the_volume_misconfigured_with_a_suggestion() {
+        for key in ["daily_gens", "Daily_Gens ", " DAILY_GENS", "daily_Gens"] {
+            let err = check(&[(key, "7")]).expect_err(key);
+            assert_eq!(err.bad[0].key, key);
+            assert!(
+                err.to_string().contains("did you mean `Daily_Gens`?"),
+                "{err}"
+            );
+        }
+        // Beside the right key, a near miss is still a mistake worth stopping for.
+        assert!(check(&[("Daily_Gens", "7"), ("daily_gens", "3")]).is_err());
+    }
+
+    #[test]
+    fn discovery_patterns_find_near_misses() {
+        let p = discovery_key_patterns(&TagKeys::default());
+        assert!(p.contains(&"*Daily_Gens*".to_string()), "{p:?}");
+        assert!(p.contains(&"*?aily_?ens*".to_string()), "{p:?}");
+        assert!(p.contains(&"*?AILY_?ENS*".to_string()), "{p:?}");
+        assert_eq!(p.len(), 12);
+        let custom = TagKeys::default().with_key(GenClass::Daily, "backup*daily");
+        assert!(discovery_key_patterns(&custom).contains(&"backup*daily".to_string()));
+    }
+
+    #[test]
+    fn policy_json_is_validated_like_the_constructor() {
+        let parse = |j: &str| serde_json::from_str::<VolumePolicy>(j);
+        for bad in [
+            r#"{"gens":[["daily",0]]}"#,
+            r#"{"gens":[]}"#,
+            r#"{"gens":[["daily",1001]]}"#,
+            r#"{"gens":[["daily",1],["daily",2]]}"#,
+            r#"{"gens":[["daily",1]],"extra":1}"#,
+            r#"{"gens":[["fortnightly",1]]}"#,
+        ] {
+            let e = parse(bad).expect_err(bad).to_string();
+            assert!(
+                e.contains("gens") || e.contains("extra") || e.contains("variant"),
+                "{bad}: {e}"
+            );
+        }
+        let p = parse(r#"{"gens":[["weekly",1],["daily",1]]}"#).unwrap();
+        assert_eq!(p.finest(), GenClass::Daily, "order is normalized");
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"gens":[["daily",1],["weekly",1]]}"#
+        );
     }
 
     #[test]

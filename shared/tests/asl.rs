@@ -5,15 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use ebs_gens::contract::{function_by_placeholder, LAMBDA_TRANSIENT, STATE_MACHINES};
 use ebs_gens::ErrorName;
 use serde_json::Value;
-
-const LAMBDA_TRANSIENT: [&str; 4] = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-];
 
 fn definitions() -> Vec<(String, Value)> {
     let dir = format!("{}/../statemachine", env!("CARGO_MANIFEST_DIR"));
@@ -110,6 +104,29 @@ fn every_lambda_task_has_the_retry_policy_and_a_final_catch() {
             assert_eq!(
                 st["Resource"], "arn:aws:states:::lambda:invoke",
                 "{file}: {name}"
+            );
+            // An explicit timeout from the contract: the function's own timeout plus a margin
+            // (the States Language default of 60 s would abandon a slow prune mid-batch).
+            let placeholder = st["Parameters"]["FunctionName"]
+                .as_str()
+                .and_then(|f| f.strip_prefix("${"))
+                .and_then(|f| f.strip_suffix('}'))
+                .unwrap_or_else(|| panic!("{file}: {name}: FunctionName is not a placeholder"));
+            let f = function_by_placeholder(placeholder)
+                .unwrap_or_else(|| panic!("{file}: {name}: unknown function {placeholder}"));
+            assert_eq!(
+                st["TimeoutSeconds"].as_u64(),
+                Some(u64::from(f.task_timeout_seconds())),
+                "{file}: {name}: TimeoutSeconds must be {}'s timeout + margin (contract)",
+                f.name
+            );
+            let (_, allowed) = STATE_MACHINES
+                .iter()
+                .find(|(n, _)| *n == file)
+                .unwrap_or_else(|| panic!("{file} is not in the contract"));
+            assert!(
+                allowed.contains(&placeholder),
+                "{file}: {name}: {placeholder} not in the contract"
             );
             let retry = st["Retry"]
                 .as_array()

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use ebs_gens::app::sweep::sweep;
+use ebs_gens::app::tag::TagAction;
 use ebs_gens::app::{tag, App};
 use ebs_gens::aws::client::Ec2;
 use ebs_gens::aws::pacer::Pacer;
@@ -422,7 +423,12 @@ async fn tag_snapshot_events_against_moto() {
     let out = tag::handle(&app, event(&snap, &vol, "succeeded"))
         .await
         .unwrap();
-    assert_eq!(out.results[0].action, "adopted", "{:?}", out.results);
+    assert_eq!(
+        out.results[0].action,
+        TagAction::Adopted,
+        "{:?}",
+        out.results
+    );
     assert_eq!(out.volumes[0].volume_id, vol);
     let s = &snapshots_of(&ec2, &vol).await[0];
     let get = |k: &str| {
@@ -440,7 +446,7 @@ async fn tag_snapshot_events_against_moto() {
     let again = tag::handle(&app, event(&snap, &vol, "succeeded"))
         .await
         .unwrap();
-    assert_eq!(again.results[0].action, "already-ours");
+    assert_eq!(again.results[0].action, TagAction::AlreadyOurs);
 
     // A failed snapshot is reported, never tagged.
     let other = snapshot(&ec2, &vol, &[]).await;
@@ -461,7 +467,7 @@ async fn tag_snapshot_events_against_moto() {
     let out = tag::handle(&never, event(&other, &vol, "succeeded"))
         .await
         .unwrap();
-    assert_eq!(out.results[0].action, "skipped");
+    assert_eq!(out.results[0].action, TagAction::Skipped);
 }
 
 fn app_with(config: &aws_config::SdkConfig, extra: &[(&str, &str)]) -> App<SdkEc2, SdkEvents> {

@@ -586,3 +586,46 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn weekly_alone_keeps_the_last_n_snapshots_as_the_readme_says() {
+    // The finest class keeps its last N snapshots, whatever their weeks: three snapshots in
+    // one week (e.g. two adopted by hand) and Weekly_Gens=2 keep the two newest, not one per week.
+    let snaps = vec![
+        ours("w1", utc(2026, 11, 25, 9, 30)),
+        ours("w2", utc(2026, 11, 24, 9, 30)),
+        ours("w3", utc(2026, 11, 23, 9, 30)),
+        ours("w4", utc(2026, 11, 16, 9, 30)),
+    ];
+    let (k, d) = check(&policy(&[(GenClass::Weekly, 2)]), Tz::UTC, &snaps);
+    assert_eq!(k, ["w1: last 2 weekly", "w2: last 2 weekly"]);
+    assert_eq!(d, ["w3: surplus", "w4: surplus"]);
+}
+
+#[test]
+fn doubtful_input_is_named_in_the_plan() {
+    let mut snaps = daily_series(5);
+    snaps[2] = with_tag(snaps[2].clone(), TAG_VOLUME, "vol-other");
+    let out = plan(
+        VOL,
+        &policy(&[(GenClass::Daily, 1)]),
+        &ctx(Tz::UTC),
+        &snaps,
+        now(),
+    );
+    assert!(out.delete.is_empty());
+    assert!(
+        out.doubtful.as_deref().unwrap().contains("vol-other"),
+        "{:?}",
+        out.doubtful
+    );
+    let fine = daily_series(3);
+    let out = plan(
+        VOL,
+        &policy(&[(GenClass::Daily, 1)]),
+        &ctx(Tz::UTC),
+        &fine,
+        now(),
+    );
+    assert_eq!(out.doubtful, None);
+}

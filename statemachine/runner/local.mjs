@@ -4,14 +4,10 @@
 import './polyfill.mjs';
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { FUNCTIONS } from './contract.mjs';
 
-/** `${...}` substitutions of the ASL: the function each placeholder names. */
-export const FUNCTIONS = {
-  TagSnapshotFunctionArn: 'tag-snapshot',
-  PruneVolumesFunctionArn: 'prune-volumes',
-  EnsureRulesFunctionArn: 'ensure-rules',
-  DiscoverVolumesFunctionArn: 'discover-volumes',
-};
+/** `${...}` substitutions of the ASL: the function each placeholder names (from contract.json). */
+export { FUNCTIONS };
 
 export function loadDefinition(file, substitutions = FUNCTIONS) {
   let text = readFileSync(file, 'utf8');
@@ -59,7 +55,10 @@ export async function invoke(endpoint, functionName, payload) {
     try {
       body = JSON.parse(text);
     } catch {
-      body = { errorType: res.status === 429 ? 'Lambda.TooManyRequestsException' : 'Lambda.Unknown', errorMessage: text };
+      // An empty 408 is cargo lambda watch's --timeout (stack.mjs startWatch): reported, like a
+      // timed-out function in AWS, as Lambda.Unknown.
+      const why = res.status === 408 && !text ? `HTTP 408: no response within cargo lambda watch --timeout` : text;
+      body = { errorType: res.status === 429 ? 'Lambda.TooManyRequestsException' : 'Lambda.Unknown', errorMessage: why };
     }
     const err = new Error(body.errorMessage ?? text);
     err.name = body.errorType ?? 'Lambda.Unknown';

@@ -6,6 +6,7 @@ import { createServer, request } from 'node:http';
 import { createServer as createNetServer, connect } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAX_TIMEOUT_SECONDS } from './contract.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ACCOUNT = '123456789012';
@@ -105,10 +106,29 @@ function stopChildren(children) {
   }
 }
 
-/** Starts `cargo lambda watch` on a free loopback port with `vars` for the functions. */
+/**
+ * Starts `cargo lambda watch` on a free loopback port with `vars` for the functions.
+ *
+ * Timeouts: cargo lambda watch (1.9.2) cannot give a function its Lambda timeout or deadline.
+ * - `--timeout <seconds>` is one value for the whole server (no per-function setting): a
+ *   tower-http TimeoutLayer that answers any request still running after that long with an empty
+ *   HTTP 408 (invoke() reports it as Lambda.Unknown, as Step Functions reports a timed-out
+ *   function). It neither stops the function nor reaches its invocation context. We set it to the
+ *   longest timeout in contract.json (prune-volumes, 900 s), so nothing waits longer than Lambda
+ *   ever would. The shorter functions (120 s in AWS) are bounded locally only by their Task states'
+ *   TimeoutSeconds (contract task_timeout_seconds, 30 s more), which aws-local-stepfunctions
+ *   enforces as States.Timeout.
+ * - The deadline each invocation carries (Lambda-Runtime-Deadline-Ms, lambda_runtime's
+ *   Context::deadline) is a constant 600000 ms since the epoch, whatever --timeout says
+ *   (crates/cargo-lambda-watch/src/runtime/functions_router.rs), and no AWS_LAMBDA_FUNCTION_TIMEOUT
+ *   or similar variable is read. That deadline lies in 1970, so shared/src/app/runtime.rs
+ *   deadline() falls back to the invocation's start plus the function's timeout from the contract:
+ *   prune-volumes' deadline deferral (no delete started within 10 s of the deadline) works
+ *   locally as in AWS.
+ */
 export async function startWatch(vars, log = () => {}) {
   const port = await freePort();
-  const args = ['lambda', 'watch', '-A', '127.0.0.1', '-P', String(port)];
+  const args = ['lambda', 'watch', '-A', '127.0.0.1', '-P', String(port), '--timeout', String(MAX_TIMEOUT_SECONDS)];
   for (const [k, v] of Object.entries(vars)) args.push('--env-var', `${k}=${v}`);
   const watch = spawn(`${ROOT}/.venv/bin/cargo-lambda`, args, {
     cwd: ROOT,

@@ -121,3 +121,17 @@ test('snapshot-completed: a malformed event is caught and fails with InvalidInpu
   // InvalidInput is not retried.
   assert.equal(r.invocations.length, 1);
 });
+
+test('sweep: a non-boolean dry_run or an unknown key fails fast with InvalidInput and runs nothing', async () => {
+  await stack.reset();
+  stack.fleet('seed-test');
+  const before = stack.fleet('state');
+  for (const input of [{ dry_run: 'true' }, { dryRun: true }, { dry_run: 1 }, { dry_run: null }, { dry_run: false, extra: 1 }, []]) {
+    const r = await run(SWEEP, input);
+    assert.equal(r.ok, false, JSON.stringify(input));
+    assert.equal(r.error, 'InvalidInput', JSON.stringify(input));
+    assert.match(r.cause, /dry_run must be a JSON boolean/);
+    assert.deepEqual(r.invocations, [], `${JSON.stringify(input)}: no function may run`);
+  }
+  assert.deepEqual(stack.fleet('state'), before);
+});

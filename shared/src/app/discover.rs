@@ -4,18 +4,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi, Filter, PageRequest, MAX_VOLUMES_PAGE};
+use crate::aws::{Ec2Api, EventsApi, PageRequest, MAX_VOLUMES_PAGE};
 use crate::error::Error;
-use crate::metrics::Counts;
+use crate::metrics::{Counts, Metric};
 
-use super::prune::Totals;
+use super::prune::{Attention, Totals};
 use super::{classify_volumes, App, MisconfiguredVolume, VolumeJob};
 
 /// Volumes per prune-volumes invocation (one Map item). 100 volumes with ~10 snapshots each
 /// list in one 1,000-snapshot DescribeSnapshots page.
 pub const DEFAULT_BATCH: usize = 100;
 
+/// Volumes needing attention kept in the sweep summary (the rest are only counted).
+pub const MAX_SUMMARY_ATTENTION: usize = 50;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DiscoverInput {
     /// The `next_cursor` of the previous page; absent for the first.
     #[serde(default)]
@@ -42,6 +46,7 @@ pub struct DiscoverInput {
 
 /// What one Map iteration reports back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BatchResult {
     #[serde(default)]
     pub totals: Option<Totals>,
@@ -51,7 +56,7 @@ pub struct BatchResult {
 
 /// The sweep's summary, accumulated page by page (`{}` is the empty summary).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SweepTotals {
     pub volumes: usize,
     pub misconfigured: usize,
@@ -59,7 +64,15 @@ pub struct SweepTotals {
     pub kept: usize,
     pub deleted: usize,
     pub skipped: usize,
+    /// Of `skipped`: deletes IAM refused.
+    pub denied: usize,
     pub deferred: usize,
+    pub already_gone: usize,
+    pub doubtful: usize,
+    pub contested: usize,
+    pub not_pruned: usize,
+    /// Up to [`MAX_SUMMARY_ATTENTION`] volumes behind `doubtful`, `contested`, `not_pruned`.
+    pub attention: Vec<Attention>,
     /// Batches that still failed after every retry.
     pub failed_batches: usize,
     /// The errors of failed batches (at most 10 kept, to bound the state size).
@@ -76,7 +89,16 @@ pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
                 summary.kept += t.kept;
                 summary.deleted += t.deleted;
                 summary.skipped += t.skipped;
+                summary.denied += t.denied;
                 summary.deferred += t.deferred;
+                summary.already_gone += t.already_gone;
+                summary.doubtful += t.doubtful;
+                summary.contested += t.contested;
+                summary.not_pruned += t.not_pruned;
+                let room = MAX_SUMMARY_ATTENTION.saturating_sub(summary.attention.len());
+                summary
+                    .attention
+                    .extend(t.attention.iter().take(room).cloned());
             }
             (_, error) => {
                 summary.failed_batches += 1;
@@ -91,7 +113,9 @@ pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
     summary
 }
 
+/// One Map item: exactly a prune-volumes input.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Batch {
     pub volumes: Vec<VolumeJob>,
     pub dry_run: bool,
@@ -113,7 +137,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     app: &App<E, V>,
     mut input: DiscoverInput,
 ) -> Result<DiscoverOutput, Error> {
-    input.dry_run |= app.settings.force_dry_run;
+    input.dry_run = app.dry_run(input.dry_run);
     let page_size = input.page_size.unwrap_or(MAX_VOLUMES_PAGE);
     if !(5..=MAX_VOLUMES_PAGE).contains(&page_size) {
         return Err(Error::InvalidInput(format!(
@@ -144,17 +168,11 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
             summary,
         });
     }
-    let keys: Vec<String> = app
-        .settings
-        .tag_keys
-        .iter()
-        .map(|(_, k)| k.to_string())
-        .collect();
     let page = app
         .ec2
         .api()
         .describe_volumes(PageRequest {
-            filters: vec![Filter::new("tag-key", keys)],
+            filters: vec![app.volume_filter()],
             ids: vec![],
             max_results: Some(page_size),
             next_token: input.cursor.clone(),
@@ -162,8 +180,8 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         .await?;
     let (jobs, misconfigured) = classify_volumes(&app.settings, page.items);
     let mut counts = Counts::default();
-    counts.add("VolumesManaged", jobs.len() as u64);
-    counts.add("VolumesMisconfigured", misconfigured.len() as u64);
+    counts.add(Metric::VolumesManaged, jobs.len() as u64);
+    counts.add(Metric::VolumesMisconfigured, misconfigured.len() as u64);
     app.publish(&counts, chrono::Utc::now());
     tracing::info!(
         managed = jobs.len(),

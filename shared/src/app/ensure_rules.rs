@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::{Ec2Api, EventsApi};
 use crate::error::Error;
-use crate::metrics::Counts;
+use crate::metrics::{Counts, Metric};
 use crate::rules::{
     layout, parse_rule_name, DesiredVolume, LayoutContext, RuleOp, DEFAULT_RULES_PER_BUS,
 };
@@ -15,6 +15,7 @@ use crate::rules::{
 use super::{classify_volumes, App};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnsureInput {
     #[serde(default)]
     pub dry_run: bool,
@@ -40,13 +41,12 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     app: &App<E, V>,
     mut input: EnsureInput,
 ) -> Result<EnsureOutput, Error> {
-    input.dry_run |= app.settings.force_dry_run;
+    input.dry_run = app.dry_run(input.dry_run);
     let role_arn = app
         .snapshot_role_arn
         .clone()
         .ok_or_else(|| Error::Internal("EBS_GENS_SNAPSHOT_ROLE_ARN is not set".into()))?;
-    let keys: Vec<&str> = app.settings.tag_keys.iter().map(|(_, k)| k).collect();
-    let volumes = app.ec2.volumes_with_tag_keys(&keys).await?;
+    let volumes = app.ec2.volumes_matching(app.volume_filter()).await?;
     let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
     let existing = app
         .events
@@ -104,14 +104,14 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     }
     let mut counts = Counts::default();
     counts.add(
-        "RuleChanges",
+        Metric::RuleChanges,
         if input.dry_run {
             0
         } else {
             plan.ops.len() as u64
         },
     );
-    counts.add("Rules", plan.rules.len() as u64);
+    counts.add(Metric::Rules, plan.rules.len() as u64);
     app.publish(&counts, chrono::Utc::now());
     Ok(EnsureOutput {
         changes: plan.ops.len(),

@@ -77,6 +77,20 @@ impl<E: Ec2Api, V: EventsApi> App<E, V> {
         self
     }
 
+    /// Whether this invocation changes nothing: asked for by the input, or forced by the
+    /// deployment (`EBS_GENS_DRY_RUN=true`). The one place dry-run is decided.
+    pub fn dry_run(&self, asked: bool) -> bool {
+        asked || self.settings.force_dry_run
+    }
+
+    /// The `tag-key` filter that finds our volumes, and near misses of our keys.
+    pub fn volume_filter(&self) -> crate::aws::Filter {
+        crate::aws::Filter::new(
+            "tag-key",
+            crate::policy::discovery_key_patterns(&self.settings.tag_keys),
+        )
+    }
+
     pub fn publish(&self, counts: &crate::metrics::Counts, now: chrono::DateTime<chrono::Utc>) {
         if self.emit_metrics {
             crate::metrics::publish(&self.settings.deployment, self.function, counts, now);
@@ -96,7 +110,10 @@ pub fn partition(region: &str) -> &'static str {
 }
 
 /// A volume to prune, as discovery hands it on (a versioned contract between states).
+/// prune-volumes re-reads the volume's tags before planning: `policy` here is what discovery
+/// saw, never what a deletion is decided on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeJob {
     pub volume_id: String,
     pub policy: VolumePolicy,
@@ -185,7 +202,89 @@ pub async fn display_names<E: Ec2Api>(
         .collect())
 }
 
-/// Reads a handler's JSON input, or explains what is wrong with it.
+/// Reads a handler's JSON input, or explains what is wrong with it, naming the field by its
+/// path: "volumes[0].policy.gens: a policy needs at least one class",
+/// "dryRun: unknown field `dryRun`, expected `volumes` or `dry_run`".
 pub fn input<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|e| Error::InvalidInput(format!("bad input: {e}")))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        Error::InvalidInput(if path == "." {
+            format!("bad input: {inner}")
+        } else {
+            format!("bad input: {path}: {inner}")
+        })
+    })
+}
+
+/// Snapshot ids to adopt, by volume id.
+pub type Adoptions = BTreeMap<String, Vec<String>>;
+
+/// Snapshot ids made ours on one volume, and the tags written on them.
+pub type Tagged = (Vec<String>, Vec<(String, String)>);
+
+/// What [`adopt`] did.
+#[derive(Debug, Default)]
+pub struct Adopted {
+    /// Volume id → the snapshots now ours (in a dry run: that would be) and the tags written.
+    pub tagged: BTreeMap<String, Tagged>,
+    /// `(volume, snapshot, why)` for snapshots EC2 would not let us tag: gone since listed, or
+    /// refused by IAM (another deployment tagged it first). Skipped, never fatal to the batch.
+    pub refused: Vec<(String, String, String)>,
+}
+
+impl Adopted {
+    pub fn count(&self) -> usize {
+        self.tagged.values().map(|(ids, _)| ids.len()).sum()
+    }
+
+    pub fn ids(&self, volume_id: &str) -> &[String] {
+        self.tagged.get(volume_id).map_or(&[], |(ids, _)| ids)
+    }
+}
+
+/// The adoption step tag-snapshot and prune-volumes share: writes our ownership tags (the
+/// `Name` from the attached instance) on `wanted`, one CreateTags per volume, and logs each
+/// adoption. A dry run decides and logs the same and writes nothing.
+pub async fn adopt<E: Ec2Api, V: EventsApi>(
+    app: &App<E, V>,
+    jobs: &BTreeMap<String, VolumeJob>,
+    wanted: &Adoptions,
+    reason: &str,
+    dry_run: bool,
+) -> Result<Adopted, Error> {
+    let mut out = Adopted::default();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let need: Vec<&VolumeJob> = wanted.keys().filter_map(|v| jobs.get(v)).collect();
+    let names = display_names(&app.ec2, &need).await?;
+    for (vol, ids) in wanted {
+        let (Some(job), Some(name)) = (jobs.get(vol), names.get(vol)) else {
+            continue;
+        };
+        let tags =
+            crate::ownership::ownership_tags(&app.settings.deployment, vol, job.finest(), name);
+        let refused = if dry_run {
+            vec![]
+        } else {
+            app.ec2.tag_each(ids, &tags).await?
+        };
+        let mut ok = Vec::with_capacity(ids.len());
+        for id in ids {
+            match refused.iter().find(|(r, _)| r == id) {
+                Some((_, e)) => {
+                    let why = format!("not adopted: {}: {}", e.code, e.message);
+                    tracing::warn!(volume_id = %vol, snapshot_id = %id, reason = %why, "adopt refused; skipped");
+                    out.refused.push((vol.clone(), id.clone(), why));
+                }
+                None => {
+                    tracing::info!(volume_id = %vol, snapshot_id = %id, reason, mode = %app.settings.adoption, dry_run, "adopt");
+                    ok.push(id.clone());
+                }
+            }
+        }
+        out.tagged.insert(vol.clone(), (ok, tags));
+    }
+    Ok(out)
 }

@@ -1,7 +1,10 @@
-//! prune-volumes: for a batch of volumes (sweep) or one (event), list their snapshots with as
-//! few calls as possible, adopt untagged snapshots that missed their event, plan, and delete the
-//! surplus. Fails with `DeleteFailed` listing what could not be deleted — after deleting
-//! everything it could. `dry_run` plans and changes nothing.
+//! prune-volumes: for a batch of volumes (sweep) or one (event), re-read their tags, list their
+//! snapshots with as few calls as possible, adopt untagged snapshots that missed their event,
+//! plan, and delete the surplus. Fails with `DeleteFailed` listing what could not be deleted —
+//! after deleting everything it could. `dry_run` plans and changes nothing.
+//!
+//! The handler is four steps: [`fetch`] (every read), [`decide`] (pure), apply (the only
+//! writes: adoption tags and deletes, skipped whole in a dry run), and report.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,19 +12,28 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Duration, Instant};
 
-use crate::aws::{Ec2Api, ErrorKind, EventsApi};
+use crate::aws::{Deleted, Ec2Api, ErrorKind, EventsApi};
+use crate::config::Settings;
 use crate::error::{Error, FailedDelete};
 use crate::events::id_after;
-use crate::metrics::Counts;
-use crate::ownership::{decide_adoption, ownership_tags, Adoption};
-use crate::plan::{group_by_volume, plan};
+use crate::metrics::{Counts, Metric};
+use crate::ownership::{contested_by, decide_adoption, Adoption};
+use crate::plan::{group_by_volume, plan, Entry, Plan};
+use crate::snapshot::Snapshot;
 
-use super::{display_names, App, VolumeJob};
+use super::{adopt, classify_volumes, Adoptions, App, MisconfiguredVolume, VolumeJob};
 
 /// Time left before the Lambda deadline at which no further delete is started.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
+/// At most this many volumes in one prune input (a sweep batch is at most 200).
+pub const MAX_VOLUMES: usize = 200;
+
+/// Volumes needing attention listed in one batch's totals (the rest are only counted).
+pub const MAX_ATTENTION: usize = 20;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PruneInput {
     pub volumes: Vec<VolumeJob>,
     #[serde(default)]
@@ -37,35 +49,248 @@ pub struct Item {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeReport {
     pub volume_id: String,
+    /// The policy the volume's tags say now (what this prune planned with).
     pub policy: String,
     pub adopted: Vec<String>,
     pub kept: Vec<Item>,
     /// Deleted (or, in a dry run, that would be).
     pub deleted: Vec<Item>,
     /// Planned for deletion but refused for a reason retrying cannot fix (an AMI uses it, AWS
-    /// Backup manages it): reported, counted in `SnapshotsBlocked`, not retried.
+    /// Backup manages it, it is locked, or IAM denies it): reported, counted in
+    /// `SnapshotsBlocked` / `DeleteDenied`, not retried.
     pub skipped: Vec<Item>,
-    /// Planned for deletion but left for the next run because the Lambda deadline was near.
+    /// Planned for deletion but left for the next run: the Lambda deadline was near, or the
+    /// snapshot was adopted in this run (its new tag may not yet be visible to IAM).
     pub deferred: Vec<String>,
+    /// Planned for deletion but already gone (someone else deleted it): not counted as deleted.
+    #[serde(default)]
+    pub already_gone: Vec<String>,
+    /// Untagged snapshots that could not be adopted (gone, or another deployment's).
+    #[serde(default)]
+    pub not_adopted: Vec<Item>,
+    /// Why the listing looked wrong, when it did: nothing is deleted for the volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doubtful: Option<String>,
+    /// Other deployments that snapshot this volume too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contested_by: Vec<String>,
+}
+
+/// A volume that needs an operator's eye, as listed in totals and the sweep summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attention {
+    pub volume_id: String,
+    /// `doubtful`, `contested` or `not-pruned`.
+    pub state: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Totals {
     pub volumes: usize,
     pub adopted: usize,
     pub kept: usize,
     pub deleted: usize,
     pub skipped: usize,
+    /// Of `skipped`: refused by IAM.
+    pub denied: usize,
     pub deferred: usize,
+    pub already_gone: usize,
     pub failed: usize,
+    pub doubtful: usize,
+    pub contested: usize,
+    /// Volumes in the input whose tags no longer make them managed (removed, broken) or that
+    /// no longer exist: nothing was deleted for them.
+    pub not_pruned: usize,
+    /// Up to [`MAX_ATTENTION`] of the volumes behind `doubtful`, `contested`, `not_pruned`.
+    pub attention: Vec<Attention>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PruneOutput {
     pub volumes: Vec<VolumeReport>,
+    /// Input volumes not pruned because their tags changed or they are gone, with why.
+    #[serde(default)]
+    pub not_pruned: Vec<MisconfiguredVolume>,
     pub totals: Totals,
     pub dry_run: bool,
+}
+
+/// Everything prune reads, in one place.
+struct Fetched {
+    /// Volumes managed by their *current* tags.
+    jobs: BTreeMap<String, VolumeJob>,
+    /// Input volumes no longer managed (misconfigured, untagged or gone), with why.
+    not_pruned: Vec<MisconfiguredVolume>,
+    snapshots: BTreeMap<String, Vec<Snapshot>>,
+}
+
+/// Reads the batch's volumes again (one DescribeVolumes per 200) — so a tag changed since
+/// discovery, or a Step Functions retry replaying old input, plans under today's tags — then
+/// their snapshots.
+async fn fetch<E: Ec2Api, V: EventsApi>(app: &App<E, V>, ids: &[String]) -> Result<Fetched, Error> {
+    if ids.is_empty() {
+        return Ok(Fetched {
+            jobs: BTreeMap::new(),
+            not_pruned: vec![],
+            snapshots: BTreeMap::new(),
+        });
+    }
+    let (jobs, mut not_pruned) = classify_volumes(&app.settings, app.ec2.volumes_by_id(ids).await?);
+    let jobs: BTreeMap<String, VolumeJob> =
+        jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
+    for id in ids {
+        if !jobs.contains_key(id) && !not_pruned.iter().any(|m| &m.volume_id == id) {
+            not_pruned.push(MisconfiguredVolume {
+                volume_id: id.clone(),
+                error: "no generation tag any more, or the volume no longer exists".into(),
+            });
+        }
+    }
+    let managed: Vec<String> = jobs.keys().cloned().collect();
+    let snapshots = if managed.is_empty() {
+        BTreeMap::new()
+    } else {
+        group_by_volume(app.ec2.snapshots_of(&managed).await?)
+    };
+    Ok(Fetched {
+        jobs,
+        not_pruned,
+        snapshots,
+    })
+}
+
+/// Untagged snapshots that missed their completion event and match the adoption rule. Pure.
+pub fn adoptions(
+    settings: &Settings,
+    account_id: &str,
+    jobs: &BTreeMap<String, VolumeJob>,
+    snapshots: &BTreeMap<String, Vec<Snapshot>>,
+) -> Adoptions {
+    let rule = settings.adoption_rule(account_id);
+    let mut out = Adoptions::new();
+    for (vol, snaps) in snapshots {
+        let Some(job) = jobs.get(vol) else { continue };
+        let schedule = settings.schedule(job.finest());
+        for s in snaps.iter().filter(|s| s.tags.is_empty()) {
+            if decide_adoption(&rule, s, Some(schedule)) == Adoption::Adopt {
+                out.entry(vol.clone()).or_default().push(s.id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// One volume's decision. Pure.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    pub plan: Plan<'a>,
+    /// Planned deletes left for the next run because this run adopted them: a tag just
+    /// written may not yet be visible to IAM's `aws:ResourceTag` check (EC2 is eventually
+    /// consistent), so the next run deletes them, not this one.
+    pub deferred: BTreeSet<&'a str>,
+    pub contested_by: Vec<String>,
+}
+
+impl Decision<'_> {
+    /// The planned deletes to carry out in this run.
+    pub fn deletes(&self) -> impl Iterator<Item = &Entry<'_>> {
+        self.plan
+            .delete
+            .iter()
+            .filter(|e| !self.deferred.contains(e.snapshot_id))
+    }
+}
+
+/// Plans one volume from its current policy and listing (with this run's adoptions already
+/// tagged in `snapshots`).
+pub fn decide<'a>(
+    settings: &Settings,
+    job: &'a VolumeJob,
+    snapshots: &'a [Snapshot],
+    adopted_now: &[String],
+    now: DateTime<Utc>,
+) -> Decision<'a> {
+    let plan = plan(
+        &job.volume_id,
+        &job.policy,
+        &settings.plan_context(),
+        snapshots,
+        now,
+    );
+    let deferred = plan
+        .delete
+        .iter()
+        .map(|e| e.snapshot_id)
+        .filter(|id| adopted_now.iter().any(|a| a == id))
+        .collect();
+    Decision {
+        contested_by: contested_by(&settings.deployment, job.finest(), snapshots, now),
+        plan,
+        deferred,
+    }
+}
+
+fn item(e: &Entry<'_>) -> Item {
+    Item {
+        snapshot_id: e.snapshot_id.to_string(),
+        reasons: e.reasons.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+/// How one planned delete ended.
+enum Outcome {
+    Deleted,
+    AlreadyGone,
+    /// Refused for good (AMI, AWS Backup, lock, IAM): `denied` when IAM refused.
+    Skipped {
+        why: String,
+        denied: bool,
+    },
+    Deferred,
+    Failed(FailedDelete),
+}
+
+/// Deletes one planned snapshot unless the deadline is near; classifies the answer.
+async fn delete_one<E: Ec2Api, V: EventsApi>(
+    app: &App<E, V>,
+    id: &str,
+    deadline: Option<Instant>,
+) -> Outcome {
+    if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
+        return Outcome::Deferred;
+    }
+    match app.ec2.delete(id).await {
+        Ok(Deleted::Deleted) => Outcome::Deleted,
+        Ok(Deleted::AlreadyGone) => Outcome::AlreadyGone,
+        Err(e) => match e.kind {
+            ErrorKind::InUse | ErrorKind::BackupManaged | ErrorKind::Locked => Outcome::Skipped {
+                why: format!("{}: {}", e.code, e.message),
+                denied: false,
+            },
+            ErrorKind::AccessDenied => Outcome::Skipped {
+                why: format!("{}: {}", e.code, e.message),
+                denied: true,
+            },
+            _ => Outcome::Failed(FailedDelete {
+                snapshot_id: id.to_string(),
+                code: e.code,
+                message: e.message,
+            }),
+        },
+    }
+}
+
+fn attention(totals: &mut Totals, volume_id: &str, state: &str, reason: String) {
+    if totals.attention.len() < MAX_ATTENTION {
+        totals.attention.push(Attention {
+            volume_id: volume_id.to_string(),
+            state: state.to_string(),
+            reason,
+        });
+    }
 }
 
 pub async fn handle<E: Ec2Api, V: EventsApi>(
@@ -74,142 +299,151 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<PruneOutput, Error> {
-    let mut jobs: BTreeMap<String, VolumeJob> = BTreeMap::new();
-    for j in input.volumes {
-        id_after(&j.volume_id, "volume").map_err(|e| Error::InvalidInput(e.to_string()))?;
-        jobs.insert(j.volume_id.clone(), j);
+    if input.volumes.len() > MAX_VOLUMES {
+        return Err(Error::InvalidInput(format!(
+            "volumes: {} volumes in one prune, at most {MAX_VOLUMES}",
+            input.volumes.len()
+        )));
     }
-    let dry_run = input.dry_run || app.settings.force_dry_run;
-    let ids: Vec<String> = jobs.keys().cloned().collect();
-    let mut groups = if ids.is_empty() {
-        BTreeMap::new()
-    } else {
-        group_by_volume(app.ec2.snapshots_of(&ids).await?)
-    };
+    let mut ids = BTreeSet::new();
+    for j in &input.volumes {
+        ids.insert(
+            id_after(&j.volume_id, "volume")
+                .map_err(|e| Error::InvalidInput(format!("volumes[].volume_id: {e}")))?,
+        );
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    let dry_run = app.dry_run(input.dry_run);
 
-    // Adoption of untagged snapshots that missed their completion event.
-    let rule = app.settings.adoption_rule(&app.account_id);
-    let mut adopt: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (vol, snaps) in &groups {
-        let Some(job) = jobs.get(vol) else { continue };
-        let schedule = app.settings.schedule(job.finest());
-        for s in snaps.iter().filter(|s| s.tags.is_empty()) {
-            if decide_adoption(&rule, s, Some(schedule)) == Adoption::Adopt {
-                adopt.entry(vol.clone()).or_default().push(s.id.clone());
-            }
-        }
-    }
-    if !adopt.is_empty() {
-        let need: Vec<&VolumeJob> = adopt.keys().filter_map(|v| jobs.get(v)).collect();
-        let names = display_names(&app.ec2, &need).await?;
-        for (vol, snap_ids) in &adopt {
-            let job = &jobs[vol];
-            let tags = ownership_tags(&app.settings.deployment, vol, job.finest(), &names[vol]);
-            for id in snap_ids {
-                tracing::info!(volume_id = %vol, snapshot_id = %id, reason = "untagged, matches schedule", mode = %app.settings.adoption, dry_run, "adopt");
-            }
-            if !dry_run {
-                app.ec2.tag(snap_ids, &tags).await?;
-            }
-            // Plan as if tagged (a dry run shows what a real run would do).
-            if let Some(snaps) = groups.get_mut(vol) {
-                for s in snaps.iter_mut().filter(|s| snap_ids.contains(&s.id)) {
-                    s.tags.extend(tags.iter().cloned());
-                }
+    // Fetch.
+    let Fetched {
+        jobs,
+        not_pruned,
+        mut snapshots,
+    } = fetch(app, &ids).await?;
+
+    // Adopt (a write, skipped in a dry run), then plan as if tagged.
+    let wanted = adoptions(&app.settings, &app.account_id, &jobs, &snapshots);
+    let adopted = adopt(app, &jobs, &wanted, "untagged, matches schedule", dry_run).await?;
+    for (vol, (tagged, tags)) in &adopted.tagged {
+        for s in snapshots.get_mut(vol).into_iter().flatten() {
+            if tagged.contains(&s.id) {
+                s.tags.extend(tags.iter().cloned());
             }
         }
     }
 
-    let mut reports = Vec::with_capacity(jobs.len());
-    let mut failed: Vec<FailedDelete> = Vec::new();
     let mut totals = Totals {
-        volumes: jobs.len(),
+        volumes: ids.len(),
+        not_pruned: not_pruned.len(),
         ..Totals::default()
     };
+    for m in &not_pruned {
+        tracing::warn!(volume_id = %m.volume_id, reason = %m.error, "not pruned: the volume's tags changed since discovery");
+        attention(&mut totals, &m.volume_id, "not-pruned", m.error.clone());
+    }
+    let mut reports = Vec::with_capacity(jobs.len());
+    let mut failed: Vec<FailedDelete> = Vec::new();
     let empty = Vec::new();
     for (vol, job) in &jobs {
-        let snaps = groups.get(vol).unwrap_or(&empty);
-        let p = plan(vol, &job.policy, &app.settings.plan_context(), snaps, now);
-        let item = |e: &crate::plan::Entry<'_>| Item {
-            snapshot_id: e.snapshot_id.to_string(),
-            reasons: e.reasons.iter().map(|r| r.to_string()).collect(),
-        };
+        // Decide.
+        let d = decide(
+            &app.settings,
+            job,
+            snapshots.get(vol).unwrap_or(&empty),
+            adopted.ids(vol),
+            now,
+        );
         let mut report = VolumeReport {
             volume_id: vol.clone(),
             policy: job.policy.to_string(),
-            adopted: adopt.get(vol).cloned().unwrap_or_default(),
-            kept: p.keep.iter().map(item).collect(),
+            adopted: adopted.ids(vol).to_vec(),
+            kept: d.plan.keep.iter().map(item).collect(),
+            doubtful: d.plan.doubtful.clone(),
+            contested_by: d.contested_by.clone(),
+            not_adopted: adopted
+                .refused
+                .iter()
+                .filter(|(v, _, _)| v == vol)
+                .map(|(_, s, why)| Item {
+                    snapshot_id: s.clone(),
+                    reasons: vec![why.clone()],
+                })
+                .collect(),
             ..VolumeReport::default()
         };
-        for e in &p.delete {
-            let reasons = e
-                .reasons
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+        if let Some(why) = &report.doubtful {
+            tracing::warn!(volume_id = %vol, reason = %why, "doubtful listing; nothing deleted for this volume");
+            attention(&mut totals, vol, "doubtful", why.clone());
+        }
+        if !report.contested_by.is_empty() {
+            let why = format!(
+                "deployment {} also snapshots this volume (deployment {} here)",
+                report.contested_by.join(", "),
+                app.settings.deployment
+            );
+            tracing::warn!(volume_id = %vol, reason = %why, "contested volume");
+            attention(&mut totals, vol, "contested", why);
+        }
+        for id in &d.deferred {
+            tracing::info!(volume_id = %vol, snapshot_id = %id, reason = "adopted in this run; deleted next run", "delete deferred");
+            report.deferred.push(id.to_string());
+        }
+
+        // Apply.
+        for e in d.deletes() {
+            let reason = item(e).reasons.join(", ");
             if dry_run {
-                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reasons, dry_run, "delete");
+                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, dry_run, "delete");
                 report.deleted.push(item(e));
                 continue;
             }
-            if deadline
-                .is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN)
-            {
-                tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, "deadline near; deletion deferred to the next run");
-                report.deferred.push(e.snapshot_id.to_string());
-                continue;
-            }
-            match app.ec2.delete(e.snapshot_id).await {
-                Ok(how) => {
-                    tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reasons, result = ?how, "delete");
+            match delete_one(app, e.snapshot_id, deadline).await {
+                Outcome::Deleted => {
+                    tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, "delete");
                     report.deleted.push(item(e));
                 }
-                Err(err) if matches!(err.kind, ErrorKind::InUse | ErrorKind::BackupManaged) => {
-                    tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %err.code, error = %err.message, "delete refused; skipped");
+                Outcome::AlreadyGone => {
+                    tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, "already deleted by someone else");
+                    report.already_gone.push(e.snapshot_id.to_string());
+                }
+                Outcome::Deferred => {
+                    tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, "deadline near; deletion deferred to the next run");
+                    report.deferred.push(e.snapshot_id.to_string());
+                }
+                Outcome::Skipped { why, denied } => {
+                    tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, error = %why, denied, "delete refused; skipped");
+                    totals.denied += usize::from(denied);
                     report.skipped.push(Item {
                         snapshot_id: e.snapshot_id.to_string(),
-                        reasons: vec![format!("{}: {}", err.code, err.message)],
+                        reasons: vec![why],
                     });
                 }
-                Err(err) => {
-                    tracing::error!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %err.code, error = %err.message, "delete failed");
-                    failed.push(FailedDelete {
-                        snapshot_id: e.snapshot_id.to_string(),
-                        code: err.code,
-                        message: err.message,
-                    });
+                Outcome::Failed(f) => {
+                    tracing::error!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %f.code, error = %f.message, "delete failed");
+                    failed.push(f);
                 }
             }
         }
+
+        // Report.
         totals.adopted += report.adopted.len();
         totals.kept += report.kept.len();
         totals.deleted += report.deleted.len();
         totals.skipped += report.skipped.len();
         totals.deferred += report.deferred.len();
+        totals.already_gone += report.already_gone.len();
+        totals.doubtful += usize::from(report.doubtful.is_some());
+        totals.contested += usize::from(!report.contested_by.is_empty());
         tracing::info!(volume_id = %vol, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), dry_run, "volume pruned");
         reports.push(report);
     }
     totals.failed = failed.len();
-
-    let mut counts = Counts::default();
-    counts.add(
-        "SnapshotsAdopted",
-        if dry_run { 0 } else { totals.adopted as u64 },
-    );
-    counts.add(
-        "SnapshotsDeleted",
-        if dry_run { 0 } else { totals.deleted as u64 },
-    );
-    counts.add("SnapshotsBlocked", totals.skipped as u64);
-    counts.add("SnapshotsDeferred", totals.deferred as u64);
-    counts.add("DeleteFailed", failed.len() as u64);
-    app.publish(&counts, now);
+    app.publish(&counts(&totals, dry_run), now);
 
     if !failed.is_empty() {
-        let unique: BTreeSet<&str> = failed.iter().map(|f| f.snapshot_id.as_str()).collect();
         tracing::error!(
-            failed = unique.len(),
+            failed = failed.len(),
             deleted = totals.deleted,
             "some snapshots could not be deleted"
         );
@@ -217,7 +451,23 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     }
     Ok(PruneOutput {
         volumes: reports,
+        not_pruned,
         totals,
         dry_run,
     })
+}
+
+/// The metrics prune-volumes publishes (adoptions and deletions only when they happened).
+fn counts(t: &Totals, dry_run: bool) -> Counts {
+    let done = |n: usize| if dry_run { 0 } else { n as u64 };
+    let mut c = Counts::default();
+    c.add(Metric::SnapshotsAdopted, done(t.adopted));
+    c.add(Metric::SnapshotsDeleted, done(t.deleted));
+    c.add(Metric::SnapshotsBlocked, (t.skipped - t.denied) as u64);
+    c.add(Metric::DeleteDenied, t.denied as u64);
+    c.add(Metric::SnapshotsDeferred, t.deferred as u64);
+    c.add(Metric::DeleteFailed, t.failed as u64);
+    c.add(Metric::VolumesDoubtful, t.doubtful as u64);
+    c.add(Metric::VolumesContested, t.contested as u64);
+    c
 }

@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use chrono::Utc;
+use futures_util::FutureExt;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -67,7 +68,7 @@ where
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let fut = Box::pin(handler(app, event));
         async move {
-            let r = fut.await;
+            let r = guarded(fut).await;
             if let Err(e) = &r {
                 tracing::error!(error_type = e.name().as_str(), error = %e, "invocation failed");
             }
@@ -77,9 +78,39 @@ where
     .await
 }
 
+/// Runs a handler's future; a panic inside it becomes `Internal` (which every Catch handles
+/// and no Retry repeats), so a panic never reaches Step Functions under a Rust type name.
+pub async fn guarded<O>(fut: impl Future<Output = Result<O, Error>>) -> Result<O, Error> {
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => Err(Error::Internal(format!("panic: {}", panic_text(&*panic)))),
+    }
+}
+
+/// The message of a panic payload (`panic!("…")` carries a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// The Lambda deadline as a tokio instant (the context carries epoch milliseconds).
-pub fn deadline(ctx: &lambda_runtime::Context) -> Option<tokio::time::Instant> {
+///
+/// `cargo lambda watch` sends every invocation a deadline in 1970 (600,000 ms after the epoch):
+/// a deadline already past falls back to now + the function's timeout from the contract, so
+/// prune-volumes' deadline deferral works locally as in AWS (where the deadline is always ahead).
+pub fn deadline(ctx: &lambda_runtime::Context, function: &str) -> Option<tokio::time::Instant> {
     let now_ms = Utc::now().timestamp_millis();
     let left = i64::try_from(ctx.deadline).ok()? - now_ms;
-    (left > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64))
+    if left > 0 {
+        return Some(tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64));
+    }
+    crate::contract::FUNCTIONS
+        .iter()
+        .find(|f| f.name == function)
+        .map(|f| {
+            tokio::time::Instant::now() + std::time::Duration::from_secs(f.timeout_seconds.into())
+        })
 }

@@ -9,17 +9,26 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{Ec2Api, EventsApi};
 use crate::error::Error;
 use crate::events::{parse_completion, Outcome};
-use crate::metrics::Counts;
-use crate::ownership::{decide_adoption, ownership_tags, Adoption, SkipReason};
+use crate::metrics::{Counts, Metric};
+use crate::ownership::{decide_adoption, Adoption, SkipReason};
 
-use super::{classify_volumes, display_names, App, VolumeJob};
+use super::{adopt, classify_volumes, Adoptions, App, VolumeJob};
+
+/// What tag-snapshot did with one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagAction {
+    Adopted,
+    AlreadyOurs,
+    Skipped,
+    Failed,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotResult {
     pub snapshot_id: String,
     pub volume_id: String,
-    /// `adopted`, `already-ours`, `skipped` or `failed`.
-    pub action: String,
+    pub action: TagAction,
     pub reason: String,
 }
 
@@ -38,29 +47,32 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     event: serde_json::Value,
 ) -> Result<TagOutput, Error> {
     let completions = parse_completion(event)?;
-    let dry_run = app.settings.force_dry_run;
+    let dry_run = app.dry_run(false);
     let mut results = Vec::new();
     let mut failed = Vec::new();
-    let mut counts = Counts::default();
+    let mut counts = Counts::of(&[Metric::SnapshotsAdopted, Metric::SnapshotsFailed]);
+    let result = |snapshot_id: &str, volume_id: &str, action, reason: String| SnapshotResult {
+        snapshot_id: snapshot_id.to_string(),
+        volume_id: volume_id.to_string(),
+        action,
+        reason,
+    };
 
-    let ok: Vec<_> = completions
+    let (ok, bad): (Vec<_>, Vec<_>) = completions
         .into_iter()
-        .filter_map(|c| match c.outcome {
-            Outcome::Succeeded => Some(c),
-            Outcome::Failed => {
-                tracing::error!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "EBS reports the snapshot failed; not tagged");
-                counts.add("SnapshotsFailed", 1);
-                failed.push(SnapshotResult {
-                    snapshot_id: c.snapshot_id,
-                    volume_id: c.volume_id,
-                    action: "failed".into(),
-                    reason: c.cause,
-                });
-                None
-            }
-        })
-        .collect();
+        .partition(|c| c.outcome == Outcome::Succeeded);
+    for c in bad {
+        tracing::error!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "EBS reports the snapshot failed; not tagged");
+        counts.add(Metric::SnapshotsFailed, 1);
+        failed.push(result(
+            &c.snapshot_id,
+            &c.volume_id,
+            TagAction::Failed,
+            c.cause,
+        ));
+    }
 
+    // Fetch: the volumes concerned, then each snapshot.
     let mut volume_ids: Vec<String> = ok.iter().map(|c| c.volume_id.clone()).collect();
     volume_ids.sort();
     volume_ids.dedup();
@@ -70,26 +82,20 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         app.ec2.volumes_by_id(&volume_ids).await?
     };
     let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
-    counts.add("VolumesMisconfigured", misconfigured.len() as u64);
+    counts.add(Metric::VolumesMisconfigured, misconfigured.len() as u64);
     let jobs: BTreeMap<String, VolumeJob> =
         jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
 
+    // Decide.
     let rule = app.settings.adoption_rule(&app.account_id);
-    let mut adopt: Vec<(String, String)> = Vec::new();
+    let mut wanted = Adoptions::new();
     for c in &ok {
-        let skip = |reason: String| SnapshotResult {
-            snapshot_id: c.snapshot_id.clone(),
-            volume_id: c.volume_id.clone(),
-            action: "skipped".into(),
-            reason,
-        };
+        let skip =
+            |reason: String| result(&c.snapshot_id, &c.volume_id, TagAction::Skipped, reason);
         let Some(job) = jobs.get(&c.volume_id) else {
             let why = match misconfigured.iter().find(|m| m.volume_id == c.volume_id) {
                 Some(m) => m.error.clone(),
-                None if volume_ids.contains(&c.volume_id) => {
-                    "volume is not managed or no longer exists".into()
-                }
-                None => "volume is not managed".into(),
+                None => "volume is not managed or no longer exists".into(),
             };
             tracing::info!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, reason = %why, "not adopted");
             results.push(skip(why));
@@ -99,16 +105,30 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
             results.push(skip("snapshot no longer exists".into()));
             continue;
         };
+        // The event names the volume; EC2 knows the truth. Never write `ebs-gens:volume` from
+        // an event that disagrees with the snapshot itself.
+        if snap.volume_id != c.volume_id {
+            let why = format!(
+                "the event names volume {} but the snapshot is of {}",
+                c.volume_id, snap.volume_id
+            );
+            tracing::warn!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, reason = %why, "not adopted");
+            results.push(skip(why));
+            continue;
+        }
         match decide_adoption(&rule, &snap, Some(app.settings.schedule(job.finest()))) {
-            Adoption::Adopt => adopt.push((c.volume_id.clone(), c.snapshot_id.clone())),
+            Adoption::Adopt => wanted
+                .entry(c.volume_id.clone())
+                .or_default()
+                .push(c.snapshot_id.clone()),
             Adoption::Skip {
                 reason: SkipReason::AlreadyOurs,
-            } => results.push(SnapshotResult {
-                snapshot_id: c.snapshot_id.clone(),
-                volume_id: c.volume_id.clone(),
-                action: "already-ours".into(),
-                reason: "already tagged by this deployment".into(),
-            }),
+            } => results.push(result(
+                &c.snapshot_id,
+                &c.volume_id,
+                TagAction::AlreadyOurs,
+                "already tagged by this deployment".into(),
+            )),
             Adoption::Skip { reason } => {
                 tracing::info!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, reason = %reason, "not adopted");
                 results.push(skip(reason.to_string()));
@@ -116,27 +136,33 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
         }
     }
 
-    if !adopt.is_empty() {
-        let need: Vec<&VolumeJob> = adopt.iter().filter_map(|(v, _)| jobs.get(v)).collect();
-        let names = display_names(&app.ec2, &need).await?;
-        for (vol, snap) in &adopt {
-            let job = &jobs[vol];
-            let tags = ownership_tags(&app.settings.deployment, vol, job.finest(), &names[vol]);
-            if !dry_run {
-                app.ec2.tag(std::slice::from_ref(snap), &tags).await?;
-            }
-            tracing::info!(volume_id = %vol, snapshot_id = %snap, reason = "completed snapshot of a managed volume", mode = %app.settings.adoption, "adopt");
-            counts.add("SnapshotsAdopted", u64::from(!dry_run));
-            results.push(SnapshotResult {
-                snapshot_id: snap.clone(),
-                volume_id: vol.clone(),
-                action: "adopted".into(),
-                reason: format!("adoption mode {}", app.settings.adoption),
-            });
+    // Apply.
+    let adopted = adopt(
+        app,
+        &jobs,
+        &wanted,
+        "completed snapshot of a managed volume",
+        dry_run,
+    )
+    .await?;
+
+    // Report.
+    for (vol, (ids, _)) in &adopted.tagged {
+        for id in ids {
+            results.push(result(
+                id,
+                vol,
+                TagAction::Adopted,
+                format!("adoption mode {}", app.settings.adoption),
+            ));
         }
     }
-    counts.add("SnapshotsAdopted", 0);
-    counts.add("SnapshotsFailed", 0);
+    for (vol, id, why) in &adopted.refused {
+        results.push(result(id, vol, TagAction::Skipped, why.clone()));
+    }
+    if !dry_run {
+        counts.add(Metric::SnapshotsAdopted, adopted.count() as u64);
+    }
     app.publish(&counts, chrono::Utc::now());
 
     let touched: Vec<VolumeJob> = ok

@@ -32,8 +32,8 @@ where
     }
 }
 
-/// Lists through a filter on `values` (at most [`MAX_FILTER_VALUES`] per request, next to the
-/// fixed `scope` filters), every page of each, `max_results` at a time.
+/// Lists through a filter on `values` (at most [`MAX_FILTER_VALUES`] values per request,
+/// counting the fixed `scope` filters' values), every page of each, `max_results` at a time.
 async fn by_filter<T, F, Fut>(
     values: &[String],
     name: &str,
@@ -45,8 +45,10 @@ where
     F: Fn(PageRequest) -> Fut,
     Fut: std::future::Future<Output = R<Page<T>>>,
 {
+    // EC2 counts the values of every filter in a request together.
+    let room = MAX_FILTER_VALUES - scope.iter().map(|f| f.values.len()).sum::<usize>();
     let mut out = Vec::new();
-    for chunk in values.chunks(MAX_FILTER_VALUES) {
+    for chunk in values.chunks(room) {
         let mut filters = scope.to_vec();
         filters.push(Filter::new(name, chunk.iter().cloned()));
         out.extend(
@@ -79,9 +81,9 @@ impl<A: Ec2Api> Ec2<A> {
         &self.api
     }
 
-    /// Volumes carrying any of `keys` (server-side `tag-key` filter, pages of 500).
-    pub async fn volumes_with_tag_keys(&self, keys: &[&str]) -> R<Vec<Volume>> {
-        let filters = vec![Filter::new("tag-key", keys.iter().copied())];
+    /// Volumes matching `filter` (server-side, pages of 500).
+    pub async fn volumes_matching(&self, filter: Filter) -> R<Vec<Volume>> {
+        let filters = vec![filter];
         all_pages(|next_token| {
             self.api.describe_volumes(PageRequest {
                 filters: filters.clone(),
@@ -135,12 +137,34 @@ impl<A: Ec2Api> Ec2<A> {
         }
     }
 
-    /// Applies `tags` to `ids`, 1000 ids per call.
-    pub async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
+    /// Applies `tags` to `ids`; a snapshot that vanished (`NotFound`) or that IAM refuses to
+    /// let us tag (another deployment's, by our `aws:ResourceTag` conditions) is returned with
+    /// its error instead of failing the others. EC2 fails a whole CreateTags call for one bad
+    /// id, so a refused call of several ids is retried id by id. Any other error is returned.
+    pub async fn tag_each(
+        &self,
+        ids: &[String],
+        tags: &[(String, String)],
+    ) -> R<Vec<(String, AwsError)>> {
+        let per_id = |e: &AwsError| matches!(e.kind, ErrorKind::NotFound | ErrorKind::AccessDenied);
+        let mut refused = Vec::new();
         for chunk in ids.chunks(MAX_CREATE_TAGS_IDS) {
-            self.api.create_tags(chunk, tags).await?;
+            match self.api.create_tags(chunk, tags).await {
+                Ok(()) => {}
+                Err(e) if per_id(&e) && chunk.len() == 1 => refused.push((chunk[0].clone(), e)),
+                Err(e) if per_id(&e) => {
+                    for id in chunk {
+                        match self.api.create_tags(std::slice::from_ref(id), tags).await {
+                            Ok(()) => {}
+                            Err(e) if per_id(&e) => refused.push((id.clone(), e)),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Ok(refused)
     }
 
     /// Deletes one snapshot, paced; an already-deleted snapshot counts as done.

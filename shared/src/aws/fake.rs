@@ -63,6 +63,13 @@ struct FakeSnapshot {
     snap: Snapshot,
     in_use_by: Option<String>,
     backup_managed: bool,
+    /// EBS snapshot lock: DeleteSnapshot is refused.
+    locked: bool,
+    /// IAM refuses our CreateTags / DeleteSnapshot on it (e.g. another deployment's snapshot).
+    deny_tags: bool,
+    deny_delete: bool,
+    /// Someone else deletes it just before our DeleteSnapshot arrives.
+    vanishes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +196,10 @@ impl FakeAws {
                 },
                 in_use_by: None,
                 backup_managed: false,
+                locked: false,
+                deny_tags: false,
+                deny_delete: false,
+                vanishes: false,
             },
         );
         id
@@ -223,6 +234,36 @@ impl FakeAws {
     pub fn manage_by_backup(&self, snapshot_id: &str) {
         if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
             s.backup_managed = true;
+        }
+    }
+
+    /// Locks a snapshot (EBS snapshot lock): DeleteSnapshot answers `SnapshotLocked`.
+    pub fn lock(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.locked = true;
+        }
+    }
+
+    /// IAM refuses CreateTags on this snapshot (`UnauthorizedOperation`), as our conditions do
+    /// for a snapshot another deployment tagged first.
+    pub fn deny_tagging(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.deny_tags = true;
+        }
+    }
+
+    /// IAM refuses DeleteSnapshot on this snapshot (`UnauthorizedOperation`).
+    pub fn deny_delete(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.deny_delete = true;
+        }
+    }
+
+    /// Someone else deletes this snapshot right before our DeleteSnapshot: it answers
+    /// `InvalidSnapshot.NotFound`.
+    pub fn vanish_before_delete(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.vanishes = true;
         }
     }
 
@@ -341,6 +382,15 @@ impl FakeAws {
                 "The parameter ids cannot be used with MaxResults or NextToken",
             ));
         }
+        let values: usize = req.filters.iter().map(|f| f.values.len()).sum();
+        if values > MAX_FILTER_VALUES {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "FilterLimitExceeded",
+                format!("The maximum number of filter values specified on a single call is {MAX_FILTER_VALUES}"),
+            ));
+        }
         for f in &req.filters {
             let ok = allowed_filters
                 .iter()
@@ -423,8 +473,32 @@ fn tag_filter_values(tags: &BTreeMap<String, String>, name: &str) -> Vec<String>
 fn matches(filters: &[Filter], lookup: impl Fn(&str) -> Vec<String>) -> bool {
     filters.iter().all(|f| {
         let have = lookup(&f.name);
-        have.iter().any(|h| f.values.contains(h))
+        have.iter().any(|h| f.values.iter().any(|p| wildcard(p, h)))
     })
+}
+
+/// EC2 filter value matching: `*` any run of characters, `?` exactly one, case-sensitive.
+fn wildcard(pattern: &str, s: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
+    // Classic two-pointer match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < s.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == s[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(st) = star {
+            i = st + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
 }
 
 impl Ec2Api for FakeAws {
@@ -606,6 +680,7 @@ impl Ec2Api for FakeAws {
                 ));
             }
         }
+        // All or nothing, as EC2: one missing or refused id fails the whole call.
         if let Some(missing) = ids
             .iter()
             .find(|id| !st.snapshots.contains_key(*id) && !st.volumes.contains_key(*id))
@@ -615,6 +690,17 @@ impl Ec2Api for FakeAws {
                 ErrorKind::NotFound,
                 "InvalidSnapshot.NotFound",
                 format!("The snapshot '{missing}' does not exist."),
+            ));
+        }
+        if ids
+            .iter()
+            .any(|id| st.snapshots.get(id).is_some_and(|s| s.deny_tags))
+        {
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
             ));
         }
         for id in ids {
@@ -654,6 +740,13 @@ impl Ec2Api for FakeAws {
                 ));
             }
         }
+        if st.snapshots.get(id).is_some_and(|s| s.vanishes) {
+            if let Some(s) = st.snapshots.remove(id) {
+                if let Some(set) = st.by_volume.get_mut(&s.snap.volume_id) {
+                    set.remove(id);
+                }
+            }
+        }
         let Some(s) = st.snapshots.get(id) else {
             return Err(err(
                 op,
@@ -668,6 +761,22 @@ impl Ec2Api for FakeAws {
                 ErrorKind::AccessDenied,
                 "UnauthorizedOperation",
                 "You are not authorized to perform this operation.",
+            ));
+        }
+        if s.deny_delete {
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ));
+        }
+        if s.locked {
+            return Err(err(
+                op,
+                ErrorKind::Locked,
+                "SnapshotLocked",
+                format!("The snapshot '{id}' is locked and cannot be deleted."),
             ));
         }
         if let Some(ami) = &s.in_use_by {

@@ -28,7 +28,8 @@ pub const MAX_SNAPSHOTS_PAGE: i32 = 1000;
 pub const MAX_TAGS_PAGE: i32 = 1000;
 /// CreateTags: at most 1000 resource ids per call.
 pub const MAX_CREATE_TAGS_IDS: usize = 1000;
-/// Values we put in one describe filter (EC2 documents 200 for its filter lists; we stay under).
+/// Filter values in one describe request, all filters together (EC2 answers
+/// `FilterLimitExceeded` above 200).
 pub const MAX_FILTER_VALUES: usize = 200;
 /// ListRules / ListTargetsByRule: `Limit` 1..=100.
 pub const MAX_EVENTS_PAGE: i32 = 100;
@@ -47,6 +48,8 @@ pub enum ErrorKind {
     InUse,
     /// The snapshot is managed by AWS Backup, which refuses the delete.
     BackupManaged,
+    /// The snapshot is locked (EBS snapshot lock, governance or compliance mode).
+    Locked,
     /// IAM refused the call.
     AccessDenied,
     /// A quota or validation error (`LimitExceededException`, `InvalidParameterValue`, ...).
@@ -100,12 +103,19 @@ pub fn classify(code: &str, message: &str, status: Option<u16>) -> ErrorKind {
         | "ResourceNotFoundException"
         | "InvalidInstanceID.NotFound" => ErrorKind::NotFound,
         "InvalidSnapshot.InUse" => ErrorKind::InUse,
+        "SnapshotLocked" => ErrorKind::Locked,
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
             ErrorKind::AccessDenied
         }
         "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable"
         | "InternalException" => ErrorKind::Transient,
         _ if message.contains("AWS Backup") => ErrorKind::BackupManaged,
+        // EC2 documents no error code for deleting a locked snapshot (EBS snapshot lock; the
+        // DeleteSnapshot reference lists only the common errors), so a client error that says
+        // "locked" is taken as one: skipped and reported, the safe direction.
+        _ if status.is_none_or(|s| s < 500) && message.to_ascii_lowercase().contains("locked") => {
+            ErrorKind::Locked
+        }
         _ if status.is_some_and(|s| s >= 500) => ErrorKind::Transient,
         "" if status.is_none() => ErrorKind::Transient,
         _ if code.starts_with("Invalid")
@@ -351,6 +361,18 @@ mod tests {
                 Some(400)
             ),
             ErrorKind::BackupManaged
+        );
+        assert_eq!(
+            classify("SnapshotLocked", "The snapshot is locked", Some(400)),
+            ErrorKind::Locked
+        );
+        assert_eq!(
+            classify(
+                "OperationNotPermitted",
+                "The snapshot snap-1 is locked in governance mode",
+                Some(400)
+            ),
+            ErrorKind::Locked
         );
         assert_eq!(
             classify("UnauthorizedOperation", "", Some(403)),

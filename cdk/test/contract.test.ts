@@ -1,0 +1,163 @@
+// The synthesized template against contract.json (generated from the Rust code by `make contract`):
+// the functions' timeouts and memory, the EMF alarms' namespace, metric and dimension names, the
+// state machines' substitutions and Task timeouts, the tag keys in IAM conditions, the rule prefix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../bin/app';
+import { CONTRACT, CONTRACT_PATH, loadContract, metricName } from '../lib/contract';
+import { EbsGensStack } from '../lib/ebs-gens-stack';
+
+const contract = JSON.parse(readFileSync(resolve(__dirname, '../../contract.json'), 'utf8'));
+
+function synth(context: Record<string, unknown> = {}) {
+  const app = buildApp({ deployment: 'prod', ...context }, true);
+  const stack = app.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;
+  app.synth();
+  return Template.fromStack(stack);
+}
+
+const template = synth({ alarmEmail: 'ops@example.com' });
+const resources = (type: string): [string, any][] => Object.entries(template.findResources(type)).map(([id, r]) => [id, (r as any).Properties]);
+const statements = (): any[] => resources('AWS::IAM::Policy').flatMap(([, p]) => p.PolicyDocument.Statement);
+const machines = () => resources('AWS::StepFunctions::StateMachine');
+const aslText = (file: string) => readFileSync(resolve(__dirname, '../../statemachine', file), 'utf8');
+/** The state machine built from `file` (DefinitionBody.fromString keeps the file's text as is). */
+const machineFor = (file: string): [string, any] => {
+  const matching = machines().filter(([, p]) => p.DefinitionString === aslText(file));
+  assert.equal(matching.length, 1, `one state machine from ${file}`);
+  return matching[0];
+};
+/** The function a Lambda resource is (its description is `ebs-gens <name> (<deployment>)`). */
+const functionNameOf = (props: any) => /^ebs-gens (\S+) \(/.exec(props.Description)?.[1];
+
+test('the CDK app reads the contract at the top of the repository', () => {
+  assert.equal(CONTRACT_PATH, resolve(__dirname, '../../contract.json'));
+  assert.deepEqual(CONTRACT, contract);
+});
+
+test('one Lambda per contract function, with the contract\'s timeout and memory', () => {
+  const lambdas = resources('AWS::Lambda::Function');
+  assert.deepEqual(lambdas.map(([, p]) => functionNameOf(p)).sort(), contract.functions.map((f: any) => f.name).sort());
+  for (const [id, p] of lambdas) {
+    const fn = contract.functions.find((f: any) => f.name === functionNameOf(p));
+    assert.equal(p.Timeout, fn.timeout_seconds, `${id} Timeout`);
+    assert.equal(p.MemorySize, fn.memory_mb, `${id} MemorySize`);
+  }
+});
+
+test(`every alarm in the ${contract.metrics.namespace} namespace is on a metric the functions emit, with their dimensions`, () => {
+  const emf = resources('AWS::CloudWatch::Alarm').filter(([, a]) => a.Namespace === contract.metrics.namespace);
+  assert.ok(emf.length > 0, 'no EMF alarm found');
+  const functions = contract.functions.map((f: any) => f.name);
+  for (const [id, a] of emf) {
+    assert.ok(contract.metrics.names.includes(a.MetricName), `${id}: ${a.MetricName} is not in contract.metrics.names`);
+    assert.deepEqual(a.Dimensions.map((d: any) => d.Name), contract.metrics.dimensions, `${id} dimensions`);
+    assert.ok(functions.includes(a.Dimensions.find((d: any) => d.Name === 'Function').Value), `${id}: unknown Function dimension`);
+  }
+  // No alarm reads a custom namespace other than the contract's (AWS/* are CloudWatch's own).
+  for (const [id, a] of resources('AWS::CloudWatch::Alarm')) {
+    if (a.Namespace) assert.ok(a.Namespace === contract.metrics.namespace || a.Namespace.startsWith('AWS/'), `${id}: namespace ${a.Namespace}`);
+  }
+});
+
+test('an alarm on a metric the functions do not emit stops the synth', () => {
+  for (const name of contract.metrics.names) assert.equal(metricName(name), name);
+  assert.throws(() => metricName('SnapshotsDeletd'), /SnapshotsDeletd is not emitted/);
+});
+
+test('each state machine substitutes exactly its contract placeholders, each with its function\'s ARN', () => {
+  const lambdaIdOf = (name: string) => resources('AWS::Lambda::Function').find(([, p]) => functionNameOf(p) === name)![0];
+  assert.equal(machines().length, contract.state_machines.length);
+  for (const entry of contract.state_machines) {
+    const asl = aslText(entry.file);
+    const subs = machineFor(entry.file)[1].DefinitionSubstitutions;
+    assert.deepEqual(Object.keys(subs).sort(), [...entry.placeholders].sort(), entry.file);
+    for (const placeholder of entry.placeholders) {
+      const fn = contract.functions.find((f: any) => f.placeholder === placeholder);
+      assert.deepEqual(subs[placeholder], { 'Fn::GetAtt': [lambdaIdOf(fn.name), 'Arn'] }, `${entry.file}: ${placeholder}`);
+    }
+    // ...and the ASL uses exactly those placeholders.
+    const inAsl = [...new Set([...asl.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]))].sort();
+    assert.deepEqual(inAsl, [...entry.placeholders].sort(), `${entry.file} placeholders`);
+  }
+});
+
+test('every Lambda Task state waits the contract\'s task timeout for its function', () => {
+  for (const entry of contract.state_machines) {
+    const definition = JSON.parse(aslText(entry.file));
+    const tasks: [string, any][] = [];
+    const walk = (m: any) => {
+      for (const [name, st] of Object.entries<any>(m.States)) {
+        if (st.Type === 'Task') tasks.push([name, st]);
+        const inner = st.ItemProcessor ?? st.Iterator;
+        if (inner) walk(inner);
+        for (const b of st.Branches ?? []) walk(b);
+      }
+    };
+    walk(definition);
+    const lambdaTasks = tasks.filter(([, st]) => /\$\{[A-Za-z0-9_]+\}/.test(JSON.stringify(st.Parameters ?? st.Arguments ?? {})));
+    assert.ok(lambdaTasks.length > 0, entry.file);
+    for (const [name, st] of lambdaTasks) {
+      const placeholder = /\$\{([A-Za-z0-9_]+)\}/.exec(JSON.stringify(st.Parameters ?? st.Arguments))![1];
+      const fn = contract.functions.find((f: any) => f.placeholder === placeholder);
+      assert.equal(st.TimeoutSeconds, fn.task_timeout_seconds, `${entry.file} ${name} (${fn.name})`);
+    }
+  }
+});
+
+test('the state machines may invoke exactly the functions whose placeholders they use', () => {
+  for (const entry of contract.state_machines) {
+    const [id, props] = machineFor(entry.file);
+    const roleId = props.RoleArn['Fn::GetAtt'][0];
+    const invoked = resources('AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Roles).includes(roleId))
+      .flatMap(([, p]) => p.PolicyDocument.Statement)
+      .filter((st: any) => ([] as any[]).concat(st.Action).includes('lambda:InvokeFunction'))
+      .flatMap((st: any) => ([] as any[]).concat(st.Resource))
+      .map((r: any) => r['Fn::GetAtt']?.[0])
+      .filter(Boolean);
+    const expected = entry.placeholders.map((p: string) => contract.functions.find((f: any) => f.placeholder === p).name);
+    const names = [...new Set(invoked)].map((lid) => functionNameOf((template.findResources('AWS::Lambda::Function')[lid as string] as any).Properties));
+    assert.deepEqual(names.sort(), [...expected].sort(), id);
+  }
+});
+
+test('IAM conditions use the contract\'s tag keys', () => {
+  const t = contract.tags;
+  const tagKeys = statements().filter((s) => s.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']);
+  assert.ok(tagKeys.length > 0);
+  for (const s of tagKeys) assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [t.volume, t.managed_by, t.class, t.name].sort());
+  const text = JSON.stringify(statements());
+  assert.ok(text.includes(`aws:ResourceTag/${t.managed_by}`));
+  assert.ok(text.includes(`aws:RequestTag/${t.managed_by}`));
+  assert.ok(text.includes(`aws:ResourceTag/${t.keep}`));
+  for (const key of [...text.matchAll(/aws:(?:Resource|Request)Tag\/([^"]+)"/g)].map((m) => m[1])) {
+    assert.ok([t.managed_by, t.keep, t.volume, t.class, t.name].includes(key), `tag key ${key} not in the contract`);
+  }
+});
+
+test('rule names, permissions and the functions\' EBS_GENS_RULE_PREFIX follow the contract\'s rule_prefix', () => {
+  const prefix = contract.rule_prefix.replace('{deployment}', 'prod');
+  for (const [, p] of resources('AWS::Lambda::Function')) assert.equal(p.Environment.Variables.EBS_GENS_RULE_PREFIX, prefix);
+  const rules = statements().filter((s) => ([] as any[]).concat(s.Action).includes('events:PutRule'));
+  assert.equal(rules.length, 1);
+  const patterns = ([] as any[]).concat(rules[0].Resource).map((r: any) => r['Fn::Join'][1].at(-1));
+  assert.deepEqual(patterns, contract.classes.map((c: string) => `:rule/${prefix}${c}-*`));
+});
+
+test('a contract that is missing or malformed stops the synth with a clear message', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contract-'));
+  assert.throws(() => loadContract(join(dir, 'absent.json')), /make contract/);
+  const bad = structuredClone(contract);
+  delete bad.functions[0].timeout_seconds;
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
+  assert.throws(() => loadContract(join(dir, 'bad.json')), /functions\[0\]\.timeout_seconds/);
+  const orphan = structuredClone(contract);
+  orphan.state_machines[0].placeholders.push('NoSuchFunctionArn');
+  writeFileSync(join(dir, 'orphan.json'), JSON.stringify(orphan));
+  assert.throws(() => loadContract(join(dir, 'orphan.json')), /NoSuchFunctionArn names no function/);
+});

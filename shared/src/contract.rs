@@ -1,0 +1,137 @@
+//! The names Rust, the state machines, the CDK app and the local runner must agree on — tag
+//! keys, metric namespace/names/dimensions, error names, the functions (with their timeouts)
+//! and the state machines' `${…}` placeholders — as one machine-readable document,
+//! `contract.json` at the top of the repository. CDK and the runner import that file; the
+//! test `contract_json_is_current` fails when it is stale (regenerate it with
+//! `make contract`), and `tests/asl.rs` checks the state machines against it.
+
+use serde_json::{json, Value};
+
+use crate::error::ErrorName;
+use crate::metrics::{Metric, NAMESPACE};
+use crate::policy::GenClass;
+use crate::snapshot::{TAG_CLASS, TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
+
+/// One Lambda function of the deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Function {
+    /// Binary name, `Function` metric dimension, and `cargo lambda watch` function name.
+    pub name: &'static str,
+    /// The state machines' `${…}` placeholder for its ARN.
+    pub placeholder: &'static str,
+    /// The Lambda timeout.
+    pub timeout_seconds: u32,
+    pub memory_mb: u32,
+}
+
+impl Function {
+    /// A Task state's `TimeoutSeconds`: the function's own timeout plus
+    /// [`TASK_TIMEOUT_MARGIN_SECONDS`] for the invocation around it, so Step Functions never
+    /// abandons a function that is still inside its own deadline.
+    pub fn task_timeout_seconds(&self) -> u32 {
+        self.timeout_seconds + TASK_TIMEOUT_MARGIN_SECONDS
+    }
+}
+
+/// What a Task state waits beyond its function's timeout.
+pub const TASK_TIMEOUT_MARGIN_SECONDS: u32 = 30;
+
+/// Every function, as deployed.
+pub const FUNCTIONS: [Function; 4] = [
+    Function {
+        name: "ensure-rules",
+        placeholder: "EnsureRulesFunctionArn",
+        timeout_seconds: 120,
+        memory_mb: 256,
+    },
+    Function {
+        name: "discover-volumes",
+        placeholder: "DiscoverVolumesFunctionArn",
+        timeout_seconds: 120,
+        memory_mb: 256,
+    },
+    Function {
+        name: "prune-volumes",
+        placeholder: "PruneVolumesFunctionArn",
+        timeout_seconds: 900,
+        memory_mb: 256,
+    },
+    Function {
+        name: "tag-snapshot",
+        placeholder: "TagSnapshotFunctionArn",
+        timeout_seconds: 120,
+        memory_mb: 256,
+    },
+];
+
+/// The function a state machine placeholder stands for.
+pub fn function_by_placeholder(placeholder: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.placeholder == placeholder)
+}
+
+/// Lambda's own transient errors, retried by every Lambda task (AWS's documented set).
+pub const LAMBDA_TRANSIENT: [&str; 5] = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+/// The state machine definitions and the placeholders each uses.
+pub const STATE_MACHINES: [(&str, &[&str]); 2] = [
+    (
+        "snapshot-completed.asl.json",
+        &["TagSnapshotFunctionArn", "PruneVolumesFunctionArn"],
+    ),
+    (
+        "sweep.asl.json",
+        &[
+            "EnsureRulesFunctionArn",
+            "DiscoverVolumesFunctionArn",
+            "PruneVolumesFunctionArn",
+        ],
+    ),
+];
+
+/// The contract document (what `contract.json` holds).
+pub fn document() -> Value {
+    json!({
+        "_comment": "Generated from shared/src/contract.rs by `make contract`; do not edit by hand.",
+        "tags": {
+            "managed_by": TAG_MANAGED_BY,
+            "volume": TAG_VOLUME,
+            "class": TAG_CLASS,
+            "keep": TAG_KEEP,
+            "name": TAG_NAME,
+            "generation_keys": GenClass::ALL.iter().map(|c| (c.label(), c.default_tag_key())).collect::<std::collections::BTreeMap<_, _>>(),
+        },
+        "rule_prefix": "ebs-gens-{deployment}-",
+        "classes": GenClass::ALL.iter().map(|c| c.label()).collect::<Vec<_>>(),
+        "metrics": {
+            "namespace": NAMESPACE,
+            "dimensions": ["Deployment", "Function"],
+            "names": Metric::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        },
+        "errors": {
+            "names": ErrorName::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+            "retryable": ErrorName::ALL.iter().filter(|e| e.retryable()).map(|e| e.as_str()).collect::<Vec<_>>(),
+            "lambda_transient": LAMBDA_TRANSIENT,
+        },
+        "functions": FUNCTIONS.iter().map(|f| json!({
+            "name": f.name,
+            "placeholder": f.placeholder,
+            "timeout_seconds": f.timeout_seconds,
+            "task_timeout_seconds": f.task_timeout_seconds(),
+            "memory_mb": f.memory_mb,
+        })).collect::<Vec<_>>(),
+        "state_machines": STATE_MACHINES.iter().map(|(file, ph)| json!({"file": file, "placeholders": ph})).collect::<Vec<_>>(),
+    })
+}
+
+/// The document as written to `contract.json` (pretty, with a final newline).
+pub fn render() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).expect("contract serializes");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,16 @@
+//! `contract.json` is generated from the Rust constants; this test fails when it is stale.
+//! `EBS_GENS_UPDATE_CONTRACT=1 cargo test --test contract` (or `make contract`) rewrites it.
+
+#[test]
+fn contract_json_is_current() {
+    let path = format!("{}/../contract.json", env!("CARGO_MANIFEST_DIR"));
+    let want = ebs_gens::contract::render();
+    if std::env::var("EBS_GENS_UPDATE_CONTRACT").as_deref() == Ok("1") {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "contract.json is stale: run `make contract` and commit it (CDK and the runner read it)"
+    );
+}
