@@ -10,7 +10,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency demo sweep-local event-local contract
+.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract
 
 help:
 	@echo "make demo    - run the whole system locally on an emulated fleet and print a report"
@@ -20,11 +20,12 @@ help:
 	@echo "make lint    - cargo fmt --check and clippy -D warnings"
 	@echo "make bench   - criterion benchmark of the planner (1,000,000 snapshots)"
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
+	@echo "make fault-budget - the largest prune batch under 20 % injected faults vs the Lambda timeout"
 	@echo "make fmt     - format the Rust code"
 	@echo "make contract - regenerate contract.json (names shared by Rust, ASL, CDK and the runner)"
 
 # Rust tests last, so the run closes on cargo test's summary.
-test: setup lint efficiency test-asl test-cdk test-statemachine test-rust
+test: setup lint efficiency fault-budget test-asl test-cdk test-statemachine test-rust
 
 # Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
 setup:
@@ -61,6 +62,11 @@ bench:
 
 efficiency:
 	cargo run --quiet --locked --example efficiency
+
+# The largest prune batch under 20 % injected faults, with production's retry and pacing
+# settings, in virtual time (fails if it would not fit the Lambda timeout).
+fault-budget:
+	cargo run --quiet --locked --example fault_budget
 
 demo: setup
 	cargo build --workspace --bins --locked

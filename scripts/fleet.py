@@ -2,6 +2,7 @@
 
     python scripts/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
     python scripts/fleet.py --endpoint URL seed-demo   -> JSON with the ids it created
+    python scripts/fleet.py --endpoint URL seed-faults -> JSON with the ids it created
     python scripts/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
     python scripts/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
     python scripts/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
@@ -79,6 +80,21 @@ def seed_test(ec2, now):
     return {"instance": web, "volumes": vols, "misconfigured": bad}
 
 
+def seed_faults(ec2, now):
+    """The fault test's fleet: 20 volumes, Daily_Gens=3, 8 snapshots each (two untagged whose
+    events were missed), plus one pinned and one other-deployment snapshot per volume."""
+    web = instance(ec2, "chaos01")
+    vols = []
+    for i in range(20):
+        v = volume(ec2, {"Daily_Gens": "3", "Name": f"chaos-{i:02d}"})
+        for d in range(1, 9):
+            snapshot(ec2, v, fire(d, now), {} if d in (2, 6) else ours(v))
+        snapshot(ec2, v, fire(9, now), dict(ours(v), **{"ebs-gens:keep": "true"}))
+        snapshot(ec2, v, fire(1, now), {"ebs-gens:managed-by": "other", "ebs-gens:volume": v})
+        vols.append(v)
+    return {"instance": web, "volumes": vols}
+
+
 def seed_demo(ec2, now):
     """Several instances, ~20 volumes with Daily/Weekly tags, a misconfigured one, a pinned
     snapshot, someone else's snapshot, and five weeks of daily history (some events missed)."""
@@ -142,6 +158,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("seed-test")
     sub.add_parser("seed-demo")
+    sub.add_parser("seed-faults")
     sub.add_parser("state")
     sub.add_parser("fire")
     s = sub.add_parser("snapshot")
@@ -153,6 +170,8 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc)
     if a.cmd == "seed-test":
         out = seed_test(ec2, now)
+    elif a.cmd == "seed-faults":
+        out = seed_faults(ec2, now)
     elif a.cmd == "seed-demo":
         out = seed_demo(ec2, now)
     elif a.cmd == "fire":

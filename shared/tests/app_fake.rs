@@ -357,7 +357,7 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
 /// End state (snapshot ids per volume, rules) of a fleet after sweeping until it converges.
 async fn converge(fake: &FakeAws) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     // Production clients retry throttling and 5xx (the SDK's standard mode): model that.
-    let retrying = Retrying::standard(fake);
+    let retrying = Retrying::production(fake);
     let app: App<&Retrying<&FakeAws>, &Retrying<&FakeAws>> = App::new(
         settings(&[]),
         &retrying,

@@ -81,8 +81,9 @@ export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0,
   for (const state of taskStates(definition)) {
     retryIntervalOverrides[state] = retryDelayMs;
     taskResourceLocalHandlers[state] = async (params) => {
-      const record = { state, function: params.FunctionName, error: null, output: null };
+      const record = { state, function: params.FunctionName, error: null, output: null, ms: 0 };
       invocations.push(record);
+      const t0 = Date.now();
       try {
         const Payload = await invoke(endpoint, params.FunctionName, params.Payload);
         record.output = Payload;
@@ -90,6 +91,8 @@ export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0,
       } catch (e) {
         record.error = e.name;
         throw e;
+      } finally {
+        record.ms = Date.now() - t0;
       }
     };
   }

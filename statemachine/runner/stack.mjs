@@ -41,21 +41,62 @@ async function waitForPort(port, what, child, timeoutMs) {
   }
 }
 
+/** mulberry32: a small seeded PRNG, so a chaos run repeats. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
- * A proxy in front of moto. `faults.push({ action: 'DeleteSnapshot', times: 1 })` makes the next
- * matching call(s) fail with an EC2 error that the SDK does not retry, so the failure reaches the
- * state machine's Retry.
+ * The error a throttled or failing AWS service sends, shaped as each protocol sends it: EC2's
+ * query protocol answers XML (`RequestLimitExceeded` with 503, `InternalError` with 500);
+ * JSON-protocol services such as EventBridge answer `{"__type": …}` with `x-amzn-ErrorType`
+ * (`ThrottlingException` with 400, `InternalException` with 500).
+ */
+function awsError(res, json, throttled) {
+  if (json) {
+    const type = throttled ? 'ThrottlingException' : 'InternalException';
+    res.writeHead(throttled ? 400 : 500, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type, 'x-amzn-requestid': 'chaos' });
+    res.end(JSON.stringify({ __type: type, message: throttled ? 'Rate exceeded' : 'Internal service error (injected)' }));
+  } else {
+    const [status, code, message] = throttled ? [503, 'RequestLimitExceeded', 'Request limit exceeded.'] : [500, 'InternalError', 'An internal error has occurred.'];
+    res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>chaos</RequestID></Response>`);
+  }
+}
+
+/**
+ * A proxy in front of moto.
+ * - `faults.push({ action: 'DeleteSnapshot', times: 1 })` makes the next matching call(s) fail
+ *   with an EC2 error that the SDK does not retry, so the failure reaches the state machine's Retry.
+ * - `chaos({ rate: 0.2, seed: 7 })` fails that fraction of *all* AWS calls, seeded, half
+ *   throttling and half 5xx, shaped as the real services send them (the SDK retries them);
+ *   `chaos(null)` stops. `injected` counts the calls failed so far.
  */
 async function startProxy(target) {
   const faults = [];
   const seen = [];
+  let chaos = null;
+  const stats = { injected: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString())?.[1] ?? req.headers['x-amz-target'] ?? '';
+      const amzTarget = req.headers['x-amz-target'];
+      const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString())?.[1] ?? amzTarget ?? '';
       seen.push(action);
+      if (chaos && chaos.next() < chaos.rate) {
+        stats.injected += 1;
+        awsError(res, Boolean(amzTarget), chaos.next() < 0.5);
+        return;
+      }
       const fault = faults.find((f) => f.times > 0 && action.endsWith(f.action));
       if (fault) {
         fault.times -= 1;
@@ -76,7 +117,18 @@ async function startProxy(target) {
   });
   const port = await freePort();
   await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${port}`, faults, seen, close: () => new Promise((r) => server.close(r)) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    faults,
+    seen,
+    stats,
+    chaos: (opts) => {
+      chaos = opts ? { rate: opts.rate, next: prng(opts.seed ?? 1) } : null;
+      stats.injected = 0;
+      seen.length = 0;
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
 
 export function lambdaEnv(endpoint, extra = {}) {

@@ -102,6 +102,7 @@ struct State {
     cursors: HashMap<String, Cursor>,
     next_id: u64,
     fail_deletes: BTreeMap<String, u32>,
+    injected: u64,
 }
 
 /// The fake account. Cheap to share behind `&` (all methods take `&self`).
@@ -277,6 +278,11 @@ impl FakeAws {
         self.st().faults = Some((rate, seed.max(1)));
     }
 
+    /// How many calls [`FakeAws::inject_faults`] has failed so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.st().injected
+    }
+
     pub fn clear_faults(&self) {
         self.st().faults = None;
     }
@@ -329,6 +335,7 @@ impl FakeAws {
             st.faults = Some((rate, x));
             let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
             if r < rate {
+                st.injected += 1;
                 return Err(if x & 1 == 0 {
                     err(
                         op,

@@ -34,6 +34,17 @@ pub const MAX_FILTER_VALUES: usize = 200;
 /// ListRules / ListTargetsByRule: `Limit` 1..=100.
 pub const MAX_EVENTS_PAGE: i32 = 100;
 
+/// Attempts per AWS call (the first try included) in production: the SDK's *standard* retry
+/// mode (exponential backoff with full jitter from 1 s, capped at 20 s). Standard, not adaptive:
+/// adaptive mode adds a client-side rate limiter after throttles whose delays cannot be bounded
+/// ahead, and prune-volumes already paces its deletes. `make fault-budget` shows a batch under
+/// 20 % injected faults fits the Lambda timeout with this setting. The strict fake's
+/// [`retry::Retrying::production`] models exactly this.
+pub const SDK_MAX_ATTEMPTS: u32 = 5;
+/// The SDK's standard-mode backoff: first delay up to 1 s, doubling, capped at 20 s.
+pub const SDK_INITIAL_BACKOFF_SECS: f64 = 1.0;
+pub const SDK_MAX_BACKOFF_SECS: f64 = 20.0;
+
 /// How an AWS failure is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,7 +1,8 @@
-//! A port wrapper that retries throttling and 5xx like the SDK's standard retry mode
-//! (exponential backoff with full jitter, a fixed attempt budget). The SDK adapters already get
-//! this from `aws_config`; the wrapper gives the in-memory fake the same behaviour so that tests
-//! of fault storms model production, not a retry-less client.
+//! A port wrapper that retries throttling and 5xx exactly as production's SDK clients are
+//! configured ([`super::SDK_MAX_ATTEMPTS`] attempts, standard mode: exponential backoff with full
+//! jitter from 1 s, capped at 20 s). The SDK adapters get this from `aws_config`; the wrapper
+//! gives the in-memory fake the same behaviour, so fault-storm tests and `make fault-budget`
+//! model production, not a retry-less client.
 
 use std::future::Future;
 
@@ -25,12 +26,12 @@ pub struct Retrying<A> {
 }
 
 impl<A> Retrying<A> {
-    /// The SDK's standard mode: 3 attempts, backoff from 1 s (capped at 20 s).
-    pub fn standard(inner: A) -> Self {
+    /// What production runs (see [`super::sdk::load_config`]).
+    pub fn production(inner: A) -> Self {
         Retrying {
             inner,
-            attempts: 3,
-            base: Duration::from_secs(1),
+            attempts: super::SDK_MAX_ATTEMPTS,
+            base: Duration::from_secs_f64(super::SDK_INITIAL_BACKOFF_SECS),
         }
     }
 }
@@ -51,7 +52,8 @@ where
     loop {
         match call().await {
             Err(e) if e.is_retryable() && n + 1 < attempts => {
-                let cap = (base.as_secs_f64() * 2f64.powi(n as i32)).min(20.0);
+                let cap =
+                    (base.as_secs_f64() * 2f64.powi(n as i32)).min(super::SDK_MAX_BACKOFF_SECS);
                 sleep(Duration::from_secs_f64(cap * jitter(n, salt))).await;
                 n += 1;
             }

@@ -19,11 +19,21 @@ use super::{
 
 type R<T> = Result<T, AwsError>;
 
-/// Loads the shared SDK configuration once (region, credentials, `AWS_ENDPOINT_URL`, retries).
-/// Standard retry mode with the SDK's defaults handles throttling and 5xx.
+/// Loads the shared SDK configuration once (region, credentials, `AWS_ENDPOINT_URL`, retries):
+/// standard retry mode, [`super::SDK_MAX_ATTEMPTS`] attempts, 1 s initial and 20 s maximum
+/// backoff (see there for why not adaptive).
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(5))
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(super::SDK_MAX_ATTEMPTS)
+                .with_initial_backoff(std::time::Duration::from_secs_f64(
+                    super::SDK_INITIAL_BACKOFF_SECS,
+                ))
+                .with_max_backoff(std::time::Duration::from_secs_f64(
+                    super::SDK_MAX_BACKOFF_SECS,
+                )),
+        )
         .load()
         .await
 }
