@@ -45,28 +45,32 @@ test-statemachine: setup
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy --workspace --all-targets --locked --features ebs-gens/test-util,ebs-gens/sfn -- -D warnings
+	@# Test tooling stays out of the product: no function's dependency tree enables test-util.
+	@for f in functions/*/; do \
+	  if cargo tree --locked -e features -p $$(basename $$f) | grep -q 'ebs-gens feature "test-util"'; then \
+	    echo "$$f reaches ebs-gens/test-util (the strict fake)"; exit 1; fi; done
 
 test-rust:
-	cargo test --workspace --locked
+	cargo test --workspace --locked --features ebs-gens/test-util,ebs-gens/sfn
 
 fmt:
 	cargo fmt --all
 
 # contract.json is generated from shared/src/contract.rs; the `contract` test fails when stale.
 contract:
-	EBS_GENS_UPDATE_CONTRACT=1 cargo test --workspace --locked --test contract
+	EBS_GENS_UPDATE_CONTRACT=1 cargo test --workspace --locked --features ebs-gens/test-util --test contract
 
 bench:
 	cargo bench --workspace --locked --bench plan
 
 efficiency:
-	cargo run --quiet --locked --example efficiency
+	cargo run --quiet --locked --features ebs-gens/test-util --example efficiency
 
 # The largest prune batch under 20 % injected faults, with production's retry and pacing
 # settings, in virtual time (fails if it would not fit the Lambda timeout).
 fault-budget:
-	cargo run --quiet --locked --example fault_budget
+	cargo run --quiet --locked --features ebs-gens/test-util --example fault_budget
 
 demo: setup
 	cargo build --workspace --bins --locked

@@ -8,9 +8,22 @@
 // `sweep` and `event` pass your AWS_* and EBS_GENS_* environment to the functions
 // (EBS_GENS_ACCOUNT_ID is required; EBS_GENS_SNAPSHOT_ROLE_ARN for rule changes). With
 // --dry-run every function runs with EBS_GENS_DRY_RUN=true: nothing is tagged, deleted or changed.
+//
+// Options of `sweep` and `event`:
+//   --input JSON | --input-file FILE  the execution input (sweep: instead of {"dry_run": …};
+//                                     event: instead of FILE)
+//   --lambda-endpoint URL             use functions already served there (a `cargo lambda watch`
+//                                     of your own; also EBS_GENS_LAMBDA_ENDPOINT) instead of
+//                                     starting one; their environment is then yours to set, so
+//                                     --dry-run is only accepted for a sweep whose input is
+//                                     {"dry_run": true}
+//   --retry-delay-ms N                the wait before each Retry attempt (default 1000)
+//   --verbose                         each execution event on stderr
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { CONTRACT, TAGS, fn } from '../statemachine/runner/contract.mjs';
+import { completionEvent } from '../statemachine/runner/fixtures.mjs';
 import { runStateMachine } from '../statemachine/runner/local.mjs';
 import { startStack, startWatch, ROOT, DEPLOYMENT } from '../statemachine/runner/stack.mjs';
 
@@ -25,8 +38,73 @@ const COMPLETED = machine('snapshot-completed.asl.json');
 const ENSURE_RULES = fn('ensure-rules');
 const PRUNE_VOLUMES = fn('prune-volumes');
 const TAG_SNAPSHOT = fn('tag-snapshot');
+const USAGE =
+  'usage: local.mjs demo | sweep [--dry-run] | event FILE [--dry-run]\n' +
+  '  sweep and event also take: [--input JSON | --input-file FILE] [--lambda-endpoint URL] [--retry-delay-ms N] [--verbose]';
 const [cmd, ...rest] = process.argv.slice(2);
-const dryRun = rest.includes('--dry-run');
+// Unknown flags are ignored, as they always were.
+const { values: opts, positionals } = parseArgs({
+  args: rest,
+  strict: false,
+  allowPositionals: true,
+  options: {
+    'dry-run': { type: 'boolean' },
+    verbose: { type: 'boolean' },
+    input: { type: 'string' },
+    'input-file': { type: 'string' },
+    'lambda-endpoint': { type: 'string' },
+    'retry-delay-ms': { type: 'string' },
+  },
+});
+// `--dry-run=…` is refused rather than read either way.
+if (opts['dry-run'] !== undefined && opts['dry-run'] !== true) {
+  console.error('--dry-run takes no value');
+  process.exit(2);
+}
+const dryRun = opts['dry-run'] === true;
+// A flag is never an option's value (`--lambda-endpoint --dry-run` must not swallow --dry-run).
+for (const k of ['input', 'input-file', 'lambda-endpoint', 'retry-delay-ms']) {
+  if (typeof opts[k] === 'string' && opts[k].startsWith('--')) {
+    console.error(`--${k} needs a value, not ${opts[k]}`);
+    process.exit(2);
+  }
+}
+
+function usage(message) {
+  if (message) console.error(message);
+  console.error(USAGE);
+  process.exit(2);
+}
+
+/** The execution input given by --input or --input-file, or undefined. */
+function inputOption() {
+  const inline = typeof opts.input === 'string' ? opts.input : undefined;
+  const file = typeof opts['input-file'] === 'string' ? opts['input-file'] : undefined;
+  if (opts.input === true || opts['input-file'] === true) usage('--input and --input-file need a value');
+  if (inline !== undefined && file !== undefined) usage('give --input or --input-file, not both');
+  if (file !== undefined) return JSON.parse(readFileSync(file, 'utf8'));
+  if (inline !== undefined) return JSON.parse(inline);
+  return undefined;
+}
+
+/** An already running Lambda endpoint (--lambda-endpoint or EBS_GENS_LAMBDA_ENDPOINT), or undefined. */
+function lambdaEndpoint() {
+  if (opts['lambda-endpoint'] === true) usage('--lambda-endpoint needs a URL');
+  return opts['lambda-endpoint'] ?? (process.env.EBS_GENS_LAMBDA_ENDPOINT || undefined);
+}
+
+function retryDelayMs() {
+  if (opts['retry-delay-ms'] === undefined) return 1000;
+  const n = Number(opts['retry-delay-ms']);
+  if (!Number.isInteger(n) || n < 0) usage('--retry-delay-ms needs a whole number of milliseconds');
+  return n;
+}
+
+/** runStateMachine options for `sweep` and `event`, but the endpoint (checked before anything starts). */
+const runOptions = () => ({
+  retryDelayMs: retryDelayMs(),
+  onEvent: opts.verbose ? (ev) => console.error(`[${ev.type}] ${ev.state?.name ?? ''}`) : undefined,
+});
 
 function passthroughEnv() {
   const vars = {};
@@ -42,6 +120,9 @@ function passthroughEnv() {
 }
 
 async function withWatch(fn) {
+  const external = lambdaEndpoint();
+  // Functions someone else serves keep their own environment (EBS_GENS_DRY_RUN included).
+  if (external) return fn(external);
   const watch = await startWatch(passthroughEnv(), (line) => process.stderr.write(line));
   try {
     return await fn(watch.endpoint);
@@ -52,22 +133,31 @@ async function withWatch(fn) {
 
 function finish(name, r) {
   console.log(JSON.stringify(r.ok ? r.output : { error: r.error, cause: r.cause }, null, 2));
-  console.error(`${name}: ${r.ok ? 'succeeded' : `FAILED (${r.error})`}; ${r.invocations.length} Lambda invocations`);
+  const failedAttempts = r.invocations.filter((i) => i.error).length;
+  console.error(`${name}: ${r.ok ? 'succeeded' : `FAILED (${r.error})`}; ${r.invocations.length} Lambda invocations, ${failedAttempts} failed attempts`);
   process.exitCode = r.ok ? 0 : 1;
 }
 
 async function sweep() {
-  await withWatch(async (endpoint) => finish('sweep', await runStateMachine(SWEEP, { dry_run: dryRun }, { endpoint, retryDelayMs: 1000 })));
+  const input = inputOption() ?? { dry_run: dryRun };
+  if (dryRun && lambdaEndpoint() && input?.dry_run !== true) {
+    usage('--dry-run with --lambda-endpoint: the functions there run with their own environment, so the sweep input must be {"dry_run": true}');
+  }
+  const options = runOptions();
+  await withWatch(async (endpoint) => finish('sweep', await runStateMachine(SWEEP, input, { ...options, endpoint })));
 }
 
 async function event() {
-  const file = rest.find((a) => !a.startsWith('--'));
-  if (!file) {
-    console.error('usage: local.mjs event FILE [--dry-run]');
-    process.exit(2);
+  const given = inputOption();
+  const file = positionals[0];
+  if (given !== undefined && file !== undefined) usage('give the event as FILE or with --input/--input-file, not both');
+  if (given === undefined && file === undefined) usage();
+  if (dryRun && lambdaEndpoint()) {
+    usage('--dry-run with --lambda-endpoint: snapshot-completed has no dry-run input; serve the functions with EBS_GENS_DRY_RUN=true instead');
   }
-  const input = JSON.parse(readFileSync(file, 'utf8'));
-  await withWatch(async (endpoint) => finish('snapshot-completed', await runStateMachine(COMPLETED, input, { endpoint, retryDelayMs: 1000 })));
+  const input = given ?? JSON.parse(readFileSync(file, 'utf8'));
+  const options = runOptions();
+  await withWatch(async (endpoint) => finish('snapshot-completed', await runStateMachine(COMPLETED, input, { ...options, endpoint })));
 }
 
 const pad = (s, n) => String(s).padEnd(n);
@@ -95,15 +185,10 @@ async function demo() {
     console.log(`Schedule fired: ${fired.length} new untagged snapshots`);
 
     // 3. EBS reports each completion: snapshot-completed tags it and prunes its volume.
-    const template = JSON.parse(readFileSync(resolve(ROOT, 'tests/fixtures/create-snapshot-succeeded.json'), 'utf8'));
     let adoptedByEvent = 0;
     const eventPrunes = [];
     for (const { volume, snapshot } of fired) {
-      const ev = structuredClone(template);
-      ev.detail.snapshot_id = `arn:aws:ec2::us-east-1:snapshot/${snapshot}`;
-      ev.detail.source = `arn:aws:ec2::us-east-1:volume/${volume}`;
-      ev.resources = [ev.detail.snapshot_id];
-      const r = await runStateMachine(COMPLETED, ev, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
+      const r = await runStateMachine(COMPLETED, completionEvent(snapshot, volume), { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
       if (!r.ok) failures.push(`snapshot-completed ${snapshot}: ${r.error}: ${r.cause}`);
       adoptedByEvent += r.output?.tag?.results?.filter((x) => x.action === 'adopted').length ?? 0;
       eventPrunes.push(...r.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes));
@@ -181,8 +266,5 @@ async function demo() {
 }
 
 const commands = { demo, sweep, event };
-if (!commands[cmd]) {
-  console.error('usage: local.mjs demo | sweep [--dry-run] | event FILE [--dry-run]');
-  process.exit(2);
-}
+if (!Object.hasOwn(commands, cmd ?? '')) usage();
 await commands[cmd]();

@@ -1,6 +1,6 @@
 //! Planning 1,000,000 snapshots over 100,000 volumes (target: < 0.25 s on one core).
 //!
-//! `cargo bench -p ebs-gens-shared --bench plan`
+//! `cargo bench --workspace --bench plan`
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod policy;
 pub mod rules;
 pub mod schedule;
+pub mod schedules;
 pub mod snapshot;
 
 pub use config::Settings;

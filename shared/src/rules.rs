@@ -77,7 +77,7 @@ pub struct LayoutContext {
 }
 
 /// One change to EventBridge, in the order they must be applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RuleOp {
     RemoveTargets {
@@ -186,23 +186,12 @@ impl OurRule<'_> {
     }
 }
 
-/// Computes the operations that bring `existing` rules to serve `desired` volumes.
+/// Computes the operations that bring `existing` rules to serve `desired` volumes, in three
+/// named phases: [`claim`] (which existing targets stay, which go), [`place`] (the rest into free
+/// slots, then new rules) and [`emit`] (the ordered, batched operations).
 pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &LayoutContext) -> Layout {
     let want: HashMap<&str, &DesiredVolume> =
         desired.iter().map(|d| (d.volume_id.as_str(), d)).collect();
-    let spec = |volume_id: &str| Target {
-        id: volume_id.to_string(),
-        arn: ctx.target_arn.clone(),
-        input: Some(target_input(volume_id)),
-        role_arn: Some(ctx.role_arn.clone()),
-    };
-    let description = |class: GenClass, schedule: &str| {
-        format!(
-            "ebs-gens {}: {class} snapshots on {schedule}",
-            ctx.deployment
-        )
-    };
-
     let mut ours: Vec<OurRule> = existing
         .iter()
         .filter_map(|r| {
@@ -218,11 +207,39 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
         })
         .collect();
     ours.sort_by(|a, b| a.rule.name.cmp(&b.rule.name));
+    let mut changes = claim(&mut ours, &want, ctx);
+    let new_rules = place(desired, &mut ours, &mut changes, ctx);
+    emit(&ours, &want, new_rules, changes, ctx)
+}
 
-    let mut removes: Vec<RuleOp> = Vec::new();
-    let mut puts: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+/// The target our rules should carry for `volume_id`.
+fn spec(volume_id: &str, ctx: &LayoutContext) -> Target {
+    Target {
+        id: volume_id.to_string(),
+        arn: ctx.target_arn.clone(),
+        input: Some(target_input(volume_id)),
+        role_arn: Some(ctx.role_arn.clone()),
+    }
+}
+
+/// Target changes found so far: removals (in order) and targets to put, by rule.
+#[derive(Default)]
+struct Changes {
+    removes: Vec<(String, Vec<String>)>,
+    puts: BTreeMap<String, Vec<Target>>,
+}
+
+/// Phase 1: each existing rule keeps the targets that still fit it (right class and schedule,
+/// room left, not placed elsewhere already) and loses the rest; a kept target that drifted from
+/// its spec is put again. Targets that are not the built-in target are never touched.
+fn claim<'a>(
+    ours: &mut [OurRule<'_>],
+    want: &HashMap<&'a str, &'a DesiredVolume>,
+    ctx: &LayoutContext,
+) -> Changes {
+    let mut changes = Changes::default();
     let mut placed: BTreeSet<&str> = BTreeSet::new();
-    for r in &mut ours {
+    for r in ours.iter_mut() {
         let mut remove = Vec::new();
         let mut targets: Vec<&Target> = r.rule.targets.iter().collect();
         targets.sort_by(|a, b| a.id.cmp(&b.id));
@@ -239,23 +256,36 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
             if fits && r.keep.len() + r.foreign < MAX_TARGETS_PER_RULE {
                 placed.insert(want[t.id.as_str()].volume_id.as_str());
                 r.keep.push(t.id.clone());
-                let s = spec(&t.id);
+                let s = spec(&t.id, ctx);
                 if *t != s {
-                    puts.entry(r.rule.name.clone()).or_default().push(s);
+                    changes.puts.entry(r.rule.name.clone()).or_default().push(s);
                 }
             } else {
                 remove.push(t.id.clone());
             }
         }
-        for ids in remove.chunks(MAX_IDS_PER_REMOVE) {
-            removes.push(RuleOp::RemoveTargets {
-                rule: r.rule.name.clone(),
-                ids: ids.to_vec(),
-            });
+        if !remove.is_empty() {
+            changes.removes.push((r.rule.name.clone(), remove));
         }
     }
+    changes
+}
 
-    // Place the rest, grouped by (class, schedule), into free slots, then into new rules.
+/// A rule to create: name, class, schedule, volumes.
+type NewRule = (String, GenClass, String, Vec<String>);
+
+/// Phase 2: volumes not yet placed, grouped by (class, schedule), fill the free slots of
+/// matching rules, then new rules numbered after the ones in use.
+fn place(
+    desired: &[DesiredVolume],
+    ours: &mut [OurRule<'_>],
+    changes: &mut Changes,
+    ctx: &LayoutContext,
+) -> Vec<NewRule> {
+    let placed: BTreeSet<&str> = ours
+        .iter()
+        .flat_map(|r| r.keep.iter().map(String::as_str))
+        .collect();
     let mut groups: BTreeMap<(GenClass, &str), Vec<&str>> = BTreeMap::new();
     for d in desired {
         if !placed.contains(d.volume_id.as_str()) {
@@ -265,22 +295,24 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
                 .push(d.volume_id.as_str());
         }
     }
-    let mut new_rules: Vec<(String, GenClass, String, Vec<String>)> = Vec::new();
+    let mut new_rules = Vec::new();
     for ((class, schedule), mut vols) in groups {
         vols.sort_unstable();
         vols.dedup();
         let hash = schedule_hash(schedule);
-        let mut queue = vols.into_iter();
-        let mut pending = queue.next();
+        let mut queue = vols.into_iter().peekable();
         for r in ours
             .iter_mut()
             .filter(|r| r.class == class && r.hash == hash)
         {
             while r.free() > 0 {
-                let Some(v) = pending else { break };
+                let Some(v) = queue.next() else { break };
                 r.keep.push(v.to_string());
-                puts.entry(r.rule.name.clone()).or_default().push(spec(v));
-                pending = queue.next();
+                changes
+                    .puts
+                    .entry(r.rule.name.clone())
+                    .or_default()
+                    .push(spec(v, ctx));
             }
         }
         let used: BTreeSet<u32> = ours
@@ -289,18 +321,16 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
             .map(|r| r.seq)
             .collect();
         let mut seq = 0u32;
-        while let Some(first) = pending {
+        while queue.peek().is_some() {
             seq += 1;
             while used.contains(&seq) {
                 seq += 1;
             }
-            let mut vols = vec![first.to_string()];
-            pending = queue.next();
-            while vols.len() < MAX_TARGETS_PER_RULE {
-                let Some(v) = pending else { break };
-                vols.push(v.to_string());
-                pending = queue.next();
-            }
+            let vols: Vec<String> = queue
+                .by_ref()
+                .take(MAX_TARGETS_PER_RULE)
+                .map(str::to_string)
+                .collect();
             new_rules.push((
                 rule_name(&ctx.prefix, class, schedule, seq),
                 class,
@@ -309,11 +339,37 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
             ));
         }
     }
+    new_rules
+}
 
-    let mut ops = removes;
+/// Phase 3: the operations, in an order EventBridge accepts — removals first (freeing slots),
+/// then rule upserts, then targets (at most [`MAX_TARGETS_PER_PUT`] per call), then deletes of
+/// rules left empty (only after their targets are gone). Batching happens here and only here.
+fn emit(
+    ours: &[OurRule<'_>],
+    want: &HashMap<&str, &DesiredVolume>,
+    new_rules: Vec<NewRule>,
+    mut changes: Changes,
+    ctx: &LayoutContext,
+) -> Layout {
+    let description = |class: GenClass, schedule: &str| {
+        format!(
+            "ebs-gens {}: {class} snapshots on {schedule}",
+            ctx.deployment
+        )
+    };
+    let mut ops = Vec::new();
+    for (rule, ids) in &changes.removes {
+        for chunk in ids.chunks(MAX_IDS_PER_REMOVE) {
+            ops.push(RuleOp::RemoveTargets {
+                rule: rule.clone(),
+                ids: chunk.to_vec(),
+            });
+        }
+    }
     let mut rules = BTreeMap::new();
     let mut deletes = Vec::new();
-    for r in &ours {
+    for r in ours {
         if r.keep.is_empty() {
             if r.foreign == 0 {
                 deletes.push(RuleOp::DeleteRule {
@@ -336,16 +392,18 @@ pub fn layout(desired: &[DesiredVolume], existing: &[ExistingRule], ctx: &Layout
         ids.sort();
         rules.insert(r.rule.name.clone(), ids);
     }
-    for (name, class, schedule, vols) in &new_rules {
+    for (name, class, schedule, vols) in new_rules {
         ops.push(RuleOp::PutRule {
             rule: name.clone(),
             schedule: schedule.clone(),
-            description: description(*class, schedule),
+            description: description(class, &schedule),
         });
-        puts.insert(name.clone(), vols.iter().map(|v| spec(v)).collect());
-        rules.insert(name.clone(), vols.clone());
+        changes
+            .puts
+            .insert(name.clone(), vols.iter().map(|v| spec(v, ctx)).collect());
+        rules.insert(name, vols);
     }
-    for (rule, targets) in puts {
+    for (rule, targets) in changes.puts {
         for chunk in targets.chunks(MAX_TARGETS_PER_PUT) {
             ops.push(RuleOp::PutTargets {
                 rule: rule.clone(),

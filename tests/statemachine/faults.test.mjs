@@ -6,9 +6,9 @@
 // still delete nothing the fault-free run keeps.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runStateMachine } from '../../statemachine/runner/local.mjs';
+import { completionEvent } from '../../statemachine/runner/fixtures.mjs';
 import { startStack, ROOT } from '../../statemachine/runner/stack.mjs';
 
 const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
@@ -80,14 +80,11 @@ test('faults: at 20 % the sweep converges in one execution to the fault-free end
 test('faults: at 20 % snapshot-completed succeeds on every event', async () => {
   const seeded = await seededFleet();
   stack.proxy.chaos({ rate: 0.2, seed: 7 });
-  const ev = JSON.parse(readFileSync(resolve(ROOT, 'tests/fixtures/create-snapshot-succeeded.json'), 'utf8'));
   try {
     for (const vol of seeded.volumes.slice(0, 8)) {
       // fleet.py talks to moto directly, not through the proxy.
       const { snapshot } = stack.fleet('snapshot', vol);
-      ev.detail.snapshot_id = `arn:aws:ec2::us-east-1:snapshot/${snapshot}`;
-      ev.detail.source = `arn:aws:ec2::us-east-1:volume/${vol}`;
-      const r = await run(COMPLETED, ev);
+      const r = await run(COMPLETED, completionEvent(snapshot, vol));
       assert.ok(r.ok, `${vol}: ${r.error}: ${r.cause}`);
     }
   } finally {

@@ -2,9 +2,9 @@
 // ASL, cargo lambda watch serves the real Rust functions, moto holds EC2 and EventBridge.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runStateMachine } from '../../statemachine/runner/local.mjs';
+import { completionEvent } from '../../statemachine/runner/fixtures.mjs';
 import { startStack, ROOT, SNAPSHOT_ROLE } from '../../statemachine/runner/stack.mjs';
 
 const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
@@ -21,14 +21,6 @@ after(async () => {
 });
 
 const run = (file, input) => runStateMachine(file, input, { endpoint: stack.lambdaEndpoint, retryDelayMs: 0 });
-
-function event(snapshotId, volumeId, result) {
-  const ev = JSON.parse(readFileSync(resolve(ROOT, 'tests/fixtures/create-snapshot-succeeded.json'), 'utf8'));
-  ev.detail.snapshot_id = `arn:aws:ec2::us-east-1:snapshot/${snapshotId}`;
-  ev.detail.source = `arn:aws:ec2::us-east-1:volume/${volumeId}`;
-  ev.detail.result = result;
-  return ev;
-}
 
 test('sweep: dry run reports the plan and changes nothing', async () => {
   await stack.reset();
@@ -83,7 +75,7 @@ test('snapshot-completed: tags the new snapshot, then prunes its volume', async 
   const seeded = stack.fleet('seed-test');
   const vol = seeded.volumes[0];
   const { snapshot } = stack.fleet('snapshot', vol);
-  const r = await run(COMPLETED, event(snapshot, vol, 'succeeded'));
+  const r = await run(COMPLETED, completionEvent(snapshot, vol, 'succeeded'));
   assert.ok(r.ok, `${r.error}: ${r.cause}`);
   assert.equal(r.output.tag.results[0].action, 'adopted');
   assert.equal(r.output.prune.totals.deleted, 3, 'Daily_Gens=2: the new one and the newest old one stay');
@@ -94,7 +86,7 @@ test('snapshot-completed: tags the new snapshot, then prunes its volume', async 
   assert.equal(adopted.tags.Name, `web01_Daily_${vol}`);
   assert.equal(adopted.tags['ebs-gens:managed-by'], 'demo');
   // A duplicate delivery changes nothing.
-  const dup = await run(COMPLETED, event(snapshot, vol, 'succeeded'));
+  const dup = await run(COMPLETED, completionEvent(snapshot, vol, 'succeeded'));
   assert.ok(dup.ok);
   assert.equal(dup.output.tag.results[0].action, 'already-ours');
   assert.equal(dup.output.prune.totals.deleted, 0);
@@ -105,7 +97,7 @@ test('snapshot-completed: a failed snapshot ends in SnapshotFailed, untagged', a
   const seeded = stack.fleet('seed-test');
   const vol = seeded.volumes[1];
   const { snapshot } = stack.fleet('snapshot', vol);
-  const r = await run(COMPLETED, event(snapshot, vol, 'failed'));
+  const r = await run(COMPLETED, completionEvent(snapshot, vol, 'failed'));
   assert.equal(r.ok, false);
   assert.equal(r.error, 'SnapshotFailed');
   assert.deepEqual(r.invocations.map((i) => i.function), ['tag-snapshot']);

@@ -24,7 +24,7 @@ pub struct EnsureInput {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnsureOutput {
     /// The operations applied (or, in a dry run, that would be).
-    pub ops: Vec<serde_json::Value>,
+    pub ops: Vec<RuleOp>,
     /// How many operations were applied (or would be, in a dry run).
     pub changes: usize,
     /// How many of our rules exist afterwards.
@@ -116,11 +116,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
     Ok(EnsureOutput {
         changes: plan.ops.len(),
         rule_count: plan.rules.len(),
-        ops: plan
-            .ops
-            .iter()
-            .map(|o: &RuleOp| serde_json::to_value(o).unwrap_or_default())
-            .collect(),
+        ops: plan.ops,
         rules: plan.rules,
         managed: jobs.len(),
         misconfigured: misconfigured.len(),

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use crate::rules::{ExistingRule, RuleOp, MAX_IDS_PER_REMOVE, MAX_TARGETS_PER_PUT};
+use crate::rules::{ExistingRule, RuleOp};
 use crate::snapshot::Snapshot;
 
 use super::pacer::Pacer;
+use super::SchedulerApi;
 use super::{
     AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Filter, Page, PageRequest, Volume,
     MAX_CREATE_TAGS_IDS, MAX_FILTER_VALUES, MAX_SNAPSHOTS_PAGE, MAX_TAGS_PAGE, MAX_VOLUMES_PAGE,
@@ -217,26 +218,9 @@ impl<A: EventsApi> Events<A> {
                     schedule,
                     description,
                 } => self.api.put_rule(rule, schedule, description).await,
-                RuleOp::PutTargets { rule, targets } => {
-                    let mut r = Ok(());
-                    for chunk in targets.chunks(MAX_TARGETS_PER_PUT) {
-                        r = self.api.put_targets(rule, chunk).await;
-                        if r.is_err() {
-                            break;
-                        }
-                    }
-                    r
-                }
-                RuleOp::RemoveTargets { rule, ids } => {
-                    let mut r = Ok(());
-                    for chunk in ids.chunks(MAX_IDS_PER_REMOVE) {
-                        r = self.api.remove_targets(rule, chunk).await;
-                        if r.is_err() {
-                            break;
-                        }
-                    }
-                    r
-                }
+                // The layout already batched these to EventBridge's limits: one op, one call.
+                RuleOp::PutTargets { rule, targets } => self.api.put_targets(rule, targets).await,
+                RuleOp::RemoveTargets { rule, ids } => self.api.remove_targets(rule, ids).await,
                 RuleOp::DeleteRule { rule } => match self.api.delete_rule(rule).await {
                     Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
                     other => other,
@@ -245,5 +229,53 @@ impl<A: EventsApi> Events<A> {
             r.map_err(|e| (i, e))?;
         }
         Ok(ops.len())
+    }
+}
+
+/// EventBridge Scheduler as ebs-gens uses it: one group, our schedules in it.
+pub struct Schedules<A> {
+    api: A,
+}
+
+impl<A: SchedulerApi> Schedules<A> {
+    pub fn new(api: A) -> Self {
+        Schedules { api }
+    }
+
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// Every schedule name in `group` (pages of 100).
+    pub async fn names(&self, group: &str) -> R<Vec<String>> {
+        all_pages(|t| self.api.list_schedules(group, t)).await
+    }
+
+    /// Creates, then deletes (a replaced volume is never without a schedule). A name that
+    /// already exists counts as created (a retried reconcile); one already gone as deleted.
+    /// Stops at the first other failure; returns how many changes were applied.
+    pub async fn apply(
+        &self,
+        group: &str,
+        changes: &crate::schedules::ScheduleChanges,
+    ) -> Result<usize, (usize, AwsError)> {
+        let mut done = 0;
+        for s in &changes.create {
+            match self.api.create_schedule(group, s).await {
+                Ok(()) => {}
+                Err(e) if e.kind == ErrorKind::Conflict => {}
+                Err(e) => return Err((done, e)),
+            }
+            done += 1;
+        }
+        for name in &changes.delete {
+            match self.api.delete_schedule(group, name).await {
+                Ok(()) => {}
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err((done, e)),
+            }
+            done += 1;
+        }
+        Ok(done)
     }
 }

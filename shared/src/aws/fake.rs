@@ -103,6 +103,9 @@ struct State {
     next_id: u64,
     fail_deletes: BTreeMap<String, u32>,
     injected: u64,
+    /// Scheduler: groups, and schedules by (group, name).
+    schedule_groups: std::collections::BTreeSet<String>,
+    schedules: BTreeMap<(String, String), crate::schedules::ScheduleSpec>,
 }
 
 /// The fake account. Cheap to share behind `&` (all methods take `&self`).
@@ -276,6 +279,52 @@ impl FakeAws {
     /// Every call fails with probability `rate` (half throttling, half 5xx), deterministic by `seed`.
     pub fn inject_faults(&self, rate: f64, seed: u64) {
         self.st().faults = Some((rate, seed.max(1)));
+    }
+
+    /// Creates a Scheduler schedule group (the stack does, in AWS).
+    pub fn add_schedule_group(&self, name: &str) {
+        self.st().schedule_groups.insert(name.to_string());
+    }
+
+    /// Every schedule in `group`: name → spec.
+    pub fn schedules_in(&self, group: &str) -> BTreeMap<String, crate::schedules::ScheduleSpec> {
+        self.st()
+            .schedules
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .map(|((_, n), s)| (n.clone(), s.clone()))
+            .collect()
+    }
+
+    /// Fires every schedule of `group` as Scheduler would: CreateSnapshot with the target's
+    /// `Input` (tags included), the snapshot pending until [`FakeAws::complete`]. Returns the ids.
+    pub fn fire_schedules(&self, group: &str, at: DateTime<Utc>) -> Vec<String> {
+        let inputs: Vec<String> = self
+            .schedules_in(group)
+            .into_values()
+            .map(|s| s.input)
+            .collect();
+        let mut out = Vec::new();
+        for input in inputs {
+            let v: serde_json::Value =
+                serde_json::from_str(&input).expect("schedule input is JSON");
+            let vol = v["VolumeId"].as_str().expect("VolumeId").to_string();
+            let tags: Vec<(String, String)> = v["TagSpecifications"][0]["Tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    (
+                        t["Key"].as_str().unwrap_or_default().to_string(),
+                        t["Value"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let refs: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            out.push(self.add_snapshot(&vol, at, SnapshotState::Pending, &refs));
+        }
+        out
     }
 
     /// How many calls [`FakeAws::inject_faults`] has failed so far.
@@ -1054,5 +1103,112 @@ impl ExecutionsApi for FakeAws {
                     format!("Execution Does Not Exist: '{execution_arn}'"),
                 )
             })
+    }
+}
+
+impl crate::aws::SchedulerApi for FakeAws {
+    async fn list_schedules(&self, group: &str, next_token: Option<String>) -> R<Page<String>> {
+        let op = "ListSchedules";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if !st.schedule_groups.contains(group) {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Schedule group {group} does not exist."),
+            ));
+        }
+        let names: Vec<String> = st
+            .schedules
+            .keys()
+            .filter(|(g, _)| g == group)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let req = PageRequest {
+            filters: vec![Filter::new("group", [group])],
+            ids: vec![],
+            max_results: Some(crate::schedules::MAX_SCHEDULES_PAGE),
+            next_token,
+        };
+        self.page(
+            &mut st,
+            op,
+            &req,
+            &["group"],
+            (1, crate::schedules::MAX_SCHEDULES_PAGE),
+            names,
+        )
+    }
+
+    async fn create_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+        let op = "CreateSchedule";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        let invalid = |why: String| Err(err(op, ErrorKind::Invalid, "ValidationException", why));
+        if !crate::schedules::valid_schedule_name(&spec.name) {
+            return invalid(format!(
+                "Name {:?} must be 1-64 characters of [0-9a-zA-Z-_.]",
+                spec.name
+            ));
+        }
+        if Schedule::parse(&spec.expression).is_err() {
+            return invalid(format!("Invalid Schedule Expression {}", spec.expression));
+        }
+        if spec.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return invalid(format!(
+                "Invalid ScheduleExpressionTimezone {}",
+                spec.time_zone
+            ));
+        }
+        if spec.flexible_window_minutes > 1440
+            || spec.retry_attempts > 185
+            || !(60..=86400).contains(&spec.max_event_age_seconds)
+        {
+            return invalid("FlexibleTimeWindow or RetryPolicy out of range".into());
+        }
+        if spec.input.len() > 8192
+            || serde_json::from_str::<serde_json::Value>(&spec.input).is_err()
+        {
+            return invalid("Target Input must be JSON of at most 8192 characters".into());
+        }
+        if !st.schedule_groups.contains(group) {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Schedule group {group} does not exist."),
+            ));
+        }
+        let key = (group.to_string(), spec.name.clone());
+        if st.schedules.contains_key(&key) {
+            return Err(err(
+                op,
+                ErrorKind::Conflict,
+                "ConflictException",
+                format!("Schedule {} already exists.", spec.name),
+            ));
+        }
+        st.schedules.insert(key, spec.clone());
+        Ok(())
+    }
+
+    async fn delete_schedule(&self, group: &str, name: &str) -> R<()> {
+        let op = "DeleteSchedule";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if st
+            .schedules
+            .remove(&(group.to_string(), name.to_string()))
+            .is_none()
+        {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Schedule {name} does not exist."),
+            ));
+        }
+        Ok(())
     }
 }

@@ -5,8 +5,10 @@
 //! Types here are ours; SDK types never cross this boundary.
 
 pub mod client;
+#[cfg(feature = "test-util")]
 pub mod fake;
 pub mod pacer;
+#[cfg(feature = "test-util")]
 pub mod retry;
 pub mod sdk;
 
@@ -39,7 +41,7 @@ pub const MAX_EVENTS_PAGE: i32 = 100;
 /// adaptive mode adds a client-side rate limiter after throttles whose delays cannot be bounded
 /// ahead, and prune-volumes already paces its deletes. `make fault-budget` shows a batch under
 /// 20 % injected faults fits the Lambda timeout with this setting. The strict fake's
-/// [`retry::Retrying::production`] models exactly this.
+/// `retry::Retrying::production` (feature `test-util`) models exactly this.
 pub const SDK_MAX_ATTEMPTS: u32 = 5;
 /// The SDK's standard-mode backoff: first delay up to 1 s, doubling, capped at 20 s.
 pub const SDK_INITIAL_BACKOFF_SECS: f64 = 1.0;
@@ -61,6 +63,8 @@ pub enum ErrorKind {
     BackupManaged,
     /// The snapshot is locked (EBS snapshot lock, governance or compliance mode).
     Locked,
+    /// The resource already exists (Scheduler's `ConflictException` on a duplicate name).
+    Conflict,
     /// IAM refused the call.
     AccessDenied,
     /// A quota or validation error (`LimitExceededException`, `InvalidParameterValue`, ...).
@@ -114,6 +118,7 @@ pub fn classify(code: &str, message: &str, status: Option<u16>) -> ErrorKind {
         | "ResourceNotFoundException"
         | "InvalidInstanceID.NotFound" => ErrorKind::NotFound,
         "InvalidSnapshot.InUse" => ErrorKind::InUse,
+        "ConflictException" => ErrorKind::Conflict,
         "SnapshotLocked" => ErrorKind::Locked,
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
             ErrorKind::AccessDenied
@@ -264,6 +269,44 @@ pub trait EventsApi: Send + Sync {
     fn put_targets(&self, rule: &str, targets: &[Target]) -> impl Future<Output = R<()>> + Send;
     fn remove_targets(&self, rule: &str, ids: &[String]) -> impl Future<Output = R<()>> + Send;
     fn delete_rule(&self, rule: &str) -> impl Future<Output = R<()>> + Send;
+}
+
+/// The EventBridge Scheduler calls ebs-gens makes, always within one schedule group.
+pub trait SchedulerApi: Send + Sync {
+    /// ListSchedules in `group` (names only: Scheduler's summaries carry no expression or input).
+    fn list_schedules(
+        &self,
+        group: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<String>>> + Send;
+    /// CreateSchedule (`ConflictException` when the name exists).
+    fn create_schedule(
+        &self,
+        group: &str,
+        spec: &crate::schedules::ScheduleSpec,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// DeleteSchedule (`ResourceNotFoundException` when it does not exist).
+    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = R<()>> + Send;
+}
+
+impl<T: SchedulerApi> SchedulerApi for &T {
+    fn list_schedules(
+        &self,
+        group: &str,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<String>>> + Send {
+        (**self).list_schedules(group, next_token)
+    }
+    fn create_schedule(
+        &self,
+        group: &str,
+        spec: &crate::schedules::ScheduleSpec,
+    ) -> impl Future<Output = R<()>> + Send {
+        (**self).create_schedule(group, spec)
+    }
+    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = R<()>> + Send {
+        (**self).delete_schedule(group, name)
+    }
 }
 
 /// A Step Functions execution's status.

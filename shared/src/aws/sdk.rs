@@ -13,8 +13,8 @@ use crate::rules::{RuleState, Target};
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
-    classify, AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Page,
-    PageRequest, ResourceTag, RuleSummary, Volume, MAX_EVENTS_PAGE,
+    classify, AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Page, PageRequest, ResourceTag,
+    RuleSummary, Volume, MAX_EVENTS_PAGE,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -422,12 +422,18 @@ impl EventsApi for SdkEvents {
     }
 }
 
-/// Step Functions through `aws-sdk-sfn`.
+#[cfg(feature = "sfn")]
+use super::{Execution, ExecutionsApi};
+
+/// Step Functions through `aws-sdk-sfn`: the operator's tooling starts the deployed sweep and
+/// follows it (feature `sfn`; no Lambda needs it, so none compiles `aws-sdk-sfn`).
+#[cfg(feature = "sfn")]
 #[derive(Clone)]
 pub struct SdkExecutions {
     client: aws_sdk_sfn::Client,
 }
 
+#[cfg(feature = "sfn")]
 impl SdkExecutions {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         SdkExecutions {
@@ -436,6 +442,7 @@ impl SdkExecutions {
     }
 }
 
+#[cfg(feature = "sfn")]
 impl ExecutionsApi for SdkExecutions {
     async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> R<String> {
         let out = self

@@ -1,0 +1,313 @@
+//! EventBridge Scheduler layout, the default backend: one schedule per managed volume in the
+//! deployment's schedule group, whose universal target (`aws-sdk:ec2:createSnapshot`) creates
+//! the snapshot *with our tags*. Pure: no I/O, no SDK types.
+//!
+//! ListSchedules returns names only (no expression, no target input), so a schedule's name
+//! carries a short hash of everything that defines it: `vol-0abc….daily.1f2e3d4c5b6a`. The
+//! reconcile then needs the listing alone — no GetSchedule per schedule — and replaces a
+//! schedule whose hash differs (create the new one first, then delete the old: a volume is never
+//! left without one).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::GenClass;
+
+/// Scheduler names: 1..=64 characters of `[0-9a-zA-Z-_.]`.
+pub const MAX_SCHEDULE_NAME: usize = 64;
+/// ListSchedules `MaxResults`: 1..=100.
+pub const MAX_SCHEDULES_PAGE: i32 = 100;
+/// The universal target that calls EC2 CreateSnapshot with the schedule's `Input`.
+pub const CREATE_SNAPSHOT_TARGET: &str = "arn:aws:scheduler:::aws-sdk:ec2:createSnapshot";
+
+/// Whether `s` is a valid schedule or group name.
+pub fn valid_schedule_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_SCHEDULE_NAME
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// Everything that defines one volume's schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    pub name: String,
+    pub volume_id: String,
+    pub class: GenClass,
+    /// `cron(...)` or `rate(...)`.
+    pub expression: String,
+    /// IANA zone the cron is evaluated in.
+    pub time_zone: String,
+    /// Scheduler's flexible time window (0: off).
+    pub flexible_window_minutes: u32,
+    /// The CreateSnapshot request, as JSON (`VolumeId`, `Description`, `TagSpecifications`).
+    pub input: String,
+    /// Retry policy: attempts and the longest an invocation may be retried.
+    pub retry_attempts: u32,
+    pub max_event_age_seconds: u32,
+    pub role_arn: String,
+    pub dead_letter_arn: Option<String>,
+}
+
+/// The deployment facts every schedule shares.
+#[derive(Debug, Clone)]
+pub struct ScheduleContext {
+    pub deployment: String,
+    pub time_zone: String,
+    pub flexible_window_minutes: u32,
+    pub role_arn: String,
+    pub dead_letter_arn: Option<String>,
+}
+
+/// One managed volume as the schedule needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleVolume {
+    pub volume_id: String,
+    pub class: GenClass,
+    pub expression: String,
+    /// The tags each snapshot is born with (ours, `Name` included).
+    pub tags: Vec<(String, String)>,
+    /// What else identifies the volume's tags for the hash (instance id, volume `Name`), so a
+    /// re-attached volume gets a new schedule without looking up instance names every sweep.
+    pub identity: String,
+}
+
+/// FNV-1a 64: a short, stable hash (not for security: names only change when inputs change).
+fn fnv64(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Retry policy bounded by the schedule's interval: a snapshot started later than a quarter of
+/// its interval (at most an hour, at least a minute) is worse than the next scheduled one.
+pub fn max_event_age_seconds(class: GenClass) -> u32 {
+    let quarter = class.nominal_period().num_seconds() / 4;
+    quarter.clamp(60, 3600) as u32
+}
+
+/// Attempts Scheduler makes for one firing (the default, 185 over 24 h, would stack snapshots).
+pub const RETRY_ATTEMPTS: u32 = 3;
+
+/// The desired schedule of `v`.
+pub fn spec(v: &ScheduleVolume, ctx: &ScheduleContext) -> ScheduleSpec {
+    let input = serde_json::json!({
+        "VolumeId": v.volume_id,
+        "Description": format!("ebs-gens {}: {} snapshot of {}", ctx.deployment, v.class, v.volume_id),
+        "TagSpecifications": [{
+            "ResourceType": "snapshot",
+            "Tags": v.tags.iter().map(|(k, val)| serde_json::json!({"Key": k, "Value": val})).collect::<Vec<_>>(),
+        }],
+    })
+    .to_string();
+    let window = ctx.flexible_window_minutes.to_string();
+    let dlq = ctx.dead_letter_arn.clone().unwrap_or_default();
+    let hash = fnv64(&[
+        &v.expression,
+        &ctx.time_zone,
+        &window,
+        &v.identity,
+        &ctx.deployment,
+        &ctx.role_arn,
+        &dlq,
+        v.class.label(),
+    ]);
+    ScheduleSpec {
+        name: format!(
+            "{}.{}.{:012x}",
+            v.volume_id,
+            v.class.label(),
+            hash & 0xffff_ffff_ffff
+        ),
+        volume_id: v.volume_id.clone(),
+        class: v.class,
+        expression: v.expression.clone(),
+        time_zone: ctx.time_zone.clone(),
+        flexible_window_minutes: ctx.flexible_window_minutes,
+        input,
+        retry_attempts: RETRY_ATTEMPTS,
+        max_event_age_seconds: max_event_age_seconds(v.class),
+        role_arn: ctx.role_arn.clone(),
+        dead_letter_arn: ctx.dead_letter_arn.clone(),
+    }
+}
+
+/// Reads one of our schedule names back: `(volume id, class)`; `None` for anything else (never
+/// touched).
+pub fn parse_schedule_name(name: &str) -> Option<(String, GenClass)> {
+    let mut parts = name.split('.');
+    let (Some(vol), Some(class), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let class = GenClass::ALL.into_iter().find(|c| c.label() == class)?;
+    let ok = vol.starts_with("vol-")
+        && vol.len() > 4
+        && vol[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+        && hash.len() == 12
+        && hash.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| (vol.to_string(), class))
+}
+
+/// What to change in the group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleChanges {
+    /// Schedules to create (new volumes, and replacements of changed ones).
+    pub create: Vec<ScheduleSpec>,
+    /// Names of schedules to delete (after the creates: replaced, or their volume is gone).
+    pub delete: Vec<String>,
+    /// How many of ours are current and untouched.
+    pub unchanged: usize,
+}
+
+impl ScheduleChanges {
+    pub fn count(&self) -> usize {
+        self.create.len() + self.delete.len()
+    }
+}
+
+/// Compares the desired schedules with the names listed in the group. `keep_volumes` are volumes
+/// whose existing schedules stay whatever their hash (misconfigured volumes: a typo in a tag must
+/// not stop their snapshots). Names we did not make are never touched.
+pub fn reconcile(
+    desired: &[ScheduleSpec],
+    existing: &[String],
+    keep_volumes: &BTreeSet<String>,
+) -> ScheduleChanges {
+    let want: BTreeMap<&str, &ScheduleSpec> =
+        desired.iter().map(|s| (s.name.as_str(), s)).collect();
+    let have: BTreeSet<&str> = existing.iter().map(String::as_str).collect();
+    let mut out = ScheduleChanges::default();
+    for s in desired {
+        if !have.contains(s.name.as_str()) {
+            out.create.push(s.clone());
+        }
+    }
+    for name in existing {
+        let Some((vol, _)) = parse_schedule_name(name) else {
+            continue;
+        };
+        if want.contains_key(name.as_str()) {
+            out.unchanged += 1;
+        } else if !keep_volumes.contains(&vol) {
+            out.delete.push(name.clone());
+        }
+    }
+    out.create.sort_by(|a, b| a.name.cmp(&b.name));
+    out.delete.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ScheduleContext {
+        ScheduleContext {
+            deployment: "prod".into(),
+            time_zone: "Asia/Tokyo".into(),
+            flexible_window_minutes: 15,
+            role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
+            dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:ebs-gens-prod-dlq".into()),
+        }
+    }
+
+    fn vol(id: &str, expr: &str) -> ScheduleVolume {
+        ScheduleVolume {
+            volume_id: id.into(),
+            class: GenClass::Daily,
+            expression: expr.into(),
+            tags: vec![
+                ("ebs-gens:managed-by".into(), "prod".into()),
+                ("Name".into(), format!("web_Daily_{id}")),
+            ],
+            identity: "i-1".into(),
+        }
+    }
+
+    #[test]
+    fn names_are_valid_parse_back_and_change_with_what_defines_the_schedule() {
+        let a = spec(&vol("vol-0123456789abcdef0", "cron(30 9 * * ? *)"), &ctx());
+        assert!(valid_schedule_name(&a.name), "{}", a.name);
+        assert_eq!(
+            parse_schedule_name(&a.name),
+            Some(("vol-0123456789abcdef0".into(), GenClass::Daily))
+        );
+        let b = spec(&vol("vol-0123456789abcdef0", "cron(0 18 * * ? *)"), &ctx());
+        assert_ne!(a.name, b.name);
+        let mut c = ctx();
+        c.time_zone = "UTC".into();
+        assert_ne!(
+            a.name,
+            spec(&vol("vol-0123456789abcdef0", "cron(30 9 * * ? *)"), &c).name
+        );
+        // A 32-character volume id still fits in 64.
+        let long = spec(
+            &vol(&format!("vol-{}", "a".repeat(32)), "cron(0 * * * ? *)"),
+            &ctx(),
+        );
+        assert!(long.name.len() <= MAX_SCHEDULE_NAME, "{}", long.name);
+        for bad in [
+            "other-schedule",
+            "vol-1.daily",
+            "vol-1.fortnightly.0123456789ab",
+            "x.daily.0123456789ab",
+        ] {
+            assert_eq!(parse_schedule_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_target_input_is_a_create_snapshot_request_with_our_tags() {
+        let s = spec(&vol("vol-1", "cron(30 9 * * ? *)"), &ctx());
+        let v: serde_json::Value = serde_json::from_str(&s.input).unwrap();
+        assert_eq!(v["VolumeId"], "vol-1");
+        assert_eq!(v["TagSpecifications"][0]["ResourceType"], "snapshot");
+        assert_eq!(
+            v["TagSpecifications"][0]["Tags"][0]["Key"],
+            "ebs-gens:managed-by"
+        );
+        assert_eq!(s.max_event_age_seconds, 3600);
+        assert_eq!(max_event_age_seconds(GenClass::Hourly), 900);
+    }
+
+    #[test]
+    fn reconcile_creates_replaces_deletes_and_leaves_the_rest() {
+        let keep = spec(&vol("vol-1", "cron(30 9 * * ? *)"), &ctx());
+        let changed_old = spec(&vol("vol-2", "cron(30 9 * * ? *)"), &ctx());
+        let changed_new = spec(&vol("vol-2", "cron(0 18 * * ? *)"), &ctx());
+        let fresh = spec(&vol("vol-3", "cron(30 9 * * ? *)"), &ctx());
+        let gone = spec(&vol("vol-4", "cron(30 9 * * ? *)"), &ctx());
+        let held = spec(&vol("vol-5", "cron(30 9 * * ? *)"), &ctx());
+        let existing = vec![
+            keep.name.clone(),
+            changed_old.name.clone(),
+            gone.name.clone(),
+            held.name.clone(),
+            "someone-elses".to_string(),
+        ];
+        let desired = vec![keep.clone(), changed_new.clone(), fresh.clone()];
+        let c = reconcile(&desired, &existing, &["vol-5".to_string()].into());
+        let created: Vec<&str> = c.create.iter().map(|s| s.name.as_str()).collect();
+        let mut want = vec![changed_new.name.as_str(), fresh.name.as_str()];
+        want.sort();
+        assert_eq!(created, want);
+        let mut del = vec![changed_old.name.clone(), gone.name.clone()];
+        del.sort();
+        assert_eq!(c.delete, del);
+        assert_eq!(c.unchanged, 1);
+        // Nothing to do the second time.
+        let after: Vec<String> = [keep.name, changed_new.name, fresh.name, held.name].into();
+        assert_eq!(
+            reconcile(&desired, &after, &["vol-5".to_string()].into()).count(),
+            0
+        );
+    }
+}
