@@ -6,6 +6,9 @@
     python scripts/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
     python scripts/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
     python scripts/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
+    python scripts/fleet.py --endpoint URL create-group   -> the deployment's schedule group
+    python scripts/fleet.py --endpoint URL schedules      -> JSON: our schedules (expression, zone, input)
+    python scripts/fleet.py --endpoint URL fire-schedules -> each schedule fires: CreateSnapshot with its Input
 
 Only ever talks to the endpoint it is given (an emulator on loopback).
 """
@@ -24,6 +27,45 @@ DEPLOYMENT = "demo"
 def clients(endpoint):
     kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
     return boto3.client("ec2", **kw), boto3.client("events", **kw)
+
+
+def scheduler_client(endpoint):
+    return boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+GROUP = f"ebs-gens-{DEPLOYMENT}"
+
+
+def create_group(sch):
+    """The schedule group the stack creates in AWS."""
+    sch.create_schedule_group(Name=GROUP)
+    return {"group": GROUP}
+
+
+def schedules(sch):
+    out = {}
+    try:
+        pages = sch.get_paginator("list_schedules").paginate(GroupName=GROUP)
+        for page in pages:
+            for s in page["Schedules"]:
+                full = sch.get_schedule(GroupName=GROUP, Name=s["Name"])
+                out[s["Name"]] = {"expression": full["ScheduleExpression"],
+                                  "time_zone": full.get("ScheduleExpressionTimezone"),
+                                  "input": json.loads(full["Target"]["Input"])}
+    except sch.exceptions.ResourceNotFoundException:
+        pass
+    return out
+
+
+def fire_schedules(ec2, sch):
+    """What Scheduler does when each schedule fires: CreateSnapshot with the target's Input, tags
+    included (moto stores schedules but never fires them)."""
+    made = []
+    for name, s in schedules(sch).items():
+        snap = ec2.create_snapshot(**s["input"])
+        made.append({"schedule": name, "snapshot": snap["SnapshotId"], "volume": s["input"]["VolumeId"]})
+    return made
 
 
 def tag_spec(kind, tags):
@@ -161,6 +203,9 @@ def main():
     sub.add_parser("seed-faults")
     sub.add_parser("state")
     sub.add_parser("fire")
+    sub.add_parser("create-group")
+    sub.add_parser("fire-schedules")
+    sub.add_parser("schedules")
     s = sub.add_parser("snapshot")
     s.add_argument("volume")
     a = p.parse_args()
@@ -174,6 +219,12 @@ def main():
         out = seed_faults(ec2, now)
     elif a.cmd == "seed-demo":
         out = seed_demo(ec2, now)
+    elif a.cmd == "create-group":
+        out = create_group(scheduler_client(a.endpoint))
+    elif a.cmd == "fire-schedules":
+        out = fire_schedules(ec2, scheduler_client(a.endpoint))
+    elif a.cmd == "schedules":
+        out = schedules(scheduler_client(a.endpoint))
     elif a.cmd == "fire":
         out = fire_rules(ec2, events, now)
     elif a.cmd == "snapshot":

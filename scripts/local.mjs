@@ -165,7 +165,8 @@ const pad = (s, n) => String(s).padEnd(n);
 async function demo() {
   const failures = [];
   console.log('ebs-gens demo: moto (EC2 + EventBridge), cargo lambda watch, aws-local-stepfunctions — all on 127.0.0.1\n');
-  const stack = await startStack();
+  // The demo shows the rules backend (the 2017 recipe's built-in target, adoption included).
+  const stack = await startStack({ env: { EBS_GENS_BACKEND: 'rules' } });
   try {
     const seeded = stack.fleet('seed-demo');
     const managed = Object.keys(seeded.volumes);

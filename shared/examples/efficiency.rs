@@ -136,6 +136,7 @@ async fn case(volumes: usize, per: usize) -> String {
     }
     let vars = [
         ("EBS_GENS_DEPLOYMENT", "prod"),
+        ("EBS_GENS_BACKEND", "rules"),
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
     ];

@@ -10,6 +10,9 @@
 //! | `EBS_GENS_DRY_RUN`               | `false` (`true`: change nothing) |
 //! | `EBS_GENS_DELETE_BURST`          | `20`                     |
 //! | `EBS_GENS_DELETES_PER_SECOND`    | `2`                      |
+//! | `EBS_GENS_BACKEND`               | `scheduler` (or `rules`: the 2017 recipe's built-in target) |
+//! | `EBS_GENS_SCHEDULE_GROUP`        | `ebs-gens-<deployment>`  |
+//! | `EBS_GENS_FLEXIBLE_WINDOW_MINUTES` | `60` (`0`: off; at most 1440) |
 //! | `EBS_GENS_TAG_KEY_<CLASS>`       | `Hourly_Gens`, `Daily_Gens`, ... |
 //! | `EBS_GENS_CRON_<CLASS>`          | see [`GenClass::default_cron`] |
 //!
@@ -36,10 +39,35 @@ pub struct ConfigError {
     pub why: String,
 }
 
+/// How snapshots are born.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// EventBridge Scheduler, one schedule per volume, snapshots born tagged (default).
+    #[default]
+    Scheduler,
+    /// EventBridge rules with the built-in create-snapshot target (untagged, then adopted).
+    Rules,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Scheduler => "scheduler",
+            Backend::Rules => "rules",
+        })
+    }
+}
+
 /// Everything the core needs from the deployment.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub deployment: String,
+    pub backend: Backend,
+    pub schedule_group: String,
+    /// Scheduler's flexible time window (0: off): spreads a fleet's fires over this many
+    /// minutes, so 10,000 volumes on one cron stay under EC2's CreateSnapshot bucket.
+    pub flexible_window_minutes: u32,
     pub rule_prefix: String,
     pub tz: Tz,
     pub tag_keys: TagKeys,
@@ -81,6 +109,37 @@ impl Settings {
                 format!("{deployment:?} must be 1..={MAX_DEPLOYMENT} characters of [A-Za-z0-9._-]"),
             ));
         }
+        let backend = match get("EBS_GENS_BACKEND").as_deref() {
+            None | Some("scheduler") => Backend::Scheduler,
+            Some("rules") => Backend::Rules,
+            Some(other) => {
+                return Err(err(
+                    "EBS_GENS_BACKEND",
+                    format!("{other:?} is not scheduler or rules"),
+                ))
+            }
+        };
+        let schedule_group =
+            get("EBS_GENS_SCHEDULE_GROUP").unwrap_or_else(|| format!("ebs-gens-{deployment}"));
+        if !crate::schedules::valid_schedule_name(&schedule_group) {
+            return Err(err(
+                "EBS_GENS_SCHEDULE_GROUP",
+                format!("{schedule_group:?} must be 1..=64 characters of [0-9a-zA-Z-_.]"),
+            ));
+        }
+        let flexible_window_minutes = match get("EBS_GENS_FLEXIBLE_WINDOW_MINUTES") {
+            None => 60,
+            Some(m) => m
+                .parse::<u32>()
+                .ok()
+                .filter(|m| *m <= 1440)
+                .ok_or_else(|| {
+                    err(
+                        "EBS_GENS_FLEXIBLE_WINDOW_MINUTES",
+                        format!("{m:?} is not 0..=1440"),
+                    )
+                })?,
+        };
         let rule_prefix =
             get("EBS_GENS_RULE_PREFIX").unwrap_or_else(|| format!("ebs-gens-{deployment}-"));
         validate_prefix(&rule_prefix).map_err(|why| err("EBS_GENS_RULE_PREFIX", why))?;
@@ -178,6 +237,9 @@ impl Settings {
             }
         };
         Ok(Settings {
+            backend,
+            schedule_group,
+            flexible_window_minutes,
             force_dry_run,
             delete_burst,
             deletes_per_second,
@@ -254,6 +316,9 @@ mod tests {
         );
         assert_eq!(s.adoption, AdoptionMode::ScheduleWindow);
         assert_eq!(s.adoption_window, Duration::minutes(15));
+        assert_eq!(s.backend, Backend::Scheduler);
+        assert_eq!(s.schedule_group, "ebs-gens-default");
+        assert_eq!(s.flexible_window_minutes, 60);
     }
 
     #[test]
@@ -277,6 +342,10 @@ mod tests {
             ("EBS_GENS_ADOPTION_WINDOW_MINUTES", "0"),
             ("EBS_GENS_TAG_KEY_WEEKLY", "Daily_Gens"),
             ("EBS_GENS_RULE_PREFIX", "has space"),
+            ("EBS_GENS_BACKEND", "Scheduler"),
+            ("EBS_GENS_FLEXIBLE_WINDOW_MINUTES", "1441"),
+            ("EBS_GENS_FLEXIBLE_WINDOW_MINUTES", "abc"),
+            ("EBS_GENS_SCHEDULE_GROUP", "has space"),
             ("EBS_GENS_DRY_RUN", "True"),
             ("EBS_GENS_DRY_RUN", "1"),
             ("EBS_GENS_DRY_RUN", "yes"),

@@ -531,3 +531,82 @@ async fn sdk_adapter_classifies_moto_errors() {
         .unwrap();
     assert!(page.items.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
+    use ebs_gens::aws::sdk::SdkScheduler;
+    use ebs_gens::aws::SchedulerApi;
+    use ebs_gens::policy::GenClass;
+    use ebs_gens::schedules::{spec, ScheduleContext, ScheduleVolume};
+
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let client = aws_sdk_scheduler::Client::new(&config);
+    client
+        .create_schedule_group()
+        .name("ebs-gens-prod")
+        .send()
+        .await
+        .unwrap();
+    let api = SdkScheduler::from_client(client.clone());
+    let ctx = ScheduleContext {
+        deployment: "prod".into(),
+        time_zone: "Asia/Tokyo".into(),
+        flexible_window_minutes: 60,
+        role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
+        dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:dlq".into()),
+    };
+    let specs: Vec<_> = (0..130)
+        .map(|i| {
+            let vol = format!("vol-{i:017x}");
+            spec(
+                &ScheduleVolume {
+                    volume_id: vol.clone(),
+                    class: GenClass::Daily,
+                    expression: "cron(30 9 * * ? *)".into(),
+                    tags: vec![("ebs-gens:managed-by".into(), "prod".into())],
+                    identity: String::new(),
+                },
+                &ctx,
+            )
+        })
+        .collect();
+    for s in &specs {
+        api.create_schedule("ebs-gens-prod", s).await.unwrap();
+    }
+    // Every page followed: 130 names in pages of at most 100.
+    let client_side = ebs_gens::aws::client::Schedules::new(&api);
+    let mut names = client_side.names("ebs-gens-prod").await.unwrap();
+    names.sort();
+    let mut want: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    want.sort();
+    assert_eq!(names, want);
+    // What Scheduler stored is what we sent: zone, window, target input with our tags.
+    let got = client
+        .get_schedule()
+        .group_name("ebs-gens-prod")
+        .name(&specs[0].name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.schedule_expression_timezone(), Some("Asia/Tokyo"));
+    let target = got.target().unwrap();
+    assert_eq!(target.arn(), ebs_gens::schedules::CREATE_SNAPSHOT_TARGET);
+    let input: serde_json::Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["TagSpecifications"][0]["Tags"][0]["Value"], "prod");
+    // A duplicate name is a Conflict (a retried reconcile treats it as done), a missing one NotFound.
+    let dup = api
+        .create_schedule("ebs-gens-prod", &specs[0])
+        .await
+        .unwrap_err();
+    assert_eq!(dup.kind, ErrorKind::Conflict, "{dup}");
+    let gone = api
+        .delete_schedule("ebs-gens-prod", "vol-0.daily.000000000000")
+        .await
+        .unwrap_err();
+    assert_eq!(gone.kind, ErrorKind::NotFound, "{gone}");
+    api.delete_schedule("ebs-gens-prod", &specs[0].name)
+        .await
+        .unwrap();
+    assert_eq!(client_side.names("ebs-gens-prod").await.unwrap().len(), 129);
+}

@@ -12,6 +12,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ACCOUNT = '123456789012';
 export const DEPLOYMENT = 'demo';
 export const SNAPSHOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/ebs-gens-${DEPLOYMENT}-snapshot`;
+export const SCHEDULER_ROLE = `arn:aws:iam::${ACCOUNT}:role/ebs-gens-${DEPLOYMENT}-scheduler`;
+export const SCHEDULE_GROUP = `ebs-gens-${DEPLOYMENT}`;
 
 export async function freePort() {
   return new Promise((res, rej) => {
@@ -140,6 +142,8 @@ export function lambdaEnv(endpoint, extra = {}) {
     EBS_GENS_ACCOUNT_ID: ACCOUNT,
     EBS_GENS_DEPLOYMENT: DEPLOYMENT,
     EBS_GENS_SNAPSHOT_ROLE_ARN: SNAPSHOT_ROLE,
+    EBS_GENS_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE,
+    EBS_GENS_SCHEDULE_GROUP: SCHEDULE_GROUP,
     EBS_GENS_DELETE_BURST: '100',
     EBS_GENS_DELETES_PER_SECOND: '50',
     ...extra,

@@ -13,7 +13,7 @@ let stack;
 
 before(async () => {
   // moto stamps new snapshots "now": a schedule firing every minute makes them adoptable.
-  stack = await startStack({ env: { EBS_GENS_CRON_DAILY: 'cron(0/1 * * * ? *)' } });
+  stack = await startStack({ env: { EBS_GENS_BACKEND: 'rules', EBS_GENS_CRON_DAILY: 'cron(0/1 * * * ? *)' } });
 });
 
 after(async () => {

@@ -1,18 +1,28 @@
-//! ensure-rules: reconcile the EventBridge schedule rules with the managed volumes. Rules are
-//! created enabled with the built-in target's `RoleArn` set, so there is no console step.
+//! ensure-rules: reconcile how snapshots are born with the managed volumes, for the configured
+//! backend — and remove the other backend's rules or schedules in the same run, so a volume is
+//! never snapshotted twice after a switch.
+//!
+//! - `scheduler` (default): one EventBridge Scheduler schedule per managed volume in the
+//!   deployment's group; its target creates the snapshot with our tags. Only the group's listing
+//!   is read (names carry a hash of what defines each schedule); only what changed is written.
+//! - `rules`: EventBridge rules with the built-in create-snapshot target (the 2017 recipe), created
+//!   enabled with the target's `RoleArn` set, so there is no console step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi};
+use crate::aws::{Ec2Api, ErrorKind, EventsApi, SchedulerApi};
+use crate::config::Backend;
 use crate::error::Error;
 use crate::metrics::{Counts, Metric};
 use crate::rules::{
-    layout, parse_rule_name, DesiredVolume, LayoutContext, RuleOp, DEFAULT_RULES_PER_BUS,
+    layout, parse_rule_name, DesiredVolume, ExistingRule, LayoutContext, RuleOp,
+    DEFAULT_RULES_PER_BUS,
 };
+use crate::schedules::{reconcile, spec, ScheduleChanges, ScheduleContext, ScheduleVolume};
 
-use super::{classify_volumes, App};
+use super::{classify_volumes, display_names, App, MisconfiguredVolume, VolumeJob};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,38 +31,123 @@ pub struct EnsureInput {
     pub dry_run: bool,
 }
 
+/// What changed in the schedule group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleReport {
+    pub group: String,
+    pub created: Vec<String>,
+    pub deleted: Vec<String>,
+    pub unchanged: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnsureOutput {
-    /// The operations applied (or, in a dry run, that would be).
+    pub backend: Backend,
+    /// The rule operations applied (or, in a dry run, that would be).
     pub ops: Vec<RuleOp>,
-    /// How many operations were applied (or would be, in a dry run).
+    /// How many changes (rule operations + schedules created and deleted) were applied (or
+    /// would be, in a dry run).
     pub changes: usize,
     /// How many of our rules exist afterwards.
     pub rule_count: usize,
     /// Our rules afterwards: name → volume ids.
     pub rules: BTreeMap<String, Vec<String>>,
+    pub schedules: ScheduleReport,
     pub managed: usize,
-    /// Misconfigured volumes keep whatever rule they had: snapshots go on, nothing is deleted.
+    /// Misconfigured volumes keep whatever rule or schedule they had: snapshots go on, nothing
+    /// is deleted.
     pub misconfigured: usize,
     pub dry_run: bool,
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi>(
-    app: &App<E, V>,
-    mut input: EnsureInput,
+pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    input: EnsureInput,
 ) -> Result<EnsureOutput, Error> {
-    input.dry_run = app.dry_run(input.dry_run);
-    let role_arn = app
-        .snapshot_role_arn
-        .clone()
-        .ok_or_else(|| Error::Internal("EBS_GENS_SNAPSHOT_ROLE_ARN is not set".into()))?;
+    let dry_run = app.dry_run(input.dry_run);
     let volumes = app.ec2.volumes_matching(app.volume_filter()).await?;
     let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
-    let existing = app
+    let existing_rules = app
         .events
         .rules_with_prefix(&app.settings.rule_prefix)
         .await?;
+    let group = app.settings.schedule_group.clone();
+    let existing_schedules = match app.schedules.names(&group).await {
+        // A rules deployment whose stack has no group has no schedules to remove.
+        Err(e) if e.kind == ErrorKind::NotFound && app.settings.backend == Backend::Rules => {
+            vec![]
+        }
+        other => other?,
+    };
 
+    let (rule_jobs, schedule_jobs): (&[VolumeJob], &[VolumeJob]) = match app.settings.backend {
+        Backend::Rules => (&jobs, &[]),
+        Backend::Scheduler => (&[], &jobs),
+    };
+    let rule_plan = plan_rules(app, rule_jobs, &misconfigured, &existing_rules)?;
+    let mut sched = plan_schedules(
+        app,
+        schedule_jobs,
+        &misconfigured,
+        &existing_schedules,
+        app.settings.backend == Backend::Scheduler,
+    )?;
+    // Only schedules being created need their tags' `Name` (one instance lookup for them).
+    fill_tags(app, &jobs, &mut sched.create).await?;
+
+    for op in &rule_plan.ops {
+        tracing::info!(op = %serde_json::to_string(op).unwrap_or_default(), dry_run, "rule change");
+    }
+    for s in &sched.create {
+        tracing::info!(schedule = %s.name, volume_id = %s.volume_id, expression = %s.expression, time_zone = %s.time_zone, dry_run, "schedule created");
+    }
+    for name in &sched.delete {
+        tracing::info!(schedule = %name, dry_run, "schedule deleted");
+    }
+    if !dry_run {
+        // Schedules first: when switching to the scheduler, a volume gets its schedule before
+        // its rule goes; when switching to rules, the rule exists before the schedule goes.
+        if app.settings.backend == Backend::Scheduler {
+            apply_schedules(app, &group, &sched).await?;
+            apply_rules(app, &rule_plan.ops).await?;
+        } else {
+            apply_rules(app, &rule_plan.ops).await?;
+            apply_schedules(app, &group, &sched).await?;
+        }
+    }
+    let changes = rule_plan.ops.len() + sched.count();
+    let mut counts = Counts::default();
+    counts.add(
+        Metric::RuleChanges,
+        if dry_run { 0 } else { changes as u64 },
+    );
+    counts.add(Metric::Rules, rule_plan.rules.len() as u64);
+    app.publish(&counts, chrono::Utc::now());
+    Ok(EnsureOutput {
+        backend: app.settings.backend,
+        changes,
+        rule_count: rule_plan.rules.len(),
+        ops: rule_plan.ops,
+        rules: rule_plan.rules,
+        schedules: ScheduleReport {
+            group,
+            created: sched.create.iter().map(|s| s.name.clone()).collect(),
+            deleted: sched.delete,
+            unchanged: sched.unchanged,
+        },
+        managed: jobs.len(),
+        misconfigured: misconfigured.len(),
+        dry_run,
+    })
+}
+
+/// The rules layout for `jobs` (empty for the scheduler backend: every rule of ours goes).
+fn plan_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    jobs: &[VolumeJob],
+    misconfigured: &[MisconfiguredVolume],
+    existing: &[ExistingRule],
+) -> Result<crate::rules::Layout, Error> {
     let mut desired: Vec<DesiredVolume> = jobs
         .iter()
         .map(|j| DesiredVolume {
@@ -61,8 +156,9 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
             schedule: app.settings.schedule(j.finest()).expression().to_string(),
         })
         .collect();
+    let rules_backend = app.settings.backend == Backend::Rules;
     // A misconfigured volume keeps its current placement: a typo must not stop its snapshots.
-    for m in &misconfigured {
+    for m in misconfigured.iter().filter(|_| rules_backend) {
         let current = existing.iter().find_map(|r| {
             let (class, _, _) = parse_rule_name(&app.settings.rule_prefix, &r.name)?;
             r.targets
@@ -78,48 +174,148 @@ pub async fn handle<E: Ec2Api, V: EventsApi>(
             });
         }
     }
-
+    let role_arn = match (&app.snapshot_role_arn, rules_backend) {
+        (Some(r), _) => r.clone(),
+        (None, true) => {
+            return Err(Error::Internal(
+                "EBS_GENS_SNAPSHOT_ROLE_ARN is not set (needed by EBS_GENS_BACKEND=rules)".into(),
+            ))
+        }
+        // Removing rules needs no role.
+        (None, false) => String::new(),
+    };
     let ctx = LayoutContext {
         prefix: app.settings.rule_prefix.clone(),
         target_arn: app.target_arn.clone(),
         role_arn,
         deployment: app.settings.deployment.clone(),
     };
-    let plan = layout(&desired, &existing, &ctx);
+    let plan = layout(&desired, existing, &ctx);
     if plan.rules.len() > DEFAULT_RULES_PER_BUS {
         tracing::warn!(
             rules = plan.rules.len(),
             quota = DEFAULT_RULES_PER_BUS,
-            "more rules than the default EventBridge quota; request a quota increase"
+            "more rules than the default EventBridge quota; request a quota increase or use EBS_GENS_BACKEND=scheduler"
         );
     }
-    for op in &plan.ops {
-        tracing::info!(op = %serde_json::to_string(op).unwrap_or_default(), dry_run = input.dry_run, "rule change");
-    }
-    if !input.dry_run {
-        if let Err((done, e)) = app.events.apply(&plan.ops).await {
-            tracing::error!(applied = done, of = plan.ops.len(), error = %e, "rule changes stopped");
-            return Err(e.into());
+    Ok(plan)
+}
+
+/// The schedule changes for `jobs` (empty for the rules backend: every schedule of ours goes).
+/// Tags are filled in later, for the schedules to create only.
+fn plan_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    jobs: &[VolumeJob],
+    misconfigured: &[MisconfiguredVolume],
+    existing: &[String],
+    scheduler_backend: bool,
+) -> Result<ScheduleChanges, Error> {
+    let ctx = match (&app.scheduler_role_arn, scheduler_backend) {
+        (Some(role), _) => schedule_context(app, role),
+        (None, true) => {
+            return Err(Error::Internal(
+                "EBS_GENS_SCHEDULER_ROLE_ARN is not set (needed by EBS_GENS_BACKEND=scheduler)"
+                    .into(),
+            ))
         }
+        (None, false) => schedule_context(app, ""),
+    };
+    let desired: Vec<_> = jobs
+        .iter()
+        .map(|j| spec(&schedule_volume(app, j, vec![]), &ctx))
+        .collect();
+    // A misconfigured volume keeps the schedule it has (scheduler backend only).
+    let keep: BTreeSet<String> = if scheduler_backend {
+        misconfigured.iter().map(|m| m.volume_id.clone()).collect()
+    } else {
+        BTreeSet::new()
+    };
+    Ok(reconcile(&desired, existing, &keep))
+}
+
+fn schedule_context<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    role: &str,
+) -> ScheduleContext {
+    ScheduleContext {
+        deployment: app.settings.deployment.clone(),
+        time_zone: app.settings.tz.name().to_string(),
+        flexible_window_minutes: app.settings.flexible_window_minutes,
+        role_arn: role.to_string(),
+        dead_letter_arn: app.schedule_dlq_arn.clone(),
     }
-    let mut counts = Counts::default();
-    counts.add(
-        Metric::RuleChanges,
-        if input.dry_run {
-            0
-        } else {
-            plan.ops.len() as u64
-        },
-    );
-    counts.add(Metric::Rules, plan.rules.len() as u64);
-    app.publish(&counts, chrono::Utc::now());
-    Ok(EnsureOutput {
-        changes: plan.ops.len(),
-        rule_count: plan.rules.len(),
-        ops: plan.ops,
-        rules: plan.rules,
-        managed: jobs.len(),
-        misconfigured: misconfigured.len(),
-        dry_run: input.dry_run,
-    })
+}
+
+fn schedule_volume<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    j: &VolumeJob,
+    tags: Vec<(String, String)>,
+) -> ScheduleVolume {
+    ScheduleVolume {
+        volume_id: j.volume_id.clone(),
+        class: j.finest(),
+        expression: app.settings.schedule(j.finest()).expression().to_string(),
+        tags,
+        identity: format!(
+            "{}|{}",
+            j.instance_id.as_deref().unwrap_or_default(),
+            j.volume_name.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+/// Gives the schedules to create their snapshots' tags (the `Name` from the attached instance).
+async fn fill_tags<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    jobs: &[VolumeJob],
+    create: &mut [crate::schedules::ScheduleSpec],
+) -> Result<(), Error> {
+    if create.is_empty() {
+        return Ok(());
+    }
+    let by_id: BTreeMap<&str, &VolumeJob> =
+        jobs.iter().map(|j| (j.volume_id.as_str(), j)).collect();
+    let need: Vec<&VolumeJob> = create
+        .iter()
+        .filter_map(|s| by_id.get(s.volume_id.as_str()).copied())
+        .collect();
+    let names = display_names(&app.ec2, &need).await?;
+    let ctx = schedule_context(app, app.scheduler_role_arn.as_deref().unwrap_or_default());
+    for s in create.iter_mut() {
+        let (Some(job), Some(name)) = (by_id.get(s.volume_id.as_str()), names.get(&s.volume_id))
+        else {
+            continue;
+        };
+        let tags = crate::ownership::ownership_tags(
+            &app.settings.deployment,
+            &s.volume_id,
+            job.finest(),
+            name,
+        );
+        *s = spec(&schedule_volume(app, job, tags), &ctx);
+    }
+    Ok(())
+}
+
+async fn apply_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    ops: &[RuleOp],
+) -> Result<(), Error> {
+    if let Err((done, e)) = app.events.apply(ops).await {
+        tracing::error!(applied = done, of = ops.len(), error = %e, "rule changes stopped");
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+async fn apply_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    group: &str,
+    changes: &ScheduleChanges,
+) -> Result<(), Error> {
+    if let Err((done, e)) = app.schedules.apply(group, changes).await {
+        tracing::error!(applied = done, of = changes.count(), error = %e, "schedule changes stopped");
+        return Err(e.into());
+    }
+    Ok(())
 }

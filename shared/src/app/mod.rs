@@ -13,19 +13,25 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::client::{Ec2, Events};
+use crate::aws::client::{Ec2, Events, Schedules};
 use crate::aws::pacer::Pacer;
-use crate::aws::{Ec2Api, EventsApi, Volume};
+use crate::aws::{Ec2Api, EventsApi, NoScheduler, SchedulerApi, Volume};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::policy::{policy_from_tags, GenClass, VolumePolicy};
 use crate::snapshot::TAG_NAME;
 
-/// Everything a handler needs, built once per Lambda instance.
-pub struct App<E, V> {
+/// Everything a handler needs, built once per Lambda instance. `S` is the Scheduler port
+/// ([`NoScheduler`] until [`App::with_scheduler`] gives one).
+pub struct App<E, V, S = NoScheduler> {
     pub settings: Settings,
     pub ec2: Ec2<E>,
     pub events: Events<V>,
+    pub schedules: Schedules<S>,
+    /// The role Scheduler assumes to run a schedule's target (scheduler backend).
+    pub scheduler_role_arn: Option<String>,
+    /// Where Scheduler sends a firing it could not deliver (an SQS queue).
+    pub schedule_dlq_arn: Option<String>,
     /// Our account id (adoption only takes snapshots this account owns).
     pub account_id: String,
     /// `arn:aws:events:REGION:ACCOUNT:target/create-snapshot`.
@@ -38,7 +44,7 @@ pub struct App<E, V> {
     pub emit_metrics: bool,
 }
 
-impl<E: Ec2Api, V: EventsApi> App<E, V> {
+impl<E: Ec2Api, V: EventsApi> App<E, V, NoScheduler> {
     pub fn new(
         settings: Settings,
         ec2: E,
@@ -60,12 +66,39 @@ impl<E: Ec2Api, V: EventsApi> App<E, V> {
             ),
             account_id: account_id.to_string(),
             snapshot_role_arn: None,
+            schedules: Schedules::new(NoScheduler),
+            scheduler_role_arn: None,
+            schedule_dlq_arn: None,
             settings,
             function,
             emit_metrics: true,
         }
     }
 
+    /// Gives the app a Scheduler port, with the role schedules run as and their dead-letter queue.
+    pub fn with_scheduler<S: SchedulerApi>(
+        self,
+        api: S,
+        role_arn: Option<String>,
+        dlq_arn: Option<String>,
+    ) -> App<E, V, S> {
+        App {
+            settings: self.settings,
+            ec2: self.ec2,
+            events: self.events,
+            schedules: Schedules::new(api),
+            scheduler_role_arn: role_arn,
+            schedule_dlq_arn: dlq_arn,
+            account_id: self.account_id,
+            target_arn: self.target_arn,
+            snapshot_role_arn: self.snapshot_role_arn,
+            function: self.function,
+            emit_metrics: self.emit_metrics,
+        }
+    }
+}
+
+impl<E: Ec2Api, V: EventsApi, S: SchedulerApi> App<E, V, S> {
     /// Stops writing EMF lines (for local tools whose stdout is a report).
     pub fn without_metrics(mut self) -> Self {
         self.emit_metrics = false;
@@ -75,6 +108,15 @@ impl<E: Ec2Api, V: EventsApi> App<E, V> {
     pub fn with_snapshot_role(mut self, role_arn: Option<String>) -> Self {
         self.snapshot_role_arn = role_arn;
         self
+    }
+
+    /// Whether this app has what ensure-rules needs for its backend (the role the built-in
+    /// target or Scheduler assumes). Local tools without one skip reconciling.
+    pub fn can_reconcile(&self) -> bool {
+        match self.settings.backend {
+            crate::config::Backend::Rules => self.snapshot_role_arn.is_some(),
+            crate::config::Backend::Scheduler => self.scheduler_role_arn.is_some(),
+        }
     }
 
     /// Whether this invocation changes nothing: asked for by the input, or forced by the
@@ -246,8 +288,8 @@ impl Adopted {
 /// The adoption step tag-snapshot and prune-volumes share: writes our ownership tags (the
 /// `Name` from the attached instance) on `wanted`, one CreateTags per volume, and logs each
 /// adoption. A dry run decides and logs the same and writes nothing.
-pub async fn adopt<E: Ec2Api, V: EventsApi>(
-    app: &App<E, V>,
+pub async fn adopt<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
     jobs: &BTreeMap<String, VolumeJob>,
     wanted: &Adoptions,
     reason: &str,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Duration, Instant};
 
-use crate::aws::{Deleted, Ec2Api, ErrorKind, EventsApi};
+use crate::aws::{Deleted, Ec2Api, ErrorKind, EventsApi, SchedulerApi};
 use crate::config::Settings;
 use crate::error::{Error, FailedDelete};
 use crate::events::id_after;
@@ -130,7 +130,10 @@ struct Fetched {
 /// Reads the batch's volumes again (one DescribeVolumes per 200) — so a tag changed since
 /// discovery, or a Step Functions retry replaying old input, plans under today's tags — then
 /// their snapshots.
-async fn fetch<E: Ec2Api, V: EventsApi>(app: &App<E, V>, ids: &[String]) -> Result<Fetched, Error> {
+async fn fetch<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    ids: &[String],
+) -> Result<Fetched, Error> {
     if ids.is_empty() {
         return Ok(Fetched {
             jobs: BTreeMap::new(),
@@ -254,8 +257,8 @@ enum Outcome {
 }
 
 /// Deletes one planned snapshot unless the deadline is near; classifies the answer.
-async fn delete_one<E: Ec2Api, V: EventsApi>(
-    app: &App<E, V>,
+async fn delete_one<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
     id: &str,
     deadline: Option<Instant>,
 ) -> Outcome {
@@ -293,8 +296,8 @@ fn attention(totals: &mut Totals, volume_id: &str, state: &str, reason: String) 
     }
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi>(
-    app: &App<E, V>,
+pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
     input: PruneInput,
     now: DateTime<Utc>,
     deadline: Option<Instant>,

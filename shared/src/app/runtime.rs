@@ -9,19 +9,20 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::aws::sdk::{load_config, SdkEc2, SdkEvents};
+use crate::aws::sdk::{load_config, SdkEc2, SdkEvents, SdkScheduler};
 use crate::config::Settings;
 use crate::error::Error;
 
 use super::App;
 
 /// The production [`App`]: SDK clients over one `aws_config` load.
-pub type SdkApp = App<SdkEc2, SdkEvents>;
+pub type SdkApp = App<SdkEc2, SdkEvents, SdkScheduler>;
 
 /// Reads settings and environment, loads the SDK configuration and builds the clients once.
 ///
-/// Besides [`Settings`]: `EBS_GENS_ACCOUNT_ID` (required), `EBS_GENS_SNAPSHOT_ROLE_ARN`
-/// (ensure-rules), and the SDK's own `AWS_REGION` / `AWS_ENDPOINT_URL`.
+/// Besides [`Settings`]: `EBS_GENS_ACCOUNT_ID` (required), `EBS_GENS_SNAPSHOT_ROLE_ARN` (the
+/// rules backend), `EBS_GENS_SCHEDULER_ROLE_ARN` and `EBS_GENS_SCHEDULE_DLQ_ARN` (the scheduler
+/// backend), and the SDK's own `AWS_REGION` / `AWS_ENDPOINT_URL`.
 pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
     let settings = Settings::from_env().map_err(|e| Error::Internal(e.to_string()))?;
     let account = std::env::var("EBS_GENS_ACCOUNT_ID")
@@ -35,9 +36,8 @@ pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
         .region()
         .map(|r| r.to_string())
         .ok_or_else(|| Error::Internal("no AWS region configured (AWS_REGION)".into()))?;
-    let role = std::env::var("EBS_GENS_SNAPSHOT_ROLE_ARN")
-        .ok()
-        .filter(|r| !r.is_empty());
+    let var = |k: &str| std::env::var(k).ok().filter(|r| !r.is_empty());
+    let role = var("EBS_GENS_SNAPSHOT_ROLE_ARN");
     Ok(App::new(
         settings,
         SdkEc2::new(&config),
@@ -46,7 +46,12 @@ pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
         &region,
         function,
     )
-    .with_snapshot_role(role))
+    .with_snapshot_role(role)
+    .with_scheduler(
+        SdkScheduler::new(&config),
+        var("EBS_GENS_SCHEDULER_ROLE_ARN"),
+        var("EBS_GENS_SCHEDULE_DLQ_ARN"),
+    ))
 }
 
 /// Runs `handler` as a Lambda function. Start-up failures are logged and end the process

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi};
+use crate::aws::{Ec2Api, EventsApi, SchedulerApi};
 use crate::error::Error;
 
 use super::discover::{self, BatchResult, DiscoverInput, SweepTotals};
@@ -50,15 +50,15 @@ where
 }
 
 /// Runs one sweep. `attempts` is the per-step retry budget (the ASL's Retry does the same).
-pub async fn sweep<E: Ec2Api, V: EventsApi>(
-    app: &App<E, V>,
+pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
     dry_run: bool,
     now: DateTime<Utc>,
     attempts: u32,
 ) -> Result<SweepSummary, Error> {
     let mut rule_changes = 0;
     let mut rules_error = None;
-    if app.snapshot_role_arn.is_some() {
+    if app.can_reconcile() {
         match with_retries(attempts, || {
             ensure_rules::handle(app, EnsureInput { dry_run })
         })

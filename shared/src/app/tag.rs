@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi};
+use crate::aws::{Ec2Api, EventsApi, SchedulerApi};
 use crate::error::Error;
 use crate::events::{parse_completion, Outcome};
 use crate::metrics::{Counts, Metric};
@@ -42,8 +42,8 @@ pub struct TagOutput {
     pub dry_run: bool,
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi>(
-    app: &App<E, V>,
+pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
     event: serde_json::Value,
 ) -> Result<TagOutput, Error> {
     let completions = parse_completion(event)?;

@@ -309,6 +309,33 @@ impl<T: SchedulerApi> SchedulerApi for &T {
     }
 }
 
+/// No Scheduler client: what an [`crate::app::App`] has until it is given one. Every call
+/// answers `NotFound` naming what is missing (never a silent success): the rules backend reads
+/// that as "no schedules to remove", the scheduler backend fails with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoScheduler;
+
+impl SchedulerApi for NoScheduler {
+    async fn list_schedules(&self, _: &str, _: Option<String>) -> R<Page<String>> {
+        Err(no_scheduler("ListSchedules"))
+    }
+    async fn create_schedule(&self, _: &str, _: &crate::schedules::ScheduleSpec) -> R<()> {
+        Err(no_scheduler("CreateSchedule"))
+    }
+    async fn delete_schedule(&self, _: &str, _: &str) -> R<()> {
+        Err(no_scheduler("DeleteSchedule"))
+    }
+}
+
+fn no_scheduler(op: &str) -> AwsError {
+    AwsError::new(
+        op,
+        ErrorKind::NotFound,
+        "NoSchedulerClient",
+        "this process has no EventBridge Scheduler client (EBS_GENS_BACKEND=scheduler needs one)",
+    )
+}
+
 /// A Step Functions execution's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Execution {

@@ -425,6 +425,112 @@ impl EventsApi for SdkEvents {
 #[cfg(feature = "sfn")]
 use super::{Execution, ExecutionsApi};
 
+/// EventBridge Scheduler through `aws-sdk-scheduler`.
+#[derive(Clone)]
+pub struct SdkScheduler {
+    client: aws_sdk_scheduler::Client,
+}
+
+impl SdkScheduler {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        SdkScheduler {
+            client: aws_sdk_scheduler::Client::new(config),
+        }
+    }
+
+    pub fn from_client(client: aws_sdk_scheduler::Client) -> Self {
+        SdkScheduler { client }
+    }
+}
+
+fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(op, ErrorKind::Invalid, "BuildError", e.to_string())
+}
+
+impl super::SchedulerApi for SdkScheduler {
+    async fn list_schedules(&self, group: &str, next_token: Option<String>) -> R<Page<String>> {
+        let out = self
+            .client
+            .list_schedules()
+            .group_name(group)
+            .max_results(crate::schedules::MAX_SCHEDULES_PAGE)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListSchedules", e))?;
+        Ok(Page {
+            items: out
+                .schedules()
+                .iter()
+                .filter_map(|s| s.name().map(str::to_string))
+                .collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn create_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+        use aws_sdk_scheduler::types::{
+            DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy,
+            ScheduleState, Target,
+        };
+        let op = "CreateSchedule";
+        let window = if spec.flexible_window_minutes == 0 {
+            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off)
+        } else {
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Flexible)
+                .maximum_window_in_minutes(spec.flexible_window_minutes as i32)
+        }
+        .build()
+        .map_err(|e| build_error(op, e))?;
+        let target = Target::builder()
+            .arn(crate::schedules::CREATE_SNAPSHOT_TARGET)
+            .role_arn(&spec.role_arn)
+            .input(&spec.input)
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(spec.retry_attempts as i32)
+                    .maximum_event_age_in_seconds(spec.max_event_age_seconds as i32)
+                    .build(),
+            )
+            .set_dead_letter_config(
+                spec.dead_letter_arn
+                    .as_ref()
+                    .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
+            )
+            .build()
+            .map_err(|e| build_error(op, e))?;
+        self.client
+            .create_schedule()
+            .name(&spec.name)
+            .group_name(group)
+            .schedule_expression(&spec.expression)
+            .schedule_expression_timezone(&spec.time_zone)
+            .flexible_time_window(window)
+            .target(target)
+            .state(ScheduleState::Enabled)
+            .description(format!(
+                "ebs-gens: {} snapshots of {}",
+                spec.class, spec.volume_id
+            ))
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok(())
+    }
+
+    async fn delete_schedule(&self, group: &str, name: &str) -> R<()> {
+        self.client
+            .delete_schedule()
+            .name(name)
+            .group_name(group)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteSchedule", e))?;
+        Ok(())
+    }
+}
+
 /// Step Functions through `aws-sdk-sfn`: the operator's tooling starts the deployed sweep and
 /// follows it (feature `sfn`; no Lambda needs it, so none compiles `aws-sdk-sfn`).
 #[cfg(feature = "sfn")]

@@ -2,9 +2,13 @@
 
 use ebs_gens::config::Settings;
 
-/// Settings for deployment `prod`: `vars` in order, later entries win.
+/// Settings for deployment `prod` on the rules backend (the suites written for it): `vars` in
+/// order, later entries win.
 pub fn settings(vars: &[(&str, &str)]) -> Settings {
-    let mut all: Vec<(String, String)> = vec![("EBS_GENS_DEPLOYMENT".into(), "prod".into())];
+    let mut all: Vec<(String, String)> = vec![
+        ("EBS_GENS_DEPLOYMENT".into(), "prod".into()),
+        ("EBS_GENS_BACKEND".into(), "rules".into()),
+    ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::from_lookup(move |k| {
         all.iter()

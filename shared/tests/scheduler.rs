@@ -1,0 +1,239 @@
+//! The EventBridge Scheduler backend on the strict fake: one schedule per volume, reconciled from
+//! the group's listing alone, snapshots born tagged, and a switch between backends that never
+//! leaves a volume snapshotted twice or not at all.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ebs_gens::app::ensure_rules::{self, EnsureInput, EnsureOutput};
+use ebs_gens::app::prune::{self, PruneInput};
+use ebs_gens::app::sweep::sweep;
+use ebs_gens::app::tag::{self, TagAction};
+use ebs_gens::app::{App, VolumeJob};
+use ebs_gens::aws::fake::FakeAws;
+use ebs_gens::config::{Backend, Settings};
+use ebs_gens::schedules::parse_schedule_name;
+use ebs_gens::snapshot::{TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
+
+mod common;
+
+const ACCOUNT: &str = "123456789012";
+const GROUP: &str = "ebs-gens-prod";
+const SCHED_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler";
+const RULE_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-snapshot";
+const DLQ: &str = "arn:aws:sqs:us-east-1:123456789012:ebs-gens-prod-dlq";
+
+type SchedApp<'a> = App<&'a FakeAws, &'a FakeAws, &'a FakeAws>;
+
+fn settings(backend: &str) -> Settings {
+    common::settings(&[
+        ("EBS_GENS_BACKEND", backend),
+        ("EBS_GENS_TIME_ZONE", "Asia/Tokyo"),
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "5"),
+    ])
+}
+
+fn app<'a>(fake: &'a FakeAws, backend: &str) -> SchedApp<'a> {
+    App::new(settings(backend), fake, fake, ACCOUNT, "us-east-1", "test")
+        .with_snapshot_role(Some(RULE_ROLE.into()))
+        .with_scheduler(fake, Some(SCHED_ROLE.into()), Some(DLQ.into()))
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+fn fleet(n: usize) -> FakeAws {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_schedule_group(GROUP);
+    fake.add_instance("i-1", &[("Name", "web01")]);
+    for i in 0..n {
+        fake.add_volume(&format!("vol-{i:04}"), Some("i-1"), &[("Daily_Gens", "3")]);
+    }
+    fake
+}
+
+async fn ensure(app: &SchedApp<'_>) -> EnsureOutput {
+    ensure_rules::handle(app, EnsureInput::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_deployment_creates_one_schedule_per_volume_with_our_tags_and_zone() {
+    let fake = fleet(12);
+    let out = ensure(&app(&fake, "scheduler")).await;
+    assert_eq!(out.backend, Backend::Scheduler);
+    assert_eq!(out.schedules.created.len(), 12);
+    assert_eq!(fake.calls()["CreateSchedule"], 12);
+    assert_eq!(
+        fake.calls()["DescribeTags"],
+        1,
+        "instance names for the new schedules only"
+    );
+    let all = fake.schedules_in(GROUP);
+    let s = all.values().next().unwrap();
+    assert_eq!(parse_schedule_name(&s.name).unwrap().0, s.volume_id);
+    assert_eq!(s.expression, "cron(30 9 * * ? *)");
+    assert_eq!(s.time_zone, "Asia/Tokyo");
+    assert_eq!(s.flexible_window_minutes, 60);
+    assert_eq!((s.retry_attempts, s.max_event_age_seconds), (3, 3600));
+    assert_eq!(s.dead_letter_arn.as_deref(), Some(DLQ));
+    assert_eq!(s.role_arn, SCHED_ROLE);
+    let input: serde_json::Value = serde_json::from_str(&s.input).unwrap();
+    let tags = &input["TagSpecifications"][0]["Tags"];
+    let tag = |k: &str| {
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["Key"] == k)
+            .map(|t| t["Value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(tag(TAG_MANAGED_BY).as_deref(), Some("prod"));
+    assert_eq!(tag(TAG_VOLUME).as_deref(), Some(s.volume_id.as_str()));
+    assert_eq!(tag(TAG_CLASS).as_deref(), Some("daily"));
+    assert_eq!(tag(TAG_NAME), Some(format!("web01_Daily_{}", s.volume_id)));
+    assert!(fake.rules().is_empty(), "no rules on the scheduler backend");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_no_change_reconcile_reads_the_listing_only_and_writes_nothing() {
+    let fake = fleet(250);
+    // Scheduler's control-plane rate limits are not modelled by the fake (unverified offline).
+    fake.set_bucket("CreateSchedule", 1e9, 1e9);
+    ensure(&app(&fake, "scheduler")).await;
+    fake.reset_calls();
+    let out = ensure(&app(&fake, "scheduler")).await;
+    assert_eq!(out.changes, 0);
+    assert_eq!(out.schedules.unchanged, 250);
+    let calls = fake.calls();
+    assert_eq!(calls["ListSchedules"], 3, "250 names in pages of 100");
+    assert_eq!(calls["DescribeVolumes"], 1);
+    assert!(!calls.contains_key("DescribeTags"));
+    assert!(!calls.contains_key("CreateSchedule") && !calls.contains_key("DeleteSchedule"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn tag_changes_replace_remove_or_keep_schedules() {
+    let fake = fleet(4);
+    ensure(&app(&fake, "scheduler")).await;
+    let before = fake.schedules_in(GROUP);
+    fake.add_volume("vol-0000", Some("i-1"), &[("Hourly_Gens", "24")]);
+    fake.add_volume("vol-0001", Some("i-1"), &[("Name", "no longer tagged")]);
+    fake.add_volume("vol-0002", Some("i-1"), &[("Daily_Gens", "abc")]);
+    let out = ensure(&app(&fake, "scheduler")).await;
+    assert_eq!(out.schedules.created.len(), 1, "{:?}", out.schedules);
+    assert_eq!(out.schedules.deleted.len(), 2, "{:?}", out.schedules);
+    let after = fake.schedules_in(GROUP);
+    let of = |vol: &str| {
+        after
+            .values()
+            .filter(|s| s.volume_id == vol)
+            .map(|s| s.expression.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("vol-0000"),
+        ["cron(0 * * * ? *)"],
+        "replaced, hourly now"
+    );
+    assert!(
+        of("vol-0001").is_empty(),
+        "untagged volume loses its schedule"
+    );
+    assert_eq!(
+        of("vol-0002"),
+        ["cron(30 9 * * ? *)"],
+        "a misconfigured volume keeps its schedule"
+    );
+    assert_eq!(after.len(), before.len() - 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn switching_backends_moves_every_volume_in_one_reconcile() {
+    let fake = fleet(7);
+    let rules = ensure(&app(&fake, "rules")).await;
+    assert_eq!(rules.rule_count, 2);
+    assert!(fake.schedules_in(GROUP).is_empty());
+    let sched = ensure(&app(&fake, "scheduler")).await;
+    assert_eq!(sched.schedules.created.len(), 7);
+    assert!(fake.rules().is_empty(), "the old backend's rules are gone");
+    let back = ensure(&app(&fake, "rules")).await;
+    assert_eq!(back.rule_count, 2);
+    assert_eq!(back.schedules.deleted.len(), 7);
+    assert!(
+        fake.schedules_in(GROUP).is_empty(),
+        "the old backend's schedules are gone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn born_tagged_snapshots_need_no_adoption_and_are_pruned_to_n() {
+    let fake = fleet(3);
+    let app = app(&fake, "scheduler");
+    ensure(&app).await;
+    for d in 0..5 {
+        for id in fake.fire_schedules(GROUP, now() - Duration::days(d)) {
+            fake.complete(&id);
+        }
+    }
+    let snaps = fake.snapshots();
+    assert_eq!(snaps.len(), 15);
+    assert!(snaps.iter().all(|s| s.is_owned_by("prod")));
+    fake.reset_calls();
+    let newest = snaps.iter().max_by_key(|s| s.start_time).unwrap();
+    let out = tag::handle(
+        &app,
+        common::event(&newest.id, &newest.volume_id, "succeeded"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.results[0].action, TagAction::AlreadyOurs);
+    let calls = fake.calls();
+    assert!(!calls.contains_key("CreateTags") && !calls.contains_key("DescribeTags"));
+    let jobs: Vec<VolumeJob> = out.volumes;
+    let pruned = prune::handle(
+        &app,
+        PruneInput {
+            volumes: jobs,
+            dry_run: false,
+        },
+        now(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((pruned.totals.adopted, pruned.totals.deleted), (0, 2));
+    let summary = sweep(&app, false, now(), 3).await.unwrap();
+    assert_eq!(summary.totals.deleted, 4);
+    assert_eq!(fake.snapshots().len(), 9, "3 volumes × Daily_Gens=3");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_creates_no_schedule() {
+    let fake = fleet(3);
+    let out = ensure_rules::handle(&app(&fake, "scheduler"), EnsureInput { dry_run: true })
+        .await
+        .unwrap();
+    assert_eq!(out.schedules.created.len(), 3);
+    assert!(fake.schedules_in(GROUP).is_empty());
+    assert!(!fake.calls().contains_key("CreateSchedule"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_scheduler_role_the_scheduler_backend_fails_loudly() {
+    let fake = fleet(1);
+    let app = App::new(
+        settings("scheduler"),
+        &fake,
+        &fake,
+        ACCOUNT,
+        "us-east-1",
+        "t",
+    )
+    .with_scheduler(&fake, None, None);
+    let e = ensure_rules::handle(&app, EnsureInput::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("EBS_GENS_SCHEDULER_ROLE_ARN"), "{e}");
+    assert!(fake.schedules_in(GROUP).is_empty());
+}
