@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract
 
 help:
-	@echo "make demo    - run the whole system locally on an emulated fleet and print a report"
+	@echo "make demo [BACKEND=rules] - run the whole system locally on an emulated fleet and print a report"
 	@echo "make test    - set up and run every test suite (what CI runs)"
 	@echo "make sweep-local [DRY_RUN=1] - run the sweep state machine locally against AWS_ENDPOINT_URL (or your account)"
 	@echo "make event-local EVENT=file.json [DRY_RUN=1] - deliver one EBS event locally"
@@ -74,7 +74,7 @@ fault-budget:
 
 demo: setup
 	cargo build --workspace --bins --locked
-	node scripts/local.mjs demo
+	node scripts/local.mjs demo $(if $(BACKEND),--backend $(BACKEND))
 
 sweep-local: setup
 	cargo build --workspace --bins --locked

@@ -39,7 +39,7 @@ const ENSURE_RULES = fn('ensure-rules');
 const PRUNE_VOLUMES = fn('prune-volumes');
 const TAG_SNAPSHOT = fn('tag-snapshot');
 const USAGE =
-  'usage: local.mjs demo | sweep [--dry-run] | event FILE [--dry-run]\n' +
+  'usage: local.mjs demo [--backend scheduler|rules] | sweep [--dry-run] | event FILE [--dry-run]\n' +
   '  sweep and event also take: [--input JSON | --input-file FILE] [--lambda-endpoint URL] [--retry-delay-ms N] [--verbose]';
 const [cmd, ...rest] = process.argv.slice(2);
 // Unknown flags are ignored, as they always were.
@@ -54,6 +54,7 @@ const { values: opts, positionals } = parseArgs({
     'input-file': { type: 'string' },
     'lambda-endpoint': { type: 'string' },
     'retry-delay-ms': { type: 'string' },
+    backend: { type: 'string' },
   },
 });
 // `--dry-run=…` is refused rather than read either way.
@@ -164,10 +165,12 @@ const pad = (s, n) => String(s).padEnd(n);
 
 async function demo() {
   const failures = [];
-  console.log('ebs-gens demo: moto (EC2 + EventBridge), cargo lambda watch, aws-local-stepfunctions — all on 127.0.0.1\n');
-  // The demo shows the rules backend (the 2017 recipe's built-in target, adoption included).
-  const stack = await startStack({ env: { EBS_GENS_BACKEND: 'rules' } });
+  const backend = opts.backend ?? 'scheduler';
+  if (!['scheduler', 'rules'].includes(backend)) usage(`--backend ${backend} is not scheduler or rules`);
+  console.log(`ebs-gens demo (backend ${backend}): moto (EC2, EventBridge, Scheduler), cargo lambda watch, aws-local-stepfunctions — all on 127.0.0.1\n`);
+  const stack = await startStack({ env: { EBS_GENS_BACKEND: backend } });
   try {
+    if (backend === 'scheduler') stack.fleet('create-group');
     const seeded = stack.fleet('seed-demo');
     const managed = Object.keys(seeded.volumes);
     const before = stack.fleet('state');
@@ -176,16 +179,17 @@ async function demo() {
     console.log(`${count(before, [...managed, ...seeded.misconfigured])} snapshots: 5 weeks of daily history (some completion events "missed", so untagged),`);
     console.log(`a pinned snapshot (${TAGS.keep}) and one owned by another deployment.\n`);
 
-    // 1. The first reconcile creates the schedule rules (the hourly sweep does this in AWS).
+    // 1. The first reconcile creates the schedules or rules (the hourly sweep does this in AWS).
     const ensure = await (await fetch(`${stack.lambdaEndpoint}/2015-03-31/functions/${ENSURE_RULES}/invocations`, { method: 'POST', body: '{}' })).json();
     if (ensure.errorType) throw new Error(`${ENSURE_RULES}: ${ensure.errorType}: ${ensure.errorMessage}`);
-    console.log(`${ENSURE_RULES}: ${ensure.changes} changes, ${ensure.rule_count} rules`);
+    console.log(`${ENSURE_RULES}: ${ensure.changes} changes, ${ensure.rule_count} rules, ${ensure.schedules.created.length} schedules created`);
 
-    // 2. The rules fire: the built-in target snapshots each volume (untagged).
-    const fired = stack.fleet('fire');
-    console.log(`Schedule fired: ${fired.length} new untagged snapshots`);
+    // 2. The schedules (or rules) fire. moto never fires them: fleet.py does what Scheduler
+    //    (CreateSnapshot with the target's Input, tags included) or the built-in target does.
+    const fired = stack.fleet(backend === 'scheduler' ? 'fire-schedules' : 'fire');
+    console.log(`Schedule fired: ${fired.length} new snapshots${backend === 'scheduler' ? ', born tagged' : ', untagged'}`);
 
-    // 3. EBS reports each completion: snapshot-completed tags it and prunes its volume.
+    // 3. EBS reports each completion: snapshot-completed tags it (if needed) and prunes its volume.
     let adoptedByEvent = 0;
     const eventPrunes = [];
     for (const { volume, snapshot } of fired) {
@@ -195,6 +199,7 @@ async function demo() {
       eventPrunes.push(...r.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes));
     }
     console.log(`Completion events: ${fired.length} executions of snapshot-completed, ${adoptedByEvent} snapshots adopted\n`);
+    if (backend === 'scheduler' && adoptedByEvent !== 0) failures.push(`${adoptedByEvent} snapshots born of a schedule needed adoption`);
 
     // 4. The hourly sweep.
     const sweepRun = await runStateMachine(SWEEP, { dry_run: false }, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
@@ -202,9 +207,19 @@ async function demo() {
     const reports = sweepRun.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes);
     const after = stack.fleet('state');
 
-    console.log('Rules (EventBridge, built-in create-snapshot target, RoleArn set, created enabled):');
-    for (const r of after.rules) {
-      console.log(`  ${pad(r.name, 38)} ${pad(r.schedule, 22)} ${pad(r.state, 8)} ${r.targets.length} targets`);
+    if (backend === 'scheduler') {
+      const schedules = stack.fleet('schedules');
+      console.log(`Schedules (EventBridge Scheduler, group ebs-gens-${DEPLOYMENT}, target aws-sdk:ec2:createSnapshot with our tags):`);
+      for (const [name, sch] of Object.entries(schedules)) {
+        console.log(`  ${pad(name, 45)} ${pad(sch.expression, 20)} ${sch.time_zone}`);
+      }
+      if (Object.keys(schedules).length !== managed.length) failures.push(`${Object.keys(schedules).length} schedules for ${managed.length} managed volumes`);
+      if (after.rules.length) failures.push(`${after.rules.length} EventBridge rules on the scheduler backend`);
+    } else {
+      console.log('Rules (EventBridge, built-in create-snapshot target, RoleArn set, created enabled):');
+      for (const r of after.rules) {
+        console.log(`  ${pad(r.name, 38)} ${pad(r.schedule, 22)} ${pad(r.state, 8)} ${r.targets.length} targets`);
+      }
     }
     console.log('\nPer volume (after the sweep):');
     console.log(`  ${pad('volume', 22)} ${pad('instance', 14)} ${pad('policy', 18)} ${pad('adopted', 8)} ${pad('deleted', 8)} ${pad('kept', 5)} why kept`);

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // ebs-gens CDK app. Settings come from context (cdk.json or -c key=value):
 //   deployment, timeZone, adoption, sweepSchedule, dryRun, alarmEmail, logRetentionDays,
+//   backend (scheduler | rules; default scheduler), flexibleWindowMinutes (0..1440; default 60),
 //   tagKey.<class>, cron.<class>   (class: hourly | daily | weekly | monthly)
 // EBS_GENS_SKIP_BUNDLING=1 synthesizes without building the Rust functions (tests, CI).
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CLASSES, EbsGensSettings, GenClass, parseBooleanSetting, validate } from '../lib/config';
+import { CLASSES, EbsGensSettings, GenClass, parseBackend, parseBooleanSetting, parseFlexibleWindowMinutes, validate } from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
 export function buildApp(context: Record<string, unknown> = {}, skipBundling = process.env.EBS_GENS_SKIP_BUNDLING === '1'): App {
@@ -25,6 +26,9 @@ export function buildApp(context: Record<string, unknown> = {}, skipBundling = p
     dryRun: parseBooleanSetting('dryRun', app.node.tryGetContext('dryRun')),
     alarmEmail: get('alarmEmail'),
     logRetentionDays: get('logRetentionDays') ? Number(get('logRetentionDays')) : undefined,
+    // Strict, like dryRun: `-c backend=Rules` or `-c flexibleWindowMinutes=1h` stops the synth.
+    backend: parseBackend('backend', app.node.tryGetContext('backend')),
+    flexibleWindowMinutes: parseFlexibleWindowMinutes('flexibleWindowMinutes', app.node.tryGetContext('flexibleWindowMinutes')),
     tagKeys: perClass('tagKey'),
     crons: perClass('cron'),
   };

@@ -20,7 +20,22 @@ export interface EbsGensSettings {
   readonly alarmEmail?: string;
   /** Log retention in days (default 30). */
   readonly logRetentionDays?: number;
+  /**
+   * How snapshots are born (EBS_GENS_BACKEND): `scheduler` (default) — one EventBridge Scheduler
+   * schedule per volume, the snapshot created with our tags — or `rules`, EventBridge rules with the
+   * built-in create-snapshot target (the 2017 recipe; snapshots adopted untagged).
+   */
+  readonly backend?: Backend;
+  /** Scheduler's flexible time window in minutes, 0 (off) to 1440 (default 60). */
+  readonly flexibleWindowMinutes?: number;
 }
+
+export type Backend = 'scheduler' | 'rules';
+export const BACKENDS: readonly Backend[] = ['scheduler', 'rules'];
+export const DEFAULT_BACKEND: Backend = 'scheduler';
+export const DEFAULT_FLEXIBLE_WINDOW_MINUTES = 60;
+/** Scheduler's MaximumWindowInMinutes is 1..=1440; 0 here means the window is off. */
+export const MAX_FLEXIBLE_WINDOW_MINUTES = 1440;
 
 export type GenClass = 'hourly' | 'daily' | 'weekly' | 'monthly';
 const GEN_CLASSES: readonly GenClass[] = ['hourly', 'daily', 'weekly', 'monthly'];
@@ -58,6 +73,31 @@ export function validate(s: EbsGensSettings): void {
         `another deployment's pattern match this deployment's rules (e.g. "prod" and "prod-daily")`,
     );
   }
+  // Also checked here, not only when parsing context: the stack can be built from settings directly.
+  if (s.backend !== undefined) parseBackend('backend', s.backend);
+  if (s.flexibleWindowMinutes !== undefined) parseFlexibleWindowMinutes('flexibleWindowMinutes', s.flexibleWindowMinutes);
+}
+
+/** The `backend` setting: exactly `scheduler` or `rules`; absent means scheduler. */
+export function parseBackend(name: string, value: unknown): Backend {
+  if (value === undefined) return DEFAULT_BACKEND;
+  if ((BACKENDS as readonly unknown[]).includes(value)) return value as Backend;
+  throw new Error(`context setting ${name} must be ${BACKENDS.join(' or ')} (default ${DEFAULT_BACKEND}), got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The `flexibleWindowMinutes` setting: a whole number 0..=1440 (a number from cdk.json, a string of
+ * digits from `-c key=value`); absent means 60. Anything else (`abc`, `1.5`, `-1`, "") stops the synth.
+ */
+export function parseFlexibleWindowMinutes(name: string, value: unknown): number {
+  if (value === undefined) return DEFAULT_FLEXIBLE_WINDOW_MINUTES;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_FLEXIBLE_WINDOW_MINUTES) {
+    throw new Error(
+      `context setting ${name} must be a whole number of minutes from 0 (off) to ${MAX_FLEXIBLE_WINDOW_MINUTES} (default ${DEFAULT_FLEXIBLE_WINDOW_MINUTES}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
 }
 
 /**
@@ -82,6 +122,16 @@ export function rulePrefix(s: EbsGensSettings): string {
   return CONTRACT.rule_prefix.replaceAll('{deployment}', s.deployment);
 }
 
+/**
+ * The deployment's EventBridge Scheduler schedule group: shared/src/config.rs's default for
+ * EBS_GENS_SCHEDULE_GROUP. At most 41 characters (the deployment is at most 32) of [A-Za-z0-9._-],
+ * within Scheduler's 1-64 of [0-9a-zA-Z-_.]. IAM scopes ensure-rules to schedule/<group>/*: the `/`
+ * after the name pins the group, so "prod" cannot reach "prod-eu"'s schedules.
+ */
+export function scheduleGroupName(s: EbsGensSettings): string {
+  return `ebs-gens-${s.deployment}`;
+}
+
 /** The functions' environment (read by shared/src/config.rs). */
 export function functionEnvironment(s: EbsGensSettings): Record<string, string> {
   const env: Record<string, string> = {
@@ -90,6 +140,10 @@ export function functionEnvironment(s: EbsGensSettings): Record<string, string> 
     EBS_GENS_TIME_ZONE: s.timeZone ?? 'UTC',
     EBS_GENS_ADOPTION: s.adoption ?? 'schedule-window',
     EBS_GENS_DRY_RUN: String(s.dryRun ?? false),
+    // Read (and validated) by every function's Settings; ensure-rules acts on them.
+    EBS_GENS_BACKEND: s.backend ?? DEFAULT_BACKEND,
+    EBS_GENS_SCHEDULE_GROUP: scheduleGroupName(s),
+    EBS_GENS_FLEXIBLE_WINDOW_MINUTES: String(s.flexibleWindowMinutes ?? DEFAULT_FLEXIBLE_WINDOW_MINUTES),
   };
   for (const c of CLASSES) {
     const key = s.tagKeys?.[c];

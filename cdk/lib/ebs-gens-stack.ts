@@ -10,12 +10,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, functionEnvironment, ruleArnPatterns, rulePrefix, validate } from './config';
+import {
+  DEFAULT_BACKEND, EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, functionEnvironment, ruleArnPatterns, rulePrefix, scheduleGroupName, validate,
+} from './config';
 import { CONTRACT, contractFunction, metricDimension, metricName } from './contract';
 
 const ROOT = resolve(__dirname, '../..');
@@ -109,9 +113,75 @@ export class EbsGensStack extends Stack {
     super(scope, id, props);
     const s = props.settings;
     validate(s);
+    const backend = s.backend ?? DEFAULT_BACKEND;
+    const rulesBackend = backend === 'rules';
     const ruleArns = ruleArnPatterns(s, Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID);
+    const volumes = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:volume/*`;
+    const snapshots = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::snapshot/*`;
 
-    // The role EventBridge's built-in create-snapshot target assumes: CreateSnapshot, nothing else.
+    // The schedule group: ensure-rules keeps one schedule per managed volume in it (scheduler
+    // backend) or empties it (rules backend), so it exists in both. DESTROY: "Deleting a schedule
+    // group results in EventBridge Scheduler deleting all schedules associated with the group"
+    // (EventBridge Scheduler API reference, DeleteScheduleGroup), so `cdk destroy` also removes every
+    // schedule ensure-rules created at runtime — none is left to fire with a deleted role. (The
+    // deletion is eventually consistent: a schedule due while the group is DELETING may still fire.)
+    const groupName = scheduleGroupName(s);
+    new scheduler.ScheduleGroup(this, 'ScheduleGroup', { scheduleGroupName: groupName, removalPolicy: RemovalPolicy.DESTROY });
+    // Built from the name, not the resource's Arn attribute, so the role's trust and ensure-rules'
+    // policy can name it exactly (the name is fixed by the deployment).
+    const groupArn = `arn:${Aws.PARTITION}:scheduler:${Aws.REGION}:${Aws.ACCOUNT_ID}:schedule-group/${groupName}`;
+    const scheduleArns = `arn:${Aws.PARTITION}:scheduler:${Aws.REGION}:${Aws.ACCOUNT_ID}:schedule/${groupName}/*`;
+
+    // Where Scheduler puts an invocation it could not deliver after its retries (the schedules'
+    // DeadLetterConfig): SQS-managed encryption, so the execution role needs no KMS grant to send;
+    // the longest retention SQS allows, so an operator has two weeks to look at a missed snapshot.
+    const scheduleDlq = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(scheduleDlq).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason: 'This queue IS the dead-letter queue of the snapshot schedules; nothing consumes it, so it needs no dead-letter queue of its own.',
+    });
+
+    // The execution role Scheduler assumes to call EC2 CreateSnapshot for our schedules. The trust is
+    // scoped as the Scheduler user guide's confused-deputy guidance says: this account
+    // (aws:SourceAccount) and this deployment's schedule group (aws:SourceArn) only.
+    const schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.PrincipalWithConditions(new iam.ServicePrincipal('scheduler.amazonaws.com'), {
+        StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+        ArnEquals: { 'aws:SourceArn': groupArn },
+      }),
+      description: `ebs-gens ${s.deployment}: EventBridge Scheduler create-snapshot target`,
+    });
+    schedulerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'CreateSnapshot',
+      actions: ['ec2:CreateSnapshot'],
+      resources: [volumes, snapshots],
+    }));
+    // The snapshot is born with our tags (TagSpecifications): CreateTags, but only inside a
+    // CreateSnapshot (ec2:CreateAction), only our keys, only managed-by = this deployment. The role
+    // cannot tag anything after the fact.
+    schedulerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'TagOnlyNewSnapshotsWithOurKeys',
+      actions: ['ec2:CreateTags'],
+      resources: [snapshots],
+      conditions: {
+        StringEquals: { 'ec2:CreateAction': 'CreateSnapshot', [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': OUR_TAG_KEYS },
+        Null: { 'aws:TagKeys': 'false' },
+      },
+    }));
+    // Scheduler sends undeliverable invocations to the dead-letter queue with the execution role.
+    schedulerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'SendToTheDeadLetterQueue',
+      actions: ['sqs:SendMessage'],
+      resources: [scheduleDlq.queueArn],
+    }));
+
+    // The role EventBridge's built-in create-snapshot target assumes (rules backend only): CreateSnapshot, nothing else.
     // The trust carries no aws:SourceAccount / aws:SourceArn condition on purpose. AWS documents those
     // keys for EventBridge only on what EventBridge sends to targets with resource policies
     // (EventBridge user guide, "Using IAM policy conditions in Amazon EventBridge", eb-use-conditions);
@@ -120,25 +190,29 @@ export class EbsGensStack extends Stack {
     // condition on a key that is not sent never matches: every schedule would silently stop taking
     // snapshots. The confused deputy is closed by iam:PassRole instead — a role can only be passed
     // within its own account, and here only by ensure-rules, only to events.amazonaws.com.
-    const snapshotRole = new iam.Role(this, 'SnapshotRole', {
-      assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
-      description: `ebs-gens ${s.deployment}: EventBridge create-snapshot target`,
-    });
-    snapshotRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['ec2:CreateSnapshot'],
-      resources: [
-        `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:volume/*`,
-        `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::snapshot/*`,
-      ],
-    }));
+    let snapshotRole: iam.Role | undefined;
+    if (rulesBackend) {
+      snapshotRole = new iam.Role(this, 'SnapshotRole', {
+        assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
+        description: `ebs-gens ${s.deployment}: EventBridge create-snapshot target`,
+      });
+      snapshotRole.addToPolicy(new iam.PolicyStatement({
+        actions: ['ec2:CreateSnapshot'],
+        resources: [volumes, snapshots],
+      }));
+    }
 
     const f = new Functions(this, 'Functions', s, {}).fns;
-    f['ensure-rules'].addEnvironment('EBS_GENS_SNAPSHOT_ROLE_ARN', snapshotRole.roleArn);
+    // The scheduler role and queue exist in both backends: after a switch to rules, the schedules an
+    // earlier scheduler deployment left keep working until ensure-rules has removed them. The
+    // built-in-target role exists only for rules (and its ARN is set only then).
+    f['ensure-rules'].addEnvironment('EBS_GENS_SCHEDULER_ROLE_ARN', schedulerRole.roleArn);
+    f['ensure-rules'].addEnvironment('EBS_GENS_SCHEDULE_DLQ_ARN', scheduleDlq.queueArn);
+    if (snapshotRole) f['ensure-rules'].addEnvironment('EBS_GENS_SNAPSHOT_ROLE_ARN', snapshotRole.roleArn);
     this.functions = f;
 
     // Least privilege, per function.
     const describe = (...actions: string[]) => new iam.PolicyStatement({ actions, resources: ['*'] });
-    const snapshots = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::snapshot/*`;
     // CreateTags: only our keys, only managed-by = this deployment, and only on snapshots that are
     // untagged by any deployment or already ours — a bug cannot relabel another deployment's
     // snapshot into one this deployment may delete.
@@ -188,32 +262,65 @@ export class EbsGensStack extends Stack {
         Null: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },
       },
     }));
-    f['ensure-rules'].addToRolePolicy(describe('ec2:DescribeVolumes', 'events:ListRules'));
+    // DescribeTags: the instances' Name tags, for the Name each scheduled snapshot is born with.
+    f['ensure-rules'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeTags', 'events:ListRules'));
+    // scheduler:ListSchedules lists no resource type (Service Authorization Reference, Amazon
+    // EventBridge Scheduler — "If there is no value for this column, you must specify all resources";
+    // the IAM action data cfn-lint ships agrees), so it cannot be narrowed to our group: Resource "*".
+    // It is read-only and returns schedule summaries; ensure-rules passes GroupName, and everything
+    // that changes a schedule is scoped to the group below.
+    f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ListSchedulesSupportsNoResourceLevelPermissions',
+      actions: ['scheduler:ListSchedules'],
+      resources: ['*'],
+    }));
+    // Only this deployment's schedules: schedule/ebs-gens-<deployment>/* (the `/` pins the group).
+    // Get and Delete in both backends: the rules backend deletes every schedule in the group, the
+    // scheduler backend replaces changed ones. Create only where schedules are made.
+    f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
+      sid: 'OnlyOurScheduleGroup',
+      actions: rulesBackend ? ['scheduler:GetSchedule', 'scheduler:DeleteSchedule'] : ['scheduler:CreateSchedule', 'scheduler:GetSchedule', 'scheduler:DeleteSchedule'],
+      resources: [scheduleArns],
+    }));
+    if (!rulesBackend) {
+      f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
+        sid: 'PassOnlyTheSchedulerRole',
+        actions: ['iam:PassRole'],
+        resources: [schedulerRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }));
+    }
     // Only this deployment's rules: rule/ebs-gens-<deployment>-<class>-*, one ARN per class, so that
     // "prod" cannot touch "prod-eu"'s rules (validate() refuses the names that could still collide).
+    // Removing rules in both backends (the scheduler backend deletes the rules of an earlier rules
+    // deployment); creating them only in the rules backend.
     f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
       sid: 'OnlyOurRules',
-      actions: ['events:ListTargetsByRule', 'events:PutRule', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule'],
+      actions: rulesBackend
+        ? ['events:ListTargetsByRule', 'events:PutRule', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule']
+        : ['events:ListTargetsByRule', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule'],
       resources: ruleArns,
     }));
-    // ...and on them only the built-in create-snapshot target (events:TargetArn, eb-use-conditions):
-    // a bug cannot point our rules at anything else. ForAllValues because one PutTargets carries up
-    // to 10 targets; the Null guard because ForAllValues alone also matches a request without the key.
-    f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
-      sid: 'OnlyTheCreateSnapshotTarget',
-      actions: ['events:PutTargets'],
-      resources: ruleArns,
-      conditions: {
-        'ForAllValues:ArnEquals': { 'events:TargetArn': `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:target/create-snapshot` },
-        Null: { 'events:TargetArn': 'false' },
-      },
-    }));
-    f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
-      sid: 'PassOnlyTheSnapshotRole',
-      actions: ['iam:PassRole'],
-      resources: [snapshotRole.roleArn],
-      conditions: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
-    }));
+    if (snapshotRole) {
+      // ...and on them only the built-in create-snapshot target (events:TargetArn, eb-use-conditions):
+      // a bug cannot point our rules at anything else. ForAllValues because one PutTargets carries up
+      // to 10 targets; the Null guard because ForAllValues alone also matches a request without the key.
+      f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
+        sid: 'OnlyTheCreateSnapshotTarget',
+        actions: ['events:PutTargets'],
+        resources: ruleArns,
+        conditions: {
+          'ForAllValues:ArnEquals': { 'events:TargetArn': `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:target/create-snapshot` },
+          Null: { 'events:TargetArn': 'false' },
+        },
+      }));
+      f['ensure-rules'].addToRolePolicy(new iam.PolicyStatement({
+        sid: 'PassOnlyTheSnapshotRole',
+        actions: ['iam:PassRole'],
+        resources: [snapshotRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
+      }));
+    }
 
     // The state machines, ASL loaded from statemachine/. Each gets exactly the placeholders
     // contract.json lists for it, substituted with its functions' ARNs, and may invoke exactly those
@@ -314,14 +421,27 @@ export class EbsGensStack extends Stack {
       // document.
       new cloudwatch.Alarm(this, 'ScheduleRulesFailed', {
         alarmDescription: `EventBridge FailedInvocations > 0 on a default-bus rule of this account and region: `
-          + `look first at this deployment's schedule rules (${rulePrefix(s)}<class>-…); `
-          + 'a failure there means a create-snapshot target could not take its snapshot',
+          + (rulesBackend
+            ? `look first at this deployment's schedule rules (${rulePrefix(s)}<class>-…); `
+              + 'a failure there means a create-snapshot target could not take its snapshot'
+            : 'look first at this deployment\'s sweep and snapshot-completed rules '
+              + '(snapshot schedules are EventBridge Scheduler\'s: their failures reach the schedule dead-letter queue)'),
         metric: new cloudwatch.MathExpression({
           expression: 'SELECT SUM(FailedInvocations) FROM SCHEMA("AWS/Events", RuleName)',
           period: Duration.minutes(5),
           label: 'FailedInvocations, default-bus rules',
         }),
         threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
+      }),
+      // A snapshot Scheduler could not take, even after its retries (the schedules' dead-letter
+      // queue). Maximum over 5 minutes: one message is enough, and it stays until someone looks.
+      new cloudwatch.Alarm(this, 'ScheduleDeadLetters', {
+        alarmDescription: `ebs-gens ${s.deployment}: a scheduled CreateSnapshot could not be delivered after retries `
+          + '(messages in the schedule dead-letter queue; their attributes name the schedule and the error)',
+        metric: scheduleDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1, treatMissingData: notBreaching,
       }),
     ];
     if (s.alarmEmail) {
@@ -368,11 +488,13 @@ export class EbsGensStack extends Stack {
     const ack = (resource: string, reason: string) =>
       Validations.of(this).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
     const lid = (c: Construct) => `<${this.getLogicalId(c.node.defaultChild as CfnElement)}.Arn>:*`;
-    ack('*', 'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags and events:ListRules support no resource-level permissions; they are read-only.');
+    ack('*', 'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags, events:ListRules and scheduler:ListSchedules support no resource-level permissions; they are read-only.');
     ack(`arn:<AWS::Partition>:ec2:<AWS::Region>::snapshot/*`,
-      'Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned snapshots), CreateTags on aws:TagKeys = our keys, CreateSnapshot is the built-in target role\'s only action.');
+      'Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned snapshots), CreateTags on aws:TagKeys = our keys (and, for the Scheduler role, ec2:CreateAction = CreateSnapshot), CreateSnapshot is the target roles\' only other action.');
     ack(`arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/*`,
-      'The built-in create-snapshot target snapshots whichever tagged volume a rule names; the role can only CreateSnapshot.');
+      'The create-snapshot target (Scheduler schedule or built-in rule target) snapshots whichever tagged volume ensure-rules names; the role can only CreateSnapshot.');
+    ack(`arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${groupName}/*`,
+      'ensure-rules creates and deletes schedules it names itself (<volume>.<class>.<hash>); the group in the ARN limits it to this deployment\'s schedule group.');
     for (const pattern of ruleArnPatterns(s, '<AWS::Partition>', '<AWS::Region>', '<AWS::AccountId>')) {
       ack(pattern, 'ensure-rules creates and removes rules it names itself (<prefix><class>-<hash>-<nn>); the prefix and class limit it to this deployment\'s rules, PutTargets to the create-snapshot target.');
     }
@@ -384,6 +506,9 @@ export class EbsGensStack extends Stack {
 
     new CfnOutput(this, 'SweepStateMachineArn', { value: this.sweep.stateMachineArn });
     new CfnOutput(this, 'SnapshotCompletedStateMachineArn', { value: this.snapshotCompleted.stateMachineArn });
-    new CfnOutput(this, 'SnapshotRoleArn', { value: snapshotRole.roleArn });
+    if (snapshotRole) new CfnOutput(this, 'SnapshotRoleArn', { value: snapshotRole.roleArn });
+    new CfnOutput(this, 'ScheduleGroupName', { value: groupName });
+    new CfnOutput(this, 'SchedulerRoleArn', { value: schedulerRole.roleArn });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: scheduleDlq.queueUrl });
   }
 }

@@ -143,7 +143,8 @@ test('IAM conditions use the contract\'s tag keys', () => {
 test('rule names, permissions and the functions\' EBS_GENS_RULE_PREFIX follow the contract\'s rule_prefix', () => {
   const prefix = contract.rule_prefix.replace('{deployment}', 'prod');
   for (const [, p] of resources('AWS::Lambda::Function')) assert.equal(p.Environment.Variables.EBS_GENS_RULE_PREFIX, prefix);
-  const rules = statements().filter((s) => ([] as any[]).concat(s.Action).includes('events:PutRule'));
+  // The rule-management statement (DeleteRule in both backends; PutRule only in the rules backend).
+  const rules = statements().filter((s) => ([] as any[]).concat(s.Action).includes('events:DeleteRule'));
   assert.equal(rules.length, 1);
   const patterns = ([] as any[]).concat(rules[0].Resource).map((r: any) => r['Fn::Join'][1].at(-1));
   assert.deepEqual(patterns, contract.classes.map((c: string) => `:rule/${prefix}${c}-*`));

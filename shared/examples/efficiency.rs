@@ -210,6 +210,120 @@ async fn case(volumes: usize, per: usize) -> String {
     out
 }
 
+/// Calls of one sweep, per operation.
+type Calls = BTreeMap<&'static str, u64>;
+
+/// A fresh deployment's first sweep and the next, no-change sweep, on one backend.
+async fn fresh_and_steady(backend: &str, volumes: usize, per: usize) -> (Calls, Calls) {
+    let fake = FakeAws::new(ACCOUNT);
+    seed(&fake, volumes, per);
+    fake.add_schedule_group("ebs-gens-prod");
+    // The EventBridge and Scheduler control planes' rate limits are not modelled here.
+    for op in [
+        "ListRules",
+        "ListTargetsByRule",
+        "PutRule",
+        "PutTargets",
+        "RemoveTargets",
+        "DeleteRule",
+        "ListSchedules",
+        "CreateSchedule",
+        "DeleteSchedule",
+    ] {
+        fake.set_bucket(op, 1e12, 1e12);
+    }
+    let vars = [
+        ("EBS_GENS_DEPLOYMENT", "prod"),
+        ("EBS_GENS_BACKEND", backend),
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "5"),
+    ];
+    let settings = Settings::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let app = App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "efficiency")
+        .with_snapshot_role(Some(
+            "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
+        ))
+        .with_scheduler(
+            &fake,
+            Some("arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into()),
+            None,
+        )
+        .without_metrics();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    // Converge first (adopted snapshots are deleted by the run after their adoption).
+    for _ in 0..2 {
+        let s = sweep(&app, false, now, 3).await.unwrap();
+        assert!(!s.failed(), "{:?} {:?}", s.totals.errors, s.rules_error);
+    }
+    let fresh = fake.calls();
+    fake.reset_calls();
+    let s = sweep(&app, false, now, 3).await.unwrap();
+    assert_eq!(
+        (s.totals.deleted, s.rule_changes),
+        (0, 0),
+        "{backend}: not a no-change sweep"
+    );
+    (fresh, fake.calls())
+}
+
+/// The two backends side by side: what a fresh deployment costs (two sweeps, to converge) and
+/// what every later no-change sweep costs.
+async fn backends(volumes: usize, per: usize) -> String {
+    let (rf, rs) = fresh_and_steady("rules", volumes, per).await;
+    let (sf, ss) = fresh_and_steady("scheduler", volumes, per).await;
+    let mut ops: Vec<&str> = [&rf, &rs, &sf, &ss]
+        .iter()
+        .flat_map(|m| m.keys().copied())
+        .collect();
+    ops.sort();
+    ops.dedup();
+    let mut out = format!(
+        "\n### Backends: {volumes} volumes, {} snapshots\n\n| operation | rules: first two sweeps | rules: no-change sweep | scheduler: first two sweeps | scheduler: no-change sweep |\n|---|---:|---:|---:|---:|\n",
+        volumes * per
+    );
+    let total = |m: &Calls| m.values().sum::<u64>();
+    for op in ops {
+        let g = |m: &Calls| m.get(op).copied().unwrap_or(0);
+        out.push_str(&format!(
+            "| {op} | {} | {} | {} | {} |\n",
+            g(&rf),
+            g(&rs),
+            g(&sf),
+            g(&ss)
+        ));
+    }
+    out.push_str(&format!(
+        "| **total** | **{}** | **{}** | **{}** | **{}** |\n",
+        total(&rf),
+        total(&rs),
+        total(&sf),
+        total(&ss)
+    ));
+    // The scheduler's no-change sweep: volume listings (ensure + discovery pages + one re-read
+    // per prune batch of 100), snapshot pages, schedule pages, one ListRules (migration check).
+    let bound = 2 * volumes.div_ceil(500)
+        + volumes.div_ceil(100)
+        + (volumes * per).div_ceil(1000)
+        + volumes.div_ceil(100)
+        + 1;
+    assert!(
+        total(&ss) <= bound as u64,
+        "scheduler no-change sweep made {} calls, over {bound}",
+        total(&ss)
+    );
+    assert_eq!(
+        sf.get("CreateSchedule").copied(),
+        Some(volumes as u64),
+        "one CreateSchedule per volume"
+    );
+    out
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -219,5 +333,6 @@ fn main() {
     rt.block_on(async {
         println!("{}", case(1_000, 10).await);
         println!("{}", case(10_000, 10).await);
+        println!("{}", backends(1_000, 10).await);
     });
 }
