@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, TimeZone, Utc};
-use ebs_gens::app::sweep::sweep;
+use ebs_gens::app::sweep::{sweep, PAGE_SIZE};
 use ebs_gens::app::App;
 use ebs_gens::aws::fake::FakeAws;
 use ebs_gens::aws::{Ec2Api, Filter, PageRequest};
@@ -304,11 +304,21 @@ async fn backends(volumes: usize, per: usize) -> String {
         total(&sf),
         total(&ss)
     ));
-    // The scheduler's no-change sweep: volume listings (ensure + discovery pages + one re-read
-    // per prune batch of 100), snapshot pages, schedule pages, one ListRules (migration check).
-    let bound = 2 * volumes.div_ceil(500)
-        + volumes.div_ceil(100)
-        + (volumes * per).div_ceil(1000)
+    // The scheduler's no-change sweep: volume listings (ensure-rules in pages of 500, discovery
+    // in pages of 250, one re-read per prune batch of ≤ 100 within a page), snapshot pages (at
+    // least one per batch), schedule pages of 100, one ListRules (the migration check).
+    let pages = volumes.div_ceil(PAGE_SIZE as usize);
+    let batches: usize = (0..pages)
+        .map(|p| {
+            (volumes - p * PAGE_SIZE as usize)
+                .min(PAGE_SIZE as usize)
+                .div_ceil(100)
+        })
+        .sum();
+    let bound = volumes.div_ceil(500)
+        + pages
+        + batches
+        + batches.max((volumes * per).div_ceil(1000))
         + volumes.div_ceil(100)
         + 1;
     assert!(

@@ -2,7 +2,8 @@
 //!
 //! The pure core (no I/O, no SDK types): [`policy`] (tags → what a volume asks for),
 //! [`schedule`] (EventBridge cron/rate), [`ownership`] (names, tags, adoption), [`plan`]
-//! (keep/delete with reasons), [`rules`] (EventBridge rule layout), [`events`] (typed EBS
+//! (keep/delete with reasons), [`rules`] (EventBridge rule layout), [`schedules`] (Scheduler
+//! schedules, hashed names, reconcile), [`events`] (typed EBS
 //! events) and [`error`] (the stable error names Step Functions matches).
 
 pub mod app;

@@ -97,3 +97,48 @@ async fn not_found_means_already_deleted() {
         Deleted::Deleted
     );
 }
+
+/// Scheduler (a JSON-protocol service) errors as it sends them, through the real deserializer.
+mod scheduler {
+    use aws_sdk_scheduler::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use ebs_gens::aws::sdk::SdkScheduler;
+    use ebs_gens::aws::{ErrorKind, SchedulerApi};
+
+    fn json_error(status: u16, kind: &str, message: &str) -> Response<SdkBody> {
+        let mut r = Response::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from(format!(
+                "{{\"__type\":\"{kind}\",\"Message\":\"{message}\"}}"
+            )),
+        );
+        r.headers_mut().insert("x-amzn-errortype", kind.to_string());
+        r.headers_mut()
+            .insert("content-type", "application/json".to_string());
+        r
+    }
+
+    async fn delete_with(status: u16, kind: &'static str) -> ebs_gens::aws::AwsError {
+        let rule = mock!(Client::delete_schedule)
+            .then_http_response(move || json_error(status, kind, "from the mock"));
+        let client = mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&rule]);
+        SdkScheduler::from_client(client)
+            .delete_schedule("ebs-gens-prod", "vol-1.daily.0123456789ab")
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn scheduler_errors_are_classified() {
+        let e = delete_with(404, "ResourceNotFoundException").await;
+        assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+        let e = delete_with(409, "ConflictException").await;
+        assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+        let e = delete_with(403, "AccessDeniedException").await;
+        assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+        let e = delete_with(400, "ValidationException").await;
+        assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+    }
+}

@@ -1,4 +1,5 @@
-//! ensure-rules: reconcile EventBridge schedule rules with the managed volumes.
+//! ensure-rules: reconcile the snapshot schedules (EventBridge Scheduler, or rules with the
+//! built-in target) with the managed volumes.
 use ebs_gens::app::{ensure_rules, input, runtime};
 
 #[tokio::main]

@@ -62,6 +62,9 @@ pub struct VolumeReport {
     /// Planned for deletion but left for the next run: the Lambda deadline was near, or the
     /// snapshot was adopted in this run (its new tag may not yet be visible to IAM).
     pub deferred: Vec<String>,
+    /// Of `skipped`: the snapshots IAM refused to let us delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
     /// Planned for deletion but already gone (someone else deleted it): not counted as deleted.
     #[serde(default)]
     pub already_gone: Vec<String>,
@@ -302,20 +305,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<PruneOutput, Error> {
-    if input.volumes.len() > MAX_VOLUMES {
-        return Err(Error::InvalidInput(format!(
-            "volumes: {} volumes in one prune, at most {MAX_VOLUMES}",
-            input.volumes.len()
-        )));
-    }
-    let mut ids = BTreeSet::new();
-    for j in &input.volumes {
-        ids.insert(
-            id_after(&j.volume_id, "volume")
-                .map_err(|e| Error::InvalidInput(format!("volumes[].volume_id: {e}")))?,
-        );
-    }
-    let ids: Vec<String> = ids.into_iter().collect();
+    let ids = volume_ids(&input)?;
     let dry_run = app.dry_run(input.dry_run);
 
     // Fetch.
@@ -347,103 +337,21 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     }
     let mut reports = Vec::with_capacity(jobs.len());
     let mut failed: Vec<FailedDelete> = Vec::new();
-    let empty = Vec::new();
     for (vol, job) in &jobs {
         // Decide.
-        let d = decide(
-            &app.settings,
-            job,
-            snapshots.get(vol).unwrap_or(&empty),
-            adopted.ids(vol),
-            now,
-        );
-        let mut report = VolumeReport {
-            volume_id: vol.clone(),
-            policy: job.policy.to_string(),
-            adopted: adopted.ids(vol).to_vec(),
-            kept: d.plan.keep.iter().map(item).collect(),
-            doubtful: d.plan.doubtful.clone(),
-            contested_by: d.contested_by.clone(),
-            not_adopted: adopted
-                .refused
-                .iter()
-                .filter(|(v, _, _)| v == vol)
-                .map(|(_, s, why)| Item {
-                    snapshot_id: s.clone(),
-                    reasons: vec![why.clone()],
-                })
-                .collect(),
-            ..VolumeReport::default()
-        };
-        if let Some(why) = &report.doubtful {
-            tracing::warn!(volume_id = %vol, reason = %why, "doubtful listing; nothing deleted for this volume");
-            attention(&mut totals, vol, "doubtful", why.clone());
-        }
-        if !report.contested_by.is_empty() {
-            let why = format!(
-                "deployment {} also snapshots this volume (deployment {} here)",
-                report.contested_by.join(", "),
-                app.settings.deployment
-            );
-            tracing::warn!(volume_id = %vol, reason = %why, "contested volume");
-            attention(&mut totals, vol, "contested", why);
-        }
-        for id in &d.deferred {
-            tracing::info!(volume_id = %vol, snapshot_id = %id, reason = "adopted in this run; deleted next run", "delete deferred");
-            report.deferred.push(id.to_string());
-        }
-
+        let snaps = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
+        let d = decide(&app.settings, job, snaps, adopted.ids(vol), now);
+        let mut report = volume_report(job, &d, &adopted);
+        flag(&mut totals, &report, &app.settings.deployment);
         // Apply.
-        for e in d.deletes() {
-            let reason = item(e).reasons.join(", ");
-            if dry_run {
-                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, dry_run, "delete");
-                report.deleted.push(item(e));
-                continue;
-            }
-            match delete_one(app, e.snapshot_id, deadline).await {
-                Outcome::Deleted => {
-                    tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, "delete");
-                    report.deleted.push(item(e));
-                }
-                Outcome::AlreadyGone => {
-                    tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, "already deleted by someone else");
-                    report.already_gone.push(e.snapshot_id.to_string());
-                }
-                Outcome::Deferred => {
-                    tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, "deadline near; deletion deferred to the next run");
-                    report.deferred.push(e.snapshot_id.to_string());
-                }
-                Outcome::Skipped { why, denied } => {
-                    tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, error = %why, denied, "delete refused; skipped");
-                    totals.denied += usize::from(denied);
-                    report.skipped.push(Item {
-                        snapshot_id: e.snapshot_id.to_string(),
-                        reasons: vec![why],
-                    });
-                }
-                Outcome::Failed(f) => {
-                    tracing::error!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %f.code, error = %f.message, "delete failed");
-                    failed.push(f);
-                }
-            }
-        }
-
+        apply(app, &d, &mut report, &mut failed, deadline, dry_run).await;
         // Report.
-        totals.adopted += report.adopted.len();
-        totals.kept += report.kept.len();
-        totals.deleted += report.deleted.len();
-        totals.skipped += report.skipped.len();
-        totals.deferred += report.deferred.len();
-        totals.already_gone += report.already_gone.len();
-        totals.doubtful += usize::from(report.doubtful.is_some());
-        totals.contested += usize::from(!report.contested_by.is_empty());
+        totals.count(&report);
         tracing::info!(volume_id = %vol, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), dry_run, "volume pruned");
         reports.push(report);
     }
     totals.failed = failed.len();
     app.publish(&counts(&totals, dry_run), now);
-
     if !failed.is_empty() {
         tracing::error!(
             failed = failed.len(),
@@ -458,6 +366,134 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         totals,
         dry_run,
     })
+}
+
+/// The input's volume ids, validated and de-duplicated (at most [`MAX_VOLUMES`]).
+fn volume_ids(input: &PruneInput) -> Result<Vec<String>, Error> {
+    if input.volumes.len() > MAX_VOLUMES {
+        return Err(Error::InvalidInput(format!(
+            "volumes: {} volumes in one prune, at most {MAX_VOLUMES}",
+            input.volumes.len()
+        )));
+    }
+    let mut ids = BTreeSet::new();
+    for j in &input.volumes {
+        ids.insert(
+            id_after(&j.volume_id, "volume")
+                .map_err(|e| Error::InvalidInput(format!("volumes[].volume_id: {e}")))?,
+        );
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// The report of one volume before any delete: what is kept, adopted, doubtful, contested,
+/// and what this run leaves for the next because it adopted it.
+fn volume_report(job: &VolumeJob, d: &Decision<'_>, adopted: &super::Adopted) -> VolumeReport {
+    let vol = &job.volume_id;
+    for id in &d.deferred {
+        tracing::info!(volume_id = %vol, snapshot_id = %id, reason = "adopted in this run; deleted next run", "delete deferred");
+    }
+    VolumeReport {
+        volume_id: vol.clone(),
+        policy: job.policy.to_string(),
+        adopted: adopted.ids(vol).to_vec(),
+        kept: d.plan.keep.iter().map(item).collect(),
+        doubtful: d.plan.doubtful.clone(),
+        contested_by: d.contested_by.clone(),
+        deferred: d.deferred.iter().map(|id| id.to_string()).collect(),
+        not_adopted: adopted
+            .refused
+            .iter()
+            .filter(|(v, _, _)| v == vol)
+            .map(|(_, s, why)| Item {
+                snapshot_id: s.clone(),
+                reasons: vec![why.clone()],
+            })
+            .collect(),
+        ..VolumeReport::default()
+    }
+}
+
+/// Logs and lists a doubtful or contested volume (every run, until fixed).
+fn flag(totals: &mut Totals, report: &VolumeReport, deployment: &str) {
+    let vol = &report.volume_id;
+    if let Some(why) = &report.doubtful {
+        tracing::warn!(volume_id = %vol, reason = %why, "doubtful listing; nothing deleted for this volume");
+        attention(totals, vol, "doubtful", why.clone());
+    }
+    if !report.contested_by.is_empty() {
+        let why = format!(
+            "deployment {} also snapshots this volume (deployment {deployment} here)",
+            report.contested_by.join(", "),
+        );
+        tracing::warn!(volume_id = %vol, reason = %why, "contested volume");
+        attention(totals, vol, "contested", why);
+    }
+}
+
+/// The writes: each planned delete of this run (none in a dry run, which reports them as
+/// deleted), its outcome recorded in `report`; retryable failures collected in `failed`.
+async fn apply<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    d: &Decision<'_>,
+    report: &mut VolumeReport,
+    failed: &mut Vec<FailedDelete>,
+    deadline: Option<Instant>,
+    dry_run: bool,
+) {
+    let vol = d.plan.volume_id;
+    for e in d.deletes() {
+        let reason = item(e).reasons.join(", ");
+        if dry_run {
+            tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, dry_run, "delete");
+            report.deleted.push(item(e));
+            continue;
+        }
+        match delete_one(app, e.snapshot_id, deadline).await {
+            Outcome::Deleted => {
+                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, "delete");
+                report.deleted.push(item(e));
+            }
+            Outcome::AlreadyGone => {
+                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, "already deleted by someone else");
+                report.already_gone.push(e.snapshot_id.to_string());
+            }
+            Outcome::Deferred => {
+                tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, "deadline near; deletion deferred to the next run");
+                report.deferred.push(e.snapshot_id.to_string());
+            }
+            Outcome::Skipped { why, denied } => {
+                tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, error = %why, denied, "delete refused; skipped");
+                let reasons = vec![why];
+                if denied {
+                    report.denied.push(e.snapshot_id.to_string());
+                }
+                report.skipped.push(Item {
+                    snapshot_id: e.snapshot_id.to_string(),
+                    reasons,
+                });
+            }
+            Outcome::Failed(f) => {
+                tracing::error!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %f.code, error = %f.message, "delete failed");
+                failed.push(f);
+            }
+        }
+    }
+}
+
+impl Totals {
+    /// Adds one volume's report.
+    fn count(&mut self, r: &VolumeReport) {
+        self.adopted += r.adopted.len();
+        self.kept += r.kept.len();
+        self.deleted += r.deleted.len();
+        self.skipped += r.skipped.len();
+        self.denied += r.denied.len();
+        self.deferred += r.deferred.len();
+        self.already_gone += r.already_gone.len();
+        self.doubtful += usize::from(r.doubtful.is_some());
+        self.contested += usize::from(!r.contested_by.is_empty());
+    }
 }
 
 /// The metrics prune-volumes publishes (adoptions and deletions only when they happened).

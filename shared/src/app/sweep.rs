@@ -1,7 +1,7 @@
 //! The sweep run in-process: exactly the steps of `statemachine/sweep.asl.json` (ensure rules,
 //! then discover page by page, prune each page's batches, fold their results into the running
 //! summary, and fold the last page at the end), with the state machine's retry of retryable
-//! errors. Used by the local `sweep` command, the efficiency benchmark and the tests.
+//! errors. Used by the tests and the benchmarks (the local `sweep` command runs the ASL itself).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,9 @@ where
     }
 }
 
+/// The discovery page size `sweep.asl.json` uses.
+pub const PAGE_SIZE: i32 = 250;
+
 /// Runs one sweep. `attempts` is the per-step retry budget (the ASL's Retry does the same).
 pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
@@ -71,8 +74,10 @@ pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             }
         }
     }
+    // Pages of 250 volumes, as `sweep.asl.json` asks for.
     let mut input = DiscoverInput {
         dry_run,
+        page_size: Some(PAGE_SIZE),
         ..Default::default()
     };
     loop {
@@ -104,6 +109,7 @@ pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         }
         input = DiscoverInput {
             cursor: page.next_cursor.clone(),
+            page_size: (page.next_cursor.is_some()).then_some(PAGE_SIZE),
             dry_run,
             summary: page.summary,
             results,

@@ -86,10 +86,73 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     let jobs: BTreeMap<String, VolumeJob> =
         jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
 
-    // Decide.
+    // Decide (each snapshot is read: the event names the volume, EC2 knows the truth).
+    let (wanted, mut decided) = triage(app, &ok, &jobs, &misconfigured).await?;
+    results.append(&mut decided);
+
+    // Apply.
+    let adopted = adopt(
+        app,
+        &jobs,
+        &wanted,
+        "completed snapshot of a managed volume",
+        dry_run,
+    )
+    .await?;
+
+    // Report.
+    for (vol, (ids, _)) in &adopted.tagged {
+        for id in ids {
+            results.push(result(
+                id,
+                vol,
+                TagAction::Adopted,
+                format!("adoption mode {}", app.settings.adoption),
+            ));
+        }
+    }
+    for (vol, id, why) in &adopted.refused {
+        results.push(result(id, vol, TagAction::Skipped, why.clone()));
+    }
+    if !dry_run {
+        counts.add(Metric::SnapshotsAdopted, adopted.count() as u64);
+    }
+    app.publish(&counts, chrono::Utc::now());
+
+    let touched: Vec<VolumeJob> = ok
+        .iter()
+        .filter_map(|c| {
+            jobs.get(&c.volume_id)
+                .map(|j| (j.volume_id.clone(), j.clone()))
+        })
+        .collect::<BTreeMap<_, _>>()
+        .into_values()
+        .collect();
+    Ok(TagOutput {
+        results,
+        volumes: touched,
+        failed,
+        dry_run,
+    })
+}
+
+/// For each succeeded completion: adopt its snapshot, or say why not.
+async fn triage<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    ok: &[crate::events::Completion],
+    jobs: &BTreeMap<String, VolumeJob>,
+    misconfigured: &[super::MisconfiguredVolume],
+) -> Result<(Adoptions, Vec<SnapshotResult>), Error> {
+    let mut results = Vec::new();
+    let result = |snapshot_id: &str, volume_id: &str, action, reason: String| SnapshotResult {
+        snapshot_id: snapshot_id.to_string(),
+        volume_id: volume_id.to_string(),
+        action,
+        reason,
+    };
     let rule = app.settings.adoption_rule(&app.account_id);
     let mut wanted = Adoptions::new();
-    for c in &ok {
+    for c in ok {
         let skip =
             |reason: String| result(&c.snapshot_id, &c.volume_id, TagAction::Skipped, reason);
         let Some(job) = jobs.get(&c.volume_id) else {
@@ -136,48 +199,5 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         }
     }
 
-    // Apply.
-    let adopted = adopt(
-        app,
-        &jobs,
-        &wanted,
-        "completed snapshot of a managed volume",
-        dry_run,
-    )
-    .await?;
-
-    // Report.
-    for (vol, (ids, _)) in &adopted.tagged {
-        for id in ids {
-            results.push(result(
-                id,
-                vol,
-                TagAction::Adopted,
-                format!("adoption mode {}", app.settings.adoption),
-            ));
-        }
-    }
-    for (vol, id, why) in &adopted.refused {
-        results.push(result(id, vol, TagAction::Skipped, why.clone()));
-    }
-    if !dry_run {
-        counts.add(Metric::SnapshotsAdopted, adopted.count() as u64);
-    }
-    app.publish(&counts, chrono::Utc::now());
-
-    let touched: Vec<VolumeJob> = ok
-        .iter()
-        .filter_map(|c| {
-            jobs.get(&c.volume_id)
-                .map(|j| (j.volume_id.clone(), j.clone()))
-        })
-        .collect::<BTreeMap<_, _>>()
-        .into_values()
-        .collect();
-    Ok(TagOutput {
-        results,
-        volumes: touched,
-        failed,
-        dry_run,
-    })
+    Ok((wanted, results))
 }

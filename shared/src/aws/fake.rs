@@ -227,48 +227,43 @@ impl FakeAws {
         }
     }
 
+    /// Changes one snapshot's fake-only state (no-op for an unknown id).
+    fn mark(&self, snapshot_id: &str, f: impl FnOnce(&mut FakeSnapshot)) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            f(s);
+        }
+    }
+
     /// Registers an AMI that uses the snapshot: DeleteSnapshot answers `InvalidSnapshot.InUse`.
     pub fn use_in_ami(&self, snapshot_id: &str, ami: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.in_use_by = Some(ami.into());
-        }
+        self.mark(snapshot_id, |s| s.in_use_by = Some(ami.into()));
     }
 
     /// Marks a snapshot as managed by AWS Backup: DeleteSnapshot is refused.
     pub fn manage_by_backup(&self, snapshot_id: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.backup_managed = true;
-        }
+        self.mark(snapshot_id, |s| s.backup_managed = true);
     }
 
     /// Locks a snapshot (EBS snapshot lock): DeleteSnapshot answers `SnapshotLocked`.
     pub fn lock(&self, snapshot_id: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.locked = true;
-        }
+        self.mark(snapshot_id, |s| s.locked = true);
     }
 
     /// IAM refuses CreateTags on this snapshot (`UnauthorizedOperation`), as our conditions do
     /// for a snapshot another deployment tagged first.
     pub fn deny_tagging(&self, snapshot_id: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.deny_tags = true;
-        }
+        self.mark(snapshot_id, |s| s.deny_tags = true);
     }
 
     /// IAM refuses DeleteSnapshot on this snapshot (`UnauthorizedOperation`).
     pub fn deny_delete(&self, snapshot_id: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.deny_delete = true;
-        }
+        self.mark(snapshot_id, |s| s.deny_delete = true);
     }
 
     /// Someone else deletes this snapshot right before our DeleteSnapshot: it answers
     /// `InvalidSnapshot.NotFound`.
     pub fn vanish_before_delete(&self, snapshot_id: &str) {
-        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
-            s.vanishes = true;
-        }
+        self.mark(snapshot_id, |s| s.vanishes = true);
     }
 
     /// The next `n` DeleteSnapshot calls on this snapshot fail with a 5xx.
