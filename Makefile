@@ -10,7 +10,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract
+.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract cost
 
 help:
 	@echo "make demo [BACKEND=rules] - run the whole system locally on an emulated fleet and print a report"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   - criterion benchmark of the planner (1,000,000 snapshots)"
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fault-budget - the largest prune batch under 20 % injected faults vs the Lambda timeout"
+	@echo "make cost    - what it costs to run per 1,000 volumes a month: measured locally, priced with scripts/prices.json"
 	@echo "make fmt     - format the Rust code"
 	@echo "make contract - regenerate contract.json (names shared by Rust, ASL, CDK and the runner)"
 
@@ -75,6 +76,12 @@ fault-budget:
 demo: setup
 	cargo build --workspace --bins --locked
 	node scripts/local.mjs demo $(if $(BACKEND),--backend $(BACKEND))
+
+# Cost per month per 1,000 volumes: real executions on the local stack (transitions, Lambda
+# invocations and durations, log bytes) for three fleet policies, priced with scripts/prices.json.
+cost: setup
+	cargo build --workspace --bins --locked
+	node scripts/cost.mjs
 
 sweep-local: setup
 	cargo build --workspace --bins --locked

@@ -9,6 +9,8 @@
     python scripts/fleet.py --endpoint URL create-group   -> the deployment's schedule group
     python scripts/fleet.py --endpoint URL schedules      -> JSON: our schedules (expression, zone, input)
     python scripts/fleet.py --endpoint URL fire-schedules -> each schedule fires: CreateSnapshot with its Input
+    python scripts/fleet.py --endpoint URL seed-fleet --volumes N --tag Daily_Gens=7 [--tag ...]
+                                 [--history K --every-hours H] -> JSON with the ids it created
 
 Only ever talks to the endpoint it is given (an emulator on loopback).
 """
@@ -167,6 +169,25 @@ def seed_demo(ec2, now):
     return out
 
 
+def seed_fleet(ec2, now, volumes, tags, history, every_hours, name):
+    """`volumes` volumes with `tags` on one instance named `name` (the first 20 attached, the rest
+    unattached), each with `history` snapshots of ours, `every_hours` apart before now, tagged as
+    a schedule's snapshots are born (managed-by, volume, class, Name): a fleet in steady state, for
+    `make cost`. The class is the finest one among `tags`."""
+    classes = {"Hourly_Gens": "hourly", "Daily_Gens": "daily", "Weekly_Gens": "weekly", "Monthly_Gens": "monthly"}
+    cls = next((c for k, c in classes.items() if k in tags), "daily")
+    inst = instance(ec2, name)
+    vols = []
+    for i in range(volumes):
+        attach = (inst, f"/dev/sd{chr(ord('f') + i)}") if i < 20 else None
+        v = volume(ec2, dict(tags, Name=f"{name}-data{i:03d}"), attach)
+        born = dict(ours(v), **{"ebs-gens:class": cls, "Name": f"{name}_{cls.capitalize()}_{v}"})
+        for h in range(1, history + 1):
+            snapshot(ec2, v, now - datetime.timedelta(hours=every_hours * h), born)
+        vols.append(v)
+    return {"instance": inst, "volumes": vols}
+
+
 def fire_rules(ec2, events, now):
     """What EventBridge's built-in create-snapshot target does when our rules fire: one untagged
     snapshot per target volume, started at the last fire time."""
@@ -206,6 +227,12 @@ def main():
     sub.add_parser("create-group")
     sub.add_parser("fire-schedules")
     sub.add_parser("schedules")
+    f = sub.add_parser("seed-fleet")
+    f.add_argument("--volumes", type=int, required=True)
+    f.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
+    f.add_argument("--history", type=int, default=0, help="snapshots of ours per volume")
+    f.add_argument("--every-hours", type=float, default=24.0, help="hours between them")
+    f.add_argument("--name", default="cost01", help="the instance's Name")
     s = sub.add_parser("snapshot")
     s.add_argument("volume")
     a = p.parse_args()
@@ -219,6 +246,10 @@ def main():
         out = seed_faults(ec2, now)
     elif a.cmd == "seed-demo":
         out = seed_demo(ec2, now)
+    elif a.cmd == "seed-fleet":
+        if a.volumes < 1 or a.history < 0 or a.every_hours <= 0 or not all("=" in t for t in a.tag):
+            sys.exit("seed-fleet: --volumes >= 1, --history >= 0, --every-hours > 0, --tag KEY=VALUE")
+        out = seed_fleet(ec2, now, a.volumes, dict(t.split("=", 1) for t in a.tag), a.history, a.every_hours, a.name)
     elif a.cmd == "create-group":
         out = create_group(scheduler_client(a.endpoint))
     elif a.cmd == "fire-schedules":

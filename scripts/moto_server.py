@@ -8,6 +8,11 @@ EC2 ORs the values of one filter: the resource matches when any of its keys matc
 starting `[backdate 2026-11-01T09:30:00Z]` gets that start time, so tests and the demo can build
 weeks of history. Nothing in ebs-gens reads descriptions; AWS has no such thing.
 
+3. moto 5.2.5 ignores DescribeVolumes' MaxResults and NextToken (one page, always). AWS pages:
+with MaxResults (and no VolumeIds, which AWS does not combine with it) at most that many volumes
+come back, with a NextToken while more remain. So a sweep over more volumes than its page size
+runs its page loop on the emulator as it does in AWS (`make cost` measures it).
+
 Usage is the same as moto_server: python scripts/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -16,8 +21,10 @@ import fnmatch
 import re
 import sys
 
+from moto.core.responses import ActionResult
 from moto.ec2 import utils as ec2_utils
 from moto.ec2.models.elastic_block_store import EBSBackend
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.server import main
 
 _original = ec2_utils.is_filter_matching
@@ -48,6 +55,24 @@ def _create_backdated_snapshot(self, volume_id, description, *args, **kwargs):
 
 
 EBSBackend.create_snapshot = _create_backdated_snapshot
+
+
+def _describe_volumes_paged(self):
+    filters = self._filters_from_querystring()
+    volume_ids = self._get_param("VolumeIds", [])
+    volumes = list(self.ec2_backend.describe_volumes(volume_ids=volume_ids, filters=filters))
+    max_results = self._get_int_param("MaxResults")
+    if not max_results or volume_ids:
+        return ActionResult({"Volumes": volumes})
+    token = self._get_param("NextToken")
+    start = int(token) if token and token.isdigit() else 0
+    result = {"Volumes": volumes[start:start + max_results]}
+    if start + max_results < len(volumes):
+        result["NextToken"] = str(start + max_results)
+    return ActionResult(result)
+
+
+ElasticBlockStore.describe_volumes = _describe_volumes_paged
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -325,7 +325,7 @@ export class EbsGensStack extends Stack {
     // The state machines, ASL loaded from statemachine/. Each gets exactly the placeholders
     // contract.json lists for it, substituted with its functions' ARNs, and may invoke exactly those
     // functions; an ASL whose `${…}` placeholders differ from the contract's stops the synth.
-    const machine = (id: string, name: string, file: string) => {
+    const machine = (id: string, name: string, file: string, stateMachineType: sfn.StateMachineType) => {
       const entry = CONTRACT.state_machines.find((m) => m.file === file);
       if (!entry) throw new Error(`contract.json lists no state machine ${file}`);
       const definition = readFileSync(resolve(ROOT, 'statemachine', file), 'utf8');
@@ -340,13 +340,15 @@ export class EbsGensStack extends Stack {
       const sm = new sfn.StateMachine(this, id, {
         definitionBody: sfn.DefinitionBody.fromString(definition),
         definitionSubstitutions: Object.fromEntries(uses.map(([p, fn]) => [p, f[fn].functionArn])),
-        stateMachineType: sfn.StateMachineType.STANDARD,
+        stateMachineType,
         tracingEnabled: true,
         logs: {
           // Under /aws/vendedlogs/: Step Functions' log delivery otherwise adds every log group to the
           // account's CloudWatch Logs resource policy, which has a size limit (Step Functions
           // best practices, bp-cwl). The name is exact (no wildcard), so it cannot match another
-          // deployment's log group.
+          // deployment's log group. ALL with execution data for both types: an Express execution
+          // keeps no execution history in Step Functions, so this log is the only place its
+          // states' inputs, outputs and errors can be read afterwards.
           destination: new logs.LogGroup(this, `${id}Logs`, {
             logGroupName: `/aws/vendedlogs/states/ebs-gens-${s.deployment}-${name}`,
             retention: s.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
@@ -359,8 +361,25 @@ export class EbsGensStack extends Stack {
       for (const [, fn] of uses) f[fn].grantInvoke(sm);
       return sm;
     };
-    this.snapshotCompleted = machine('SnapshotCompleted', 'snapshot-completed', 'snapshot-completed.asl.json');
-    this.sweep = machine('Sweep', 'sweep', 'sweep.asl.json');
+    // snapshot-completed is an Express workflow: it runs once per snapshot taken (30 a month per
+    // daily volume, 720 per hourly one), a few states and two short Lambda calls, so a request plus
+    // 100 ms steps of 64 MB costs a fraction of Standard's per-transition price (`make cost`).
+    // What Express changes, and why it is safe here:
+    // - at-least-once: a duplicated execution (as a duplicated EventBridge delivery) adopts and
+    //   deletes nothing more (tag-snapshot and prune-volumes are idempotent; tested end to end in
+    //   tests/statemachine/statemachine.test.mjs);
+    // - no execution history in Step Functions: the execution log below (ALL, with data) is it;
+    // - a 5-minute limit: a one-volume prune normally deletes one surplus snapshot. One that runs
+    //   longer (a policy lowered by hundreds) ends the execution as timed out (alarmed below) while
+    //   prune-volumes runs on to its own deadline; the hourly sweep finishes what is left.
+    // EventBridge starts it as before (StartExecution, asynchronous; the rule's role is allowed
+    // states:StartExecution on it).
+    this.snapshotCompleted = machine('SnapshotCompleted', 'snapshot-completed', 'snapshot-completed.asl.json', sfn.StateMachineType.EXPRESS);
+    // The sweep stays Standard: one execution runs ensure-rules, then every page's prune batches,
+    // each of which may take up to prune-volumes' 900 s Lambda timeout (`make fault-budget`) —
+    // longer than Express's 5-minute maximum. It runs 720 times a month whatever the fleet size,
+    // its transitions growing only per page (250 volumes) and batch (100 volumes).
+    this.sweep = machine('Sweep', 'sweep', 'sweep.asl.json', sfn.StateMachineType.STANDARD);
 
     new events.Rule(this, 'SnapshotCompletedRule', {
       description: `ebs-gens ${s.deployment}: EBS createSnapshot completions start snapshot-completed`,
@@ -394,9 +413,20 @@ export class EbsGensStack extends Stack {
         threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
       });
     const alarms = [
+      // Express state machines publish ExecutionsFailed (and ExecutionsTimedOut) per
+      // StateMachineArn like Standard ones: "All state machines emit metrics ... The following
+      // metrics can be filtered with a StateMachineArn" (Step Functions developer guide, Monitoring
+      // Step Functions metrics using Amazon CloudWatch, "Execution metrics for all state machines",
+      // https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html).
       new cloudwatch.Alarm(this, 'SnapshotCompletedFailed', {
         alarmDescription: 'snapshot-completed executions failed (a snapshot failed, or tagging/pruning failed after retries)',
         metric: this.snapshotCompleted.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
+      }),
+      // Express only: an execution past the 5-minute limit ends as timed out, not failed.
+      new cloudwatch.Alarm(this, 'SnapshotCompletedTimedOut', {
+        alarmDescription: 'snapshot-completed executions timed out (Express: 5 minutes); prune-volumes ran on to its own deadline and the next sweep prunes the rest',
+        metric: this.snapshotCompleted.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
         threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
       }),
       new cloudwatch.Alarm(this, 'SweepFailed', {

@@ -317,3 +317,47 @@ test('Step Functions log to /aws/vendedlogs/states/ebs-gens-<deployment>-<machin
     assert.deepEqual((sm[0][1] as any).Properties.LoggingConfiguration.Destinations, [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }]);
   }
 });
+
+test('snapshot-completed is Express, the sweep Standard; both log ALL with execution data', () => {
+  const machineProps = (prefix: string) => {
+    const sm = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(([id]) => id.startsWith(prefix) && !id.startsWith(`${prefix}Role`));
+    assert.equal(sm.length, 1, prefix);
+    return (sm[0][1] as any).Properties;
+  };
+  assert.equal(machineProps('SnapshotCompleted').StateMachineType, 'EXPRESS');
+  // The sweep can run past Express's 5 minutes (a prune batch may take up to its 900 s timeout).
+  assert.equal(machineProps('Sweep').StateMachineType, 'STANDARD');
+  for (const prefix of ['SnapshotCompleted', 'Sweep']) {
+    const p = machineProps(prefix);
+    assert.equal(p.LoggingConfiguration.Level, 'ALL', prefix);
+    assert.equal(p.LoggingConfiguration.IncludeExecutionData, true, prefix);
+    assert.deepEqual(p.TracingConfiguration, { Enabled: true }, prefix);
+  }
+});
+
+test('EventBridge may still start the Express snapshot-completed (StartExecution)', () => {
+  const rule = Object.values(template.findResources('AWS::Events::Rule')).map((r: any) => r.Properties)
+    .find((p) => p.EventPattern?.['detail-type']?.[0] === 'EBS Snapshot Notification');
+  assert.ok(rule, 'the EBS completion rule');
+  const [target] = rule.Targets;
+  assert.match(target.Arn.Ref, /^SnapshotCompleted/);
+  const roleId = target.RoleArn['Fn::GetAtt'][0];
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).map((p: any) => p.Properties)
+    .filter((p) => JSON.stringify(p.Roles).includes(roleId));
+  const starts = policies.flatMap((p) => p.PolicyDocument.Statement).filter((s: any) => actionsOf(s).includes('states:StartExecution'));
+  assert.equal(starts.length, 1);
+  assert.equal(starts[0].Effect, 'Allow');
+  assert.match(starts[0].Resource.Ref, /^SnapshotCompleted/);
+});
+
+test('snapshot-completed (Express): failed and timed-out executions are both alarmed, per state machine', () => {
+  for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+    const found = alarms().filter((a) => a.Namespace === 'AWS/States' && a.MetricName === metric
+      && /^SnapshotCompleted/.test(a.Dimensions.find((d: any) => d.Name === 'StateMachineArn')?.Value?.Ref ?? ''));
+    assert.equal(found.length, 1, metric);
+    assert.equal(found[0].Statistic, 'Sum', metric);
+    assert.equal(found[0].Threshold, 1, metric);
+    assert.equal(found[0].TreatMissingData, 'notBreaching', metric);
+    assert.match(found[0].AlarmActions[0].Ref, /^AlarmTopic/, metric);
+  }
+});

@@ -89,6 +89,28 @@ impl Default for Settings {
     }
 }
 
+/// A whole-number setting within `range`, `default` when unset; anything else names the variable.
+fn ranged<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(v) = get(var) else {
+        return Ok(default);
+    };
+    v.parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError {
+            var: var.to_string(),
+            why: format!("{v:?} is not {}..={}", range.start(), range.end()),
+        })
+}
+
 impl Settings {
     /// Reads settings through `lookup` (e.g. `|k| std::env::var(k).ok()`), validating each.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
@@ -127,19 +149,8 @@ impl Settings {
                 format!("{schedule_group:?} must be 1..=64 characters of [0-9a-zA-Z-_.]"),
             ));
         }
-        let flexible_window_minutes = match get("EBS_GENS_FLEXIBLE_WINDOW_MINUTES") {
-            None => 60,
-            Some(m) => m
-                .parse::<u32>()
-                .ok()
-                .filter(|m| *m <= 1440)
-                .ok_or_else(|| {
-                    err(
-                        "EBS_GENS_FLEXIBLE_WINDOW_MINUTES",
-                        format!("{m:?} is not 0..=1440"),
-                    )
-                })?,
-        };
+        let flexible_window_minutes: u32 =
+            ranged(&get, "EBS_GENS_FLEXIBLE_WINDOW_MINUTES", 60, 0..=1440)?;
         let rule_prefix =
             get("EBS_GENS_RULE_PREFIX").unwrap_or_else(|| format!("ebs-gens-{deployment}-"));
         validate_prefix(&rule_prefix).map_err(|why| err("EBS_GENS_RULE_PREFIX", why))?;
@@ -179,19 +190,7 @@ impl Settings {
             None => AdoptionMode::default(),
             Some(m) => m.parse().map_err(|why| err("EBS_GENS_ADOPTION", why))?,
         };
-        let window = match get("EBS_GENS_ADOPTION_WINDOW_MINUTES") {
-            None => 15,
-            Some(m) => m
-                .parse::<i64>()
-                .ok()
-                .filter(|m| (1..=1440).contains(m))
-                .ok_or_else(|| {
-                    err(
-                        "EBS_GENS_ADOPTION_WINDOW_MINUTES",
-                        format!("{m:?} is not 1..=1440"),
-                    )
-                })?,
-        };
+        let window: i64 = ranged(&get, "EBS_GENS_ADOPTION_WINDOW_MINUTES", 15, 1..=1440)?;
         // schedule-window adoption matches a snapshot to a fixed fire time; a rate() schedule
         // has none, so not one snapshot of that class could ever be adopted (or pruned).
         if adoption == AdoptionMode::ScheduleWindow {
@@ -205,14 +204,7 @@ impl Settings {
                 ));
             }
         }
-        let delete_burst = match get("EBS_GENS_DELETE_BURST") {
-            None => 20,
-            Some(b) => b
-                .parse::<u32>()
-                .ok()
-                .filter(|b| (1..=100).contains(b))
-                .ok_or_else(|| err("EBS_GENS_DELETE_BURST", format!("{b:?} is not 1..=100")))?,
-        };
+        let delete_burst: u32 = ranged(&get, "EBS_GENS_DELETE_BURST", 20, 1..=100)?;
         let deletes_per_second = match get("EBS_GENS_DELETES_PER_SECOND") {
             None => 2.0,
             Some(r) => r

@@ -1,33 +1,89 @@
-//! The SDK adapter's error classification against exact EC2 error bodies, through the real
-//! deserializer (aws-smithy-mocks replaces only the HTTP exchange).
+//! The SDK adapters' error classification against exact EC2 (XML) and Scheduler (JSON) error
+//! bodies, through the real SDK clients and deserializers: a tiny HTTP responder on 127.0.0.1
+//! answers each request with the next canned response.
+//!
+//! (A loopback stub rather than aws-smithy-mocks: the mocks need the SDK crates' `test-util`
+//! features, which would make every test build compile the AWS SDK a second time.)
 
-use aws_sdk_ec2::operation::delete_snapshot::DeleteSnapshotOutput;
-use aws_sdk_ec2::Client;
-use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use aws_smithy_runtime_api::http::{Response, StatusCode};
-use aws_smithy_types::body::SdkBody;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
 use ebs_gens::aws::client::Ec2;
 use ebs_gens::aws::pacer::Pacer;
-use ebs_gens::aws::sdk::SdkEc2;
-use ebs_gens::aws::{Deleted, Ec2Api, ErrorKind};
+use ebs_gens::aws::sdk::{SdkEc2, SdkScheduler};
+use ebs_gens::aws::{AwsError, Deleted, Ec2Api, ErrorKind, SchedulerApi};
 use ebs_gens::{Error, ErrorName};
 
-fn ec2_error(status: u16, code: &str, message: &str) -> Response<SdkBody> {
+/// One canned HTTP response: status, extra headers, body.
+type Canned = (u16, Vec<(&'static str, String)>, String);
+
+/// Serves `responses` in order (the last one repeats), one per request; returns the endpoint.
+fn stub(responses: Vec<Canned>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let queue = Arc::new(Mutex::new(responses));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            // Read the request head, then its body (Content-Length).
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let (status, headers, body) = {
+                let mut q = queue.lock().unwrap();
+                if q.len() > 1 {
+                    q.remove(0)
+                } else {
+                    q[0].clone()
+                }
+            };
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            let _ = conn.write_all(format!("{head}\r\n{body}").as_bytes());
+        }
+    });
+    url
+}
+
+async fn config(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "stub",
+        ))
+        // One attempt: the classification is under test, not the SDK's retries.
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+fn ec2_error(status: u16, code: &str, message: &str) -> Canned {
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>"
     );
-    Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(xml))
+    (status, vec![("content-type", "text/xml".into())], xml)
 }
 
-async fn delete_with(
-    status: u16,
-    code: &'static str,
-    message: &'static str,
-) -> ebs_gens::aws::AwsError {
-    let rule =
-        mock!(Client::delete_snapshot).then_http_response(move || ec2_error(status, code, message));
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&rule]);
-    SdkEc2::from_client(client)
+async fn delete_with(status: u16, code: &str, message: &str) -> AwsError {
+    let url = stub(vec![ec2_error(status, code, message)]);
+    SdkEc2::new(&config(&url).await)
         .delete_snapshot("snap-0123456789abcdef0")
         .await
         .unwrap_err()
@@ -78,16 +134,16 @@ async fn throttling_5xx_and_access_denied_map_to_stable_names() {
 
 #[tokio::test]
 async fn not_found_means_already_deleted() {
-    let rule = mock!(Client::delete_snapshot).then_http_response(|| {
+    let ok = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteSnapshotResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>x</requestId><return>true</return></DeleteSnapshotResponse>";
+    let url = stub(vec![
         ec2_error(
             400,
             "InvalidSnapshot.NotFound",
             "The snapshot 'snap-0123456789abcdef0' does not exist.",
-        )
-    });
-    let ok = mock!(Client::delete_snapshot).then_output(|| DeleteSnapshotOutput::builder().build());
-    let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&rule, &ok]);
-    let ec2 = Ec2::new(SdkEc2::from_client(client), Pacer::unlimited());
+        ),
+        (200, vec![("content-type", "text/xml".into())], ok.into()),
+    ]);
+    let ec2 = Ec2::new(SdkEc2::new(&config(&url).await), Pacer::unlimited());
     assert_eq!(
         ec2.delete("snap-0123456789abcdef0").await.unwrap(),
         Deleted::AlreadyGone
@@ -98,47 +154,28 @@ async fn not_found_means_already_deleted() {
     );
 }
 
-/// Scheduler (a JSON-protocol service) errors as it sends them, through the real deserializer.
-mod scheduler {
-    use aws_sdk_scheduler::Client;
-    use aws_smithy_mocks::{mock, mock_client, RuleMode};
-    use aws_smithy_runtime_api::http::{Response, StatusCode};
-    use aws_smithy_types::body::SdkBody;
-    use ebs_gens::aws::sdk::SdkScheduler;
-    use ebs_gens::aws::{ErrorKind, SchedulerApi};
-
-    fn json_error(status: u16, kind: &str, message: &str) -> Response<SdkBody> {
-        let mut r = Response::new(
-            StatusCode::try_from(status).unwrap(),
-            SdkBody::from(format!(
-                "{{\"__type\":\"{kind}\",\"Message\":\"{message}\"}}"
-            )),
-        );
-        r.headers_mut().insert("x-amzn-errortype", kind.to_string());
-        r.headers_mut()
-            .insert("content-type", "application/json".to_string());
-        r
-    }
-
-    async fn delete_with(status: u16, kind: &'static str) -> ebs_gens::aws::AwsError {
-        let rule = mock!(Client::delete_schedule)
-            .then_http_response(move || json_error(status, kind, "from the mock"));
-        let client = mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&rule]);
-        SdkScheduler::from_client(client)
+/// Scheduler (a JSON-protocol service) errors as it sends them.
+#[tokio::test]
+async fn scheduler_errors_are_classified() {
+    for (status, kind, want) in [
+        (404, "ResourceNotFoundException", ErrorKind::NotFound),
+        (409, "ConflictException", ErrorKind::Conflict),
+        (403, "AccessDeniedException", ErrorKind::AccessDenied),
+        (400, "ValidationException", ErrorKind::Invalid),
+        (429, "ThrottlingException", ErrorKind::Throttled),
+    ] {
+        let url = stub(vec![(
+            status,
+            vec![
+                ("content-type", "application/json".into()),
+                ("x-amzn-errortype", kind.into()),
+            ],
+            format!("{{\"__type\":\"{kind}\",\"Message\":\"from the stub\"}}"),
+        )]);
+        let e = SdkScheduler::new(&config(&url).await)
             .delete_schedule("ebs-gens-prod", "vol-1.daily.0123456789ab")
             .await
-            .unwrap_err()
-    }
-
-    #[tokio::test]
-    async fn scheduler_errors_are_classified() {
-        let e = delete_with(404, "ResourceNotFoundException").await;
-        assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
-        let e = delete_with(409, "ConflictException").await;
-        assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
-        let e = delete_with(403, "AccessDeniedException").await;
-        assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
-        let e = delete_with(400, "ValidationException").await;
-        assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+            .unwrap_err();
+        assert_eq!(e.kind, want, "{kind}: {e}");
     }
 }

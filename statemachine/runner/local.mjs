@@ -69,7 +69,8 @@ export async function invoke(endpoint, functionName, payload) {
 
 /**
  * Runs `file` with `input`. Returns `{ ok, output, error, cause, invocations }` — `invocations`
- * lists every Lambda call ({ state, function, error }) so callers can see retries.
+ * lists every Lambda call ({ state, function, input, output, error, ms }) so callers can see
+ * retries.
  */
 export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0, onEvent } = {}) {
   if (!endpoint) throw new Error('a Lambda endpoint is required (cargo lambda watch)');
@@ -81,7 +82,7 @@ export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0,
   for (const state of taskStates(definition)) {
     retryIntervalOverrides[state] = retryDelayMs;
     taskResourceLocalHandlers[state] = async (params) => {
-      const record = { state, function: params.FunctionName, error: null, output: null, ms: 0 };
+      const record = { state, function: params.FunctionName, input: params.Payload, error: null, output: null, ms: 0 };
       invocations.push(record);
       const t0 = Date.now();
       try {

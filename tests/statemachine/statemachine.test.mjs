@@ -92,6 +92,32 @@ test('snapshot-completed: tags the new snapshot, then prunes its volume', async 
   assert.equal(dup.output.prune.totals.deleted, 0);
 });
 
+test('snapshot-completed: the same completion event twice changes nothing the second time', async () => {
+  // EventBridge delivers at least once and Express runs at least once: a duplicated execution
+  // must adopt nothing, delete nothing and leave the fleet exactly as the first left it.
+  await stack.reset();
+  const seeded = stack.fleet('seed-test');
+  const vol = seeded.volumes[2];
+  const { snapshot } = stack.fleet('snapshot', vol);
+  const event = completionEvent(snapshot, vol);
+  const first = await run(COMPLETED, event);
+  assert.ok(first.ok, `${first.error}: ${first.cause}`);
+  assert.equal(first.output.tag.results[0].action, 'adopted');
+  assert.ok(first.output.prune.totals.deleted > 0, 'the first execution pruned the surplus');
+  const afterFirst = stack.fleet('state');
+
+  const second = await run(COMPLETED, completionEvent(snapshot, vol));
+  assert.ok(second.ok, `${second.error}: ${second.cause}`);
+  assert.deepEqual(second.output.tag.results.map((x) => x.action), ['already-ours']);
+  assert.equal(second.output.prune.totals.adopted, 0);
+  assert.equal(second.output.prune.totals.deleted, 0);
+  for (const v of second.output.prune.volumes) {
+    assert.deepEqual([v.adopted, v.deleted], [[], []], v.volume_id);
+  }
+  assert.deepEqual(second.invocations.map((i) => [i.function, i.error]), [['tag-snapshot', null], ['prune-volumes', null]]);
+  assert.deepEqual(stack.fleet('state'), afterFirst);
+});
+
 test('snapshot-completed: a failed snapshot ends in SnapshotFailed, untagged', async () => {
   await stack.reset();
   const seeded = stack.fleet('seed-test');

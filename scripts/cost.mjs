@@ -1,0 +1,523 @@
+#!/usr/bin/env node
+// `make cost`: what ebs-gens costs to run, per month per 1,000 volumes — measured on the local
+// stack, then priced with scripts/prices.json.
+//
+// What is measured (moto + cargo lambda watch + aws-local-stepfunctions, as `make demo`):
+// for each fleet policy, SAMPLE volumes in steady state (seeded history, a first sweep that creates
+// the schedules and prunes), then the schedules fire (scripts/fleet.py, as Scheduler would), one
+// snapshot-completed execution per new snapshot, and one more sweep. Per execution:
+// - state transitions: the StateEntered and StateRetried events aws-local-stepfunctions emits
+//   (Map iterations' states included) — what Step Functions bills a Standard workflow for;
+// - Lambda invocations and their durations (the runner's invocation records, `.ms`);
+// - the execution's wall time (an Express workflow's billed duration);
+// - bytes logged: the functions' JSON log lines as cargo lambda watch prints them (captured through
+//   startStack's `log` callback), and an estimate of Step Functions' ALL-with-execution-data log
+//   built from the events' payload sizes.
+// A second fleet one volume larger than a sweep page gives the sweep's transitions per page (250
+// volumes) and per batch (100 volumes), and the per-page and per-volume costs of its functions.
+//
+// Local durations come from a debug build against an emulator on loopback: they are what was
+// measured here, not a bound on what AWS will bill. Snapshot storage is left out: it is the same
+// whichever tool takes the snapshots.
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CONTRACT, contractFunction, fn } from '../statemachine/runner/contract.mjs';
+import { completionEvent } from '../statemachine/runner/fixtures.mjs';
+import { runStateMachine } from '../statemachine/runner/local.mjs';
+import { startStack, ROOT } from '../statemachine/runner/stack.mjs';
+
+const machine = (file) => {
+  if (!CONTRACT.state_machines.some((m) => m.file === file)) throw new Error(`contract.json lists no state machine ${file}`);
+  return resolve(ROOT, 'statemachine', file);
+};
+const SWEEP = machine('sweep.asl.json');
+const COMPLETED = machine('snapshot-completed.asl.json');
+const PRUNE = fn('prune-volumes');
+const DISCOVER = fn('discover-volumes');
+const ENSURE = fn('ensure-rules');
+
+const PRICE_FILE = resolve(ROOT, 'scripts/prices.json');
+const PRICES = JSON.parse(readFileSync(PRICE_FILE, 'utf8')).prices;
+const price = (id) => {
+  if (!PRICES[id]) throw new Error(`${PRICE_FILE} has no price ${id}`);
+  return PRICES[id].value;
+};
+
+/** The sweep's page size, from its definition (FirstPage's page_size). */
+const PAGE = JSON.parse(readFileSync(SWEEP, 'utf8')).States.FirstPage.Parameters.page_size;
+const SAMPLE = Number(process.env.COST_SAMPLE_VOLUMES ?? 10);
+const PER = 1000; // volumes the tables are for
+const MONTH_HOURS = 720;
+const SWEEPS_PER_MONTH = MONTH_HOURS; // the default sweepSchedule, rate(1 hour)
+const GB = 1e9; // bytes; CloudWatch Logs ingestion (1e9 rather than 2^30: the larger estimate)
+
+const FLEETS = [
+  { name: 'daily 7', tags: { Daily_Gens: '7' }, history: 8, everyHours: 24, perVolumeMonth: 30 },
+  { name: 'daily 7 + weekly 4', tags: { Daily_Gens: '7', Weekly_Gens: '4' }, history: 35, everyHours: 24, perVolumeMonth: 30 },
+  { name: 'hourly 24', tags: { Hourly_Gens: '24' }, history: 25, everyHours: 1, perVolumeMonth: MONTH_HOURS },
+];
+
+// --- Step Functions' execution log (level ALL, includeExecutionData), estimated ---------------
+// One CloudWatch Logs event per history event: {"id","type","details":{…},"previous_event_id",
+// "event_timestamp","execution_arn","redrive_count"}; the payloads inside `details` are JSON
+// strings (escaped). ENVELOPE is that record without its payload (an ARN of ~100 characters).
+const ENVELOPE = 260;
+// A lambda:invoke TaskSucceeded carries the whole invocation result around the Payload
+// (ExecutedVersion, SdkHttpMetadata with the response headers, SdkResponseMetadata, StatusCode).
+const LAMBDA_RESULT_WRAPPER = 400;
+const embedded = (v) => (v === undefined ? 0 : JSON.stringify(JSON.stringify(v ?? null)).length);
+// Events Step Functions writes per state entry beyond Entered/Exited: a Map's MapStateStarted and
+// MapStateSucceeded. A Task's TaskScheduled (its parameters: FunctionName and the Payload sent),
+// TaskStarted and TaskSucceeded/TaskFailed (the raw result) are counted per invocation record,
+// retries included.
+const EXTRA_EVENTS = { Map: 2 };
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:EbsGens-prod-FunctionsPruneVolumesXXXXXXXX-XXXXXXXXXXXX';
+
+// --- the functions' logs, captured from cargo lambda watch's output ----------------------------
+function logTap() {
+  let buffer = '';
+  let window = null;
+  const metrics = new Set();
+  const line = (text) => {
+    const t = text.trim();
+    if (!t.startsWith('{')) return; // cargo lambda watch's own lines, not the function's
+    let obj;
+    try {
+      obj = JSON.parse(t);
+    } catch {
+      return;
+    }
+    // A cargo lambda watch artefact printed at each process start: not a line Lambda would log.
+    if (obj.fields?.message?.startsWith?.('AWS_LAMBDA_MAX_CONCURRENCY')) return;
+    const directives = obj._aws?.CloudWatchMetrics ?? [];
+    for (const d of directives) {
+      for (const dims of d.Dimensions ?? []) {
+        for (const m of d.Metrics ?? []) metrics.add(`${d.Namespace}|${m.Name}|${dims.map((k) => `${k}=${obj[k]}`).join(',')}`);
+      }
+    }
+    if (window) {
+      window.lines += 1;
+      window.bytes += Buffer.byteLength(t) + 1;
+    }
+  };
+  return {
+    feed(chunk) {
+      buffer += chunk;
+      let i;
+      while ((i = buffer.indexOf('\n')) >= 0) {
+        line(buffer.slice(0, i));
+        buffer = buffer.slice(i + 1);
+      }
+    },
+    open() {
+      window = { lines: 0, bytes: 0 };
+    },
+    async close() {
+      await new Promise((r) => setTimeout(r, 150)); // the pipe may still hold the last lines
+      const w = window;
+      window = null;
+      return w;
+    },
+    metrics,
+  };
+}
+
+/** One execution, measured. */
+async function measure(stack, tap, file, input) {
+  const states = {};
+  const st = (name) => (states[name] ??= { entered: 0, retried: 0, inMap: false, events: 0, payload: 0 });
+  let transitions = 0;
+  const onEvent = (ev) => {
+    const name = ev.state?.name ?? ev.parentState?.name ?? '(execution)';
+    const s = st(name);
+    if (ev.index !== undefined && ev.state) s.inMap = true;
+    switch (ev.type) {
+      case 'ExecutionStarted':
+        s.events += 1;
+        s.payload += embedded(ev.input);
+        break;
+      case 'ExecutionSucceeded':
+        s.events += 1;
+        s.payload += embedded(ev.output);
+        break;
+      case 'ExecutionFailed':
+        s.events += 1;
+        s.payload += String(ev.Error ?? '').length + String(ev.Cause ?? '').length;
+        break;
+      case 'StateEntered':
+        transitions += 1;
+        s.entered += 1;
+        s.events += 1 + (EXTRA_EVENTS[ev.state.type] ?? 0);
+        s.payload += embedded(ev.state.input);
+        break;
+      case 'StateRetried':
+        transitions += 1;
+        s.retried += 1;
+        break;
+      case 'StateExited':
+        s.events += 1;
+        s.payload += embedded(ev.state.output);
+        break;
+      case 'StateFailed':
+        if (ev.state.type === 'Task') break; // TaskFailed: counted from the invocation record
+        s.events += 1;
+        s.payload += String(ev.Cause ?? '').length;
+        break;
+      case 'MapIterationStarted':
+      case 'MapIterationSucceeded':
+      case 'MapIterationFailed':
+        s.events += 1;
+        break;
+      default:
+        break;
+    }
+  };
+  tap.open();
+  const t0 = performance.now();
+  const r = await runStateMachine(file, input, { endpoint: stack.lambdaEndpoint, retryDelayMs: 0, onEvent });
+  const wallMs = performance.now() - t0;
+  const lambdaLog = await tap.close();
+  for (const inv of r.invocations) {
+    const s = st(inv.state);
+    s.events += 3; // TaskScheduled (parameters), TaskStarted, TaskSucceeded / TaskFailed (raw result)
+    s.payload += embedded({ FunctionName: FUNCTION_ARN, Payload: inv.input });
+    s.payload += inv.output ? embedded(inv.output) + LAMBDA_RESULT_WRAPPER : 200;
+  }
+  const sfnLogEvents = Object.values(states).reduce((n, s) => n + s.events, 0);
+  const sfnLogBytes = Object.values(states).reduce((n, s) => n + s.events * ENVELOPE + s.payload, 0);
+  return { ...r, wallMs, transitions, states, lambdaLog, sfnLogEvents, sfnLogBytes };
+}
+
+const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+/** Least-squares line through points [x, y]: { a (intercept), b (slope) }. */
+function fit(points) {
+  const mx = mean(points.map((p) => p[0]));
+  const my = mean(points.map((p) => p[1]));
+  const sxx = sum(points.map(([x]) => (x - mx) ** 2));
+  const b = sxx ? sum(points.map(([x, y]) => (x - mx) * (y - my))) / sxx : 0;
+  return { a: my - b * mx, b };
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function runFleet(stack, tap, fleet, volumes) {
+  await stack.reset();
+  stack.fleet('create-group');
+  const tags = Object.entries(fleet.tags).flatMap(([k, v]) => ['--tag', `${k}=${v}`]);
+  stack.fleet('seed-fleet', '--volumes', String(volumes), ...tags, '--history', String(fleet.history), '--every-hours', String(fleet.everyHours));
+  // The first sweep creates the schedules and prunes the seeded history down to the policy.
+  const first = await measure(stack, tap, SWEEP, { dry_run: false });
+  check(first.ok, `${fleet.name}: first sweep failed: ${first.error}: ${first.cause}`);
+  const fired = stack.fleet('fire-schedules');
+  check(fired.length === volumes, `${fleet.name}: ${fired.length} schedules fired for ${volumes} volumes`);
+  const completions = [];
+  for (const f of fired) {
+    const c = await measure(stack, tap, COMPLETED, completionEvent(f.snapshot, f.volume));
+    check(c.ok, `${fleet.name}: snapshot-completed failed: ${c.error}: ${c.cause}`);
+    check(c.output.tag.results.every((x) => x.action === 'already-ours'), `${fleet.name}: a scheduled snapshot needed adoption`);
+    completions.push(c);
+  }
+  const sweep = await measure(stack, tap, SWEEP, { dry_run: false });
+  check(sweep.ok, `${fleet.name}: sweep failed: ${sweep.error}: ${sweep.cause}`);
+  check(sweep.output.summary.volumes === volumes, `${fleet.name}: the sweep saw ${sweep.output.summary.volumes} volumes`);
+  return { fleet, volumes, first, completions, sweep };
+}
+
+// --- the model --------------------------------------------------------------------------------
+const memoryGb = (name) => contractFunction(name).memory_mb / 1024;
+const gbSeconds = (invocations) => sum(invocations.map((i) => (i.ms / 1000) * memoryGb(i.function)));
+
+/** Pages and prune batches of a sweep over `v` volumes. */
+function shape(v, batch) {
+  const pages = Math.max(1, Math.ceil(v / PAGE));
+  let batches = 0;
+  for (let left = v; left > 0; left -= PAGE) batches += Math.ceil(Math.min(left, PAGE) / batch);
+  return { pages, batches: Math.max(batches, v > 0 ? 1 : 0) };
+}
+
+/**
+ * How each sweep state's entries grow, from two measured sweeps with different page and batch
+ * counts: a state inside the Map is entered once per batch; any other state α + β·pages.
+ */
+function sweepStateModel(small, large) {
+  const model = {};
+  const names = new Set([...Object.keys(small.run.states), ...Object.keys(large.run.states)]);
+  for (const name of names) {
+    const s = small.run.states[name] ?? { entered: 0, retried: 0, events: 0, payload: 0, inMap: false };
+    const l = large.run.states[name] ?? { entered: 0, retried: 0, events: 0, payload: 0, inMap: false };
+    const inMap = s.inMap || l.inMap;
+    const per = (key) => {
+      if (inMap) return { fixed: 0, perPage: 0, perBatch: l[key] / large.batches };
+      const beta = (l[key] - s[key]) / (large.pages - small.pages);
+      return { fixed: s[key] - beta * small.pages, perPage: beta, perBatch: 0 };
+    };
+    model[name] = { inMap, entered: per('entered'), events: per('events') };
+  }
+  return model;
+}
+const at = (m, pages, batches) => m.fixed + m.perPage * pages + m.perBatch * batches;
+
+function money(x) {
+  if (x === 0) return '$0';
+  if (x < 0.0001) return `$${x.toExponential(1)}`;
+  if (x < 0.01) return `$${x.toFixed(4)}`;
+  return `$${x.toFixed(3)}`;
+}
+
+/** Usage per month → cost per service. */
+function costOf(u, { completedStandard = false } = {}) {
+  const sfnCompleted = completedStandard
+    ? u.completedTransitions * price('sfn_standard_transition')
+    : u.executions * price('sfn_express_request') + u.expressGbS * price('sfn_express_gb_second');
+  const sfnSweep = u.sweepTransitions * price('sfn_standard_transition');
+  const lambda = (u.completedLambdaRequests + u.sweepLambdaRequests) * price('lambda_request')
+    + (u.completedLambdaGbS + u.sweepLambdaGbS) * price('lambda_arm_gb_second');
+  const scheduler = u.scheduler * price('scheduler_invocation');
+  const logBytes = u.completedSfnLogBytes + u.completedLambdaLogBytes + u.sweepSfnLogBytes + u.sweepLambdaLogBytes;
+  const logs = (logBytes / GB) * price('cloudwatch_logs_ingest_gb');
+  const xray = u.tracing ? (u.executions + u.sweeps) * price('xray_trace_recorded') : 0;
+  // The same after the monthly free tiers, as if nothing else in the account used them.
+  const free = (x, f) => Math.max(0, x - price(f));
+  const standardTransitions = u.sweepTransitions + (completedStandard ? u.completedTransitions : 0);
+  const afterFree = (completedStandard ? 0 : sfnCompleted)
+    + free(standardTransitions, 'sfn_standard_free_transitions') * price('sfn_standard_transition')
+    + free(u.completedLambdaRequests + u.sweepLambdaRequests, 'lambda_free_requests') * price('lambda_request')
+    + free(u.completedLambdaGbS + u.sweepLambdaGbS, 'lambda_free_gb_seconds') * price('lambda_arm_gb_second')
+    + free(u.scheduler, 'scheduler_free_invocations') * price('scheduler_invocation')
+    + logs
+    + (u.tracing ? free(u.executions + u.sweeps, 'xray_free_traces') * price('xray_trace_recorded') : 0);
+  return { sfnCompleted, sfnSweep, lambda, scheduler, logs, xray, total: sfnCompleted + sfnSweep + lambda + scheduler + logs + xray, afterFree };
+}
+
+/** The same usage with the sweep run `runs` times a month instead. */
+function sweepEvery(u, runs) {
+  const k = runs / u.sweeps;
+  return {
+    ...u,
+    sweeps: runs,
+    sweepTransitions: u.sweepTransitions * k,
+    sweepLambdaRequests: u.sweepLambdaRequests * k,
+    sweepLambdaGbS: u.sweepLambdaGbS * k,
+    sweepSfnLogBytes: u.sweepSfnLogBytes * k,
+    sweepLambdaLogBytes: u.sweepLambdaLogBytes * k,
+  };
+}
+
+async function main() {
+  const tap = logTap();
+  const env = { EBS_GENS_BACKEND: 'scheduler', AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'INFO' };
+  console.log(`ebs-gens cost model: measured on the local stack (moto, cargo lambda watch, aws-local-stepfunctions), priced with scripts/prices.json (${PRICES.sfn_standard_transition.read})\n`);
+  const stack = await startStack({ env, log: (s) => tap.feed(s) });
+  const runs = [];
+  let scale;
+  try {
+    for (const fleet of FLEETS) {
+      process.stderr.write(`measuring ${fleet.name} (${SAMPLE} volumes)…\n`);
+      runs.push(await runFleet(stack, tap, fleet, SAMPLE));
+    }
+    // One volume more than a page: two pages, and batches of 100, 100, 50 and 1.
+    const scaleFleet = { name: `daily 7, ${PAGE + 1} volumes`, tags: { Daily_Gens: '7' }, history: 1, everyHours: 24 };
+    process.stderr.write(`measuring the sweep over ${PAGE + 1} volumes…\n`);
+    await stack.reset();
+    stack.fleet('create-group');
+    stack.fleet('seed-fleet', '--volumes', String(PAGE + 1), '--tag', 'Daily_Gens=7', '--history', '1');
+    const warm = await measure(stack, tap, SWEEP, { dry_run: false });
+    check(warm.ok, `scale: first sweep failed: ${warm.error}: ${warm.cause}`);
+    const run = await measure(stack, tap, SWEEP, { dry_run: false });
+    check(run.ok, `scale: sweep failed: ${run.error}: ${run.cause}`);
+    check(run.output.summary.volumes === PAGE + 1, `scale: the sweep saw ${run.output.summary.volumes} volumes`);
+    scale = { fleet: scaleFleet, volumes: PAGE + 1, run };
+  } finally {
+    await stack.stop();
+  }
+
+  // The sweep's shape, as measured: pages = Discover entries, batches = Map iterations, batch size
+  // = the largest batch discover-volumes returned.
+  const shapeOf = (r, volumes) => {
+    const discovers = r.invocations.filter((i) => i.state === 'Discover' && i.output);
+    const batchSize = Math.max(...discovers.flatMap((i) => i.output.batches.map((b) => b.volumes.length)));
+    return { run: r, volumes, pages: r.states.Discover.entered, batches: r.states.PruneBatch?.entered ?? 0, batchSize, discovers };
+  };
+  const small = shapeOf(runs[0].sweep, SAMPLE);
+  const large = shapeOf(scale.run, scale.volumes);
+  const BATCH = large.batchSize;
+  check(large.pages === 2, `the ${scale.volumes}-volume sweep ran ${large.pages} pages (expected 2: is moto paginating DescribeVolumes?)`);
+  const model = sweepStateModel(small, large);
+  const fixedT = sum(Object.values(model).map((m) => m.entered.fixed));
+  const perPageT = sum(Object.values(model).map((m) => m.entered.perPage));
+  const perBatchT = sum(Object.values(model).map((m) => m.entered.perBatch));
+  const predicted = (s) => fixedT + perPageT * s.pages + perBatchT * s.batches;
+  for (const s of [small, large]) {
+    check(Math.abs(predicted(s) - s.run.transitions) < 1e-6, `the transition model predicts ${predicted(s)} for a sweep that made ${s.run.transitions}`);
+  }
+
+  console.log('## Measured');
+  console.log(`Sweep state transitions: ${fmt(fixedT)} per sweep + ${fmt(perPageT)} per page of ${PAGE} volumes + ${fmt(perBatchT)} per batch of ${BATCH} volumes`);
+  console.log(`  (from a ${small.volumes}-volume sweep: ${small.pages} page, ${small.batches} batch, ${small.run.transitions} transitions; and a ${large.volumes}-volume sweep: ${large.pages} pages, ${large.batches} batches, ${large.run.transitions} transitions)`);
+  const per1000 = shape(PER, BATCH);
+  console.log(`  a sweep over ${PER} volumes: ${per1000.pages} pages, ${per1000.batches} batches, ${fmt(predicted(per1000))} transitions\n`);
+
+  // Per-function sweep durations. ensure-rules: a + b·volumes (both sweeps); discover-volumes, per
+  // page call: c + d·volumes in the page (the large sweep's two pages), plus the final fold;
+  // prune-volumes, per batch: e (per call, from the large sweep's batches) + f·volumes, f per fleet.
+  const ensureFit = fit([small, large].map((s) => [s.volumes, s.run.invocations.find((i) => i.function === ENSURE).ms]));
+  const discoverFit = fit(large.discovers.map((i) => [i.output.managed, i.ms]));
+  const foldMs = mean([small, large].flatMap((s) => s.run.invocations.filter((i) => i.state === 'Summarize').map((i) => i.ms)));
+  const pruneFit = fit(large.run.invocations.filter((i) => i.function === PRUNE && i.output).map((i) => [i.output.volumes.length, i.ms]));
+  const lambdaLogFit = (fleetRun) => fit([[SAMPLE, fleetRun.sweep.lambdaLog.bytes], [large.volumes, large.run.lambdaLog.bytes]]);
+
+  console.log('| fleet (per execution, measured) | snapshot-completed: transitions | wall ms | Lambda ms (tag + prune) | function log bytes | Step Functions log bytes (est.) | sweep of ' + SAMPLE + ' volumes: transitions | Lambda ms | function log bytes | Step Functions log bytes (est.) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of runs) {
+    const c = r.completions;
+    console.log(`| ${r.fleet.name} | ${fmt(mean(c.map((x) => x.transitions)))} | ${fmt(mean(c.map((x) => x.wallMs)))} | ${fmt(mean(c.map((x) => sum(x.invocations.map((i) => i.ms)))))} | ${fmt(mean(c.map((x) => x.lambdaLog.bytes)))} | ${fmt(mean(c.map((x) => x.sfnLogBytes)))} | ${r.sweep.transitions} | ${fmt(sum(r.sweep.invocations.map((i) => i.ms)))} | ${r.sweep.lambdaLog.bytes} | ${fmt(r.sweep.sfnLogBytes)} |`);
+  }
+  console.log(`| sweep of ${large.volumes} volumes (daily 7) | | | | | | ${large.run.transitions} | ${fmt(sum(large.run.invocations.map((i) => i.ms)))} | ${large.run.lambdaLog.bytes} | ${fmt(large.run.sfnLogBytes)} |`);
+  console.log(`\nSweep Lambda durations fitted: ensure-rules ${fmt(ensureFit.a)} ms + ${ensureFit.b.toFixed(2)} ms/volume; discover-volumes ${fmt(discoverFit.a)} ms + ${discoverFit.b.toFixed(2)} ms/volume per page, fold ${fmt(foldMs)} ms; prune-volumes ${fmt(pruneFit.a)} ms per batch + per volume as measured per fleet.`);
+  console.log('Durations are wall times of a debug build against moto on loopback, through cargo lambda watch: as measured here, not a bound on what AWS bills.\n');
+
+  // --- per month per 1,000 volumes ---
+  const platformLog = price('lambda_platform_log_bytes');
+  const eventOverhead = price('cloudwatch_logs_event_overhead_bytes');
+  const rows = [];
+  for (const r of runs) {
+    const c = r.completions;
+    const executions = PER * r.fleet.perVolumeMonth; // one snapshot-completed per snapshot taken
+    // snapshot-completed, per execution
+    const cTransitions = mean(c.map((x) => x.transitions));
+    const cWall = mean(c.map((x) => x.wallMs));
+    const expressBilledS = (Math.ceil(cWall / price('sfn_express_duration_step_ms')) * price('sfn_express_duration_step_ms')) / 1000;
+    const expressGbS = expressBilledS * (price('sfn_express_memory_chunk_mb') / 1024);
+    const cInvocations = mean(c.map((x) => x.invocations.length));
+    const cGbS = mean(c.map((x) => gbSeconds(x.invocations)));
+    const cLambdaLogBytes = mean(c.map((x) => x.lambdaLog.bytes + x.lambdaLog.lines * eventOverhead + x.invocations.length * (platformLog + eventOverhead)));
+    const cSfnLogBytes = mean(c.map((x) => x.sfnLogBytes + x.sfnLogEvents * eventOverhead));
+    // sweep over PER volumes
+    const sh = shape(PER, BATCH);
+    const sTransitions = predicted(sh);
+    const pruneRecords = r.sweep.invocations.filter((i) => i.function === PRUNE && i.output);
+    const prunePerVolume = Math.max(0, (sum(pruneRecords.map((i) => i.ms)) - pruneRecords.length * pruneFit.a) / SAMPLE);
+    const sweepInvocations = { [ENSURE]: 1, [DISCOVER]: sh.pages + 1, [PRUNE]: sh.batches };
+    const sweepMs = {
+      [ENSURE]: Math.max(0, ensureFit.a + ensureFit.b * PER),
+      [DISCOVER]: sh.pages * discoverFit.a + discoverFit.b * PER + foldMs,
+      [PRUNE]: sh.batches * pruneFit.a + prunePerVolume * PER,
+    };
+    const sGbS = sum(Object.entries(sweepMs).map(([f, ms]) => (ms / 1000) * memoryGb(f)));
+    const sInvocations = sum(Object.values(sweepInvocations));
+    // Step Functions log of one sweep: an envelope per event (events grow like transitions) plus
+    // the payloads, which grow with the volumes — per volume from this fleet's own sweep (its
+    // prune results carry the policy's kept lists), the fixed part from the two-sweep fit.
+    const events = sum(Object.values(model).map((m) => at(m.events, sh.pages, sh.batches)));
+    const payloadOf = (run) => sum(Object.values(run.states).map((x) => x.payload));
+    const payloadFit = fit([[SAMPLE, payloadOf(runs[0].sweep)], [large.volumes, payloadOf(large.run)]]);
+    const fleetPayloadPerVolume = (payloadOf(r.sweep) - payloadFit.a) / SAMPLE;
+    const sSfnLogBytes = events * (ENVELOPE + eventOverhead) + payloadFit.a + Math.max(payloadFit.b, fleetPayloadPerVolume) * PER;
+    const lf = lambdaLogFit(r);
+    const bytesPerLine = r.sweep.lambdaLog.lines ? r.sweep.lambdaLog.bytes / r.sweep.lambdaLog.lines : 300;
+    const sLambdaBytes = Math.max(0, lf.a + lf.b * PER);
+    const sLambdaLogBytes = sLambdaBytes + (sLambdaBytes / bytesPerLine) * eventOverhead + sInvocations * (platformLog + eventOverhead);
+
+    const usage = {
+      executions,
+      expressGbS: executions * expressGbS,
+      completedTransitions: executions * cTransitions,
+      completedLambdaRequests: executions * cInvocations,
+      completedLambdaGbS: executions * cGbS,
+      completedSfnLogBytes: executions * cSfnLogBytes,
+      completedLambdaLogBytes: executions * cLambdaLogBytes,
+      sweeps: SWEEPS_PER_MONTH,
+      sweepTransitions: SWEEPS_PER_MONTH * sTransitions,
+      sweepLambdaRequests: SWEEPS_PER_MONTH * sInvocations,
+      sweepLambdaGbS: SWEEPS_PER_MONTH * sGbS,
+      sweepSfnLogBytes: SWEEPS_PER_MONTH * sSfnLogBytes,
+      sweepLambdaLogBytes: SWEEPS_PER_MONTH * sLambdaLogBytes,
+      scheduler: executions, // one schedule invocation per snapshot taken
+      tracing: true,
+    };
+    const cSfnEnvelopeBytes = mean(c.map((x) => x.sfnLogEvents * (ENVELOPE + eventOverhead)));
+    const sSfnEnvelopeBytes = events * (ENVELOPE + eventOverhead);
+    rows.push({ r, usage, express: costOf(usage), standard: costOf(usage, { completedStandard: true }), sh, sTransitions, cTransitions, cWall, expressBilledS, cLogBytes: cLambdaLogBytes + cSfnLogBytes, cSfnLogBytes, sSfnLogBytes, sLambdaLogBytes, sweepMs, cSfnEnvelopeBytes, sSfnEnvelopeBytes });
+  }
+
+  console.log(`## Per month per ${PER.toLocaleString('en-US')} volumes (list prices, us-east-1, no free tier)`);
+  console.log(`snapshot-completed runs once per snapshot taken; the sweep runs hourly (${SWEEPS_PER_MONTH} a month) over the ${PER} volumes (${per1000.pages} pages, ${per1000.batches} batches). Snapshot storage is left out: it is the same whichever tool takes the snapshots.\n`);
+  const header = '| fleet | snapshots / month | Step Functions: snapshot-completed | Step Functions: sweep (Standard) | Lambda | Scheduler | CloudWatch Logs | X-Ray (≤) | total | total after free tiers¹ |';
+  for (const [title, key] of [['snapshot-completed as Express (the stack)', 'express'], ['snapshot-completed as Standard (for comparison)', 'standard']]) {
+    console.log(`### ${title}\n`);
+    console.log(header);
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const row of rows) {
+      const c = row[key];
+      console.log(`| ${row.r.fleet.name} | ${row.usage.scheduler.toLocaleString('en-US')} | ${money(c.sfnCompleted)} | ${money(c.sfnSweep)} | ${money(c.lambda)} | ${money(c.scheduler)} | ${money(c.logs)} | ${money(c.xray)} | **${money(c.total)}** | ${money(c.afterFree)} |`);
+    }
+    console.log('');
+  }
+  console.log('¹ the monthly free tiers (Standard transitions, Lambda, Scheduler, X-Ray) applied as if nothing else in the account used them; Express and CloudWatch Logs ingestion have none here.\n');
+  console.log('How the rows were built (daily 7):');
+  const d = rows[0];
+  console.log(`- snapshot-completed: ${fmt(d.cTransitions)} transitions, ${fmt(d.cWall)} ms wall (Express: billed ${d.expressBilledS.toFixed(1)} s × one 64 MB chunk — its definition and payloads are a few KB), ${fmt(d.r.completions[0].invocations.length)} Lambda invocations, ~${fmt(d.cLogBytes)} log bytes per execution (${fmt(d.cSfnLogBytes)} of them Step Functions')`);
+  console.log(`- sweep over ${PER} volumes: ${fmt(d.sTransitions)} transitions; Lambda ${Object.entries(d.sweepMs).map(([f, ms]) => `${f} ${fmt(ms)} ms`).join(', ')}; logs ~${fmt(d.sSfnLogBytes)} bytes (Step Functions) + ~${fmt(d.sLambdaLogBytes)} bytes (functions) per sweep`);
+  console.log(`- Lambda GB-s = measured duration × memory_mb from contract.json (${CONTRACT.functions.map((f) => `${f.name} ${f.memory_mb} MB`).join(', ')})`);
+  console.log(`- logs: functions' JSON lines as measured + ${price('lambda_platform_log_bytes')} bytes of platform records per invocation (estimate) + ${eventOverhead} bytes per log event; Step Functions' ALL-with-data log estimated from payload sizes`);
+  console.log(`- X-Ray: one trace per execution (the state machines are traced); an upper bound — the default sampling rule records 1 request a second plus 5 % of the rest`);
+  console.log('- EventBridge: the EBS completion events and their rule are free (AWS service events); the sweep\'s scheduled rule costs nothing measurable\n');
+
+  // --- the goal, and what dominates ---
+  const goal = 0.1;
+  const daily = rows[0].express;
+  const parts = [['Step Functions (snapshot-completed)', daily.sfnCompleted], ['Step Functions (sweep)', daily.sfnSweep], ['Lambda', daily.lambda], ['Scheduler', daily.scheduler], ['CloudWatch Logs', daily.logs], ['X-Ray', daily.xray]]
+    .sort((a, b) => b[1] - a[1]);
+  console.log(`## Goal: ≤ ${money(goal)} per ${PER.toLocaleString('en-US')} daily volumes per month`);
+  console.log(`${daily.total <= goal ? 'MET' : 'NOT MET'}: ${money(daily.total)} for daily 7 at list prices (${money(daily.afterFree)} after the free tiers). Largest parts: ${parts.slice(0, 3).map(([n, v]) => `${n} ${money(v)} (${Math.round((100 * v) / daily.total)} %)`).join(', ')}.`);
+  // What the levers would do, from the same measurements.
+  const base = rows[0].usage;
+  const levers = [
+    ['as deployed: sweep hourly, Step Functions logs ALL with execution data, tracing on', base],
+    ['sweep every 6 hours (`-c sweepSchedule="rate(6 hours)"`)', sweepEvery(base, MONTH_HOURS / 6)],
+    ['sweep daily (`-c sweepSchedule="rate(1 day)"`)', sweepEvery(base, 30)],
+    ['sweep daily, no X-Ray tracing', { ...sweepEvery(base, 30), tracing: false }],
+    ['Step Functions logs ALL without execution data (payloads left out)', { ...base, completedSfnLogBytes: rows[0].cSfnEnvelopeBytes * base.executions, sweepSfnLogBytes: rows[0].sSfnEnvelopeBytes * base.sweeps }],
+    ['sweep daily, no X-Ray tracing, Step Functions logs ALL without execution data', { ...sweepEvery(base, 30), tracing: false, completedSfnLogBytes: rows[0].cSfnEnvelopeBytes * base.executions, sweepSfnLogBytes: rows[0].sSfnEnvelopeBytes * 30 }],
+    ['sweep daily, no X-Ray tracing, Step Functions log level ERROR', { ...sweepEvery(base, 30), tracing: false, completedSfnLogBytes: 0, sweepSfnLogBytes: 0 }],
+  ];
+  console.log('\nLevers (daily 7, the same measurements):\n');
+  console.log(`| change | total per ${PER.toLocaleString('en-US')} volumes / month | after free tiers¹ |`);
+  console.log('|---|---:|---:|');
+  for (const [label, u] of levers) console.log(`| ${label} | ${money(costOf(u).total)} | ${money(costOf(u).afterFree)} |`);
+
+  // --- free tiers ---
+  const u = rows[0].usage;
+  console.log(`\nFree tiers (per account and month, shared with everything else in it; not applied above): Step Functions Standard ${price('sfn_standard_free_transitions').toLocaleString('en-US')} transitions (daily 7 uses ${fmt(u.sweepTransitions)} for the sweep), Lambda ${price('lambda_free_requests').toLocaleString('en-US')} requests and ${price('lambda_free_gb_seconds').toLocaleString('en-US')} GB-s (daily 7 uses ${fmt(u.completedLambdaRequests + u.sweepLambdaRequests)} and ${fmt(u.completedLambdaGbS + u.sweepLambdaGbS)}), Scheduler ${price('scheduler_free_invocations').toLocaleString('en-US')} invocations, X-Ray ${price('xray_free_traces').toLocaleString('en-US')} traces. Express has none.`);
+
+  // --- fixed per deployment, whatever the fleet size ---
+  const metrics = [...tap.metrics].filter((m) => m.startsWith(`${CONTRACT.metrics.namespace}|`));
+  const alarms = countAlarms();
+  console.log('\nFixed per deployment, whatever the number of volumes (not in the tables):');
+  console.log(`- custom metrics (EMF, namespace ${CONTRACT.metrics.namespace}): ${metrics.length} metric/dimension combinations seen in these runs × ${money(price('cloudwatch_custom_metric_month'))} = ${money(metrics.length * price('cloudwatch_custom_metric_month'))} a month (each is billed only in hours it is emitted; these are emitted every sweep)`);
+  console.log(alarms === null
+    ? '- alarms: not counted (no synthesized template in cdk/cdk.out; run `make test-cdk`)'
+    : `- alarms: ${alarms} in the synthesized template × ${money(price('cloudwatch_alarm_month'))} = ${money(alarms * price('cloudwatch_alarm_month'))} a month; with alarmEmail, the topic's KMS key ${money(price('kms_key_month'))} a month`);
+  const unverified = Object.entries(PRICES).filter(([, p]) => p.status !== 'verified').map(([k]) => k);
+  console.log(`\nPrices not confirmed on a stored AWS page (see scripts/prices.json): ${unverified.join(', ')}.`);
+}
+
+function fmt(x) {
+  return Math.round(x).toLocaleString('en-US');
+}
+
+/** AWS::CloudWatch::Alarm resources in the synthesized stack, or null when there is none. */
+function countAlarms() {
+  const dir = resolve(ROOT, 'cdk/cdk.out');
+  if (!existsSync(dir)) return null;
+  const templates = readdirSync(dir).filter((f) => f.endsWith('.template.json'));
+  if (!templates.length) return null;
+  const t = JSON.parse(readFileSync(resolve(dir, templates[0]), 'utf8'));
+  return Object.values(t.Resources ?? {}).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').length;
+}
+
+await main();
