@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod ownership;
 pub mod plan;
 pub mod policy;
+pub mod retry;
 pub mod rules;
 pub mod schedule;
 pub mod schedules;

@@ -31,22 +31,26 @@ impl SweepSummary {
     }
 }
 
-/// Retries `f` on retryable errors (`Transient`, `DeleteFailed`) up to `attempts` times.
-pub async fn with_retries<T, F, Fut>(attempts: u32, mut f: F) -> Result<T, Error>
+/// Retries `f` on retryable errors (`Transient`, `DeleteFailed`) up to `attempts` times, as the
+/// state machine's Retry does (its waits are not modelled).
+pub async fn with_retries<T, F, Fut>(attempts: u32, f: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    let mut n = 0;
-    loop {
-        n += 1;
-        match f().await {
-            Err(e) if e.name().retryable() && n < attempts => {
-                tracing::warn!(attempt = n, error = %e, "retrying");
+    crate::retry::retry(
+        attempts,
+        |e: &Error| {
+            let again = e.name().retryable();
+            if again {
+                tracing::warn!(error = %e, "retrying");
             }
-            other => return other,
-        }
-    }
+            again
+        },
+        |_| std::time::Duration::ZERO,
+        f,
+    )
+    .await
 }
 
 /// The discovery page size `sweep.asl.json` uses.

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use tokio::time::{sleep, Duration};
+use tokio::time::Duration;
 
 use crate::rules::Target;
 use crate::snapshot::Snapshot;
@@ -43,23 +43,23 @@ fn jitter(attempt: u32, salt: usize) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-async fn retry<T, F, Fut>(attempts: u32, base: Duration, salt: usize, mut call: F) -> R<T>
+/// The SDK's standard-mode backoff (full jitter, doubling from `base`, capped), through the
+/// crate's one retry loop.
+async fn retry<T, F, Fut>(attempts: u32, base: Duration, salt: usize, call: F) -> R<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = R<T>>,
 {
-    let mut n = 0;
-    loop {
-        match call().await {
-            Err(e) if e.is_retryable() && n + 1 < attempts => {
-                let cap =
-                    (base.as_secs_f64() * 2f64.powi(n as i32)).min(super::SDK_MAX_BACKOFF_SECS);
-                sleep(Duration::from_secs_f64(cap * jitter(n, salt))).await;
-                n += 1;
-            }
-            other => return other,
-        }
-    }
+    crate::retry::retry(
+        attempts,
+        AwsError::is_retryable,
+        |n| {
+            let cap = (base.as_secs_f64() * 2f64.powi(n as i32)).min(super::SDK_MAX_BACKOFF_SECS);
+            Duration::from_secs_f64(cap * jitter(n, salt))
+        },
+        call,
+    )
+    .await
 }
 
 impl<A: Ec2Api> Ec2Api for Retrying<A> {
