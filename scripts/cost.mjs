@@ -22,17 +22,13 @@
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CONTRACT, contractFunction, fn } from '../statemachine/runner/contract.mjs';
+import { CONTRACT, contractFunction, fn, stateMachineFile } from '../statemachine/runner/contract.mjs';
 import { completionEvent } from '../statemachine/runner/fixtures.mjs';
 import { runStateMachine } from '../statemachine/runner/local.mjs';
 import { startStack, ROOT } from '../statemachine/runner/stack.mjs';
 
-const machine = (file) => {
-  if (!CONTRACT.state_machines.some((m) => m.file === file)) throw new Error(`contract.json lists no state machine ${file}`);
-  return resolve(ROOT, 'statemachine', file);
-};
-const SWEEP = machine('sweep.asl.json');
-const COMPLETED = machine('snapshot-completed.asl.json');
+const SWEEP = stateMachineFile('sweep.asl.json');
+const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
 const PRUNE = fn('prune-volumes');
 const DISCOVER = fn('discover-volumes');
 const ENSURE = fn('ensure-rules');

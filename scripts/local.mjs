@@ -20,20 +20,14 @@
 //   --retry-delay-ms N                the wait before each Retry attempt (default 1000)
 //   --verbose                         each execution event on stderr
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONTRACT, TAGS, fn } from '../statemachine/runner/contract.mjs';
+import { TAGS, fn, stateMachineFile } from '../statemachine/runner/contract.mjs';
 import { completionEvent } from '../statemachine/runner/fixtures.mjs';
 import { runStateMachine } from '../statemachine/runner/local.mjs';
-import { startStack, startWatch, ROOT, DEPLOYMENT } from '../statemachine/runner/stack.mjs';
+import { startStack, startWatch, DEPLOYMENT } from '../statemachine/runner/stack.mjs';
 
-/** A state machine definition contract.json lists. */
-const machine = (file) => {
-  if (!CONTRACT.state_machines.some((m) => m.file === file)) throw new Error(`contract.json lists no state machine ${file}`);
-  return resolve(ROOT, 'statemachine', file);
-};
-const SWEEP = machine('sweep.asl.json');
-const COMPLETED = machine('snapshot-completed.asl.json');
+const SWEEP = stateMachineFile('sweep.asl.json');
+const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
 // Function names, checked against contract.json.
 const ENSURE_RULES = fn('ensure-rules');
 const PRUNE_VOLUMES = fn('prune-volumes');

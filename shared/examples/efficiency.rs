@@ -119,11 +119,9 @@ async fn recipe(fake: &FakeAws, f: &Fleet) -> BTreeMap<&'static str, u64> {
     calls.into_iter().collect()
 }
 
-async fn case(volumes: usize, per: usize) -> String {
-    let fake = FakeAws::new(ACCOUNT);
-    let f = seed(&fake, volumes, per);
-    // EC2's documented buckets stay on (the delete pacer keeps under DeleteSnapshot's); the
-    // EventBridge control plane's rate limits are not modelled here.
+/// EC2's documented buckets stay on (the delete pacer keeps under DeleteSnapshot's); the
+/// EventBridge and Scheduler control planes' rate limits are not modelled here.
+fn unmetered_control_planes(fake: &FakeAws) {
     for op in [
         "ListRules",
         "ListTargetsByRule",
@@ -131,26 +129,46 @@ async fn case(volumes: usize, per: usize) -> String {
         "PutTargets",
         "RemoveTargets",
         "DeleteRule",
+        "ListSchedules",
+        "CreateSchedule",
+        "DeleteSchedule",
     ] {
         fake.set_bucket(op, 1e12, 1e12);
     }
+}
+
+/// Deployment `prod` on `backend`, deletes paced at EC2's own DeleteSnapshot rate.
+fn settings(backend: &str) -> Settings {
     let vars = [
         ("EBS_GENS_DEPLOYMENT", "prod"),
-        ("EBS_GENS_BACKEND", "rules"),
+        ("EBS_GENS_BACKEND", backend),
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
     ];
-    let settings = Settings::from_lookup(|k| {
+    Settings::from_lookup(|k| {
         vars.iter()
             .find(|(n, _)| *n == k)
             .map(|(_, v)| v.to_string())
     })
-    .unwrap();
-    let app = App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "efficiency")
-        .with_snapshot_role(Some(
-            "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
-        ))
-        .without_metrics();
+    .unwrap()
+}
+
+async fn case(volumes: usize, per: usize) -> String {
+    let fake = FakeAws::new(ACCOUNT);
+    let f = seed(&fake, volumes, per);
+    unmetered_control_planes(&fake);
+    let app = App::new(
+        settings("rules"),
+        &fake,
+        &fake,
+        ACCOUNT,
+        "us-east-1",
+        "efficiency",
+    )
+    .with_snapshot_role(Some(
+        "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
+    ))
+    .without_metrics();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     let summary = sweep(&app, false, now, 3).await.unwrap();
     assert_eq!(
@@ -218,42 +236,24 @@ async fn fresh_and_steady(backend: &str, volumes: usize, per: usize) -> (Calls, 
     let fake = FakeAws::new(ACCOUNT);
     seed(&fake, volumes, per);
     fake.add_schedule_group("ebs-gens-prod");
-    // The EventBridge and Scheduler control planes' rate limits are not modelled here.
-    for op in [
-        "ListRules",
-        "ListTargetsByRule",
-        "PutRule",
-        "PutTargets",
-        "RemoveTargets",
-        "DeleteRule",
-        "ListSchedules",
-        "CreateSchedule",
-        "DeleteSchedule",
-    ] {
-        fake.set_bucket(op, 1e12, 1e12);
-    }
-    let vars = [
-        ("EBS_GENS_DEPLOYMENT", "prod"),
-        ("EBS_GENS_BACKEND", backend),
-        ("EBS_GENS_DELETE_BURST", "100"),
-        ("EBS_GENS_DELETES_PER_SECOND", "5"),
-    ];
-    let settings = Settings::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.to_string())
-    })
-    .unwrap();
-    let app = App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "efficiency")
-        .with_snapshot_role(Some(
-            "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
-        ))
-        .with_scheduler(
-            &fake,
-            Some("arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into()),
-            None,
-        )
-        .without_metrics();
+    unmetered_control_planes(&fake);
+    let app = App::new(
+        settings(backend),
+        &fake,
+        &fake,
+        ACCOUNT,
+        "us-east-1",
+        "efficiency",
+    )
+    .with_snapshot_role(Some(
+        "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
+    ))
+    .with_scheduler(
+        &fake,
+        Some("arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into()),
+        None,
+    )
+    .without_metrics();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     // Converge first (adopted snapshots are deleted by the run after their adoption).
     for _ in 0..2 {

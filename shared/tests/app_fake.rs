@@ -162,17 +162,7 @@ async fn adoption_is_batched_by_1000_ids_and_names_come_from_the_instance_name_t
     }
     let app = app(&fake);
     let job = first_batch(&app).await;
-    let out = prune::handle(
-        &app,
-        PruneInput {
-            volumes: job,
-            dry_run: false,
-        },
-        now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let out = common::prune(&app, job, now()).await.unwrap();
     assert_eq!(out.totals.adopted, 2500);
     // Adopted in this run: deleted in the next (tag visibility), never in the same invocation.
     assert_eq!((out.totals.deleted, out.totals.deferred), (0, 1500));
@@ -262,17 +252,7 @@ async fn ami_and_backup_refusals_are_skipped_and_reported_not_retried() {
     fake.manage_by_backup(&ids[2]);
     let app = app(&fake);
     let job = first_batch(&app).await;
-    let out = prune::handle(
-        &app,
-        PruneInput {
-            volumes: job,
-            dry_run: false,
-        },
-        now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let out = common::prune(&app, job, now()).await.unwrap();
     assert_eq!((out.totals.deleted, out.totals.skipped), (0, 2));
     let reasons: Vec<&str> = out.volumes[0]
         .skipped
@@ -302,17 +282,7 @@ async fn a_volume_deleted_mid_run_keeps_all_its_snapshots() {
     let app = app(&fake);
     let job = first_batch(&app).await;
     fake.remove_volume("vol-2");
-    let out = prune::handle(
-        &app,
-        PruneInput {
-            volumes: job,
-            dry_run: false,
-        },
-        now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let out = common::prune(&app, job, now()).await.unwrap();
     // Its snapshots may be the only copy left of the volume: nothing is deleted for it.
     assert_eq!(out.totals.deleted, 2);
     assert_eq!(ids_of(&fake, "vol-2").len(), 4);

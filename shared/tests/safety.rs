@@ -143,17 +143,7 @@ async fn prune_plans_from_the_tags_of_now_not_of_discovery() {
     fake.add_volume("vol-low", None, &[("Daily_Gens", "1")]);
     fake.add_volume("vol-up", None, &[("Daily_Gens", "5")]);
     fake.reset_calls();
-    let out = prune::handle(
-        &app,
-        PruneInput {
-            volumes: jobs,
-            dry_run: false,
-        },
-        now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let out = common::prune(&app, jobs, now()).await.unwrap();
     assert_eq!(fake.calls()["DescribeVolumes"], 1, "one re-read per batch");
     for v in ["vol-abc", "vol-zero", "vol-gone"] {
         assert_eq!(count(&fake, v), 6, "{v}: nothing deleted");
@@ -379,17 +369,7 @@ async fn instance_lookups_stay_under_200_filter_values_per_request() {
     .remove(0)
     .volumes;
     assert_eq!(jobs.len(), 200);
-    let out = prune::handle(
-        &app,
-        PruneInput {
-            volumes: jobs,
-            dry_run: false,
-        },
-        now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let out = common::prune(&app, jobs, now()).await.unwrap();
     assert_eq!(out.totals.adopted, 200);
     assert_eq!(fake.calls()["DescribeTags"], 2, "198 + 2 instance ids");
 }

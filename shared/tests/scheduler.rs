@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ebs_gens::app::ensure_rules::{self, EnsureInput, EnsureOutput};
-use ebs_gens::app::prune::{self, PruneInput};
 use ebs_gens::app::sweep::sweep;
 use ebs_gens::app::tag::{self, TagAction};
 use ebs_gens::app::{App, VolumeJob};
@@ -191,17 +190,7 @@ async fn born_tagged_snapshots_need_no_adoption_and_are_pruned_to_n() {
     let calls = fake.calls();
     assert!(!calls.contains_key("CreateTags") && !calls.contains_key("DescribeTags"));
     let jobs: Vec<VolumeJob> = out.volumes;
-    let pruned = prune::handle(
-        &app,
-        PruneInput {
-            volumes: jobs,
-            dry_run: false,
-        },
-        now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let pruned = common::prune(&app, jobs, now()).await.unwrap();
     assert_eq!((pruned.totals.adopted, pruned.totals.deleted), (0, 2));
     let summary = sweep(&app, false, now(), 3).await.unwrap();
     assert_eq!(summary.totals.deleted, 4);

@@ -42,3 +42,9 @@ export const MAX_TIMEOUT_SECONDS = Math.max(...CONTRACT.functions.map((f) => f.t
 
 /** Tag keys: managed_by, volume, class, keep, name, generation_keys.{hourly,daily,weekly,monthly}. */
 export const TAGS = CONTRACT.tags;
+
+/** The path of a state machine definition contract.json lists (throws for any other). */
+export function stateMachineFile(file) {
+  if (!CONTRACT.state_machines.some((m) => m.file === file)) throw new Error(`contract.json lists no state machine ${file}`);
+  return resolve(dirname(CONTRACT_PATH), 'statemachine', file);
+}

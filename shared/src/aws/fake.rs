@@ -1101,18 +1101,22 @@ impl ExecutionsApi for FakeAws {
     }
 }
 
+fn no_group(op: &str, group: &str) -> AwsError {
+    err(
+        op,
+        ErrorKind::NotFound,
+        "ResourceNotFoundException",
+        format!("Schedule group {group} does not exist."),
+    )
+}
+
 impl crate::aws::SchedulerApi for FakeAws {
     async fn list_schedules(&self, group: &str, next_token: Option<String>) -> R<Page<String>> {
         let op = "ListSchedules";
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if !st.schedule_groups.contains(group) {
-            return Err(err(
-                op,
-                ErrorKind::NotFound,
-                "ResourceNotFoundException",
-                format!("Schedule group {group} does not exist."),
-            ));
+            return Err(no_group(op, group));
         }
         let names: Vec<String> = st
             .schedules
@@ -1168,12 +1172,7 @@ impl crate::aws::SchedulerApi for FakeAws {
             return invalid("Target Input must be JSON of at most 8192 characters".into());
         }
         if !st.schedule_groups.contains(group) {
-            return Err(err(
-                op,
-                ErrorKind::NotFound,
-                "ResourceNotFoundException",
-                format!("Schedule group {group} does not exist."),
-            ));
+            return Err(no_group(op, group));
         }
         let key = (group.to_string(), spec.name.clone());
         if st.schedules.contains_key(&key) {
