@@ -86,6 +86,7 @@ async fn run(surplus: usize, rate: f64, timeout: Duration) -> Row {
         let input = PruneInput {
             volumes: jobs.clone(),
             dry_run: false,
+            ..Default::default()
         };
         let r = prune::handle(&app, input, now, Some(start + timeout)).await;
         longest = longest.max(start.elapsed());

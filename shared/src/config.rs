@@ -13,6 +13,13 @@
 //! | `EBS_GENS_BACKEND`               | `scheduler` (or `rules`: the 2017 recipe's built-in target) |
 //! | `EBS_GENS_SCHEDULE_GROUP`        | `ebs-gens-<deployment>`  |
 //! | `EBS_GENS_FLEXIBLE_WINDOW_MINUTES` | `60` (`0`: off; at most 1440) |
+//! | `EBS_GENS_STALE_FACTOR`          | `1.5` (× the finest class's period; 1..=100) |
+//! | `EBS_GENS_STALE_GRACE_MINUTES`   | `15` (0..=10080; Scheduler's flexible window is added) |
+//! | `EBS_GENS_FUSE_VOLUME_PERCENT`   | `50` (1..=100; 100: off)  |
+//! | `EBS_GENS_FUSE_VOLUME_MIN`       | `5`                      |
+//! | `EBS_GENS_FUSE_BATCH_PERCENT`    | `25` (1..=100; 100: off)  |
+//! | `EBS_GENS_FUSE_BATCH_MIN`        | `100`                    |
+//! | `EBS_GENS_ORPHANS`               | `keep` (or `keep-last=K,older-than=DAYS`) |
 //! | `EBS_GENS_TAG_KEY_<CLASS>`       | `Hourly_Gens`, `Daily_Gens`, ... |
 //! | `EBS_GENS_CRON_<CLASS>`          | see [`GenClass::default_cron`] |
 //!
@@ -23,6 +30,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use chrono_tz::Tz;
 
+use crate::health::{Fuse, OrphanPolicy, StaleRule};
 use crate::ownership::{AdoptionMode, AdoptionRule};
 use crate::plan::PlanContext;
 use crate::policy::{GenClass, TagKeys};
@@ -81,6 +89,14 @@ pub struct Settings {
     /// `EBS_GENS_DRY_RUN=true`: every function plans and reports but changes nothing, whatever
     /// its input says (for pointing a local run at a real account, or a cautious first deploy).
     pub force_dry_run: bool,
+    /// When a volume counts as stale (the flexible window is added on the scheduler backend).
+    pub stale_factor: f64,
+    pub stale_grace: Duration,
+    /// The bulk-deletion fuse, per volume and per prune batch (the fleet-wide guard).
+    pub fuse_volume: Fuse,
+    pub fuse_batch: Fuse,
+    /// What happens to snapshots of ours whose volume is gone or untagged.
+    pub orphans: OrphanPolicy,
 }
 
 impl Default for Settings {
@@ -228,7 +244,26 @@ impl Settings {
                 ))
             }
         };
+        let stale_factor: f64 = ranged(&get, "EBS_GENS_STALE_FACTOR", 1.5, 1.0..=100.0)?;
+        let grace: i64 = ranged(&get, "EBS_GENS_STALE_GRACE_MINUTES", 15, 0..=10080)?;
+        let fuse_volume = Fuse {
+            percent: ranged(&get, "EBS_GENS_FUSE_VOLUME_PERCENT", 50, 1..=100)?,
+            min: ranged(&get, "EBS_GENS_FUSE_VOLUME_MIN", 5, 0..=100_000)?,
+        };
+        let fuse_batch = Fuse {
+            percent: ranged(&get, "EBS_GENS_FUSE_BATCH_PERCENT", 25, 1..=100)?,
+            min: ranged(&get, "EBS_GENS_FUSE_BATCH_MIN", 100, 0..=1_000_000)?,
+        };
+        let orphans = match get("EBS_GENS_ORPHANS") {
+            None => OrphanPolicy::Keep,
+            Some(v) => v.parse().map_err(|why| err("EBS_GENS_ORPHANS", why))?,
+        };
         Ok(Settings {
+            stale_factor,
+            stale_grace: Duration::minutes(grace),
+            fuse_volume,
+            fuse_batch,
+            orphans,
             backend,
             schedule_group,
             flexible_window_minutes,
@@ -258,6 +293,19 @@ impl Settings {
         PlanContext {
             deployment: &self.deployment,
             tz: self.tz,
+        }
+    }
+
+    /// When a volume is stale: Scheduler's flexible window delays a firing by up to that
+    /// much, so it is added on the scheduler backend.
+    pub fn stale_rule(&self) -> StaleRule {
+        StaleRule {
+            factor: self.stale_factor,
+            grace: self.stale_grace,
+            window: match self.backend {
+                Backend::Scheduler => Duration::minutes(self.flexible_window_minutes.into()),
+                Backend::Rules => Duration::zero(),
+            },
         }
     }
 
@@ -311,6 +359,43 @@ mod tests {
         assert_eq!(s.backend, Backend::Scheduler);
         assert_eq!(s.schedule_group, "ebs-gens-default");
         assert_eq!(s.flexible_window_minutes, 60);
+        assert_eq!(
+            s.fuse_volume,
+            Fuse {
+                percent: 50,
+                min: 5
+            }
+        );
+        assert_eq!(
+            s.fuse_batch,
+            Fuse {
+                percent: 25,
+                min: 100
+            }
+        );
+        assert_eq!(s.orphans, OrphanPolicy::Keep);
+        let r = s.stale_rule();
+        assert_eq!(
+            r.allowed(GenClass::Daily),
+            Duration::hours(36) + Duration::minutes(15 + 60)
+        );
+        let rules = with(&[
+            ("EBS_GENS_BACKEND", "rules"),
+            ("EBS_GENS_STALE_FACTOR", "2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            rules.stale_rule().allowed(GenClass::Hourly),
+            Duration::minutes(135)
+        );
+        let o = with(&[("EBS_GENS_ORPHANS", "keep-last=2,older-than=30")]).unwrap();
+        assert_eq!(
+            o.orphans,
+            OrphanPolicy::KeepLast {
+                keep: 2,
+                older_than_days: 30
+            }
+        );
     }
 
     #[test]
@@ -341,6 +426,18 @@ mod tests {
             ("EBS_GENS_DRY_RUN", "True"),
             ("EBS_GENS_DRY_RUN", "1"),
             ("EBS_GENS_DRY_RUN", "yes"),
+            ("EBS_GENS_STALE_FACTOR", "abc"),
+            ("EBS_GENS_STALE_FACTOR", "0.5"),
+            ("EBS_GENS_STALE_FACTOR", "NaN"),
+            ("EBS_GENS_STALE_GRACE_MINUTES", "-1"),
+            ("EBS_GENS_FUSE_VOLUME_PERCENT", "0"),
+            ("EBS_GENS_FUSE_VOLUME_PERCENT", "150"),
+            ("EBS_GENS_FUSE_VOLUME_MIN", "five"),
+            ("EBS_GENS_FUSE_BATCH_PERCENT", "50%"),
+            ("EBS_GENS_FUSE_BATCH_MIN", "-3"),
+            ("EBS_GENS_ORPHANS", "delete"),
+            ("EBS_GENS_ORPHANS", "keep-last=0,older-than=30"),
+            ("EBS_GENS_ORPHANS", "keep-last=3"),
         ] {
             let e = with(&[bad]).expect_err(bad.0);
             assert!(

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use crate::error::ErrorName;
 use crate::metrics::{Metric, NAMESPACE};
 use crate::policy::GenClass;
-use crate::snapshot::{TAG_CLASS, TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
+use crate::snapshot::{
+    TAG_ALLOW_BULK_DELETE, TAG_CLASS, TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_POLICY, TAG_VOLUME,
+};
 
 /// One Lambda function of the deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +106,8 @@ pub fn document() -> Value {
             "class": TAG_CLASS,
             "keep": TAG_KEEP,
             "name": TAG_NAME,
+            "policy": TAG_POLICY,
+            "allow_bulk_delete": TAG_ALLOW_BULK_DELETE,
             "generation_keys": GenClass::ALL.iter().map(|c| (c.label(), c.default_tag_key())).collect::<std::collections::BTreeMap<_, _>>(),
         },
         "rule_prefix": "ebs-gens-{deployment}-",

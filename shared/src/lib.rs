@@ -2,7 +2,7 @@
 //!
 //! The pure core (no I/O, no SDK types): [`policy`] (tags → what a volume asks for),
 //! [`schedule`] (EventBridge cron/rate), [`ownership`] (names, tags, adoption), [`plan`]
-//! (keep/delete with reasons), [`rules`] (EventBridge rule layout), [`schedules`] (Scheduler
+//! (keep/delete with reasons), [`health`] (staleness, coverage, the deletion fuse, orphans), [`rules`] (EventBridge rule layout), [`schedules`] (Scheduler
 //! schedules, hashed names, reconcile), [`events`] (typed EBS
 //! events) and [`error`] (the stable error names Step Functions matches).
 
@@ -12,6 +12,7 @@ pub mod config;
 pub mod contract;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod metrics;
 pub mod ownership;
 pub mod plan;

@@ -49,6 +49,12 @@ metrics! {
     VolumesDoubtful,
     /// Volumes another deployment snapshots too.
     VolumesContested,
+    /// Managed volumes whose newest completed snapshot is older than their schedule allows.
+    VolumesStale,
+    /// Planned deletions held by the bulk-deletion fuse (waiting for an acknowledgement).
+    DeletionsHeld,
+    /// Snapshots of ours whose volume is gone or no longer carries a generation tag.
+    SnapshotsOrphaned,
     /// EventBridge rule operations applied.
     RuleChanges,
     /// Our EventBridge rules after reconciling.

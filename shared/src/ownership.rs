@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::GenClass;
 use crate::schedule::Schedule;
-use crate::snapshot::{Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
+use crate::snapshot::{
+    Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_POLICY, TAG_VOLUME,
+};
 
 /// EC2 tag values hold at most 256 characters.
 pub const MAX_TAG_VALUE: usize = 256;
@@ -48,13 +50,15 @@ pub fn snapshot_name(instance_name: &str, class: GenClass, volume_id: &str) -> S
 pub fn ownership_tags(
     deployment: &str,
     volume_id: &str,
-    class: GenClass,
+    policy: &crate::policy::VolumePolicy,
     instance_name: &str,
 ) -> Vec<(String, String)> {
+    let class = policy.finest();
     vec![
         (TAG_MANAGED_BY.to_string(), deployment.to_string()),
         (TAG_VOLUME.to_string(), volume_id.to_string()),
         (TAG_CLASS.to_string(), class.label().to_string()),
+        (TAG_POLICY.to_string(), policy.to_string()),
         (
             TAG_NAME.to_string(),
             snapshot_name(instance_name, class, volume_id),

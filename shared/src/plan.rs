@@ -80,6 +80,18 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The class whose periods these are.
+    pub fn class(&self) -> GenClass {
+        match self {
+            Period::Hour { .. } => GenClass::Hourly,
+            Period::Day { .. } => GenClass::Daily,
+            Period::Week { .. } => GenClass::Weekly,
+            Period::Month { .. } => GenClass::Monthly,
+        }
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -117,6 +129,20 @@ pub enum Reason {
     ErrorState,
     /// Delete: one of ours that no rule keeps.
     Surplus,
+    /// Kept: an orphan (its volume is gone or untagged) under `EBS_GENS_ORPHANS=keep`.
+    OrphansKept,
+    /// Kept: among the newest `n` of a former volume.
+    OrphanNewest {
+        n: u32,
+    },
+    /// Kept: an orphan younger than `days`.
+    OrphanYoung {
+        days: u32,
+    },
+    /// Delete: an orphan older than `days`, beyond the newest kept.
+    OrphanExpired {
+        days: u32,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -131,6 +157,10 @@ impl fmt::Display for Reason {
             Reason::Doubtful(why) => write!(f, "doubtful input: {why}"),
             Reason::ErrorState => f.write_str("error state"),
             Reason::Surplus => f.write_str("surplus"),
+            Reason::OrphansKept => f.write_str("orphan, kept (EBS_GENS_ORPHANS=keep)"),
+            Reason::OrphanNewest { n } => write!(f, "orphan, newest {n} of its former volume"),
+            Reason::OrphanYoung { days } => write!(f, "orphan younger than {days} days"),
+            Reason::OrphanExpired { days } => write!(f, "orphan older than {days} days"),
         }
     }
 }
@@ -205,6 +235,50 @@ pub fn plan<'a>(
     snapshots: &'a [Snapshot],
     now: DateTime<Utc>,
 ) -> Plan<'a> {
+    plan_with(volume_id, ctx, snapshots, now, |candidates| {
+        generations(policy, ctx.tz, candidates)
+    })
+}
+
+/// The generation rule: reasons per candidate (completed, ours, unpinned; newest first), `None`
+/// for a candidate no class keeps.
+fn generations(policy: &VolumePolicy, tz: Tz, candidates: &[&Snapshot]) -> Vec<Option<Reasons>> {
+    let mut reasons: Vec<Reasons> = vec![Reasons::new(); candidates.len()];
+    let finest = policy.finest();
+    for &(class, n) in policy.gens() {
+        if class == finest {
+            for r in reasons.iter_mut().take(n as usize) {
+                r.push(Reason::Last { n, class });
+            }
+            continue;
+        }
+        let mut seen = Seen::new(n as usize);
+        for (i, s) in candidates.iter().enumerate() {
+            if seen.len() == n as usize {
+                break;
+            }
+            let p = Period::of(class, s.start_time, tz);
+            if seen.insert(p) {
+                reasons[i].push(Reason::NewestOf(p));
+            }
+        }
+    }
+    reasons
+        .into_iter()
+        .map(|r| (!r.is_empty()).then_some(r))
+        .collect()
+}
+
+/// The fail-safe frame every plan shares (ownership, pins, states, doubt, order), with `rule`
+/// deciding only among the candidates: completed, unpinned snapshots of ours, newest first.
+/// What `rule` keeps for no reason (`None`) is deleted as surplus.
+pub fn plan_with<'a>(
+    volume_id: &'a str,
+    ctx: &PlanContext<'_>,
+    snapshots: &'a [Snapshot],
+    now: DateTime<Utc>,
+    rule: impl FnOnce(&[&'a Snapshot]) -> Vec<Option<Reasons>>,
+) -> Plan<'a> {
     let entry = |s: &'a Snapshot, reasons: Reasons| Entry {
         snapshot_id: &s.id,
         start_time: s.start_time,
@@ -253,33 +327,13 @@ pub fn plan<'a>(
         }
     }
 
-    // Reasons per candidate, filled class by class; candidates are newest first.
-    let mut reasons: SmallVec<[Reasons; 32]> =
-        smallvec::smallvec![Reasons::new(); candidates.len()];
-    let finest = policy.finest();
-    for &(class, n) in policy.gens() {
-        if class == finest {
-            for r in reasons.iter_mut().take(n as usize) {
-                r.push(Reason::Last { n, class });
-            }
-            continue;
-        }
-        let mut seen = Seen::new(n as usize);
-        for (i, s) in candidates.iter().enumerate() {
-            if seen.len() == n as usize {
-                break;
-            }
-            let p = Period::of(class, s.start_time, ctx.tz);
-            if seen.insert(p) {
-                reasons[i].push(Reason::NewestOf(p));
-            }
-        }
-    }
-    for (s, r) in candidates.into_iter().zip(reasons) {
-        if r.is_empty() {
-            delete.push(entry(s, one(Reason::Surplus)));
-        } else {
-            keep.push(entry(s, r));
+    let mut reasons = rule(&candidates).into_iter();
+    for s in candidates {
+        // A rule that answers for fewer candidates than it was given keeps the rest.
+        match reasons.next() {
+            Some(None) => delete.push(entry(s, one(Reason::Surplus))),
+            Some(Some(r)) => keep.push(entry(s, r)),
+            None => keep.push(entry(s, one(Reason::Doubtful("no rule decided".into())))),
         }
     }
     let newest_first = |a: &Entry, b: &Entry| {

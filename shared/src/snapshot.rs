@@ -17,8 +17,14 @@ pub const TAG_CLASS: &str = "ebs-gens:class";
 /// The human-readable name, `<instance-name>_<Class>_<vol-id>`.
 pub const TAG_NAME: &str = "Name";
 
+/// The policy a snapshot was made or adopted under (`daily=7,weekly=4`), for the record.
+pub const TAG_POLICY: &str = "ebs-gens:policy";
+/// On a volume: today's date (`2026-11-25`, in the deployment's time zone) lets today's runs
+/// delete more than the bulk-deletion fuse allows.
+pub const TAG_ALLOW_BULK_DELETE: &str = "ebs-gens:allow-bulk-delete";
+
 /// The tag keys we ever write; the IAM policy limits CreateTags to these.
-pub const OUR_TAG_KEYS: [&str; 4] = [TAG_VOLUME, TAG_MANAGED_BY, TAG_CLASS, TAG_NAME];
+pub const OUR_TAG_KEYS: [&str; 5] = [TAG_VOLUME, TAG_MANAGED_BY, TAG_CLASS, TAG_POLICY, TAG_NAME];
 
 /// EBS snapshot state (`pending | completed | error | recoverable | recovering`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

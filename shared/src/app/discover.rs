@@ -42,6 +42,13 @@ pub struct DiscoverInput {
     /// Only fold `results` into `summary` (the sweep's last step); list nothing.
     #[serde(default)]
     pub fold_only: bool,
+    /// The orphan scan's result (`{"totals": …}` or `{"error": …}`), folded with the last page.
+    #[serde(default)]
+    pub orphans: Option<BatchResult>,
+    /// Passed on to every batch (in-process sweeps only: `ebs-gens sweep --apply
+    /// --allow-bulk-delete`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_bulk_delete: bool,
 }
 
 /// What one Map iteration reports back.
@@ -71,7 +78,15 @@ pub struct SweepTotals {
     pub doubtful: usize,
     pub contested: usize,
     pub not_pruned: usize,
-    /// Up to [`MAX_SUMMARY_ATTENTION`] volumes behind `doubtful`, `contested`, `not_pruned`.
+    pub stale: usize,
+    /// Volumes whose deletions the fuse held, and the deletions held.
+    pub held: usize,
+    pub deletions_held: usize,
+    /// Snapshots of ours whose volume is gone or untagged, and those former volumes.
+    pub orphaned: usize,
+    pub orphan_volumes: usize,
+    /// Up to [`MAX_SUMMARY_ATTENTION`] volumes behind `stale`, `held`, `doubtful`,
+    /// `contested`, `not_pruned`.
     pub attention: Vec<Attention>,
     /// Batches that still failed after every retry.
     pub failed_batches: usize,
@@ -95,6 +110,11 @@ pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
                 summary.doubtful += t.doubtful;
                 summary.contested += t.contested;
                 summary.not_pruned += t.not_pruned;
+                summary.stale += t.stale;
+                summary.held += t.held;
+                summary.deletions_held += t.deletions_held;
+                summary.orphaned += t.orphaned;
+                summary.orphan_volumes += t.orphan_volumes;
                 let room = MAX_SUMMARY_ATTENTION.saturating_sub(summary.attention.len());
                 summary
                     .attention
@@ -119,6 +139,8 @@ pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
 pub struct Batch {
     pub volumes: Vec<VolumeJob>,
     pub dry_run: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_bulk_delete: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +173,9 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         )));
     }
     let mut summary = fold(input.summary.clone(), &input.results);
+    if let Some(o) = &input.orphans {
+        summary = fold(summary, std::slice::from_ref(o));
+    }
     if input.fold_only {
         if summary.failed_batches > 0 {
             tracing::error!(
@@ -199,6 +224,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             .map(|c| Batch {
                 volumes: c.to_vec(),
                 dry_run: input.dry_run,
+                allow_bulk_delete: input.allow_bulk_delete,
             })
             .collect(),
         misconfigured,

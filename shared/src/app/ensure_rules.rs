@@ -256,10 +256,13 @@ fn schedule_volume<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         class: j.finest(),
         expression: app.settings.schedule(j.finest()).expression().to_string(),
         tags,
+        // The policy is in the snapshots' `ebs-gens:policy` tag, so a changed policy is a new
+        // schedule too.
         identity: format!(
-            "{}|{}",
+            "{}|{}|{}",
             j.instance_id.as_deref().unwrap_or_default(),
-            j.volume_name.as_deref().unwrap_or_default()
+            j.volume_name.as_deref().unwrap_or_default(),
+            j.policy
         ),
     }
 }
@@ -289,7 +292,7 @@ async fn fill_tags<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         let tags = crate::ownership::ownership_tags(
             &app.settings.deployment,
             &s.volume_id,
-            job.finest(),
+            &job.policy,
             name,
         );
         *s = spec(&schedule_volume(app, job, tags), &ctx);

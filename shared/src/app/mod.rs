@@ -306,7 +306,7 @@ pub async fn adopt<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             continue;
         };
         let tags =
-            crate::ownership::ownership_tags(&app.settings.deployment, vol, job.finest(), name);
+            crate::ownership::ownership_tags(&app.settings.deployment, vol, &job.policy, name);
         let refused = if dry_run {
             vec![]
         } else {

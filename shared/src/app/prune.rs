@@ -12,14 +12,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Duration, Instant};
 
-use crate::aws::{Deleted, Ec2Api, ErrorKind, EventsApi, SchedulerApi};
+use crate::aws::{Deleted, Ec2Api, ErrorKind, EventsApi, SchedulerApi, Volume};
 use crate::config::Settings;
 use crate::error::{Error, FailedDelete};
 use crate::events::id_after;
+use crate::health::{
+    acknowledged, bulk, coverage, freshness, held, plan_orphans, strip, Coverage, Freshness, Held,
+    Orphaned, STRIP_PERIODS,
+};
 use crate::metrics::{Counts, Metric};
 use crate::ownership::{contested_by, decide_adoption, Adoption};
 use crate::plan::{group_by_volume, plan, Entry, Plan};
 use crate::snapshot::Snapshot;
+use crate::snapshot::{TAG_ALLOW_BULK_DELETE, TAG_POLICY};
 
 use super::{adopt, classify_volumes, Adoptions, App, MisconfiguredVolume, VolumeJob};
 
@@ -32,12 +37,21 @@ pub const MAX_VOLUMES: usize = 200;
 /// Volumes needing attention listed in one batch's totals (the rest are only counted).
 pub const MAX_ATTENTION: usize = 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PruneInput {
+    #[serde(default)]
     pub volumes: Vec<VolumeJob>,
     #[serde(default)]
     pub dry_run: bool,
+    /// Let this run delete more than the bulk-deletion fuse allows (`ebs-gens sweep --apply
+    /// --allow-bulk-delete`); the state machines never set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_bulk_delete: bool,
+    /// Find the snapshots of ours whose volume is gone or untagged and apply
+    /// `EBS_GENS_ORPHANS` to them, instead of pruning `volumes` (which must then be empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orphans: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +91,29 @@ pub struct VolumeReport {
     /// Other deployments that snapshot this volume too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contested_by: Vec<String>,
+    /// Start time of the newest completed snapshot of ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest: Option<DateTime<Utc>>,
+    /// Why the volume is stale, when it is (its newest snapshot is older than its schedule allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+    /// Generations kept per class, of how many the policy asks for.
+    #[serde(default)]
+    pub coverage: Vec<Coverage>,
+    /// The last periods of the finest class, oldest first: `█` snapshot taken, `·` none.
+    #[serde(default)]
+    pub strip: String,
+    /// Set when the bulk-deletion fuse held this volume's deletions (listed in `held_back`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<Item>,
+    /// How a bulk deletion the fuse would have held was acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_allowed: Option<String>,
+    /// Orphan scan only: why this former volume's snapshots are orphans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphaned: Option<Orphaned>,
 }
 
 /// A volume that needs an operator's eye, as listed in totals and the sweep summary.
@@ -84,7 +121,7 @@ pub struct VolumeReport {
 #[serde(deny_unknown_fields)]
 pub struct Attention {
     pub volume_id: String,
-    /// `doubtful`, `contested` or `not-pruned`.
+    /// `stale`, `held`, `doubtful`, `contested` or `not-pruned`.
     pub state: String,
     pub reason: String,
 }
@@ -107,7 +144,16 @@ pub struct Totals {
     /// Volumes in the input whose tags no longer make them managed (removed, broken) or that
     /// no longer exist: nothing was deleted for them.
     pub not_pruned: usize,
-    /// Up to [`MAX_ATTENTION`] of the volumes behind `doubtful`, `contested`, `not_pruned`.
+    /// Volumes whose newest completed snapshot is older than their schedule allows.
+    pub stale: usize,
+    /// Volumes whose deletions the fuse held, and how many deletions that is.
+    pub held: usize,
+    pub deletions_held: usize,
+    /// Orphan scan: snapshots of ours whose volume is gone or untagged, and those volumes.
+    pub orphaned: usize,
+    pub orphan_volumes: usize,
+    /// Up to [`MAX_ATTENTION`] of the volumes behind `stale`, `held`, `doubtful`, `contested`,
+    /// `not_pruned`.
     pub attention: Vec<Attention>,
 }
 
@@ -128,6 +174,8 @@ struct Fetched {
     /// Input volumes no longer managed (misconfigured, untagged or gone), with why.
     not_pruned: Vec<MisconfiguredVolume>,
     snapshots: BTreeMap<String, Vec<Snapshot>>,
+    /// The managed volumes as read (creation time, the fuse's acknowledgement tag).
+    volumes: BTreeMap<String, Volume>,
 }
 
 /// Reads the batch's volumes again (one DescribeVolumes per 200) — so a tag changed since
@@ -142,9 +190,14 @@ async fn fetch<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             jobs: BTreeMap::new(),
             not_pruned: vec![],
             snapshots: BTreeMap::new(),
+            volumes: BTreeMap::new(),
         });
     }
-    let (jobs, mut not_pruned) = classify_volumes(&app.settings, app.ec2.volumes_by_id(ids).await?);
+    let read = app.ec2.volumes_by_id(ids).await?;
+    let mut volumes: BTreeMap<String, Volume> =
+        read.iter().map(|v| (v.id.clone(), v.clone())).collect();
+    let (jobs, mut not_pruned) = classify_volumes(&app.settings, read);
+    volumes.retain(|id, _| jobs.iter().any(|j| &j.volume_id == id));
     let jobs: BTreeMap<String, VolumeJob> =
         jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
     for id in ids {
@@ -165,6 +218,7 @@ async fn fetch<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         jobs,
         not_pruned,
         snapshots,
+        volumes,
     })
 }
 
@@ -198,25 +252,80 @@ pub struct Decision<'a> {
     /// consistent), so the next run deletes them, not this one.
     pub deferred: BTreeSet<&'a str>,
     pub contested_by: Vec<String>,
+    pub freshness: Freshness,
+    pub coverage: Vec<Coverage>,
+    pub strip: String,
+    /// Set when the bulk-deletion fuse holds this volume's deletions: none is carried out.
+    pub held: Option<Held>,
+    /// How bulk deletion was acknowledged for this volume today, if it was (exempt from the
+    /// fuse, volume and batch).
+    pub ack: Option<String>,
 }
 
 impl Decision<'_> {
-    /// The planned deletes to carry out in this run.
+    /// The planned deletes to carry out in this run (none while the fuse holds them).
     pub fn deletes(&self) -> impl Iterator<Item = &Entry<'_>> {
         self.plan
             .delete
             .iter()
-            .filter(|e| !self.deferred.contains(e.snapshot_id))
+            .filter(|e| self.held.is_none() && !self.deferred.contains(e.snapshot_id))
+    }
+
+    /// Whether the fuse would have held this run had it not been acknowledged.
+    fn bulk_allowed(&self, fuse: &crate::health::Fuse) -> Option<String> {
+        let (deletes, completed) = bulk(&self.plan);
+        self.ack
+            .clone()
+            .filter(|_| self.held.is_none() && fuse.trips(deletes, completed))
     }
 }
 
+/// The fleet-wide guard, per prune batch (≤ 200 volumes): when the volumes nobody acknowledged
+/// would together delete more than `settings.fuse_batch` allows — a bug or a bad deploy
+/// rather than one fat-fingered tag — every one of them with deletions is held. Pure.
+pub fn batch_fuse(settings: &Settings, decisions: &mut [Decision<'_>], now: DateTime<Utc>) {
+    let open = |d: &Decision<'_>| d.held.is_none() && d.ack.is_none();
+    let (deletes, completed) = decisions
+        .iter()
+        .filter(|d| open(d))
+        .map(|d| bulk(&d.plan))
+        .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+    if !settings.fuse_batch.trips(deletes, completed) {
+        return;
+    }
+    for d in decisions.iter_mut() {
+        if open(d) && bulk(&d.plan).0 > 0 {
+            d.held = Some(held(
+                deletes,
+                completed,
+                &settings.fuse_batch,
+                "batch",
+                now,
+                settings.tz,
+            ));
+        }
+    }
+}
+
+/// What decide knows about the volume beyond its policy and snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeFacts<'a> {
+    /// When the volume was created (`None`: unknown).
+    pub created: Option<DateTime<Utc>>,
+    /// Its `ebs-gens:allow-bulk-delete` tag.
+    pub ack_tag: Option<&'a str>,
+    /// The run was started with `allow_bulk_delete`.
+    pub allow_bulk_delete: bool,
+}
+
 /// Plans one volume from its current policy and listing (with this run's adoptions already
-/// tagged in `snapshots`).
+/// tagged in `snapshots`), judges its health, and applies the volume's deletion fuse.
 pub fn decide<'a>(
     settings: &Settings,
     job: &'a VolumeJob,
     snapshots: &'a [Snapshot],
     adopted_now: &[String],
+    facts: &VolumeFacts<'_>,
     now: DateTime<Utc>,
 ) -> Decision<'a> {
     let plan = plan(
@@ -232,10 +341,51 @@ pub fn decide<'a>(
         .map(|e| e.snapshot_id)
         .filter(|id| adopted_now.iter().any(|a| a == id))
         .collect();
-    Decision {
-        contested_by: contested_by(&settings.deployment, job.finest(), snapshots, now),
+    let class = job.finest();
+    let dep = &settings.deployment;
+    let mut d = Decision {
+        contested_by: contested_by(dep, class, snapshots, now),
+        freshness: freshness(
+            class,
+            dep,
+            snapshots,
+            facts.created,
+            now,
+            &settings.stale_rule(),
+        ),
+        coverage: coverage(&job.policy, &plan),
+        strip: strip(class, dep, snapshots, settings.tz, now, STRIP_PERIODS),
         plan,
         deferred,
+        held: None,
+        ack: None,
+    };
+    fuse(settings, &mut d, facts, now);
+    d
+}
+
+/// The volume's fuse: holds a bulk deletion nobody acknowledged today. Pure.
+fn fuse(settings: &Settings, d: &mut Decision<'_>, facts: &VolumeFacts<'_>, now: DateTime<Utc>) {
+    d.ack = if facts.allow_bulk_delete {
+        Some("the run was started with allow_bulk_delete".into())
+    } else if acknowledged(facts.ack_tag, now, settings.tz) {
+        Some(format!(
+            "tag {TAG_ALLOW_BULK_DELETE}={}",
+            facts.ack_tag.unwrap_or_default().trim()
+        ))
+    } else {
+        None
+    };
+    let (deletes, completed) = bulk(&d.plan);
+    if d.ack.is_none() && settings.fuse_volume.trips(deletes, completed) {
+        d.held = Some(held(
+            deletes,
+            completed,
+            &settings.fuse_volume,
+            "volume",
+            now,
+            settings.tz,
+        ));
     }
 }
 
@@ -305,6 +455,9 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<PruneOutput, Error> {
+    if input.orphans {
+        return orphans(app, input, now, deadline).await;
+    }
     let ids = volume_ids(&input)?;
     let dry_run = app.dry_run(input.dry_run);
 
@@ -313,6 +466,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         jobs,
         not_pruned,
         mut snapshots,
+        volumes,
     } = fetch(app, &ids).await?;
 
     // Adopt (a write, skipped in a dry run), then plan as if tagged.
@@ -335,21 +489,47 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         tracing::warn!(volume_id = %m.volume_id, reason = %m.error, "not pruned: the volume's tags changed since discovery");
         attention(&mut totals, &m.volume_id, "not-pruned", m.error.clone());
     }
+
+    // Decide, every volume first: the batch fuse weighs them together.
+    let mut decisions: Vec<Decision<'_>> = jobs
+        .iter()
+        .map(|(vol, job)| {
+            let v = volumes.get(vol);
+            let facts = VolumeFacts {
+                created: v.and_then(|v| v.create_time),
+                ack_tag: v.and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE).map(String::as_str)),
+                allow_bulk_delete: input.allow_bulk_delete,
+            };
+            let snaps = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
+            decide(&app.settings, job, snaps, adopted.ids(vol), &facts, now)
+        })
+        .collect();
+    batch_fuse(&app.settings, &mut decisions, now);
+
     let mut reports = Vec::with_capacity(jobs.len());
     let mut failed: Vec<FailedDelete> = Vec::new();
-    for (vol, job) in &jobs {
-        // Decide.
-        let snaps = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
-        let d = decide(&app.settings, job, snaps, adopted.ids(vol), now);
-        let mut report = volume_report(job, &d, &adopted);
+    for (job, d) in jobs.values().zip(&decisions) {
+        let mut report = volume_report(&job.volume_id, job.policy.to_string(), d, &adopted);
+        report.bulk_allowed = d.bulk_allowed(&app.settings.fuse_volume);
         flag(&mut totals, &report, &app.settings.deployment);
-        // Apply.
-        apply(app, &d, &mut report, &mut failed, deadline, dry_run).await;
-        // Report.
+        apply(app, d, &mut report, &mut failed, deadline, dry_run).await;
         totals.count(&report);
-        tracing::info!(volume_id = %vol, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), dry_run, "volume pruned");
+        tracing::info!(volume_id = %job.volume_id, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), stale = report.stale.is_some(), held = report.held.is_some(), dry_run, "volume pruned");
         reports.push(report);
     }
+    finish(app, reports, not_pruned, totals, failed, dry_run, now)
+}
+
+/// Counts, publishes, and fails `DeleteFailed` when a retry may fix what failed.
+fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    reports: Vec<VolumeReport>,
+    not_pruned: Vec<MisconfiguredVolume>,
+    mut totals: Totals,
+    failed: Vec<FailedDelete>,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<PruneOutput, Error> {
     totals.failed = failed.len();
     app.publish(&counts(&totals, dry_run), now);
     if !failed.is_empty() {
@@ -366,6 +546,105 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         totals,
         dry_run,
     })
+}
+
+/// The orphan scan: every snapshot of ours in one listing, grouped by volume; the volumes
+/// that are gone or carry no generation tag any more are orphans, planned under
+/// `EBS_GENS_ORPHANS` (pins, pending, another deployment's: kept; the newest K: kept) and
+/// weighed by the batch fuse. Misconfigured volumes are not orphans (their tag is a typo).
+async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    input: PruneInput,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<PruneOutput, Error> {
+    if !input.volumes.is_empty() {
+        return Err(Error::InvalidInput(
+            "orphans: an orphan scan takes no volumes (volumes must be empty)".into(),
+        ));
+    }
+    let dry_run = app.dry_run(input.dry_run);
+    let settings = &app.settings;
+    let ours = group_by_volume(app.ec2.snapshots_managed_by(&settings.deployment).await?);
+    let ids: Vec<String> = ours.keys().cloned().collect();
+    let read = if ids.is_empty() {
+        vec![]
+    } else {
+        app.ec2.volumes_by_id(&ids).await?
+    };
+    let present: BTreeSet<String> = read.iter().map(|v| v.id.clone()).collect();
+    let (jobs, bad) = classify_volumes(settings, read);
+    let tagged: BTreeSet<&str> = jobs
+        .iter()
+        .map(|j| j.volume_id.as_str())
+        .chain(bad.iter().map(|m| m.volume_id.as_str()))
+        .collect();
+    let found: Vec<(&String, &Vec<Snapshot>, Orphaned)> = ours
+        .iter()
+        .filter(|(vol, _)| !tagged.contains(vol.as_str()))
+        .map(|(vol, snaps)| {
+            let why = if present.contains(vol) {
+                Orphaned::Untagged
+            } else {
+                Orphaned::VolumeGone
+            };
+            (vol, snaps, why)
+        })
+        .collect();
+    let ctx = settings.plan_context();
+    let mut decisions: Vec<Decision<'_>> = found
+        .iter()
+        .map(|(vol, snaps, _)| Decision {
+            plan: plan_orphans(vol, settings.orphans, &ctx, snaps, now),
+            deferred: BTreeSet::new(),
+            contested_by: vec![],
+            freshness: Freshness {
+                newest: newest_of_ours(snaps, &settings.deployment),
+                allowed_seconds: 0,
+                stale: None,
+            },
+            coverage: vec![],
+            strip: String::new(),
+            held: None,
+            ack: input
+                .allow_bulk_delete
+                .then(|| "the run was started with allow_bulk_delete".into()),
+        })
+        .collect();
+    batch_fuse(settings, &mut decisions, now);
+
+    let mut totals = Totals::default();
+    let mut reports = Vec::with_capacity(found.len());
+    let mut failed = Vec::new();
+    let none = super::Adopted::default();
+    for ((vol, snaps, why), d) in found.iter().zip(&decisions) {
+        let policy = snaps
+            .iter()
+            .max_by_key(|s| s.start_time)
+            .and_then(|s| s.tag(TAG_POLICY))
+            .map_or_else(|| "unknown".to_string(), |p| format!("was {p}"));
+        let mut report = volume_report(vol, policy, d, &none);
+        report.orphaned = Some(*why);
+        flag(&mut totals, &report, &settings.deployment);
+        apply(app, d, &mut report, &mut failed, deadline, dry_run).await;
+        totals.count(&report);
+        totals.orphaned += snaps.len();
+        totals.orphan_volumes += 1;
+        tracing::info!(volume_id = %vol, reason = %why, snapshots = snaps.len(), deleted = report.deleted.len(), orphans = %settings.orphans, dry_run, "orphaned snapshots");
+        reports.push(report);
+    }
+    totals.volumes = found.len();
+    finish(app, reports, vec![], totals, failed, dry_run, now)
+}
+
+fn newest_of_ours(snaps: &[Snapshot], deployment: &str) -> Option<DateTime<Utc>> {
+    snaps
+        .iter()
+        .filter(|s| {
+            s.is_owned_by(deployment) && s.state == crate::snapshot::SnapshotState::Completed
+        })
+        .map(|s| s.start_time)
+        .max()
 }
 
 /// The input's volume ids, validated and de-duplicated (at most [`MAX_VOLUMES`]).
@@ -387,15 +666,19 @@ fn volume_ids(input: &PruneInput) -> Result<Vec<String>, Error> {
 }
 
 /// The report of one volume before any delete: what is kept, adopted, doubtful, contested,
-/// and what this run leaves for the next because it adopted it.
-fn volume_report(job: &VolumeJob, d: &Decision<'_>, adopted: &super::Adopted) -> VolumeReport {
-    let vol = &job.volume_id;
+/// stale, held, and what this run leaves for the next because it adopted it.
+fn volume_report(
+    vol: &str,
+    policy: String,
+    d: &Decision<'_>,
+    adopted: &super::Adopted,
+) -> VolumeReport {
     for id in &d.deferred {
         tracing::info!(volume_id = %vol, snapshot_id = %id, reason = "adopted in this run; deleted next run", "delete deferred");
     }
     VolumeReport {
-        volume_id: vol.clone(),
-        policy: job.policy.to_string(),
+        volume_id: vol.to_string(),
+        policy,
         adopted: adopted.ids(vol).to_vec(),
         kept: d.plan.keep.iter().map(item).collect(),
         doubtful: d.plan.doubtful.clone(),
@@ -410,13 +693,42 @@ fn volume_report(job: &VolumeJob, d: &Decision<'_>, adopted: &super::Adopted) ->
                 reasons: vec![why.clone()],
             })
             .collect(),
+        newest: d.freshness.newest,
+        stale: d.freshness.stale.clone(),
+        coverage: d.coverage.clone(),
+        strip: d.strip.clone(),
+        held: d.held.clone(),
+        held_back: if d.held.is_some() {
+            d.plan.delete.iter().map(item).collect()
+        } else {
+            vec![]
+        },
         ..VolumeReport::default()
     }
 }
 
-/// Logs and lists a doubtful or contested volume (every run, until fixed).
+/// Logs and lists a stale, held, doubtful or contested volume (every run, until fixed).
 fn flag(totals: &mut Totals, report: &VolumeReport, deployment: &str) {
     let vol = &report.volume_id;
+    if let Some(why) = &report.stale {
+        tracing::warn!(volume_id = %vol, reason = %why, "stale volume: no recent snapshot");
+        attention(totals, vol, "stale", why.clone());
+    }
+    if let Some(h) = &report.held {
+        tracing::warn!(volume_id = %vol, reason = %h.why, acknowledge = %h.acknowledge, "bulk deletion held; nothing deleted for this volume");
+        attention(
+            totals,
+            vol,
+            "held",
+            format!(
+                "{}; to allow it today tag the volume {}",
+                h.why, h.acknowledge
+            ),
+        );
+    }
+    if let Some(why) = &report.bulk_allowed {
+        tracing::warn!(volume_id = %vol, reason = %why, "bulk deletion acknowledged");
+    }
     if let Some(why) = &report.doubtful {
         tracing::warn!(volume_id = %vol, reason = %why, "doubtful listing; nothing deleted for this volume");
         attention(totals, vol, "doubtful", why.clone());
@@ -493,6 +805,9 @@ impl Totals {
         self.already_gone += r.already_gone.len();
         self.doubtful += usize::from(r.doubtful.is_some());
         self.contested += usize::from(!r.contested_by.is_empty());
+        self.stale += usize::from(r.stale.is_some());
+        self.held += usize::from(r.held.is_some());
+        self.deletions_held += r.held_back.len();
     }
 }
 
@@ -508,5 +823,8 @@ fn counts(t: &Totals, dry_run: bool) -> Counts {
     c.add(Metric::DeleteFailed, t.failed as u64);
     c.add(Metric::VolumesDoubtful, t.doubtful as u64);
     c.add(Metric::VolumesContested, t.contested as u64);
+    c.add(Metric::VolumesStale, t.stale as u64);
+    c.add(Metric::DeletionsHeld, t.deletions_held as u64);
+    c.add(Metric::SnapshotsOrphaned, t.orphaned as u64);
     c
 }

@@ -1,6 +1,6 @@
 //! The sweep run in-process: exactly the steps of `statemachine/sweep.asl.json` (ensure rules,
 //! then discover page by page, prune each page's batches, fold their results into the running
-//! summary, and fold the last page at the end), with the state machine's retry of retryable
+//! summary, scan for orphans, and fold the last page and the scan at the end), with the state machine's retry of retryable
 //! errors. Used by the tests and the benchmarks (the local `sweep` command runs the ASL itself).
 
 use chrono::{DateTime, Utc};
@@ -53,6 +53,20 @@ where
     .await
 }
 
+/// A prune's outcome as the state machine records it: its totals, or `{"Error", "Cause"}`.
+fn batch_result(r: Result<prune::PruneOutput, Error>) -> BatchResult {
+    match r {
+        Ok(out) => BatchResult {
+            totals: Some(out.totals),
+            error: None,
+        },
+        Err(e) => BatchResult {
+            totals: None,
+            error: Some(serde_json::json!({"Error": e.name().as_str(), "Cause": e.to_string()})),
+        },
+    }
+}
+
 /// The discovery page size `sweep.asl.json` uses.
 pub const PAGE_SIZE: i32 = 250;
 
@@ -62,6 +76,31 @@ pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     dry_run: bool,
     now: DateTime<Utc>,
     attempts: u32,
+) -> Result<SweepSummary, Error> {
+    sweep_with(app, dry_run, false, now, attempts, |_| {}).await
+}
+
+/// A sweep's progress, for a caller that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Schedules reconciled.
+    Reconciled,
+    /// A page of volumes discovered (volumes in it).
+    Page(usize),
+    /// A batch pruned (volumes in it).
+    Batch(usize),
+    /// The orphan scan finished.
+    Orphans,
+}
+
+/// [`sweep`], optionally acknowledging bulk deletions for this run, reporting progress.
+pub async fn sweep_with<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    dry_run: bool,
+    allow_bulk_delete: bool,
+    now: DateTime<Utc>,
+    attempts: u32,
+    progress: impl Fn(Progress),
 ) -> Result<SweepSummary, Error> {
     let mut rule_changes = 0;
     let mut rules_error = None;
@@ -77,39 +116,34 @@ pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
                 rules_error = Some(e.to_string());
             }
         }
+        progress(Progress::Reconciled);
     }
     // Pages of 250 volumes, as `sweep.asl.json` asks for.
     let mut input = DiscoverInput {
         dry_run,
+        allow_bulk_delete,
         page_size: Some(PAGE_SIZE),
         ..Default::default()
     };
     loop {
         let page = with_retries(attempts, || discover::handle(app, input.clone())).await?;
+        progress(Progress::Page(page.managed));
         let mut results = Vec::with_capacity(page.batches.len());
         for batch in page.batches {
+            let n = batch.volumes.len();
             let prune_input = PruneInput {
                 volumes: batch.volumes,
                 dry_run,
+                allow_bulk_delete: batch.allow_bulk_delete,
+                orphans: false,
             };
-            results.push(
-                match with_retries(attempts, || {
+            results.push(batch_result(
+                with_retries(attempts, || {
                     prune::handle(app, prune_input.clone(), now, None)
                 })
-                .await
-                {
-                    Ok(out) => BatchResult {
-                        totals: Some(out.totals),
-                        error: None,
-                    },
-                    Err(e) => BatchResult {
-                        totals: None,
-                        error: Some(
-                            serde_json::json!({"Error": e.name().as_str(), "Cause": e.to_string()}),
-                        ),
-                    },
-                },
-            );
+                .await,
+            ));
+            progress(Progress::Batch(n));
         }
         input = DiscoverInput {
             cursor: page.next_cursor.clone(),
@@ -118,9 +152,21 @@ pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             summary: page.summary,
             results,
             fold_only: page.next_cursor.is_none(),
+            allow_bulk_delete,
             ..Default::default()
         };
         if input.fold_only {
+            // As the state machine's Orphans step: after the last page, before the last fold.
+            let scan = PruneInput {
+                dry_run,
+                allow_bulk_delete,
+                orphans: true,
+                ..Default::default()
+            };
+            input.orphans = Some(batch_result(
+                with_retries(attempts, || prune::handle(app, scan.clone(), now, None)).await,
+            ));
+            progress(Progress::Orphans);
             let last = discover::handle(app, input).await?;
             return Ok(SweepSummary {
                 totals: last.summary,

@@ -125,6 +125,24 @@ impl<A: Ec2Api> Ec2<A> {
         .await
     }
 
+    /// Every self-owned snapshot carrying `ebs-gens:managed-by=<deployment>` (pages of 1000):
+    /// our whole estate in one listing, however many volumes it spans.
+    pub async fn snapshots_managed_by(&self, deployment: &str) -> R<Vec<Snapshot>> {
+        let filters = vec![Filter::new(
+            &format!("tag:{}", crate::snapshot::TAG_MANAGED_BY),
+            [deployment],
+        )];
+        all_pages(|next_token| {
+            self.api.describe_snapshots(PageRequest {
+                filters: filters.clone(),
+                ids: vec![],
+                max_results: Some(MAX_SNAPSHOTS_PAGE),
+                next_token,
+            })
+        })
+        .await
+    }
+
     /// One snapshot by id; `None` when it no longer exists.
     pub async fn snapshot(&self, id: &str) -> R<Option<Snapshot>> {
         let req = PageRequest {

@@ -161,8 +161,16 @@ impl FakeAws {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 instance_id: instance_id.map(str::to_string),
+                create_time: None,
             },
         );
+    }
+
+    /// Sets a volume's creation time (unset: unknown, as if just created by the fake).
+    pub fn set_volume_created(&self, id: &str, t: chrono::DateTime<chrono::Utc>) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.create_time = Some(t);
+        }
     }
 
     pub fn remove_volume(&self, id: &str) {

@@ -165,6 +165,9 @@ pub struct Volume {
     pub tags: BTreeMap<String, String>,
     /// The instance it is attached to, if any.
     pub instance_id: Option<String>,
+    /// When it was created (a volume younger than one period is not judged stale).
+    #[serde(default)]
+    pub create_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One page of results.

@@ -146,6 +146,9 @@ impl Ec2Api for SdkEc2 {
                         .attachments()
                         .iter()
                         .find_map(|a| a.instance_id().map(str::to_string)),
+                    create_time: v
+                        .create_time()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
                 })
             })
             .collect();

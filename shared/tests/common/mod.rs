@@ -46,6 +46,7 @@ where
     let input = ebs_gens::app::prune::PruneInput {
         volumes,
         dry_run: false,
+        ..Default::default()
     };
     ebs_gens::app::prune::handle(app, input, now, None).await
 }
