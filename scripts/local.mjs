@@ -198,7 +198,7 @@ async function demo() {
     // 4. The hourly sweep.
     const sweepRun = await runStateMachine(SWEEP, { dry_run: false }, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
     if (!sweepRun.ok) failures.push(`sweep: ${sweepRun.error}: ${sweepRun.cause}`);
-    const reports = sweepRun.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes);
+    const reports = sweepRun.invocations.filter((i) => i.state === 'PruneBatch' && i.output).flatMap((i) => i.output.volumes);
     const after = stack.fleet('state');
 
     if (backend === 'scheduler') {

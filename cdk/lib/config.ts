@@ -48,8 +48,15 @@ if (CLASSES.length !== GEN_CLASSES.length || new Set(CLASSES).size !== GEN_CLASS
   throw new Error(`contract.json classes ${JSON.stringify(CONTRACT.classes)} must be exactly ${GEN_CLASSES.join(', ')}`);
 }
 export const DEFAULT_TAG_KEYS = Object.fromEntries(CLASSES.map((c) => [c, CONTRACT.tags.generation_keys[c]])) as Record<GenClass, string>;
-/** The tag keys the functions ever write (shared/src/snapshot.rs OUR_TAG_KEYS): all ours but the pin. */
-export const OUR_TAG_KEYS = [CONTRACT.tags.volume, CONTRACT.tags.managed_by, CONTRACT.tags.class, CONTRACT.tags.name];
+/**
+ * The tag keys the functions ever write (shared/src/snapshot.rs OUR_TAG_KEYS, the ownership tags of
+ * shared/src/ownership.rs): every snapshot tag of ours but the pin, which only an operator sets. The
+ * volume tag ebs-gens:allow-bulk-delete is not among them either: it acknowledges a bulk deletion, so
+ * it must come from an operator, and CreateTags (limited to these keys) cannot write it.
+ */
+export const OUR_TAG_KEYS: readonly string[] = [
+  CONTRACT.tags.volume, CONTRACT.tags.managed_by, CONTRACT.tags.class, CONTRACT.tags.policy, CONTRACT.tags.name,
+];
 /** The deployment that owns a snapshot; scopes every destructive permission. */
 export const MANAGED_BY = CONTRACT.tags.managed_by;
 /** The tag that pins a snapshot (shared/src/snapshot.rs TAG_KEEP): any value but `false`. */

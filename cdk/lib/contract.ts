@@ -23,6 +23,10 @@ export interface Contract {
     readonly class: string;
     readonly keep: string;
     readonly name: string;
+    /** The policy a snapshot was made or adopted under; written with the other ownership tags. */
+    readonly policy: string;
+    /** On a volume, set by an operator (never by us): lets today's runs past the bulk-deletion fuse. */
+    readonly allow_bulk_delete: string;
     readonly generation_keys: Readonly<Record<string, string>>;
   };
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */
@@ -51,7 +55,7 @@ export function loadContract(path = CONTRACT_PATH): Contract {
   const strs = (v: unknown, what: string) =>
     Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0) ? (v as string[]) : fail(`${what} must be a non-empty list of strings`);
   const posInt = (v: unknown, what: string) => (Number.isInteger(v) && (v as number) > 0 ? (v as number) : fail(`${what} must be a positive integer`));
-  for (const k of ['managed_by', 'volume', 'class', 'keep', 'name']) str(c?.tags?.[k], `tags.${k}`);
+  for (const k of ['managed_by', 'volume', 'class', 'keep', 'name', 'policy', 'allow_bulk_delete']) str(c?.tags?.[k], `tags.${k}`);
   for (const cls of strs(c.classes, 'classes')) str(c.tags.generation_keys?.[cls], `tags.generation_keys.${cls}`);
   if (!str(c.rule_prefix, 'rule_prefix').includes('{deployment}')) fail('rule_prefix must contain {deployment}');
   str(c.metrics?.namespace, 'metrics.namespace');

@@ -52,6 +52,16 @@ export function rustSourceHash(): string {
   return h.digest('hex');
 }
 
+/**
+ * The deployment's CloudWatch dashboard: `ebs-gens-<deployment>`. Dashboard names allow only
+ * [A-Za-z0-9_-] while a deployment may contain `.`: such a name has its dots replaced and a short
+ * hash of the deployment appended, so "prod.eu" cannot take "prod_eu"'s or "prod-eu"'s dashboard.
+ */
+export function dashboardName(deployment: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(deployment)) return `ebs-gens-${deployment}`;
+  return `ebs-gens-${deployment.replace(/[^A-Za-z0-9_-]/g, '_')}-${createHash('sha256').update(deployment).digest('hex').slice(0, 8)}`;
+}
+
 export interface EbsGensStackProps extends StackProps {
   readonly settings: EbsGensSettings;
 }
@@ -239,7 +249,9 @@ export class EbsGensStack extends Stack {
     f['discover-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes'));
     f['tag-snapshot'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
     createOurTags.forEach((st) => f['tag-snapshot'].addToRolePolicy(st));
-    f['prune-volumes'].addToRolePolicy(describe('ec2:DescribeSnapshots', 'ec2:DescribeTags'));
+    // DescribeVolumes: prune re-reads each volume's tags (policy, ebs-gens:allow-bulk-delete) and creation
+    // time before deciding, and the sweep's orphan scan (ScanOrphans) asks which volumes still exist.
+    f['prune-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
     createOurTags.forEach((st) => f['prune-volumes'].addToRolePolicy(st));
     f['prune-volumes'].addToRolePolicy(new iam.PolicyStatement({
       sid: 'DeleteOnlyOurSnapshots',
@@ -401,16 +413,31 @@ export class EbsGensStack extends Stack {
     // alarmed: what a retry could not fix ends the execution as failed (ExecutionsFailed, per state
     // machine). Permanent refusals, which no retry changes, are alarmed on their EMF metrics.
     const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
-    // Namespace, metric and dimension names from contract.json: an alarm on a metric the functions
-    // do not emit would never fire, so such a name stops the synth (metricName throws).
+    // Namespace, metric and dimension names from contract.json: an alarm or a graph on a metric the
+    // functions do not emit would never show anything, so such a name stops the synth (metricName throws).
+    const emfMetric = (name: string, fn: FunctionName, statistic: 'Sum' | 'Maximum', period: Duration, label?: string) =>
+      new cloudwatch.Metric({
+        namespace: CONTRACT.metrics.namespace, metricName: metricName(name), statistic, period, label,
+        dimensionsMap: { [metricDimension('Deployment')]: s.deployment, [metricDimension('Function')]: fn },
+      });
+    // Counts of events (a snapshot failed, a delete was refused): Sum over 5 minutes, >= 1.
     const emf = (name: string, fn: FunctionName, why: string) =>
       new cloudwatch.Alarm(this, `${name}Alarm`, {
         alarmDescription: `ebs-gens ${s.deployment}: ${name} > 0 (${fn}): ${why}`,
-        metric: new cloudwatch.Metric({
-          namespace: CONTRACT.metrics.namespace, metricName: metricName(name), statistic: 'Sum', period: Duration.minutes(5),
-          dimensionsMap: { [metricDimension('Deployment')]: s.deployment, [metricDimension('Function')]: fn },
-        }),
+        metric: emfMetric(name, fn, 'Sum', Duration.minutes(5)),
         threshold: 1, evaluationPeriods: 1, treatMissingData: notBreaching,
+      });
+    // States that last until someone acts (a volume without a recent snapshot, deletions held by the
+    // fuse): every prune-volumes run reports them again — each hourly sweep batch, and the one-volume
+    // prune after each snapshot — so a Sum would add the same volumes up. Maximum over an hour, > 0:
+    // one run seeing it is enough, and with the hourly sweep reporting it each period the alarm stays
+    // in ALARM (one notification) until it is fixed, rather than flapping between sweeps.
+    const gauge = (name: string, fn: FunctionName, why: string) =>
+      new cloudwatch.Alarm(this, `${name}Alarm`, {
+        alarmDescription: `ebs-gens ${s.deployment}: ${name} > 0 (${fn}): ${why}`,
+        metric: emfMetric(name, fn, 'Maximum', Duration.hours(1)),
+        threshold: 0, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1, treatMissingData: notBreaching,
       });
     const alarms = [
       // Express state machines publish ExecutionsFailed (and ExecutionsTimedOut) per
@@ -439,6 +466,12 @@ export class EbsGensStack extends Stack {
       emf('DeleteDenied', 'prune-volumes', 'IAM refused a deletion (a deployment problem, or a snapshot pinned by policy)'),
       emf('VolumesDoubtful', 'prune-volumes', 'a volume\'s snapshot listing looked wrong, so nothing was deleted for it'),
       emf('VolumesContested', 'prune-volumes', 'another deployment snapshots the volume too'),
+      gauge('VolumesStale', 'prune-volumes', 'a managed volume\'s newest completed snapshot is older than its schedule allows '
+        + '(snapshots are not being taken: see the schedule dead-letter queue and SnapshotsFailed; the sweep output\'s attention list, '
+        + 'or `ebs-gens status`, names the volumes)'),
+      gauge('DeletionsHeld', 'prune-volumes', 'the bulk-deletion fuse held planned deletions (nothing is deleted for those volumes '
+        + `until acknowledged: check the plan with \`ebs-gens plan\`, then tag the volume ${CONTRACT.tags.allow_bulk_delete}=<today, YYYY-MM-DD in the deployment\'s time zone> `
+        + 'or run `ebs-gens sweep --apply --allow-bulk-delete`)'),
       // The schedule rules are created at runtime by ensure-rules, so they are not in this template.
       // AWS/Events FailedInvocations (which counts only invocations that failed for good, after
       // EventBridge's own retries) is published per RuleName only — no account-level series exists
@@ -514,6 +547,44 @@ export class EbsGensStack extends Stack {
       for (const a of alarms) a.addAlarmAction(new cwActions.SnsAction(topic));
     }
 
+    // One dashboard per deployment: what was done (deleted, adopted), what waits for someone (held,
+    // stale, orphaned, misconfigured), what failed. EMF names from contract.json (emfMetric), like the
+    // alarms. Hourly points, the sweep's rhythm. Counts of events are summed; the states every
+    // prune-volumes run reports again (stale, held, orphaned, doubtful...) are shown as the largest
+    // count one run saw in the hour — one sweep batch holds at most 100 volumes, one discover page 250.
+    const hour = Duration.hours(1);
+    const graph = (title: string, metrics: cloudwatch.IMetric[], width = 8) =>
+      new cloudwatch.GraphWidget({ title, left: metrics, width, height: 6, period: hour, leftYAxis: { min: 0 }, legendPosition: cloudwatch.LegendPosition.BOTTOM });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: dashboardName(s.deployment),
+      defaultInterval: Duration.days(7),
+    });
+    dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: `ebs-gens ${s.deployment}: alarms`, alarms, width: 24, height: 3 }));
+    dashboard.addWidgets(
+      graph('Snapshots deleted and adopted', [
+        emfMetric('SnapshotsDeleted', 'prune-volumes', 'Sum', hour, 'deleted (prune-volumes)'),
+        emfMetric('SnapshotsAdopted', 'tag-snapshot', 'Sum', hour, 'adopted (tag-snapshot)'),
+        emfMetric('SnapshotsAdopted', 'prune-volumes', 'Sum', hour, 'adopted (prune-volumes)'),
+      ]),
+      graph('Deletions held by the bulk-deletion fuse', [emfMetric('DeletionsHeld', 'prune-volumes', 'Maximum', hour, 'held (largest in one run)')]),
+      graph('Stale volumes (no recent snapshot)', [emfMetric('VolumesStale', 'prune-volumes', 'Maximum', hour, 'stale (largest in one run)')]),
+    );
+    dashboard.addWidgets(
+      // Only the sweep's orphan scan counts orphans; every other prune-volumes run publishes 0.
+      graph('Orphaned snapshots (kept by default)', [emfMetric('SnapshotsOrphaned', 'prune-volumes', 'Maximum', hour, 'orphaned (orphan scan)')]),
+      graph('Failed snapshots', [emfMetric('SnapshotsFailed', 'tag-snapshot', 'Sum', hour, 'failed (tag-snapshot)')]),
+      graph('Volumes needing attention', [
+        emfMetric('VolumesMisconfigured', 'discover-volumes', 'Maximum', hour, 'misconfigured (discover-volumes, largest page)'),
+        emfMetric('VolumesDoubtful', 'prune-volumes', 'Maximum', hour, 'doubtful (prune-volumes)'),
+        emfMetric('VolumesContested', 'prune-volumes', 'Maximum', hour, 'contested (prune-volumes)'),
+      ]),
+    );
+    dashboard.addWidgets(graph('State machine executions failed or timed out', [
+      this.snapshotCompleted.metricFailed({ period: hour, statistic: 'Sum', label: 'snapshot-completed failed' }),
+      this.snapshotCompleted.metricTimedOut({ period: hour, statistic: 'Sum', label: 'snapshot-completed timed out (Express)' }),
+      this.sweep.metricFailed({ period: hour, statistic: 'Sum', label: 'sweep failed' }),
+    ], 24));
+
     // Every wildcard cdk-nag flags, acknowledged one by one with its reason.
     const ack = (resource: string, reason: string) =>
       Validations.of(this).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
@@ -534,11 +605,13 @@ export class EbsGensStack extends Stack {
       if (logGroup) ack(lid(logGroup as unknown as Construct), 'Log streams inside the function\'s own log group.');
     }
 
-    new CfnOutput(this, 'SweepStateMachineArn', { value: this.sweep.stateMachineArn });
+    // `ebs-gens sweep --remote --state-machine-arn` starts this one.
+    new CfnOutput(this, 'SweepStateMachineArn', { value: this.sweep.stateMachineArn, description: 'The sweep state machine (ebs-gens sweep --remote --state-machine-arn)' });
     new CfnOutput(this, 'SnapshotCompletedStateMachineArn', { value: this.snapshotCompleted.stateMachineArn });
     if (snapshotRole) new CfnOutput(this, 'SnapshotRoleArn', { value: snapshotRole.roleArn });
     new CfnOutput(this, 'ScheduleGroupName', { value: groupName });
     new CfnOutput(this, 'SchedulerRoleArn', { value: schedulerRole.roleArn });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: scheduleDlq.queueUrl });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });
   }
 }

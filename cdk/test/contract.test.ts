@@ -1,5 +1,5 @@
 // The synthesized template against contract.json (generated from the Rust code by `make contract`):
-// the functions' timeouts and memory, the EMF alarms' namespace, metric and dimension names, the
+// the functions' timeouts and memory, the EMF alarms' and dashboard's namespace, metric and dimension names, the
 // state machines' substitutions and Task timeouts, the tag keys in IAM conditions, the rule prefix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,6 +62,41 @@ test(`every alarm in the ${contract.metrics.namespace} namespace is on a metric 
   for (const [id, a] of resources('AWS::CloudWatch::Alarm')) {
     if (a.Namespace) assert.ok(a.Namespace === contract.metrics.namespace || a.Namespace.startsWith('AWS/'), `${id}: namespace ${a.Namespace}`);
   }
+});
+
+test(`every ${contract.metrics.namespace} metric on the dashboard is one the functions emit, with their dimensions`, () => {
+  const boards = resources('AWS::CloudWatch::Dashboard');
+  assert.equal(boards.length, 1);
+  const body = boards[0][1].DashboardBody;
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : '<token>')).join('');
+  const series: any[][] = JSON.parse(text).widgets.filter((w: any) => w.type === 'metric').flatMap((w: any) => w.properties.metrics);
+  const emf = series.filter((m) => m[0] === contract.metrics.namespace);
+  assert.ok(emf.length > 0, 'no EMF metric on the dashboard');
+  const functions = contract.functions.map((f: any) => f.name);
+  for (const m of emf) {
+    // [namespace, name, dim1, value1, dim2, value2, {options}]
+    assert.ok(contract.metrics.names.includes(m[1]), `${m[1]} is not in contract.metrics.names`);
+    assert.deepEqual([m[2], m[4]], contract.metrics.dimensions, `${m[1]} dimensions`);
+    assert.equal(m[3], 'prod', `${m[1]} Deployment`);
+    assert.ok(functions.includes(m[5]), `${m[1]}: unknown Function ${m[5]}`);
+  }
+  for (const m of series) assert.ok(m[0] === contract.metrics.namespace || m[0].startsWith('AWS/'), `namespace ${m[0]}`);
+  // The health metrics the functions publish since the fleet-health change, all on the dashboard.
+  const shown = new Set(emf.map((m) => m[1]));
+  for (const name of ['VolumesStale', 'DeletionsHeld', 'SnapshotsOrphaned', 'SnapshotsDeleted', 'SnapshotsAdopted', 'SnapshotsFailed', 'VolumesMisconfigured', 'VolumesDoubtful']) {
+    assert.ok(contract.metrics.names.includes(name), `${name} is not in contract.metrics.names`);
+    assert.ok(shown.has(name), `${name} is not on the dashboard`);
+  }
+});
+
+test('what waits for an operator is alarmed: stale volumes and held deletions (orphans, kept by default, are not)', () => {
+  const emf = resources('AWS::CloudWatch::Alarm').filter(([, a]) => a.Namespace === contract.metrics.namespace).map(([, a]) => a.MetricName);
+  for (const name of ['VolumesStale', 'DeletionsHeld']) {
+    assert.ok(contract.metrics.names.includes(name), `${name} is not in contract.metrics.names`);
+    assert.equal(emf.filter((m) => m === name).length, 1, `${name} alarmed once`);
+  }
+  assert.ok(contract.metrics.names.includes('SnapshotsOrphaned'));
+  assert.ok(!emf.includes('SnapshotsOrphaned'));
 });
 
 test('an alarm on a metric the functions do not emit stops the synth', () => {
@@ -129,14 +164,21 @@ test('the state machines may invoke exactly the functions whose placeholders the
 test('IAM conditions use the contract\'s tag keys', () => {
   const t = contract.tags;
   const tagKeys = statements().filter((s) => s.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']);
-  assert.ok(tagKeys.length > 0);
-  for (const s of tagKeys) assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [t.volume, t.managed_by, t.class, t.name].sort());
+  // The Lambda roles (tag-snapshot, prune-volumes: two each) and the Scheduler role (TagSpecifications).
+  assert.equal(tagKeys.length, 5);
+  // The keys the functions write (shared/src/snapshot.rs OUR_TAG_KEYS): the ownership tags, the policy included.
+  const written = [t.volume, t.managed_by, t.class, t.policy, t.name];
+  for (const s of tagKeys) assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [...written].sort());
+  // What only an operator sets can never be written by us: the pin, and the bulk-deletion acknowledgement.
+  for (const s of tagKeys) {
+    for (const key of [t.keep, t.allow_bulk_delete]) assert.ok(!s.Condition['ForAllValues:StringEquals']['aws:TagKeys'].includes(key), key);
+  }
   const text = JSON.stringify(statements());
   assert.ok(text.includes(`aws:ResourceTag/${t.managed_by}`));
   assert.ok(text.includes(`aws:RequestTag/${t.managed_by}`));
   assert.ok(text.includes(`aws:ResourceTag/${t.keep}`));
   for (const key of [...text.matchAll(/aws:(?:Resource|Request)Tag\/([^"]+)"/g)].map((m) => m[1])) {
-    assert.ok([t.managed_by, t.keep, t.volume, t.class, t.name].includes(key), `tag key ${key} not in the contract`);
+    assert.ok([t.managed_by, t.keep, t.volume, t.class, t.policy, t.name].includes(key), `tag key ${key} not in the contract`);
   }
 });
 
@@ -153,6 +195,10 @@ test('rule names, permissions and the functions\' EBS_GENS_RULE_PREFIX follow th
 test('a contract that is missing or malformed stops the synth with a clear message', () => {
   const dir = mkdtempSync(join(tmpdir(), 'contract-'));
   assert.throws(() => loadContract(join(dir, 'absent.json')), /make contract/);
+  const noPolicy = structuredClone(contract);
+  delete noPolicy.tags.policy;
+  writeFileSync(join(dir, 'no-policy.json'), JSON.stringify(noPolicy));
+  assert.throws(() => loadContract(join(dir, 'no-policy.json')), /tags\.policy/);
   const bad = structuredClone(contract);
   delete bad.functions[0].timeout_seconds;
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));

@@ -45,7 +45,8 @@ const GROUP_ARN = 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::Account
 const SCHEDULES = 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/ebs-gens-prod/*';
 const SNAPSHOTS = 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*';
 const VOLUMES = 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*';
-const OUR_KEYS = ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:volume'];
+// ebs-gens:policy too: a snapshot is born with the policy it was made under (ensure-rules' target input).
+const OUR_KEYS = ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:policy', 'ebs-gens:volume'];
 
 test('the default backend is scheduler, on every function, with the group and the 60-minute window', () => {
   for (const [, fn] of resources(scheduler, 'AWS::Lambda::Function')) {

@@ -5,9 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
-import { EbsGensStack } from '../lib/ebs-gens-stack';
+import { EbsGensStack, dashboardName } from '../lib/ebs-gens-stack';
 
 function synth(context: Record<string, unknown> = {}) {
   const app = buildApp({ deployment: 'prod', ...context }, true);
@@ -65,7 +66,8 @@ test('CreateTags only on snapshots, only our keys, never relabelling another dep
   const tags = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags') && !s.Condition?.StringEquals?.['ec2:CreateAction']);
   assert.equal(tags.length, 4, 'two statements each for tag-snapshot and prune-volumes');
   for (const s of tags) {
-    assert.deepEqual(s.Condition['ForAllValues:StringEquals']['aws:TagKeys'].sort(), ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:volume']);
+    // ebs-gens:policy too: every snapshot we create or adopt records the policy it was made under.
+    assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:policy', 'ebs-gens:volume']);
     assert.equal(s.Condition.Null['aws:TagKeys'], 'false');
     assert.deepEqual(s.Condition.StringEqualsIfExists, { 'aws:RequestTag/ebs-gens:managed-by': 'prod' });
     assert.match(JSON.stringify(s.Resource), /snapshot\/\*/);
@@ -360,4 +362,96 @@ test('snapshot-completed (Express): failed and timed-out executions are both ala
     assert.equal(found[0].TreatMissingData, 'notBreaching', metric);
     assert.match(found[0].AlarmActions[0].Ref, /^AlarmTopic/, metric);
   }
+});
+
+test('each function may read exactly what it reads: prune-volumes re-reads its volumes (and the orphan scan asks which still exist)', () => {
+  const lambdas = Object.entries(template.findResources('AWS::Lambda::Function')).map(([, r]: [string, any]) => r.Properties);
+  const describes = (name: string): string[] => {
+    const fn = lambdas.find((p) => p.Description === `ebs-gens ${name} (prod)`);
+    const role = fn.Role['Fn::GetAtt'][0];
+    return Object.values(template.findResources('AWS::IAM::Policy')).map((p: any) => p.Properties)
+      .filter((p) => JSON.stringify(p.Roles) === JSON.stringify([{ Ref: role }]))
+      .flatMap((p) => p.PolicyDocument.Statement)
+      .filter((st: any) => st.Resource === '*')
+      .flatMap(actionsOf)
+      .filter((a: string) => a.startsWith('ec2:Describe'))
+      .sort();
+  };
+  assert.deepEqual(describes('prune-volumes'), ['ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeVolumes']);
+  assert.deepEqual(describes('tag-snapshot'), ['ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeVolumes']);
+  assert.deepEqual(describes('discover-volumes'), ['ec2:DescribeVolumes']);
+  assert.deepEqual(describes('ensure-rules'), ['ec2:DescribeTags', 'ec2:DescribeVolumes']);
+});
+
+test('stale volumes and held deletions are alarmed: Maximum over an hour (the sweep\'s rhythm), > 0, to the alarm topic', () => {
+  for (const metricName of ['VolumesStale', 'DeletionsHeld']) {
+    const found = alarms().filter((a) => a.Namespace === 'ebs-gens' && a.MetricName === metricName);
+    assert.equal(found.length, 1, metricName);
+    assert.deepEqual(found[0], {
+      ...found[0],
+      Statistic: 'Maximum', Period: 3600, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      Dimensions: [{ Name: 'Deployment', Value: 'prod' }, { Name: 'Function', Value: 'prune-volumes' }],
+    }, metricName);
+    assert.match(found[0].AlarmActions[0].Ref, /^AlarmTopic/, metricName);
+  }
+  // The held alarm says how to let the deletions go: the volume tag an operator sets.
+  assert.match(alarms().find((a) => a.MetricName === 'DeletionsHeld').AlarmDescription, /ebs-gens:allow-bulk-delete=/);
+  // Orphans are kept by default: a count to look at, not a page.
+  assert.deepEqual(alarms().filter((a) => a.MetricName === 'SnapshotsOrphaned'), []);
+});
+
+/** The dashboard's body as JSON: the Fn::Join's tokens (region, ARNs) become placeholder text. */
+const dashboardBody = (t: Template): any => {
+  const boards = Object.values(t.findResources('AWS::CloudWatch::Dashboard')).map((d: any) => d.Properties);
+  assert.equal(boards.length, 1);
+  const body = boards[0].DashboardBody;
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : `<${JSON.stringify(p).replace(/"/g, '')}>`)).join('');
+  return { name: boards[0].DashboardName, body: JSON.parse(text) };
+};
+
+test('a dashboard ebs-gens-<deployment> graphs what was done, what waits for someone and what failed', () => {
+  const { name, body } = dashboardBody(template);
+  assert.equal(name, 'ebs-gens-prod');
+  const graphs = body.widgets.filter((w: any) => w.type === 'metric');
+  const series: any[][] = graphs.flatMap((w: any) => w.properties.metrics);
+  const emf = (metric: string) => series.filter((m) => m[0] === 'ebs-gens' && m[1] === metric);
+  for (const [metric, fn] of [
+    ['SnapshotsDeleted', 'prune-volumes'], ['SnapshotsAdopted', 'tag-snapshot'], ['SnapshotsAdopted', 'prune-volumes'],
+    ['DeletionsHeld', 'prune-volumes'], ['VolumesStale', 'prune-volumes'], ['SnapshotsOrphaned', 'prune-volumes'],
+    ['SnapshotsFailed', 'tag-snapshot'], ['VolumesMisconfigured', 'discover-volumes'], ['VolumesDoubtful', 'prune-volumes'],
+  ]) {
+    const m = emf(metric).filter((x) => x.slice(2, 6).join(' ') === `Deployment prod Function ${fn}`);
+    assert.equal(m.length, 1, `${metric} (${fn})`);
+  }
+  // Failed executions of both state machines, and the Express one's timeouts.
+  const states = series.filter((m) => m[0] === 'AWS/States');
+  const of = (metric: string) => states.filter((m) => m[1] === metric).map((m) => String(m[3]).replace(/^<\{Ref:(\w+?)[0-9A-F]{8}\}>$/, '$1')).sort();
+  assert.deepEqual(of('ExecutionsFailed'), ['SnapshotCompleted', 'Sweep']);
+  assert.deepEqual(of('ExecutionsTimedOut'), ['SnapshotCompleted']);
+  // Every alarm is on the dashboard too.
+  const listed = body.widgets.filter((w: any) => w.type === 'alarm').flatMap((w: any) => w.properties.alarms);
+  assert.equal(listed.length, alarms().length);
+});
+
+test('the dashboard name is a valid dashboard name for every deployment name, and distinct per deployment', () => {
+  assert.equal(dashboardName('prod'), 'ebs-gens-prod');
+  assert.equal(dashboardName('prod_eu-1'), 'ebs-gens-prod_eu-1');
+  const dotted = dashboardName('prod.eu');
+  assert.match(dotted, /^ebs-gens-prod_eu-[0-9a-f]{8}$/);
+  assert.notEqual(dotted, dashboardName('prod_eu'));
+  assert.notEqual(dotted, dashboardName('prod-eu'));
+  assert.match(dashboardName('a.b.c'), /^[A-Za-z0-9_-]+$/);
+  // The app's stack name (EbsGens-<deployment>) admits no dot; a stack built directly may have one.
+  const app = new App();
+  app.node.setContext('aws:cdk:bundling-stacks', []);
+  const stack = new EbsGensStack(app, 'EbsGensDotted', { settings: { deployment: 'prod.eu' } });
+  assert.equal(dashboardBody(Template.fromStack(stack)).name, dotted);
+});
+
+test('outputs: the sweep state machine\'s ARN (ebs-gens sweep --remote --state-machine-arn) and the dashboard', () => {
+  const outputs = template.findOutputs('*');
+  const sweep = logicalIdOf('AWS::StepFunctions::StateMachine', (p) => p.DefinitionString === readFileSync(join(__dirname, '../../statemachine/sweep.asl.json'), 'utf8'));
+  assert.deepEqual(outputs.SweepStateMachineArn.Value, { Ref: sweep });
+  assert.deepEqual(outputs.DashboardName.Value, { Ref: logicalIdOf('AWS::CloudWatch::Dashboard', () => true) });
 });

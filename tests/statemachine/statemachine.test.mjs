@@ -50,8 +50,12 @@ test('sweep: rules created enabled, surplus deleted, and a transient delete fail
   // five and failed on one; the retry deleted that one. (The SnapshotsDeleted metric counts all.)
   assert.equal(r.output.summary.deleted, 1);
   // The Retry fired: prune-volumes failed once with DeleteFailed, then succeeded.
-  const prunes = r.invocations.filter((i) => i.function === 'prune-volumes');
+  const prunes = r.invocations.filter((i) => i.state === 'PruneBatch');
   assert.deepEqual(prunes.map((i) => i.error), ['DeleteFailed', null]);
+  // Then the orphan scan (prune-volumes with {orphans: true}): this fleet has none.
+  const scans = r.invocations.filter((i) => i.state === 'ScanOrphans');
+  assert.deepEqual(scans.map((i) => [i.input, i.error, i.output.totals.orphaned]), [[{ volumes: [], orphans: true, dry_run: false }, null, 0]]);
+  assert.equal(r.output.summary.orphaned, 0);
   const state = stack.fleet('state');
   for (const v of seeded.volumes) assert.equal(state.snapshots[v].length, 2, `${v} keeps Daily_Gens=2`);
   assert.equal(state.snapshots[seeded.misconfigured].length, 1, 'misconfigured volume untouched');

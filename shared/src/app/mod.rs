@@ -6,6 +6,7 @@ pub mod discover;
 pub mod ensure_rules;
 pub mod prune;
 pub mod runtime;
+pub mod status;
 pub mod sweep;
 pub mod tag;
 

@@ -620,6 +620,7 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     for ((vol, snaps, why), d) in found.iter().zip(&decisions) {
         let policy = snaps
             .iter()
+            .filter(|s| s.is_owned_by(&settings.deployment) && s.tag(TAG_POLICY).is_some())
             .max_by_key(|s| s.start_time)
             .and_then(|s| s.tag(TAG_POLICY))
             .map_or_else(|| "unknown".to_string(), |p| format!("was {p}"));

@@ -173,6 +173,19 @@ impl FakeAws {
         }
     }
 
+    /// Sets (or replaces) one tag on a volume.
+    pub fn set_volume_tag(&self, id: &str, key: &str, value: &str) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.tags.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    pub fn remove_volume_tag(&self, id: &str, key: &str) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.tags.remove(key);
+        }
+    }
+
     pub fn remove_volume(&self, id: &str) {
         self.st().volumes.remove(id);
     }
@@ -1039,6 +1052,34 @@ impl EventsApi for FakeAws {
                 Ok(())
             }
         }
+    }
+}
+
+impl FakeAws {
+    /// Ends an execution as Step Functions would (`SUCCEEDED` with its output, `FAILED` with
+    /// an error and cause).
+    pub fn finish_execution(
+        &self,
+        arn: &str,
+        status: &str,
+        output: Option<&str>,
+        error: Option<(&str, &str)>,
+    ) {
+        if let Some((_, e)) = self.st().executions.get_mut(arn) {
+            e.status = status.to_string();
+            e.output = output.map(str::to_string);
+            e.error = error.map(|(e, _)| e.to_string());
+            e.cause = error.map(|(_, c)| c.to_string());
+        }
+    }
+
+    /// The executions started so far: `(arn, input)`.
+    pub fn executions(&self) -> Vec<(String, String)> {
+        self.st()
+            .executions
+            .iter()
+            .map(|(arn, (input, _))| (arn.clone(), input.clone()))
+            .collect()
     }
 }
 

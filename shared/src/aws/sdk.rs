@@ -23,7 +23,27 @@ type R<T> = Result<T, AwsError>;
 /// standard retry mode, [`super::SDK_MAX_ATTEMPTS`] attempts, 1 s initial and 20 s maximum
 /// backoff (see there for why not adaptive).
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    load_config_with(None, None, None).await
+}
+
+/// [`load_config`] with an operator's overrides (the CLI's `--region`, `--profile`,
+/// `--endpoint-url`); `None` keeps the standard credential and region chain.
+pub async fn load_config_with(
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader
         .retry_config(
             aws_config::retry::RetryConfig::standard()
                 .with_max_attempts(super::SDK_MAX_ATTEMPTS)

@@ -19,6 +19,7 @@ pub fn settings(vars: &[(&str, &str)]) -> Settings {
     .unwrap()
 }
 
+#[allow(dead_code)] // not every suite delivers events
 /// The `createSnapshot` fixture, pointed at `snapshot` of `volume` with `result`.
 pub fn event(snapshot: &str, volume: &str, result: &str) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_str(include_str!(

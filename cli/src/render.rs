@@ -1,0 +1,287 @@
+//! Text and JSON output. Colour only on a terminal, and never when `NO_COLOR` is set.
+
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Utc};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, Color, ContentArrangement, Table};
+use ebs_gens::app::prune::VolumeReport;
+use ebs_gens::app::status::{FleetStatus, Severity, State};
+use ebs_gens::app::sweep::SweepSummary;
+use ebs_gens::app::MisconfiguredVolume;
+use ebs_gens::aws::Execution;
+use ebs_gens::health::human;
+
+pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    if !colour() {
+        t.force_no_tty();
+    }
+    t
+}
+
+fn state_cell(states: &[State]) -> Cell {
+    let text = states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let cell = Cell::new(text);
+    match states.iter().map(|s| s.severity()).max() {
+        Some(Severity::Critical) => cell.fg(Color::Red),
+        Some(Severity::Warning) => cell.fg(Color::Yellow),
+        _ => cell.fg(Color::Green),
+    }
+}
+
+fn age(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    t.map_or_else(|| "-".into(), |t| human(now - t))
+}
+
+pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ebs-gens status: deployment {}, {} volumes, {}",
+        st.deployment,
+        st.volumes.len(),
+        st.at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let mut t = table(&[
+        "VOLUME", "NAME", "POLICY", "NEWEST", "AGE", "ALLOWED", "COVERAGE", "LAST 14", "STATE",
+    ]);
+    for v in &st.volumes {
+        t.add_row(vec![
+            Cell::new(&v.volume_id),
+            Cell::new(v.name.as_deref().unwrap_or("-")),
+            Cell::new(&v.policy),
+            Cell::new(
+                v.newest
+                    .map_or("-".into(), |n| n.format("%m-%d %H:%M").to_string()),
+            ),
+            Cell::new(age(v.newest, now)),
+            Cell::new(if v.allowed_seconds > 0 {
+                human(chrono::Duration::seconds(v.allowed_seconds))
+            } else {
+                "-".into()
+            }),
+            Cell::new(
+                v.coverage
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Cell::new(&v.strip),
+            state_cell(&v.states),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let notes: Vec<_> = st
+        .volumes
+        .iter()
+        .filter(|v| !v.reasons.is_empty())
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nNeeds attention:");
+        for v in notes {
+            for (s, r) in v.states.iter().zip(&v.reasons) {
+                let _ = writeln!(out, "  {} {}: {r}", v.volume_id, s.as_str());
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nOrphaned snapshots (volume gone or untagged; EBS_GENS_ORPHANS={}): {} volumes, {} snapshots",
+        st.orphan_policy,
+        st.orphans.len(),
+        st.orphans.iter().map(|o| o.snapshots).sum::<usize>()
+    );
+    if !st.orphans.is_empty() {
+        let mut t = table(&[
+            "FORMER VOLUME",
+            "WHY",
+            "POLICY",
+            "SNAPSHOTS",
+            "NEWEST",
+            "WOULD DELETE",
+        ]);
+        for o in &st.orphans {
+            t.add_row(vec![
+                o.volume_id.clone(),
+                o.why.to_string(),
+                o.policy.clone(),
+                o.snapshots.to_string(),
+                age(o.newest, now) + " ago",
+                o.would_delete.to_string(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+    let count = |s: State| st.volumes.iter().filter(|v| v.states.contains(&s)).count();
+    let _ = writeln!(
+        out,
+        "\n{} ok, {} stale, {} misconfigured, {} held, {} doubtful, {} contested -> {} (exit {})",
+        count(State::Ok),
+        count(State::Stale),
+        count(State::Misconfigured),
+        count(State::Held),
+        count(State::Doubtful),
+        count(State::Contested),
+        match st.severity {
+            Severity::Ok => "ok",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        },
+        st.severity as u8
+    );
+    out
+}
+
+pub fn plan(reports: &[VolumeReport], bad: &[MisconfiguredVolume]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let _ = writeln!(
+            out,
+            "{} ({}): keep {}, delete {}{}{}",
+            r.volume_id,
+            r.policy,
+            r.kept.len(),
+            r.deleted.len(),
+            if r.adopted.is_empty() {
+                String::new()
+            } else {
+                format!(", adopt {}", r.adopted.len())
+            },
+            r.held.as_ref().map_or(String::new(), |h| format!(
+                ", HELD {}: {}",
+                h.would_delete, h.why
+            ))
+        );
+        let mut t = table(&["SNAPSHOT", "ACTION", "WHY"]);
+        let rows = r
+            .deleted
+            .iter()
+            .map(|i| ("delete", i))
+            .chain(r.held_back.iter().map(|i| ("held", i)))
+            .chain(r.kept.iter().map(|i| {
+                if r.adopted.contains(&i.snapshot_id) {
+                    ("adopt+keep", i)
+                } else {
+                    ("keep", i)
+                }
+            }));
+        for (action, i) in rows {
+            t.add_row(vec![
+                i.snapshot_id.clone(),
+                action.to_string(),
+                i.reasons.join(", "),
+            ]);
+        }
+        let _ = writeln!(out, "{t}\n");
+    }
+    for m in bad {
+        let _ = writeln!(
+            out,
+            "{}: misconfigured, nothing deleted: {}",
+            m.volume_id, m.error
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} volumes: keep {}, delete {}, held {}, adopt {}",
+        reports.len(),
+        reports.iter().map(|r| r.kept.len()).sum::<usize>(),
+        reports.iter().map(|r| r.deleted.len()).sum::<usize>(),
+        reports.iter().map(|r| r.held_back.len()).sum::<usize>(),
+        reports.iter().map(|r| r.adopted.len()).sum::<usize>(),
+    );
+    out
+}
+
+pub fn explain(e: &crate::Explained) -> String {
+    let s = &e.snapshot;
+    let mut out = String::new();
+    let tag = |k: &str| s.tag(k).unwrap_or("-").to_string();
+    let _ = writeln!(out, "snapshot     {}", s.id);
+    let _ = writeln!(out, "volume       {}", s.volume_id);
+    let _ = writeln!(
+        out,
+        "started      {}",
+        s.start_time.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let _ = writeln!(out, "state        {}", s.state);
+    let _ = writeln!(
+        out,
+        "managed-by   {}",
+        tag(ebs_gens::snapshot::TAG_MANAGED_BY)
+    );
+    let _ = writeln!(
+        out,
+        "made under   {}",
+        e.made_under.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "volume now   {}", e.volume_policy);
+    if let Some(o) = e.orphaned {
+        let _ = writeln!(out, "orphaned     {o}");
+    }
+    let _ = writeln!(
+        out,
+        "verdict      {}",
+        serde_json::to_value(&e.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_uppercase))
+            .unwrap_or_default()
+    );
+    for r in &e.reasons {
+        let _ = writeln!(out, "  because    {r}");
+    }
+    out
+}
+
+pub fn execution(e: &Execution) -> String {
+    let mut out = format!("{}\nstatus: {}\n", e.arn, e.status);
+    if let Some(o) = &e.output {
+        let pretty = serde_json::from_str::<serde_json::Value>(o)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| o.clone());
+        let _ = writeln!(out, "{pretty}");
+    }
+    if let (Some(err), cause) = (&e.error, &e.cause) {
+        let _ = writeln!(out, "error: {err}: {}", cause.as_deref().unwrap_or(""));
+    }
+    out
+}
+
+pub fn sweep(s: &SweepSummary) -> String {
+    let t = &s.totals;
+    let mut out = format!(
+        "sweep{}: volumes {}, misconfigured {}, adopted {}, kept {}, deleted {}, held {} ({} deletions), stale {}, orphaned {} snapshots of {} volumes, skipped {}, failed batches {}\n",
+        if s.dry_run { " (dry run: nothing changed)" } else { "" },
+        t.volumes, t.misconfigured, t.adopted, t.kept, t.deleted, t.held, t.deletions_held, t.stale,
+        t.orphaned, t.orphan_volumes, t.skipped, t.failed_batches
+    );
+    for a in &t.attention {
+        let _ = writeln!(out, "  {} {}: {}", a.volume_id, a.state, a.reason);
+    }
+    if let Some(e) = &s.rules_error {
+        let _ = writeln!(out, "  schedules not reconciled: {e}");
+    }
+    for e in &t.errors {
+        let _ = writeln!(out, "  failed: {e}");
+    }
+    out
+}

@@ -1,0 +1,445 @@
+//! The operator's view (the `ebs-gens` CLI): the fleet's health, the next prune's plan, why a
+//! snapshot is kept, and a deployed sweep followed to its end. Every answer comes from the
+//! handlers the Lambdas run — discovery, then prune-volumes in a dry run, then the orphan scan
+//! in a dry run — so the CLI can never disagree with what the deployment would do. The only
+//! decisions here ([`assess`], [`verdict`]) are pure.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{Ec2Api, EventsApi, Execution, ExecutionsApi, SchedulerApi};
+use crate::error::Error;
+use crate::health::Coverage;
+
+use super::discover::{self, DiscoverInput};
+use super::prune::{self, PruneInput, VolumeReport, MAX_VOLUMES};
+use super::sweep::PAGE_SIZE;
+use super::{classify_volumes, App, MisconfiguredVolume, VolumeJob};
+
+/// How bad a volume's state is; the CLI's exit code is the worst one (sanoid's monitor mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+}
+
+/// A managed volume's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Its newest completed snapshot is older than its schedule allows: it is not being backed up.
+    Stale,
+    /// Its generation tags are wrong: no schedule, nothing deleted.
+    Misconfigured,
+    /// The fuse holds a bulk deletion until an operator acknowledges it.
+    Held,
+    /// Its snapshot listing looked wrong: nothing is deleted for it.
+    Doubtful,
+    /// Another deployment snapshots it too.
+    Contested,
+    Ok,
+}
+
+impl State {
+    pub fn severity(self) -> Severity {
+        match self {
+            State::Stale | State::Misconfigured => Severity::Critical,
+            State::Held | State::Doubtful | State::Contested => Severity::Warning,
+            State::Ok => Severity::Ok,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Stale => "stale",
+            State::Misconfigured => "misconfigured",
+            State::Held => "held",
+            State::Doubtful => "doubtful",
+            State::Contested => "contested",
+            State::Ok => "ok",
+        }
+    }
+}
+
+/// One managed volume as `ebs-gens status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeStatus {
+    pub volume_id: String,
+    pub name: Option<String>,
+    pub policy: String,
+    pub newest: Option<DateTime<Utc>>,
+    /// The oldest the newest snapshot may be before the volume is stale.
+    pub allowed_seconds: i64,
+    pub coverage: Vec<Coverage>,
+    pub strip: String,
+    /// Most severe first; `[ok]` when nothing is wrong.
+    pub states: Vec<State>,
+    /// Why, for each state but `ok`.
+    pub reasons: Vec<String>,
+    /// What the next prune would delete and adopt (dry run).
+    pub would_delete: usize,
+    pub would_adopt: usize,
+}
+
+impl VolumeStatus {
+    pub fn severity(&self) -> Severity {
+        self.states
+            .iter()
+            .map(|s| s.severity())
+            .max()
+            .unwrap_or(Severity::Ok)
+    }
+}
+
+/// The snapshots of one former volume (gone, or no generation tag any more).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanStatus {
+    pub volume_id: String,
+    pub why: crate::health::Orphaned,
+    /// `was daily=7`: the `ebs-gens:policy` of its newest snapshot.
+    pub policy: String,
+    pub snapshots: usize,
+    pub newest: Option<DateTime<Utc>>,
+    /// What the orphan policy would delete in the next sweep.
+    pub would_delete: usize,
+}
+
+/// The whole fleet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetStatus {
+    pub deployment: String,
+    pub at: DateTime<Utc>,
+    pub volumes: Vec<VolumeStatus>,
+    pub orphans: Vec<OrphanStatus>,
+    /// `EBS_GENS_ORPHANS`.
+    pub orphan_policy: String,
+    /// The worst volume state (orphans are listed, not graded: keeping them is the default).
+    pub severity: Severity,
+}
+
+/// What the CLI reports as it goes (listings of a large fleet take a while).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Discovered(usize),
+    Planned(usize),
+    Orphans,
+}
+
+/// One volume's states, most severe first. Pure.
+pub fn states(r: &VolumeReport) -> (Vec<State>, Vec<String>) {
+    let mut out: Vec<(State, String)> = Vec::new();
+    if let Some(why) = &r.stale {
+        out.push((State::Stale, why.clone()));
+    }
+    if let Some(h) = &r.held {
+        out.push((
+            State::Held,
+            format!(
+                "{}; to allow it today tag the volume {}",
+                h.why, h.acknowledge
+            ),
+        ));
+    }
+    if let Some(why) = &r.doubtful {
+        out.push((State::Doubtful, why.clone()));
+    }
+    if !r.contested_by.is_empty() {
+        out.push((
+            State::Contested,
+            format!(
+                "also snapshotted by deployment {}",
+                r.contested_by.join(", ")
+            ),
+        ));
+    }
+    if out.is_empty() {
+        out.push((State::Ok, String::new()));
+    }
+    out.sort_by_key(|(s, _)| *s);
+    let reasons = out
+        .iter()
+        .filter(|(s, _)| *s != State::Ok)
+        .map(|(_, r)| r.clone())
+        .collect();
+    (out.into_iter().map(|(s, _)| s).collect(), reasons)
+}
+
+/// The fleet's status from the dry-run prune reports, the misconfigured volumes and the orphan
+/// scan. Pure.
+pub fn assess(
+    app_settings: &crate::config::Settings,
+    jobs: &[VolumeJob],
+    reports: &[VolumeReport],
+    misconfigured: &[MisconfiguredVolume],
+    orphans: &[VolumeReport],
+    at: DateTime<Utc>,
+) -> FleetStatus {
+    let rule = app_settings.stale_rule();
+    let mut volumes: Vec<VolumeStatus> = reports
+        .iter()
+        .map(|r| {
+            let job = jobs.iter().find(|j| j.volume_id == r.volume_id);
+            let (states, reasons) = states(r);
+            VolumeStatus {
+                volume_id: r.volume_id.clone(),
+                name: job.and_then(|j| j.volume_name.clone()),
+                policy: r.policy.clone(),
+                newest: r.newest,
+                allowed_seconds: job.map_or(0, |j| rule.allowed(j.finest()).num_seconds()),
+                coverage: r.coverage.clone(),
+                strip: r.strip.clone(),
+                states,
+                reasons,
+                would_delete: r.deleted.len(),
+                would_adopt: r.adopted.len(),
+            }
+        })
+        .collect();
+    volumes.extend(misconfigured.iter().map(|m| VolumeStatus {
+        volume_id: m.volume_id.clone(),
+        name: None,
+        policy: "-".into(),
+        newest: None,
+        allowed_seconds: 0,
+        coverage: vec![],
+        strip: String::new(),
+        states: vec![State::Misconfigured],
+        reasons: vec![m
+            .error
+            .strip_prefix("misconfigured: ")
+            .unwrap_or(&m.error)
+            .to_string()],
+        would_delete: 0,
+        would_adopt: 0,
+    }));
+    volumes.sort_by(|a, b| {
+        b.severity()
+            .cmp(&a.severity())
+            .then_with(|| a.volume_id.cmp(&b.volume_id))
+    });
+    let severity = volumes
+        .iter()
+        .map(VolumeStatus::severity)
+        .max()
+        .unwrap_or(Severity::Ok);
+    FleetStatus {
+        deployment: app_settings.deployment.clone(),
+        at,
+        orphans: orphans
+            .iter()
+            .map(|r| OrphanStatus {
+                volume_id: r.volume_id.clone(),
+                why: r.orphaned.unwrap_or(crate::health::Orphaned::VolumeGone),
+                policy: r.policy.clone(),
+                snapshots: r.kept.len() + r.deleted.len() + r.held_back.len(),
+                newest: r.newest,
+                would_delete: r.deleted.len(),
+            })
+            .collect(),
+        orphan_policy: app_settings.orphans.to_string(),
+        volumes,
+        severity,
+    }
+}
+
+/// Every managed volume (discovery, pages of 250) and the misconfigured ones.
+pub async fn discover_all<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    progress: &impl Fn(Step),
+) -> Result<(Vec<VolumeJob>, Vec<MisconfiguredVolume>), Error> {
+    let mut jobs = Vec::new();
+    let mut bad = Vec::new();
+    let mut input = DiscoverInput {
+        dry_run: true,
+        page_size: Some(PAGE_SIZE),
+        batch_size: Some(MAX_VOLUMES),
+        ..Default::default()
+    };
+    loop {
+        let page = discover::handle(app, input.clone()).await?;
+        jobs.extend(page.batches.into_iter().flat_map(|b| b.volumes));
+        bad.extend(page.misconfigured);
+        progress(Step::Discovered(jobs.len()));
+        match page.next_cursor {
+            Some(c) => input.cursor = Some(c),
+            None => return Ok((jobs, bad)),
+        }
+    }
+}
+
+/// The given volumes, read now: managed ones as jobs; misconfigured ones; and an error naming
+/// any that do not exist or carry no generation tag.
+pub async fn volumes<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    ids: &[String],
+) -> Result<(Vec<VolumeJob>, Vec<MisconfiguredVolume>), Error> {
+    let read = app.ec2.volumes_by_id(ids).await?;
+    let exists: Vec<String> = read.iter().map(|v| v.id.clone()).collect();
+    let (jobs, bad) = classify_volumes(&app.settings, read);
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !exists.contains(id))
+        .map(|id| format!("{id}: no such volume"))
+        .chain(
+            exists
+                .iter()
+                .filter(|id| {
+                    !jobs.iter().any(|j| &j.volume_id == *id)
+                        && !bad.iter().any(|m| &m.volume_id == *id)
+                })
+                .map(|id| format!("{id}: no generation tag (not managed)")),
+        )
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::InvalidInput(unknown.join("; ")));
+    }
+    Ok((jobs, bad))
+}
+
+/// The next prune of `jobs`, exactly as prune-volumes computes it, in a dry run.
+pub async fn plan<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    jobs: &[VolumeJob],
+    now: DateTime<Utc>,
+    progress: &impl Fn(Step),
+) -> Result<Vec<VolumeReport>, Error> {
+    let mut reports = Vec::with_capacity(jobs.len());
+    for batch in jobs.chunks(MAX_VOLUMES) {
+        let input = PruneInput {
+            volumes: batch.to_vec(),
+            dry_run: true,
+            ..Default::default()
+        };
+        reports.extend(prune::handle(app, input, now, None).await?.volumes);
+        progress(Step::Planned(reports.len()));
+    }
+    Ok(reports)
+}
+
+/// The orphan scan in a dry run.
+pub async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    now: DateTime<Utc>,
+    progress: &impl Fn(Step),
+) -> Result<Vec<VolumeReport>, Error> {
+    let input = PruneInput {
+        orphans: true,
+        dry_run: true,
+        ..Default::default()
+    };
+    let out = prune::handle(app, input, now, None).await?;
+    progress(Step::Orphans);
+    Ok(out.volumes)
+}
+
+/// `ebs-gens status`: discovery, the dry-run prune of every managed volume, the orphan scan.
+pub async fn status<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    now: DateTime<Utc>,
+    progress: &impl Fn(Step),
+) -> Result<FleetStatus, Error> {
+    let (jobs, bad) = discover_all(app, progress).await?;
+    let reports = plan(app, &jobs, now, progress).await?;
+    let orphans = orphans(app, now, progress).await?;
+    Ok(assess(&app.settings, &jobs, &reports, &bad, &orphans, now))
+}
+
+/// What the next run does with one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Keep,
+    Delete,
+    /// Planned for deletion, held by the fuse.
+    Held,
+    /// Planned for deletion, left for the next run.
+    Deferred,
+    /// Untagged: the next run makes it ours.
+    Adopt,
+    /// Planned for deletion, refused for good (AMI, AWS Backup, lock, IAM).
+    Skipped,
+    /// Not in the plan (not a snapshot of this volume, or gone).
+    Unplanned,
+}
+
+/// Where a snapshot sits in its volume's dry-run report, with the reasons. Pure.
+pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String>) {
+    let find = |items: &[prune::Item]| {
+        items
+            .iter()
+            .find(|i| i.snapshot_id == snapshot_id)
+            .map(|i| i.reasons.clone())
+    };
+    if let Some(r) = find(&report.held_back) {
+        let mut r = r;
+        if let Some(h) = &report.held {
+            r.push(format!(
+                "held: {}; to allow it today tag the volume {}",
+                h.why, h.acknowledge
+            ));
+        }
+        return (Verdict::Held, r);
+    }
+    if report.deferred.iter().any(|d| d == snapshot_id) {
+        return (
+            Verdict::Deferred,
+            vec!["adopted in this run; deleted in the next one".into()],
+        );
+    }
+    if let Some(r) = find(&report.deleted) {
+        return (Verdict::Delete, r);
+    }
+    if let Some(r) = find(&report.skipped) {
+        return (Verdict::Skipped, r);
+    }
+    let adopted = report.adopted.iter().any(|a| a == snapshot_id);
+    if let Some(mut r) = find(&report.kept) {
+        if adopted {
+            r.insert(0, "untagged: adopted in the next run".into());
+        }
+        return (
+            if adopted {
+                Verdict::Adopt
+            } else {
+                Verdict::Keep
+            },
+            r,
+        );
+    }
+    (Verdict::Unplanned, vec![])
+}
+
+/// How often a followed execution is polled.
+pub const POLL: StdDuration = StdDuration::from_secs(2);
+
+/// Starts the deployed sweep state machine and follows the execution until it ends.
+pub async fn remote_sweep<X: ExecutionsApi>(
+    api: &X,
+    state_machine_arn: &str,
+    dry_run: bool,
+    now: DateTime<Utc>,
+    poll: StdDuration,
+    tick: impl Fn(&Execution),
+) -> Result<Execution, Error> {
+    let name = format!(
+        "ebs-gens-cli-{}{}",
+        now.format("%Y%m%dT%H%M%S"),
+        if dry_run { "-dry-run" } else { "" }
+    );
+    let input = serde_json::json!({ "dry_run": dry_run }).to_string();
+    let arn = api
+        .start_execution(state_machine_arn, &name, &input)
+        .await?;
+    loop {
+        let e = api.describe_execution(&arn).await?;
+        tick(&e);
+        if e.status != "RUNNING" && e.status != "PENDING_REDRIVE" {
+            return Ok(e);
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
