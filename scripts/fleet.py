@@ -60,11 +60,23 @@ def schedules(sch):
     return out
 
 
+# A demo volume tagged with this never gets its snapshot: as if its schedule had been deleted by
+# hand or its role denied CreateSnapshot. `ebs-gens status` must call it stale.
+BROKEN = "demo:schedule-broken"
+
+
+def broken(ec2):
+    return {v["VolumeId"] for v in ec2.describe_volumes(Filters=[{"Name": "tag-key", "Values": [BROKEN]}])["Volumes"]}
+
+
 def fire_schedules(ec2, sch):
     """What Scheduler does when each schedule fires: CreateSnapshot with the target's Input, tags
     included (moto stores schedules but never fires them)."""
     made = []
+    skip = broken(ec2)
     for name, s in schedules(sch).items():
+        if s["input"]["VolumeId"] in skip:
+            continue
         snap = ec2.create_snapshot(**s["input"])
         made.append({"schedule": name, "snapshot": snap["SnapshotId"], "volume": s["input"]["VolumeId"]})
     return made
@@ -141,8 +153,15 @@ def seed_faults(ec2, now):
 
 def seed_demo(ec2, now):
     """Several instances, ~20 volumes with Daily/Weekly tags, a misconfigured one, a pinned
-    snapshot, someone else's snapshot, and five weeks of daily history (some events missed)."""
-    out = {"instances": {}, "volumes": {}, "misconfigured": [], "pinned": [], "foreign": []}
+    snapshot, someone else's snapshot, and five weeks of daily history (some events missed).
+    Trimming five weeks to the policy deletes most of each volume's snapshots, which the
+    bulk-deletion fuse holds: the history volumes carry today's acknowledgement
+    (ebs-gens:allow-bulk-delete), except "reports", held on purpose. "stale-data" last got a
+    snapshot three days ago and its schedule never fires; "retired" was deleted, leaving
+    orphaned snapshots."""
+    ack = {"ebs-gens:allow-bulk-delete": now.date().isoformat()}
+    out = {"instances": {}, "volumes": {}, "misconfigured": [], "pinned": [], "foreign": [],
+           "held": [], "stale": [], "orphaned": []}
     fleet = [("web01", 6, {"Daily_Gens": "7"}), ("web02", 6, {"Daily_Gens": "7", "Weekly_Gens": "4"}),
              ("db01", 4, {"Daily_Gens": "14", "Weekly_Gens": "8"}), (None, 2, {"Daily_Gens": "3"})]
     devices = "fghijklmnop"
@@ -150,13 +169,13 @@ def seed_demo(ec2, now):
         inst = instance(ec2, name)
         out["instances"][inst] = name or "(no Name tag)"
         for i in range(count):
-            v = volume(ec2, dict(tags, Name=f"{name or 'batch'}-data{i}"), (inst, f"/dev/sd{devices[i]}"))
+            v = volume(ec2, dict(tags, Name=f"{name or 'batch'}-data{i}", **ack), (inst, f"/dev/sd{devices[i]}"))
             out["volumes"][v] = {"instance": inst, "tags": tags}
             for d in range(1, 36):
                 # Every ninth day the completion event was "missed": the snapshot is untagged.
                 missed = (d + i) % 9 == 0
                 snapshot(ec2, v, fire(d, now), None if missed else ours(v))
-    loose = volume(ec2, {"Daily_Gens": "5", "Name": "scratch"})
+    loose = volume(ec2, {"Daily_Gens": "5", "Name": "scratch", **ack})
     out["volumes"][loose] = {"instance": None, "tags": {"Daily_Gens": "5"}}
     for d in range(1, 11):
         snapshot(ec2, loose, fire(d, now), ours(loose))
@@ -166,6 +185,22 @@ def seed_demo(ec2, now):
     out["misconfigured"].append(bad)
     for d in range(1, 13):
         snapshot(ec2, bad, fire(d, now), ours(bad))
+    # Daily_Gens was 30, someone typed 3: 32 of 35 would go at once. Held, not acknowledged.
+    held = volume(ec2, {"Daily_Gens": "3", "Name": "reports"})
+    out["volumes"][held] = {"instance": None, "tags": {"Daily_Gens": "3"}}
+    out["held"].append(held)
+    for d in range(1, 36):
+        snapshot(ec2, held, fire(d, now), dict(ours(held), **{"ebs-gens:policy": "daily=30"}))
+    stale = volume(ec2, {"Daily_Gens": "7", "Name": "stale-data", BROKEN: "true"})
+    out["volumes"][stale] = {"instance": None, "tags": {"Daily_Gens": "7"}}
+    out["stale"].append(stale)
+    for d in range(3, 10):
+        snapshot(ec2, stale, fire(d, now), ours(stale))
+    retired = volume(ec2, {"Name": "retired"})
+    for d in range(1, 9):
+        snapshot(ec2, retired, fire(d, now), dict(ours(retired), **{"ebs-gens:policy": "daily=7"}))
+    ec2.delete_volume(VolumeId=retired)
+    out["orphaned"].append(retired)
     return out
 
 
@@ -192,9 +227,10 @@ def fire_rules(ec2, events, now):
     """What EventBridge's built-in create-snapshot target does when our rules fire: one untagged
     snapshot per target volume, started at the last fire time."""
     made = []
+    skip = broken(ec2)
     for r in events.list_rules(NamePrefix="ebs-gens-")["Rules"]:
         for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]:
-            if t["Arn"].endswith(":target/create-snapshot"):
+            if t["Arn"].endswith(":target/create-snapshot") and json.loads(t["Input"]) not in skip:
                 vol = json.loads(t["Input"])
                 made.append({"volume": vol, "snapshot": snapshot(ec2, vol, fire(0, now))})
     return made

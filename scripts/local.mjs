@@ -19,12 +19,13 @@
 //                                     {"dry_run": true}
 //   --retry-delay-ms N                the wait before each Retry attempt (default 1000)
 //   --verbose                         each execution event on stderr
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TAGS, fn, stateMachineFile } from '../statemachine/runner/contract.mjs';
 import { completionEvent } from '../statemachine/runner/fixtures.mjs';
 import { runStateMachine } from '../statemachine/runner/local.mjs';
-import { startStack, startWatch, DEPLOYMENT } from '../statemachine/runner/stack.mjs';
+import { startStack, startWatch, ACCOUNT, DEPLOYMENT, ROOT } from '../statemachine/runner/stack.mjs';
 
 const SWEEP = stateMachineFile('sweep.asl.json');
 const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
@@ -171,7 +172,8 @@ async function demo() {
     const count = (st, vols) => vols.reduce((n, v) => n + (st.snapshots[v]?.length ?? 0), 0);
     console.log(`Seeded ${Object.keys(seeded.instances).length} instances, ${managed.length} managed volumes and ${seeded.misconfigured.length} misconfigured one,`);
     console.log(`${count(before, [...managed, ...seeded.misconfigured])} snapshots: 5 weeks of daily history (some completion events "missed", so untagged),`);
-    console.log(`a pinned snapshot (${TAGS.keep}) and one owned by another deployment.\n`);
+    console.log(`a pinned snapshot (${TAGS.keep}) and one owned by another deployment. On purpose: "reports" (Daily_Gens=3 after 30:`);
+    console.log(`its bulk deletion is held), "stale-data" (its schedule never fires) and "retired" (deleted, its snapshots orphaned).\n`);
 
     // 1. The first reconcile creates the schedules or rules (the hourly sweep does this in AWS).
     const ensure = await (await fetch(`${stack.lambdaEndpoint}/2015-03-31/functions/${ENSURE_RULES}/invocations`, { method: 'POST', body: '{}' })).json();
@@ -235,13 +237,15 @@ async function demo() {
       const e = earlier[rep.volume_id] ?? { adopted: 0, deleted: 0 };
       const adopted = e.adopted + rep.adopted.length;
       const deleted = e.deleted + rep.deleted.length;
-      console.log(`  ${pad(rep.volume_id, 22)} ${pad(instanceOf(rep.volume_id), 14)} ${pad(rep.policy, 18)} ${pad(adopted, 8)} ${pad(deleted, 8)} ${pad(rep.kept.length, 5)} ${whyText}`);
-      keptTotal += rep.kept.length;
+      const note = rep.held ? `HELD: ${rep.held.why}` : rep.stale ? `STALE: ${rep.stale}` : whyText;
+      console.log(`  ${pad(rep.volume_id, 22)} ${pad(instanceOf(rep.volume_id), 14)} ${pad(rep.policy, 18)} ${pad(adopted, 8)} ${pad(deleted, 8)} ${pad(rep.kept.length + (rep.held_back?.length ?? 0), 5)} ${note}`);
+      keptTotal += rep.kept.length + (rep.held_back?.length ?? 0);
       deletedTotal += deleted;
       adoptedTotal += adopted;
       // The report must match what the emulator holds.
       const held = (after.snapshots[rep.volume_id] ?? []).map((s) => s.id).sort();
-      const kept = rep.kept.map((k) => k.snapshot_id).sort();
+      // Held deletions (the fuse) stay too.
+      const kept = [...rep.kept, ...(rep.held_back ?? [])].map((k) => k.snapshot_id).sort();
       if (JSON.stringify(held) !== JSON.stringify(kept)) failures.push(`${rep.volume_id}: moto holds ${held.length} snapshots, the report kept ${kept.length}`);
       for (const d of rep.deleted) if (held.includes(d.snapshot_id)) failures.push(`${d.snapshot_id} reported deleted but still exists`);
     }
@@ -256,6 +260,20 @@ async function demo() {
     const s = sweepRun.output?.summary ?? {};
     console.log('\nTotals');
     console.log(`  sweep summary: volumes ${s.volumes}, misconfigured ${s.misconfigured}, adopted ${s.adopted}, kept ${s.kept}, deleted ${s.deleted}, failed batches ${s.failed_batches}`);
+    console.log(`  health: stale ${s.stale}, held ${s.held} (${s.deletions_held} deletions), orphaned ${s.orphaned} snapshots of ${s.orphan_volumes} former volumes`);
+    // The on-purpose cases: held deletes nothing, stale is reported, orphans are found and kept.
+    for (const v of seeded.held) {
+      const expected = (before.snapshots[v]?.length ?? 0) + fired.filter((f) => f.volume === v).length;
+      if (after.snapshots[v]?.length !== expected) failures.push(`${v}: held, yet ${expected - (after.snapshots[v]?.length ?? 0)} snapshots were deleted`);
+      if (!s.attention?.some((a) => a.volume_id === v && a.state === 'held')) failures.push(`${v}: not listed as held in the sweep summary`);
+    }
+    for (const v of seeded.stale) {
+      if (!s.attention?.some((a) => a.volume_id === v && a.state === 'stale')) failures.push(`${v}: not listed as stale in the sweep summary`);
+    }
+    if (s.stale !== seeded.stale.length) failures.push(`sweep counted ${s.stale} stale volumes, seeded ${seeded.stale.length}`);
+    const orphanCount = seeded.orphaned.reduce((n, v) => n + (before.snapshots[v]?.length ?? 0), 0);
+    if (s.orphaned !== orphanCount || s.orphan_volumes !== seeded.orphaned.length) failures.push(`sweep found ${s.orphaned} orphaned snapshots of ${s.orphan_volumes} volumes, seeded ${orphanCount} of ${seeded.orphaned.length}`);
+    if (count(after, seeded.orphaned) !== orphanCount) failures.push('orphaned snapshots were deleted under EBS_GENS_ORPHANS=keep');
     console.log(`  all runs: adopted ${adoptedTotal} whose completion events were missed (${PRUNE_VOLUMES}) + ${adoptedByEvent} on their events (${TAG_SNAPSHOT}), deleted ${deletedTotal}, kept ${keptTotal}`);
     console.log(`  emulator: ${count(before, managed)} snapshots of managed volumes before, ${fired.length} taken by the schedule, ${count(after, managed)} now`);
     if (count(before, managed) + fired.length - deletedTotal !== count(after, managed)) {
@@ -263,6 +281,24 @@ async function demo() {
     }
     if (count(after, managed) !== keptTotal) failures.push(`moto holds ${count(after, managed)} snapshots of managed volumes, report kept ${keptTotal}`);
     if (reports.length !== managed.length) failures.push(`the sweep reported ${reports.length} of ${managed.length} managed volumes`);
+
+    // 5. The operator's view: `ebs-gens status` against the emulator. Exit 2 (critical): one
+    //    volume is stale and one misconfigured; "reports" is held; "retired" is orphaned.
+    const cli = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}/target`}/debug/ebs-gens`;
+    const st = spawnSync(cli, ['status', '--endpoint-url', stack.motoUrl, '--region', 'us-east-1', '--deployment', DEPLOYMENT, '--account-id', ACCOUNT], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NO_COLOR: '1', EBS_GENS_BACKEND: backend },
+    });
+    if (st.error) throw new Error(`${cli}: ${st.error.message} (build it with cargo build --workspace --bins)`);
+    console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`);
+    if (st.status !== 2) failures.push(`ebs-gens status exited ${st.status}, expected 2 (critical: one stale, one misconfigured volume)`);
+    const row = (v) => st.stdout.split('\n').find((l) => l.includes(v)) ?? '';
+    for (const v of seeded.stale) if (!/\bstale\b/.test(row(v))) failures.push(`ebs-gens status: ${v} not shown stale`);
+    for (const v of seeded.held) if (!/\bheld\b/.test(row(v))) failures.push(`ebs-gens status: ${v} not shown held`);
+    for (const v of seeded.misconfigured) if (!/misconfigured/.test(row(v))) failures.push(`ebs-gens status: ${v} not shown misconfigured`);
+    for (const v of seeded.orphaned) if (!/volume deleted/.test(row(v))) failures.push(`ebs-gens status: ${v} not listed among the orphans`);
+    const healthy = managed.filter((v) => ![...seeded.stale, ...seeded.held].includes(v));
+    for (const v of healthy) if (!/\bok\b/.test(row(v))) failures.push(`ebs-gens status: ${v} is not ok: ${row(v)}`);
   } finally {
     await stack.stop();
   }
