@@ -48,8 +48,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked --features ebs-gens/test-util,ebs-gens/sfn -- -D warnings
 	@# Test tooling stays out of the product: no function's dependency tree enables test-util.
-	@for f in functions/*/; do \
-	  if cargo tree --locked -e features -p $$(basename $$f) | grep -q 'ebs-gens feature "test-util"'; then \
+	@for f in functions/*/ cli/; do \
+	  if cargo tree --locked -e features -p $$(sed -n "s/^name = \"\(.*\)\"/\1/p" $$f/Cargo.toml | head -1) | grep -q 'ebs-gens feature "test-util"'; then \
 	    echo "$$f reaches ebs-gens/test-util (the strict fake)"; exit 1; fi; done
 
 test-rust:

@@ -284,13 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Output::Json => render::json(&s)?,
                 Output::Table => print!("{}", render::sweep(&s)),
             }
-            if s.failed() {
-                Severity::Critical as u8
-            } else if s.totals.stale > 0 || s.totals.held > 0 || s.totals.doubtful > 0 {
-                Severity::Warning as u8
-            } else {
-                0
-            }
+            status::sweep_severity(&s) as u8
         }
     };
     Ok(code)

@@ -61,7 +61,7 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
         st.at.format("%Y-%m-%d %H:%M UTC")
     );
     let mut t = table(&[
-        "VOLUME", "NAME", "POLICY", "NEWEST", "AGE", "ALLOWED", "COVERAGE", "LAST 14", "STATE",
+        "VOLUME", "NAME", "POLICY", "NEWEST", "AGE", "ALLOWED", "COVERAGE", "RECENT", "STATE",
     ]);
     for v in &st.volumes {
         t.add_row(vec![
@@ -172,16 +172,23 @@ pub fn plan(reports: &[VolumeReport], bad: &[MisconfiguredVolume]) -> String {
             ))
         );
         let mut t = table(&["SNAPSHOT", "ACTION", "WHY"]);
+        // Kept first (newest first, with the reasons that keep them), then what goes.
         let rows = r
-            .deleted
+            .kept
             .iter()
-            .map(|i| ("delete", i))
-            .chain(r.held_back.iter().map(|i| ("held", i)))
-            .chain(r.kept.iter().map(|i| {
+            .map(|i| {
                 if r.adopted.contains(&i.snapshot_id) {
                     ("adopt+keep", i)
                 } else {
                     ("keep", i)
+                }
+            })
+            .chain(r.held_back.iter().map(|i| ("held", i)))
+            .chain(r.deleted.iter().map(|i| {
+                if r.adopted.contains(&i.snapshot_id) {
+                    ("adopt, delete", i)
+                } else {
+                    ("delete", i)
                 }
             }));
         for (action, i) in rows {

@@ -138,8 +138,14 @@ fn reason_class(r: &Reason) -> Option<GenClass> {
     }
 }
 
-/// Periods shown in a volume's strip.
+/// At most this many periods in a volume's strip.
 pub const STRIP_PERIODS: u32 = 14;
+
+/// A volume's strip covers the periods its finest class keeps (at most [`STRIP_PERIODS`]): a
+/// healthy `Daily_Gens=7` volume shows seven filled cells, so any empty one is a missed day.
+pub fn strip_len(policy: &VolumePolicy) -> u32 {
+    policy.finest_count().clamp(1, STRIP_PERIODS)
+}
 
 /// The last `n` periods of `class`, oldest first: `█` when a completed snapshot of ours started
 /// in it, `·` when none did — a gap is seen at a glance.

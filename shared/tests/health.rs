@@ -221,7 +221,11 @@ async fn stale_volumes_are_listed_counted_and_new_ones_are_not_judged() {
         .unwrap()
         .starts_with("no completed snapshot"));
     assert_eq!(out.totals.stale, 2);
-    assert_eq!(by("vol-stale").strip, "········███···");
+    assert_eq!(
+        by("vol-stale").strip,
+        "·███···",
+        "the last 7 days, oldest first"
+    );
     assert_eq!(by("vol-fresh").coverage[0].to_string(), "daily 3/7");
 }
 

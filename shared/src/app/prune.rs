@@ -17,8 +17,8 @@ use crate::config::Settings;
 use crate::error::{Error, FailedDelete};
 use crate::events::id_after;
 use crate::health::{
-    acknowledged, bulk, coverage, freshness, held, plan_orphans, strip, Coverage, Freshness, Held,
-    Orphaned, STRIP_PERIODS,
+    acknowledged, bulk, coverage, freshness, held, plan_orphans, strip, strip_len, Coverage,
+    Freshness, Held, Orphaned,
 };
 use crate::metrics::{Counts, Metric};
 use crate::ownership::{contested_by, decide_adoption, Adoption};
@@ -354,7 +354,14 @@ pub fn decide<'a>(
             &settings.stale_rule(),
         ),
         coverage: coverage(&job.policy, &plan),
-        strip: strip(class, dep, snapshots, settings.tz, now, STRIP_PERIODS),
+        strip: strip(
+            class,
+            dep,
+            snapshots,
+            settings.tz,
+            now,
+            strip_len(&job.policy),
+        ),
         plan,
         deferred,
         held: None,

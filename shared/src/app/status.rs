@@ -413,6 +413,19 @@ pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String
     (Verdict::Unplanned, vec![])
 }
 
+/// A sweep graded like `status`: failed batches or stale/misconfigured volumes are critical;
+/// held, doubtful or contested volumes a warning. Pure.
+pub fn sweep_severity(s: &super::sweep::SweepSummary) -> Severity {
+    let t = &s.totals;
+    if s.failed() || t.stale > 0 || t.misconfigured > 0 {
+        Severity::Critical
+    } else if t.held > 0 || t.doubtful > 0 || t.contested > 0 {
+        Severity::Warning
+    } else {
+        Severity::Ok
+    }
+}
+
 /// How often a followed execution is polled.
 pub const POLL: StdDuration = StdDuration::from_secs(2);
 
