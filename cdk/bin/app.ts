@@ -2,11 +2,18 @@
 // ebs-gens CDK app. Settings come from context (cdk.json or -c key=value):
 //   deployment, timeZone, adoption, sweepSchedule, dryRun, alarmEmail, logRetentionDays,
 //   backend (scheduler | rules; default scheduler), flexibleWindowMinutes (0..1440; default 60),
+//   staleFactor (1..100; default 1.5), staleGraceMinutes (0..10080; default 15),
+//   fuseVolumePercent (1..100; default 50), fuseVolumeMin (0..100000; default 5),
+//   fuseBatchPercent (1..100; default 25), fuseBatchMin (0..1000000; default 100),
+//   orphans (keep | keep-last=K,older-than=DAYS; default keep),
 //   tagKey.<class>, cron.<class>   (class: hourly | daily | weekly | monthly)
 // EBS_GENS_SKIP_BUNDLING=1 synthesizes without building the Rust functions (tests, CI).
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CLASSES, EbsGensSettings, GenClass, parseBackend, parseBooleanSetting, parseFlexibleWindowMinutes, validate } from '../lib/config';
+import {
+  CLASSES, EbsGensSettings, GenClass, WHOLE_NUMBER_SETTINGS, WHOLE_NUMBER_SETTING_NAMES, parseBackend, parseBooleanSetting, parseFlexibleWindowMinutes,
+  parseOrphans, parseStaleFactor, parseWholeNumberSetting, validate,
+} from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
 export function buildApp(context: Record<string, unknown> = {}, skipBundling = process.env.EBS_GENS_SKIP_BUNDLING === '1'): App {
@@ -29,6 +36,12 @@ export function buildApp(context: Record<string, unknown> = {}, skipBundling = p
     // Strict, like dryRun: `-c backend=Rules` or `-c flexibleWindowMinutes=1h` stops the synth.
     backend: parseBackend('backend', app.node.tryGetContext('backend')),
     flexibleWindowMinutes: parseFlexibleWindowMinutes('flexibleWindowMinutes', app.node.tryGetContext('flexibleWindowMinutes')),
+    // Staleness, the bulk-deletion fuse and the orphan policy: strict too, with Rust's ranges, so a
+    // value the functions would refuse at start-up (or a typo that deletes orphans) stops the synth.
+    staleFactor: parseStaleFactor('staleFactor', app.node.tryGetContext('staleFactor')),
+    ...(Object.fromEntries(WHOLE_NUMBER_SETTING_NAMES.map((n) => [n, parseWholeNumberSetting(n, app.node.tryGetContext(n), WHOLE_NUMBER_SETTINGS[n])])) as
+      Pick<EbsGensSettings, (typeof WHOLE_NUMBER_SETTING_NAMES)[number]>),
+    orphans: parseOrphans('orphans', app.node.tryGetContext('orphans')),
     tagKeys: perClass('tagKey'),
     crons: perClass('cron'),
   };

@@ -28,6 +28,27 @@ export interface EbsGensSettings {
   readonly backend?: Backend;
   /** Scheduler's flexible time window in minutes, 0 (off) to 1440 (default 60). */
   readonly flexibleWindowMinutes?: number;
+  /**
+   * When a volume counts as stale (EBS_GENS_STALE_FACTOR, EBS_GENS_STALE_GRACE_MINUTES): its newest
+   * completed snapshot is older than factor × its finest class's period + grace (+ the flexible
+   * window on the scheduler backend). Factor 1..=100 (default 1.5), grace 0..=10080 minutes (default 15).
+   */
+  readonly staleFactor?: number;
+  readonly staleGraceMinutes?: number;
+  /**
+   * The bulk-deletion fuse (EBS_GENS_FUSE_*): a volume's (batch's) deletions are held when they are
+   * more than `percent` % of its completed snapshots and more than `min`. Percent 1..=100 (100: off),
+   * volume default 50 % / 5, batch default 25 % / 100; volume min 0..=100000, batch min 0..=1000000.
+   */
+  readonly fuseVolumePercent?: number;
+  readonly fuseVolumeMin?: number;
+  readonly fuseBatchPercent?: number;
+  readonly fuseBatchMin?: number;
+  /**
+   * Snapshots of ours whose volume is gone or untagged (EBS_GENS_ORPHANS): `keep` (default) or
+   * `keep-last=K,older-than=DAYS` (K 1..=1000, DAYS 1..=36500): prune-volumes then deletes them.
+   */
+  readonly orphans?: string;
 }
 
 export type Backend = 'scheduler' | 'rules';
@@ -36,6 +57,32 @@ export const DEFAULT_BACKEND: Backend = 'scheduler';
 export const DEFAULT_FLEXIBLE_WINDOW_MINUTES = 60;
 /** Scheduler's MaximumWindowInMinutes is 1..=1440; 0 here means the window is off. */
 export const MAX_FLEXIBLE_WINDOW_MINUTES = 1440;
+
+/**
+ * The whole-number settings of shared/src/config.rs `Settings::from_lookup` (`ranged`): context key,
+ * environment variable, Rust's inclusive range and default, and what the number means.
+ */
+export interface WholeNumberSetting {
+  readonly env: string;
+  readonly min: number;
+  readonly max: number;
+  readonly fallback: number;
+  /** What the number means, for the error message. */
+  readonly what: string;
+}
+export const WHOLE_NUMBER_SETTINGS = {
+  staleGraceMinutes: { env: 'EBS_GENS_STALE_GRACE_MINUTES', min: 0, max: 10080, fallback: 15, what: 'minutes added to the stale limit' },
+  fuseVolumePercent: { env: 'EBS_GENS_FUSE_VOLUME_PERCENT', min: 1, max: 100, fallback: 50, what: 'percent of a volume\'s completed snapshots; 100 turns the volume fuse off' },
+  fuseVolumeMin: { env: 'EBS_GENS_FUSE_VOLUME_MIN', min: 0, max: 100_000, fallback: 5, what: 'deletions per volume the fuse never holds' },
+  fuseBatchPercent: { env: 'EBS_GENS_FUSE_BATCH_PERCENT', min: 1, max: 100, fallback: 25, what: 'percent of a prune batch\'s completed snapshots; 100 turns the batch fuse off' },
+  fuseBatchMin: { env: 'EBS_GENS_FUSE_BATCH_MIN', min: 0, max: 1_000_000, fallback: 100, what: 'deletions per prune batch the fuse never holds' },
+} as const satisfies Record<string, WholeNumberSetting>;
+export type WholeNumberSettingName = keyof typeof WHOLE_NUMBER_SETTINGS;
+export const WHOLE_NUMBER_SETTING_NAMES = Object.keys(WHOLE_NUMBER_SETTINGS) as WholeNumberSettingName[];
+/** EBS_GENS_STALE_FACTOR: a number 1..=100, default 1.5 (× the finest class's period). */
+export const STALE_FACTOR = { env: 'EBS_GENS_STALE_FACTOR', min: 1, max: 100, fallback: 1.5 } as const;
+/** EBS_GENS_ORPHANS (shared/src/health.rs OrphanPolicy::from_str): K 1..=1000, DAYS 1..=36500. */
+export const ORPHANS = { env: 'EBS_GENS_ORPHANS', fallback: 'keep', keepLast: [1, 1000], olderThan: [1, 36500] } as const;
 
 export type GenClass = 'hourly' | 'daily' | 'weekly' | 'monthly';
 const GEN_CLASSES: readonly GenClass[] = ['hourly', 'daily', 'weekly', 'monthly'];
@@ -83,6 +130,11 @@ export function validate(s: EbsGensSettings): void {
   // Also checked here, not only when parsing context: the stack can be built from settings directly.
   if (s.backend !== undefined) parseBackend('backend', s.backend);
   if (s.flexibleWindowMinutes !== undefined) parseFlexibleWindowMinutes('flexibleWindowMinutes', s.flexibleWindowMinutes);
+  if (s.staleFactor !== undefined) parseStaleFactor('staleFactor', s.staleFactor);
+  for (const name of WHOLE_NUMBER_SETTING_NAMES) {
+    if (s[name] !== undefined) parseWholeNumberSetting(name, s[name], WHOLE_NUMBER_SETTINGS[name]);
+  }
+  if (s.orphans !== undefined) parseOrphans('orphans', s.orphans);
 }
 
 /** The `backend` setting: exactly `scheduler` or `rules`; absent means scheduler. */
@@ -105,6 +157,67 @@ export function parseFlexibleWindowMinutes(name: string, value: unknown): number
     );
   }
   return n;
+}
+
+/**
+ * A whole-number context setting within Rust's inclusive range (a number from cdk.json, a string of
+ * digits from `-c key=value`); absent means Rust's default. Anything else (`abc`, `1.5`, `-1`, `+5`,
+ * " 5", "", out of range) stops the synth with a message naming the setting and the accepted form.
+ */
+export function parseWholeNumberSetting(name: string, value: unknown, r: WholeNumberSetting): number {
+  if (value === undefined) return r.fallback;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < r.min || n > r.max) {
+    throw new Error(
+      `context setting ${name} must be a whole number from ${r.min} to ${r.max} (${r.what}; default ${r.fallback}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * The `staleFactor` setting: a number from 1 to 100 (a number from cdk.json, a decimal such as `2` or
+ * `1.5` from `-c key=value`); absent means 1.5. Anything else (`abc`, `0.5`, `NaN`, `1e1`, `.5`, "")
+ * stops the synth. The environment gets the number as JavaScript prints it (never an exponent in
+ * 1..100), which Rust's f64 parser reads back as the same value.
+ */
+export function parseStaleFactor(name: string, value: unknown): number {
+  if (value === undefined) return STALE_FACTOR.fallback;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < STALE_FACTOR.min || n > STALE_FACTOR.max) {
+    throw new Error(
+      `context setting ${name} must be a number from ${STALE_FACTOR.min} to ${STALE_FACTOR.max} such as 1.5 or 2 ` +
+        `(× the finest class's period; default ${STALE_FACTOR.fallback}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * The `orphans` setting: exactly `keep`, or `keep-last=K,older-than=DAYS` (the two parts in either
+ * order, no spaces; K 1..=1000, DAYS 1..=36500, as shared/src/health.rs OrphanPolicy::from_str);
+ * absent means keep. Returned in the canonical form `keep-last=K,older-than=DAYS`. Anything else
+ * (`delete`, `keep-last=0,older-than=30`, `keep-last=3`, "") stops the synth: a policy that deletes
+ * snapshots must be exactly what was meant.
+ */
+export function parseOrphans(name: string, value: unknown): string {
+  if (value === undefined) return ORPHANS.fallback;
+  const [kMin, kMax] = ORPHANS.keepLast;
+  const [dMin, dMax] = ORPHANS.olderThan;
+  const refuse = (why: string): never => {
+    throw new Error(
+      `context setting ${name} must be keep (the default) or keep-last=K,older-than=DAYS with K from ${kMin} to ${kMax} ` +
+        `and DAYS from ${dMin} to ${dMax} (e.g. keep-last=3,older-than=90), got ${JSON.stringify(value)}${why}`,
+    );
+  };
+  if (value === 'keep') return 'keep';
+  if (typeof value !== 'string') return refuse('');
+  const m = /^keep-last=([0-9]+),older-than=([0-9]+)$/.exec(value) ?? /^older-than=([0-9]+),keep-last=([0-9]+)$/.exec(value);
+  if (!m) return refuse('');
+  const [keep, days] = value.startsWith('keep-last=') ? [Number(m[1]), Number(m[2])] : [Number(m[2]), Number(m[1])];
+  if (keep < kMin || keep > kMax) refuse(` (keep-last=${keep} is outside ${kMin}..${kMax}: the newest snapshot of a former volume is always kept)`);
+  if (days < dMin || days > dMax) refuse(` (older-than=${days} is outside ${dMin}..${dMax})`);
+  return `keep-last=${keep},older-than=${days}`;
 }
 
 /**
@@ -151,6 +264,11 @@ export function functionEnvironment(s: EbsGensSettings): Record<string, string> 
     EBS_GENS_BACKEND: s.backend ?? DEFAULT_BACKEND,
     EBS_GENS_SCHEDULE_GROUP: scheduleGroupName(s),
     EBS_GENS_FLEXIBLE_WINDOW_MINUTES: String(s.flexibleWindowMinutes ?? DEFAULT_FLEXIBLE_WINDOW_MINUTES),
+    // Read by every function's Settings; prune-volumes acts on them (staleness, the fuse, the orphan
+    // scan). Always set, with Rust's defaults, like the settings above: the template says what runs.
+    [STALE_FACTOR.env]: String(s.staleFactor ?? STALE_FACTOR.fallback),
+    ...Object.fromEntries(WHOLE_NUMBER_SETTING_NAMES.map((n) => [WHOLE_NUMBER_SETTINGS[n].env, String(s[n] ?? WHOLE_NUMBER_SETTINGS[n].fallback)])),
+    [ORPHANS.env]: s.orphans === undefined ? ORPHANS.fallback : parseOrphans('orphans', s.orphans),
   };
   for (const c of CLASSES) {
     const key = s.tagKeys?.[c];
