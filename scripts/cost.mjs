@@ -12,9 +12,15 @@
 // - the execution's wall time (an Express workflow's billed duration);
 // - bytes logged: the functions' JSON log lines as cargo lambda watch prints them (captured through
 //   startStack's `log` callback), and an estimate of Step Functions' ALL-with-execution-data log
-//   built from the events' payload sizes.
+//   built from the events' payload sizes (what `-c stateMachineLogLevel=ALL` would add).
 // A second fleet one volume larger than a sweep page gives the sweep's transitions per page (250
 // volumes) and per batch (100 volumes), and the per-page and per-volume costs of its functions.
+//
+// The tables price the stack as deployed with its defaults, read from cdk/lib/config.ts: Step
+// Functions logging at level ERROR (with execution data) and no X-Ray tracing. The measured
+// executions all succeed, and at ERROR or FATAL an execution that succeeds logs nothing (ERROR
+// logs only error events, such as a failed or retried task's TaskFailed), so the default's Step
+// Functions log is priced at 0 bytes; the levers table prices the opt-ins (level ALL, tracing).
 //
 // Local durations come from a debug build against an emulator on loopback: they are what was
 // measured here, not a bound on what AWS will bill. Snapshot storage is left out: it is the same
@@ -47,6 +53,21 @@ const PER = 1000; // volumes the tables are for
 const MONTH_HOURS = 720;
 const SWEEPS_PER_MONTH = MONTH_HOURS; // the default sweepSchedule, rate(1 hour)
 const GB = 1e9; // bytes; CloudWatch Logs ingestion (1e9 rather than 2^30: the larger estimate)
+
+// What the stack deploys without -c stateMachineLogLevel / -c tracing (cdk/lib/config.ts).
+const CDK_CONFIG = resolve(ROOT, 'cdk/lib/config.ts');
+function cdkDefault(name, pattern) {
+  const m = pattern.exec(readFileSync(CDK_CONFIG, 'utf8'));
+  if (!m) throw new Error(`${CDK_CONFIG}: found no ${name} (the default this script prices)`);
+  return m[1];
+}
+const DEPLOYED = {
+  sfnLogLevel: cdkDefault('DEFAULT_STATE_MACHINE_LOG_LEVEL', /DEFAULT_STATE_MACHINE_LOG_LEVEL\b[^=]*=\s*'(ALL|ERROR|FATAL)'/),
+  tracing: cdkDefault('DEFAULT_TRACING', /DEFAULT_TRACING\b[^=]*=\s*(true|false)\b/) === 'true',
+};
+/** How the Step Functions log and tracing settings read in a label. */
+const observabilityLabel = ({ sfnLogLevel, tracing }) =>
+  `Step Functions logs ${sfnLogLevel} with execution data${sfnLogLevel === 'ALL' ? '' : ' (nothing of a successful execution)'}, ${tracing ? 'X-Ray tracing on' : 'no X-Ray tracing'}`;
 
 const FLEETS = [
   { name: 'daily 7', tags: { Daily_Gens: '7' }, history: 8, everyHours: 24, perVolumeMonth: 30 },
@@ -264,6 +285,12 @@ function money(x) {
   return `$${x.toFixed(3)}`;
 }
 
+/**
+ * Step Functions' execution log bytes a month: the ALL-with-data estimate at level ALL; at ERROR and
+ * FATAL none, since every measured execution succeeded (see the head of this file).
+ */
+const sfnLogBytes = (u) => (u.sfnLogLevel === 'ALL' ? u.completedSfnAllLogBytes + u.sweepSfnAllLogBytes : 0);
+
 /** Usage per month → cost per service. */
 function costOf(u, { completedStandard = false } = {}) {
   const sfnCompleted = completedStandard
@@ -273,7 +300,7 @@ function costOf(u, { completedStandard = false } = {}) {
   const lambda = (u.completedLambdaRequests + u.sweepLambdaRequests) * price('lambda_request')
     + (u.completedLambdaGbS + u.sweepLambdaGbS) * price('lambda_arm_gb_second');
   const scheduler = u.scheduler * price('scheduler_invocation');
-  const logBytes = u.completedSfnLogBytes + u.completedLambdaLogBytes + u.sweepSfnLogBytes + u.sweepLambdaLogBytes;
+  const logBytes = sfnLogBytes(u) + u.completedLambdaLogBytes + u.sweepLambdaLogBytes;
   const logs = (logBytes / GB) * price('cloudwatch_logs_ingest_gb');
   const xray = u.tracing ? (u.executions + u.sweeps) * price('xray_trace_recorded') : 0;
   // The same after the monthly free tiers, as if nothing else in the account used them.
@@ -298,7 +325,7 @@ function sweepEvery(u, runs) {
     sweepTransitions: u.sweepTransitions * k,
     sweepLambdaRequests: u.sweepLambdaRequests * k,
     sweepLambdaGbS: u.sweepLambdaGbS * k,
-    sweepSfnLogBytes: u.sweepSfnLogBytes * k,
+    sweepSfnAllLogBytes: u.sweepSfnAllLogBytes * k,
     sweepLambdaLogBytes: u.sweepLambdaLogBytes * k,
   };
 }
@@ -366,7 +393,7 @@ async function main() {
   const pruneFit = fit(large.run.invocations.filter((i) => i.function === PRUNE && i.output).map((i) => [i.output.volumes.length, i.ms]));
   const lambdaLogFit = (fleetRun) => fit([[SAMPLE, fleetRun.sweep.lambdaLog.bytes], [large.volumes, large.run.lambdaLog.bytes]]);
 
-  console.log('| fleet (per execution, measured) | snapshot-completed: transitions | wall ms | Lambda ms (tag + prune) | function log bytes | Step Functions log bytes (est.) | sweep of ' + SAMPLE + ' volumes: transitions | Lambda ms | function log bytes | Step Functions log bytes (est.) |');
+  console.log('| fleet (per execution, measured) | snapshot-completed: transitions | wall ms | Lambda ms (tag + prune) | function log bytes | Step Functions log bytes (est., level ALL) | sweep of ' + SAMPLE + ' volumes: transitions | Lambda ms | function log bytes | Step Functions log bytes (est., level ALL) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of runs) {
     const c = r.completions;
@@ -424,24 +451,25 @@ async function main() {
       completedTransitions: executions * cTransitions,
       completedLambdaRequests: executions * cInvocations,
       completedLambdaGbS: executions * cGbS,
-      completedSfnLogBytes: executions * cSfnLogBytes,
+      // Step Functions' log at level ALL (estimated); counted only when sfnLogLevel is ALL (sfnLogBytes).
+      completedSfnAllLogBytes: executions * cSfnLogBytes,
       completedLambdaLogBytes: executions * cLambdaLogBytes,
       sweeps: SWEEPS_PER_MONTH,
       sweepTransitions: SWEEPS_PER_MONTH * sTransitions,
       sweepLambdaRequests: SWEEPS_PER_MONTH * sInvocations,
       sweepLambdaGbS: SWEEPS_PER_MONTH * sGbS,
-      sweepSfnLogBytes: SWEEPS_PER_MONTH * sSfnLogBytes,
+      sweepSfnAllLogBytes: SWEEPS_PER_MONTH * sSfnLogBytes,
       sweepLambdaLogBytes: SWEEPS_PER_MONTH * sLambdaLogBytes,
       scheduler: executions, // one schedule invocation per snapshot taken
-      tracing: true,
+      // As deployed by default (cdk/lib/config.ts); the levers price the other settings.
+      sfnLogLevel: DEPLOYED.sfnLogLevel,
+      tracing: DEPLOYED.tracing,
     };
-    const cSfnEnvelopeBytes = mean(c.map((x) => x.sfnLogEvents * (ENVELOPE + eventOverhead)));
-    const sSfnEnvelopeBytes = events * (ENVELOPE + eventOverhead);
-    rows.push({ r, usage, express: costOf(usage), standard: costOf(usage, { completedStandard: true }), sh, sTransitions, cTransitions, cWall, expressBilledS, cLogBytes: cLambdaLogBytes + cSfnLogBytes, cSfnLogBytes, sSfnLogBytes, sLambdaLogBytes, sweepMs, cSfnEnvelopeBytes, sSfnEnvelopeBytes });
+    rows.push({ r, usage, express: costOf(usage), standard: costOf(usage, { completedStandard: true }), sh, sTransitions, cTransitions, cWall, expressBilledS, cLambdaLogBytes, cSfnLogBytes, sSfnLogBytes, sLambdaLogBytes, sweepMs });
   }
 
   console.log(`## Per month per ${PER.toLocaleString('en-US')} volumes (list prices, us-east-1, no free tier)`);
-  console.log(`snapshot-completed runs once per snapshot taken; the sweep runs hourly (${SWEEPS_PER_MONTH} a month) over the ${PER} volumes (${per1000.pages} pages, ${per1000.batches} batches). Snapshot storage is left out: it is the same whichever tool takes the snapshots.\n`);
+  console.log(`snapshot-completed runs once per snapshot taken; the sweep runs hourly (${SWEEPS_PER_MONTH} a month) over the ${PER} volumes (${per1000.pages} pages, ${per1000.batches} batches). As deployed by default: ${observabilityLabel(DEPLOYED)} (the levers below price the opt-ins). Snapshot storage is left out: it is the same whichever tool takes the snapshots.\n`);
   const header = '| fleet | snapshots / month | Step Functions: snapshot-completed | Step Functions: sweep (Standard) | Lambda | Scheduler | CloudWatch Logs | X-Ray (≤) | total | total after free tiers¹ |';
   for (const [title, key] of [['snapshot-completed as Express (the stack)', 'express'], ['snapshot-completed as Standard (for comparison)', 'standard']]) {
     console.log(`### ${title}\n`);
@@ -456,11 +484,11 @@ async function main() {
   console.log('¹ the monthly free tiers (Standard transitions, Lambda, Scheduler, X-Ray) applied as if nothing else in the account used them; Express and CloudWatch Logs ingestion have none here.\n');
   console.log('How the rows were built (daily 7):');
   const d = rows[0];
-  console.log(`- snapshot-completed: ${fmt(d.cTransitions)} transitions, ${fmt(d.cWall)} ms wall (Express: billed ${d.expressBilledS.toFixed(1)} s × one 64 MB chunk — its definition and payloads are a few KB), ${fmt(d.r.completions[0].invocations.length)} Lambda invocations, ~${fmt(d.cLogBytes)} log bytes per execution (${fmt(d.cSfnLogBytes)} of them Step Functions')`);
-  console.log(`- sweep over ${PER} volumes: ${fmt(d.sTransitions)} transitions; Lambda ${Object.entries(d.sweepMs).map(([f, ms]) => `${f} ${fmt(ms)} ms`).join(', ')}; logs ~${fmt(d.sSfnLogBytes)} bytes (Step Functions) + ~${fmt(d.sLambdaLogBytes)} bytes (functions) per sweep`);
+  console.log(`- snapshot-completed: ${fmt(d.cTransitions)} transitions, ${fmt(d.cWall)} ms wall (Express: billed ${d.expressBilledS.toFixed(1)} s × one 64 MB chunk — its definition and payloads are a few KB), ${fmt(d.r.completions[0].invocations.length)} Lambda invocations, ~${fmt(d.cLambdaLogBytes)} log bytes per execution (the functions'; Step Functions' log at level ALL would add ~${fmt(d.cSfnLogBytes)})`);
+  console.log(`- sweep over ${PER} volumes: ${fmt(d.sTransitions)} transitions; Lambda ${Object.entries(d.sweepMs).map(([f, ms]) => `${f} ${fmt(ms)} ms`).join(', ')}; logs ~${fmt(d.sLambdaLogBytes)} bytes (functions) per sweep (Step Functions' log at level ALL would add ~${fmt(d.sSfnLogBytes)})`);
   console.log(`- Lambda GB-s = measured duration × memory_mb from contract.json (${CONTRACT.functions.map((f) => `${f.name} ${f.memory_mb} MB`).join(', ')})`);
-  console.log(`- logs: functions' JSON lines as measured + ${price('lambda_platform_log_bytes')} bytes of platform records per invocation (estimate) + ${eventOverhead} bytes per log event; Step Functions' ALL-with-data log estimated from payload sizes`);
-  console.log(`- X-Ray: one trace per execution (the state machines are traced); an upper bound — the default sampling rule records 1 request a second plus 5 % of the rest`);
+  console.log(`- logs: functions' JSON lines as measured + ${price('lambda_platform_log_bytes')} bytes of platform records per invocation (estimate) + ${eventOverhead} bytes per log event; Step Functions' log ${DEPLOYED.sfnLogLevel === 'ALL' ? 'at level ALL with data estimated from payload sizes' : `at level ${DEPLOYED.sfnLogLevel}: none, the measured executions all succeeded (a failed or retried task would add its error events); at level ALL estimated from payload sizes (levers)`}`);
+  console.log(`- X-Ray: ${DEPLOYED.tracing ? 'one trace per execution (the state machines are traced)' : 'off by default, so $0 in the tables; with `-c tracing=true` one trace per execution (levers)'}; an upper bound — the default sampling rule records 1 request a second plus 5 % of the rest`);
   console.log('- EventBridge: the EBS completion events and their rule are free (AWS service events); the sweep\'s scheduled rule costs nothing measurable\n');
 
   // --- the goal, and what dominates ---
@@ -472,15 +500,22 @@ async function main() {
   console.log(`${daily.total <= goal ? 'MET' : 'NOT MET'}: ${money(daily.total)} for daily 7 at list prices (${money(daily.afterFree)} after the free tiers). Largest parts: ${parts.slice(0, 3).map(([n, v]) => `${n} ${money(v)} (${Math.round((100 * v) / daily.total)} %)`).join(', ')}.`);
   // What the levers would do, from the same measurements.
   const base = rows[0].usage;
+  // Every row but the first changes one setting of the deployed defaults (or two, said so).
+  const all = base.sfnLogLevel === 'ALL';
   const levers = [
-    ['as deployed: sweep hourly, Step Functions logs ALL with execution data, tracing on', base],
+    [`as deployed: sweep hourly, ${observabilityLabel(base)}`, base],
     ['sweep every 6 hours (`-c sweepSchedule="rate(6 hours)"`)', sweepEvery(base, MONTH_HOURS / 6)],
     ['sweep daily (`-c sweepSchedule="rate(1 day)"`)', sweepEvery(base, 30)],
-    ['sweep daily, no X-Ray tracing', { ...sweepEvery(base, 30), tracing: false }],
-    ['Step Functions logs ALL without execution data (payloads left out)', { ...base, completedSfnLogBytes: rows[0].cSfnEnvelopeBytes * base.executions, sweepSfnLogBytes: rows[0].sSfnEnvelopeBytes * base.sweeps }],
-    ['sweep daily, no X-Ray tracing, Step Functions logs ALL without execution data', { ...sweepEvery(base, 30), tracing: false, completedSfnLogBytes: rows[0].cSfnEnvelopeBytes * base.executions, sweepSfnLogBytes: rows[0].sSfnEnvelopeBytes * 30 }],
-    ['sweep daily, no X-Ray tracing, Step Functions log level ERROR', { ...sweepEvery(base, 30), tracing: false, completedSfnLogBytes: 0, sweepSfnLogBytes: 0 }],
+    all
+      ? ['Step Functions logs ERROR (`-c stateMachineLogLevel=ERROR`): error events only, with their data', { ...base, sfnLogLevel: 'ERROR' }]
+      : ['with Step Functions logs ALL (`-c stateMachineLogLevel=ALL`): every execution\'s full history, with data', { ...base, sfnLogLevel: 'ALL' }],
+    base.tracing
+      ? ['without X-Ray tracing (`-c tracing=false`)', { ...base, tracing: false }]
+      : ['with X-Ray tracing (`-c tracing=true`)', { ...base, tracing: true }],
   ];
+  if (!all && !base.tracing) {
+    levers.push(['with both (`-c stateMachineLogLevel=ALL -c tracing=true`): the full history and traces', { ...base, sfnLogLevel: 'ALL', tracing: true }]);
+  }
   console.log('\nLevers (daily 7, the same measurements):\n');
   console.log(`| change | total per ${PER.toLocaleString('en-US')} volumes / month | after free tiers¹ |`);
   console.log('|---|---:|---:|');

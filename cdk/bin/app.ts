@@ -6,13 +6,14 @@
 //   fuseVolumePercent (1..100; default 50), fuseVolumeMin (0..100000; default 5),
 //   fuseBatchPercent (1..100; default 25), fuseBatchMin (0..1000000; default 100),
 //   orphans (keep | keep-last=K,older-than=DAYS; default keep),
+//   stateMachineLogLevel (ALL | ERROR | FATAL; default ERROR, with execution data), tracing (true | false; default false),
 //   tagKey.<class>, cron.<class>   (class: hourly | daily | weekly | monthly)
 // EBS_GENS_SKIP_BUNDLING=1 synthesizes without building the Rust functions (tests, CI).
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  CLASSES, EbsGensSettings, GenClass, WHOLE_NUMBER_SETTINGS, WHOLE_NUMBER_SETTING_NAMES, parseBackend, parseBooleanSetting, parseFlexibleWindowMinutes,
-  parseOrphans, parseStaleFactor, parseWholeNumberSetting, validate,
+  CLASSES, DEFAULT_TRACING, EbsGensSettings, GenClass, WHOLE_NUMBER_SETTINGS, WHOLE_NUMBER_SETTING_NAMES, parseBackend, parseBooleanSetting, parseFlexibleWindowMinutes,
+  parseOrphans, parseStaleFactor, parseStateMachineLogLevel, parseWholeNumberSetting, validate,
 } from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
@@ -29,7 +30,7 @@ export function buildApp(context: Record<string, unknown> = {}, skipBundling = p
     timeZone: get('timeZone'),
     adoption: get('adoption') as EbsGensSettings['adoption'],
     sweepSchedule: get('sweepSchedule'),
-    // The only boolean setting; strict, so `-c dryRun=True` fails instead of deploying a live run.
+    // Strict, so `-c dryRun=True` fails instead of deploying a live run.
     dryRun: parseBooleanSetting('dryRun', app.node.tryGetContext('dryRun')),
     alarmEmail: get('alarmEmail'),
     logRetentionDays: get('logRetentionDays') ? Number(get('logRetentionDays')) : undefined,
@@ -42,6 +43,10 @@ export function buildApp(context: Record<string, unknown> = {}, skipBundling = p
     ...(Object.fromEntries(WHOLE_NUMBER_SETTING_NAMES.map((n) => [n, parseWholeNumberSetting(n, app.node.tryGetContext(n), WHOLE_NUMBER_SETTINGS[n])])) as
       Pick<EbsGensSettings, (typeof WHOLE_NUMBER_SETTING_NAMES)[number]>),
     orphans: parseOrphans('orphans', app.node.tryGetContext('orphans')),
+    // Observability, the larger part of the cost (`make cost`): strict too, so `-c tracing=yes` or
+    // `-c stateMachineLogLevel=all` stops the synth instead of deploying something else than meant.
+    stateMachineLogLevel: parseStateMachineLogLevel('stateMachineLogLevel', app.node.tryGetContext('stateMachineLogLevel')),
+    tracing: parseBooleanSetting('tracing', app.node.tryGetContext('tracing'), DEFAULT_TRACING),
     tagKeys: perClass('tagKey'),
     crons: perClass('cron'),
   };

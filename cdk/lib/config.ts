@@ -49,7 +49,24 @@ export interface EbsGensSettings {
    * `keep-last=K,older-than=DAYS` (K 1..=1000, DAYS 1..=36500): prune-volumes then deletes them.
    */
   readonly orphans?: string;
+  /**
+   * Both state machines' execution log level (always with execution data): `ERROR` (default) logs
+   * the error events — a failed task, retried or not; a failed, timed-out or aborted execution —
+   * with their error and cause, and nothing of an execution that went well; `ALL` logs every event
+   * with every state's input and output (the full history, about 60 % of the deployment's cost at
+   * the 1,000-volume scale of `make cost`); `FATAL` only executions that failed, timed out or were
+   * aborted. OFF is not offered: an Express execution keeps no history in Step Functions, so this
+   * log is its only record.
+   */
+  readonly stateMachineLogLevel?: StateMachineLogLevel;
+  /** X-Ray tracing of both state machines (default false; when on, X-Ray bills one recorded trace per execution). */
+  readonly tracing?: boolean;
 }
+
+export type StateMachineLogLevel = 'ALL' | 'ERROR' | 'FATAL';
+export const STATE_MACHINE_LOG_LEVELS: readonly StateMachineLogLevel[] = ['ALL', 'ERROR', 'FATAL'];
+export const DEFAULT_STATE_MACHINE_LOG_LEVEL: StateMachineLogLevel = 'ERROR';
+export const DEFAULT_TRACING = false;
 
 export type Backend = 'scheduler' | 'rules';
 export const BACKENDS: readonly Backend[] = ['scheduler', 'rules'];
@@ -135,6 +152,22 @@ export function validate(s: EbsGensSettings): void {
     if (s[name] !== undefined) parseWholeNumberSetting(name, s[name], WHOLE_NUMBER_SETTINGS[name]);
   }
   if (s.orphans !== undefined) parseOrphans('orphans', s.orphans);
+  if (s.stateMachineLogLevel !== undefined) parseStateMachineLogLevel('stateMachineLogLevel', s.stateMachineLogLevel);
+  if (s.tracing !== undefined) parseBooleanSetting('tracing', s.tracing);
+}
+
+/**
+ * The `stateMachineLogLevel` setting: exactly `ALL`, `ERROR` or `FATAL` (upper case, as Step
+ * Functions spells them); absent means ERROR. Anything else (`all`, `OFF`, `INFO`, "") stops the
+ * synth — OFF too: the log is the only record an Express execution leaves.
+ */
+export function parseStateMachineLogLevel(name: string, value: unknown): StateMachineLogLevel {
+  if (value === undefined) return DEFAULT_STATE_MACHINE_LOG_LEVEL;
+  if ((STATE_MACHINE_LOG_LEVELS as readonly unknown[]).includes(value)) return value as StateMachineLogLevel;
+  throw new Error(
+    `context setting ${name} must be ALL, ERROR or FATAL (default ${DEFAULT_STATE_MACHINE_LOG_LEVEL}, always with execution data; ` +
+      `OFF is not offered: an Express execution keeps no history, its log is its only record), got ${JSON.stringify(value)}`,
+  );
 }
 
 /** The `backend` setting: exactly `scheduler` or `rules`; absent means scheduler. */

@@ -18,7 +18,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import {
-  DEFAULT_BACKEND, EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, functionEnvironment, ruleArnPatterns, rulePrefix, scheduleGroupName, validate,
+  DEFAULT_BACKEND, DEFAULT_TRACING, EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, functionEnvironment, parseBooleanSetting, parseStateMachineLogLevel,
+  ruleArnPatterns, rulePrefix, scheduleGroupName, validate,
 } from './config';
 import { CONTRACT, contractFunction, metricDimension, metricName } from './contract';
 
@@ -337,6 +338,15 @@ export class EbsGensStack extends Stack {
     // The state machines, ASL loaded from statemachine/. Each gets exactly the placeholders
     // contract.json lists for it, substituted with its functions' ARNs, and may invoke exactly those
     // functions; an ASL whose `${…}` placeholders differ from the contract's stops the synth.
+    // Observability is most of the deployment's cost (`make cost`): logging every execution's events
+    // with their data was about 60 % of it, X-Ray about 7 %. So by default both machines log at level
+    // ERROR and are not traced. ERROR logs only the error events (a task that failed, retried or not;
+    // a failed, timed-out or aborted execution), with their data — the error and its cause, which for
+    // our functions is their error message — and nothing of an execution that went well; the
+    // functions' own JSON logs (INFO, always) say what each invocation did. `-c
+    // stateMachineLogLevel=ALL` brings back every state's input and output, `-c tracing=true` the traces.
+    const logLevel = parseStateMachineLogLevel('stateMachineLogLevel', s.stateMachineLogLevel);
+    const tracing = parseBooleanSetting('tracing', s.tracing, DEFAULT_TRACING);
     const machine = (id: string, name: string, file: string, stateMachineType: sfn.StateMachineType) => {
       const entry = CONTRACT.state_machines.find((m) => m.file === file);
       if (!entry) throw new Error(`contract.json lists no state machine ${file}`);
@@ -353,24 +363,39 @@ export class EbsGensStack extends Stack {
         definitionBody: sfn.DefinitionBody.fromString(definition),
         definitionSubstitutions: Object.fromEntries(uses.map(([p, fn]) => [p, f[fn].functionArn])),
         stateMachineType,
-        tracingEnabled: true,
+        tracingEnabled: tracing,
         logs: {
           // Under /aws/vendedlogs/: Step Functions' log delivery otherwise adds every log group to the
           // account's CloudWatch Logs resource policy, which has a size limit (Step Functions
           // best practices, bp-cwl). The name is exact (no wildcard), so it cannot match another
-          // deployment's log group. ALL with execution data for both types: an Express execution
-          // keeps no execution history in Step Functions, so this log is the only place its
-          // states' inputs, outputs and errors can be read afterwards.
+          // deployment's log group. Always with execution data, whatever the level: an Express
+          // execution keeps no execution history in Step Functions, so this log is the only place
+          // its errors and their causes (at level ALL, also its states' inputs and outputs) can be
+          // read afterwards — never OFF, for the same reason (parseStateMachineLogLevel refuses it).
           destination: new logs.LogGroup(this, `${id}Logs`, {
             logGroupName: `/aws/vendedlogs/states/ebs-gens-${s.deployment}-${name}`,
             retention: s.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
             removalPolicy: RemovalPolicy.DESTROY,
           }),
-          level: sfn.LogLevel.ALL,
+          level: sfn.LogLevel[logLevel],
           includeExecutionData: true,
         },
       });
       for (const [, fn] of uses) f[fn].grantInvoke(sm);
+      // cdk-nag's AwsSolutions-SF1 wants level ALL and SF2 X-Ray tracing: both are opt-in here, for
+      // cost, so each is acknowledged on this state machine only, and only when it is off.
+      if (logLevel !== 'ALL') {
+        Validations.of(sm).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-SF1',
+          reason: `cost: level ${logLevel} with execution data by default (error events with their error and cause; nothing of a successful execution); -c stateMachineLogLevel=ALL for full history`,
+        });
+      }
+      if (!tracing) {
+        Validations.of(sm).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-SF2',
+          reason: 'cost: X-Ray records one billed trace per execution; tracing opt-in with -c tracing=true',
+        });
+      }
       return sm;
     };
     // snapshot-completed is an Express workflow: it runs once per snapshot taken (30 a month per
@@ -380,7 +405,9 @@ export class EbsGensStack extends Stack {
     // - at-least-once: a duplicated execution (as a duplicated EventBridge delivery) adopts and
     //   deletes nothing more (tag-snapshot and prune-volumes are idempotent; tested end to end in
     //   tests/statemachine/statemachine.test.mjs);
-    // - no execution history in Step Functions: the execution log below (ALL, with data) is it;
+    // - no execution history in Step Functions: the execution log is all there is (by default its
+    //   error events, with their data; every event with -c stateMachineLogLevel=ALL) besides the
+    //   functions' own logs;
     // - a 5-minute limit: a one-volume prune normally deletes one surplus snapshot. One that runs
     //   longer (a policy lowered by hundreds) ends the execution as timed out (alarmed below) while
     //   prune-volumes runs on to its own deadline; the hourly sweep finishes what is left.
@@ -589,7 +616,9 @@ export class EbsGensStack extends Stack {
     const ack = (resource: string, reason: string) =>
       Validations.of(this).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason });
     const lid = (c: Construct) => `<${this.getLogicalId(c.node.defaultChild as CfnElement)}.Arn>:*`;
-    ack('*', 'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags, events:ListRules and scheduler:ListSchedules support no resource-level permissions; they are read-only.');
+    ack('*', 'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags, events:ListRules and scheduler:ListSchedules support no resource-level permissions; they are read-only. '
+      + 'The same holds for the CloudWatch Logs log-delivery actions CDK grants the state machines\' roles'
+      + (tracing ? ', and for the X-Ray actions (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) it grants them with tracing.' : '.'));
     ack(`arn:<AWS::Partition>:ec2:<AWS::Region>::snapshot/*`,
       'Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned snapshots), CreateTags on aws:TagKeys = our keys (and, for the Scheduler role, ec2:CreateAction = CreateSnapshot), CreateSnapshot is the target roles\' only other action.');
     ack(`arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/*`,
