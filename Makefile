@@ -10,7 +10,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract cost
+.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract cost coldstart
 
 help:
 	@echo "make demo [BACKEND=rules] - run the whole system locally on an emulated fleet and print a report"
@@ -22,6 +22,7 @@ help:
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fault-budget - the largest prune batch under 20 % injected faults vs the Lambda timeout"
 	@echo "make cost    - what it costs to run per 1,000 volumes a month: measured locally, priced with scripts/prices.json"
+	@echo "make coldstart - release build: each function's binary size and local init time (median of 20 starts)"
 	@echo "make fmt     - format the Rust code"
 	@echo "make contract - regenerate contract.json (names shared by Rust, ASL, CDK and the runner)"
 
@@ -82,6 +83,12 @@ demo: setup
 cost: setup
 	cargo build --workspace --bins --locked
 	node scripts/cost.mjs
+
+# Release binaries as deployed (the functions only, like cargo-lambda's per-function build), then
+# size and spawn → first Runtime API poll for each, on 127.0.0.1.
+coldstart: setup
+	cargo build --release --workspace --bins --exclude ebs-gens-cli --locked
+	node scripts/coldstart.mjs
 
 sweep-local: setup
 	cargo build --workspace --bins --locked
