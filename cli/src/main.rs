@@ -149,7 +149,10 @@ impl Spinner {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let deployment = cli.deployment.clone();
+    // Never the silent `default`: adopting into the wrong deployment would be a write.
+    let deployment = Some(cli.deployment.clone().filter(|d| !d.is_empty()).context(
+        "give --deployment (or EBS_GENS_DEPLOYMENT): the deployment's name, its ebs-gens:managed-by value",
+    )?);
     let settings = Settings::from_lookup(|k| match (k, &deployment) {
         ("EBS_GENS_DEPLOYMENT", Some(d)) => Some(d.clone()),
         _ => std::env::var(k).ok(),
@@ -209,12 +212,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             st.severity as u8
         }
         Command::Plan { volumes } => {
-            let (jobs, bad) = if volumes.is_empty() {
+            let (batches, bad) = if volumes.is_empty() {
                 status::discover_all(&app, &progress).await?
             } else {
-                status::volumes(&app, &volumes).await?
+                let (jobs, bad) = status::volumes(&app, &volumes).await?;
+                (status::batches(jobs), bad)
             };
-            let reports = status::plan(&app, &jobs, now, &progress).await?;
+            let reports = status::plan(&app, &batches, now, &progress).await?;
             spin.done();
             match cli.output {
                 Output::Json => render::json(&serde_json::json!({
@@ -311,10 +315,13 @@ async fn explain(app: &SdkApp, id: &str, now: chrono::DateTime<Utc>) -> anyhow::
         .with_context(|| format!("{id}: no such snapshot owned by this account"))?;
     let made_under = snap.tag(ebs_gens::snapshot::TAG_POLICY).map(str::to_string);
     let vol = snap.volume_id.clone();
-    // Not managed (gone, untagged, misconfigured): no jobs, and the orphan scan answers.
-    let (jobs, _) = status::volumes(app, std::slice::from_ref(&vol))
-        .await
-        .unwrap_or_default();
+    // Not managed (gone, untagged, misconfigured): no jobs, and the orphan scan answers. Any
+    // other failure (throttling, access) is an error, never a verdict.
+    let (jobs, _) = match status::volumes(app, std::slice::from_ref(&vol)).await {
+        Ok(found) => found,
+        Err(ebs_gens::Error::InvalidInput(_)) => (vec![], vec![]),
+        Err(e) => return Err(e.into()),
+    };
     // A managed volume: its dry-run prune. Otherwise: the orphan scan (the same code the
     // sweep runs), which also says why it is an orphan.
     let report = if jobs.is_empty() {
@@ -323,7 +330,7 @@ async fn explain(app: &SdkApp, id: &str, now: chrono::DateTime<Utc>) -> anyhow::
             .into_iter()
             .find(|r| r.volume_id == vol)
     } else {
-        status::plan(app, &jobs, now, &|_| {})
+        status::plan(app, &status::batches(jobs), now, &|_| {})
             .await?
             .into_iter()
             .find(|r| r.volume_id == vol)

@@ -229,7 +229,7 @@ pub struct Held {
     pub would_delete: usize,
     pub completed: usize,
     pub why: String,
-    /// The tag that lets today's runs go ahead.
+    /// How to let it go ahead: the volume tag for today, or (a volume that is gone) the CLI.
     pub acknowledge: String,
 }
 
@@ -259,12 +259,16 @@ pub fn held(
             "this run would delete {deletes} of {completed} completed snapshots ({scope} fuse: {fuse})"
         ),
         acknowledge: format!(
-            "{}={}",
+            "tag the volume {}={}",
             crate::snapshot::TAG_ALLOW_BULK_DELETE,
             ack_value(now, tz)
         ),
     }
 }
+
+/// How to acknowledge a held deletion of a volume that no longer exists (it cannot be tagged).
+pub const ACK_GONE: &str =
+    "run `ebs-gens sweep --apply --allow-bulk-delete` (the volume is gone; it cannot be tagged)";
 
 /// What happens to snapshots of ours whose volume is gone or no longer carries a generation tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -383,16 +387,29 @@ pub fn plan_orphans<'a>(
             })
             .collect()
     });
-    // `plan_with` marks what no rule keeps as surplus; for orphans say why.
-    if let OrphanPolicy::KeepLast {
-        older_than_days, ..
-    } = policy
-    {
-        for e in &mut p.delete {
-            if e.reasons.as_slice() == [Reason::Surplus] {
-                e.reasons = smallvec::smallvec![Reason::OrphanExpired {
-                    days: older_than_days
-                }];
+    match policy {
+        // Keep means keep: not even failed (`error`-state) snapshots are deleted.
+        OrphanPolicy::Keep => {
+            for mut e in p.delete.drain(..) {
+                e.reasons = smallvec::smallvec![Reason::OrphansKept];
+                p.keep.push(e);
+            }
+            p.keep.sort_by(|a, b| {
+                b.start_time
+                    .cmp(&a.start_time)
+                    .then_with(|| b.snapshot_id.cmp(a.snapshot_id))
+            });
+        }
+        // `plan_with` marks what no rule keeps as surplus; for orphans say why.
+        OrphanPolicy::KeepLast {
+            older_than_days, ..
+        } => {
+            for e in &mut p.delete {
+                if e.reasons.as_slice() == [Reason::Surplus] {
+                    e.reasons = smallvec::smallvec![Reason::OrphanExpired {
+                        days: older_than_days
+                    }];
+                }
             }
         }
     }
@@ -575,8 +592,12 @@ mod tests {
             pinned,
             snap("snap-o", 24 * 100, "staging"),
         ];
-        let p = plan_orphans("vol-1", OrphanPolicy::Keep, &ctx, &snaps, now());
-        assert!(p.delete.is_empty());
+        let mut failed = snap("snap-e", 24 * 50, "prod");
+        failed.state = SnapshotState::Error;
+        let with_failed: Vec<Snapshot> = snaps.iter().cloned().chain([failed]).collect();
+        let p = plan_orphans("vol-1", OrphanPolicy::Keep, &ctx, &with_failed, now());
+        assert!(p.delete.is_empty(), "keep keeps even a failed snapshot");
+        assert_eq!(p.keep.len(), with_failed.len());
         let policy = OrphanPolicy::KeepLast {
             keep: 1,
             older_than_days: 30,

@@ -95,7 +95,7 @@ async fn a_fat_fingered_tag_change_is_held_and_an_acknowledged_run_deletes_exact
     assert_eq!((held.would_delete, held.completed), (27, 30));
     assert_eq!(
         held.acknowledge,
-        format!("{TAG_ALLOW_BULK_DELETE}=2026-11-25")
+        format!("tag the volume {TAG_ALLOW_BULK_DELETE}=2026-11-25")
     );
     assert!(a.deleted.is_empty());
     assert_eq!(a.held_back.len(), 27);
@@ -380,7 +380,7 @@ async fn status_grades_the_fleet_and_explain_finds_each_snapshot() {
     // The newest of vol-ok is kept, its third is surplus; vol-held's surplus is held.
     let rep = status::plan(
         &app,
-        &[job("vol-ok", 2), job("vol-held", 2)],
+        &[vec![job("vol-ok", 2), job("vol-held", 2)]],
         now(),
         &|_| {},
     )
@@ -460,4 +460,100 @@ async fn a_remote_sweep_is_started_and_followed_to_its_end() {
         .0
         .ends_with(":ebs-gens-cli-20261125T120000-dry-run"));
     assert_eq!(fake.calls()["DescribeExecution"], 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn orphans_get_the_volume_fuse_and_keep_means_keep() {
+    let fake = FakeAws::new(ACCOUNT);
+    // A tag removed by mistake: 30 snapshots of an existing volume become orphans at once.
+    volume(&fake, "vol-untagged", "30", 30, 10);
+    fake.remove_volume_tag("vol-untagged", "Daily_Gens");
+    // A deleted volume, with a failed snapshot among its orphans.
+    volume(&fake, "vol-gone", "3", 8, 40);
+    fake.add_snapshot(
+        "vol-gone",
+        now() - Duration::days(60),
+        SnapshotState::Error,
+        &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, "vol-gone")],
+    );
+    fake.remove_volume("vol-gone");
+    // A copy (EC2 gives it vol-ffffffff): nobody's orphan.
+    fake.add_snapshot(
+        "vol-ffffffff",
+        now() - Duration::days(90),
+        SnapshotState::Completed,
+        &[(TAG_MANAGED_BY, "prod")],
+    );
+    let scan = PruneInput {
+        orphans: true,
+        ..Default::default()
+    };
+    let keep = prune::handle(&app(&fake, &[]), scan.clone(), now(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        keep.totals.deleted, 0,
+        "keep deletes nothing, not even a failed one"
+    );
+    assert_eq!((keep.totals.orphan_volumes, keep.totals.orphaned), (2, 39));
+
+    let app = app(&fake, &[("EBS_GENS_ORPHANS", "keep-last=1,older-than=7")]);
+    let out = prune::handle(&app, scan.clone(), now(), None)
+        .await
+        .unwrap();
+    let by = |v: &str| out.volumes.iter().find(|r| r.volume_id == v).unwrap();
+    let u = by("vol-untagged").held.as_ref().expect("29 of 30 is held");
+    assert_eq!(
+        u.acknowledge,
+        "tag the volume ebs-gens:allow-bulk-delete=2026-11-25"
+    );
+    let g = by("vol-gone").held.as_ref().expect("7 of 8 is held");
+    assert!(
+        g.acknowledge.contains("--allow-bulk-delete"),
+        "{}",
+        g.acknowledge
+    );
+    assert_eq!(out.totals.deleted, 0);
+    // The untagged volume's acknowledgement lets it go; the gone one needs the run's.
+    fake.set_volume_tag("vol-untagged", TAG_ALLOW_BULK_DELETE, "2026-11-25");
+    let out = prune::handle(&app, scan.clone(), now(), None)
+        .await
+        .unwrap();
+    assert_eq!(out.totals.deleted, 29);
+    assert_eq!(left(&fake, "vol-untagged"), 1);
+    let all = PruneInput {
+        allow_bulk_delete: true,
+        ..scan
+    };
+    let out = prune::handle(&app, all, now(), None).await.unwrap();
+    assert_eq!(out.totals.deleted, 8, "7 old completed + the failed one");
+    assert_eq!(left(&fake, "vol-gone"), 1, "the newest stays");
+    assert_eq!(left(&fake, "vol-ffffffff"), 1, "a copy is never an orphan");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_state_machine_never_gets_a_result_over_its_limit_and_totals_stay_whole() {
+    let fake = FakeAws::new(ACCOUNT);
+    let vols: Vec<String> = (0..150).map(|i| format!("vol-{i:03}")).collect();
+    for v in &vols {
+        volume(&fake, v, "40", 40, 0);
+    }
+    let ids: Vec<&str> = vols.iter().map(String::as_str).collect();
+    let app = app(&fake, &[]);
+    let out = prune_with(&app, &ids, PruneInput::default()).await;
+    let bytes = serde_json::to_vec(&out).unwrap().len();
+    assert!(bytes < 256 * 1024, "{bytes} bytes");
+    assert!(out.reports_left_out > 0);
+    assert_eq!(out.volumes.len() + out.reports_left_out, 150);
+    assert_eq!(out.totals.kept, 150 * 40, "totals count every volume");
+    let full = prune_with(
+        &app,
+        &ids,
+        PruneInput {
+            full_report: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!((full.volumes.len(), full.reports_left_out), (150, 0));
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, FailedDelete};
 use crate::events::id_after;
 use crate::health::{
     acknowledged, bulk, coverage, freshness, held, plan_orphans, strip, strip_len, Coverage,
-    Freshness, Held, Orphaned,
+    Freshness, Held, Orphaned, ACK_GONE,
 };
 use crate::metrics::{Counts, Metric};
 use crate::ownership::{contested_by, decide_adoption, Adoption};
@@ -30,6 +30,9 @@ use super::{adopt, classify_volumes, Adoptions, App, MisconfiguredVolume, Volume
 
 /// Time left before the Lambda deadline at which no further delete is started.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+/// The volume id EC2 gives snapshots made by copying or importing.
+const NO_VOLUME: &str = "vol-ffffffff";
 
 /// At most this many volumes in one prune input (a sweep batch is at most 200).
 pub const MAX_VOLUMES: usize = 200;
@@ -52,7 +55,15 @@ pub struct PruneInput {
     /// `EBS_GENS_ORPHANS` to them, instead of pruning `volumes` (which must then be empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub orphans: bool,
+    /// Return every volume's report however large (the CLI). Otherwise the reports are cut to
+    /// fit [`MAX_OUTPUT_BYTES`]: Step Functions refuses a Lambda result over 256 KB with an
+    /// error no Catch can handle. The totals are always complete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_report: bool,
 }
+
+/// The most a prune's JSON result may take when a state machine reads it (256 KB, less room).
+pub const MAX_OUTPUT_BYTES: usize = 200_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
@@ -165,6 +176,14 @@ pub struct PruneOutput {
     pub not_pruned: Vec<MisconfiguredVolume>,
     pub totals: Totals,
     pub dry_run: bool,
+    /// Volume reports left out to keep the result under [`MAX_OUTPUT_BYTES`] (their totals are
+    /// counted; the logs have every line).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reports_left_out: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Everything prune reads, in one place.
@@ -524,10 +543,36 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         tracing::info!(volume_id = %job.volume_id, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), stale = report.stale.is_some(), held = report.held.is_some(), dry_run, "volume pruned");
         reports.push(report);
     }
-    finish(app, reports, not_pruned, totals, failed, dry_run, now)
+    finish(
+        app,
+        reports,
+        not_pruned,
+        totals,
+        failed,
+        dry_run,
+        input.full_report,
+        now,
+    )
+}
+
+/// Keeps the reports that fit in `budget` bytes of JSON (in order), and says how many did not.
+pub fn fit(reports: Vec<VolumeReport>, budget: usize) -> (Vec<VolumeReport>, usize) {
+    let mut used = 0;
+    let mut kept = Vec::with_capacity(reports.len());
+    let total = reports.len();
+    for r in reports {
+        used += serde_json::to_vec(&r).map_or(usize::MAX / 2, |v| v.len() + 1);
+        if used > budget {
+            break;
+        }
+        kept.push(r);
+    }
+    let left_out = total - kept.len();
+    (kept, left_out)
 }
 
 /// Counts, publishes, and fails `DeleteFailed` when a retry may fix what failed.
+#[allow(clippy::too_many_arguments)]
 fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
     reports: Vec<VolumeReport>,
@@ -535,6 +580,7 @@ fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     mut totals: Totals,
     failed: Vec<FailedDelete>,
     dry_run: bool,
+    full_report: bool,
     now: DateTime<Utc>,
 ) -> Result<PruneOutput, Error> {
     totals.failed = failed.len();
@@ -547,11 +593,23 @@ fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         );
         return Err(Error::DeleteFailed(failed));
     }
+    let (volumes, reports_left_out) = if full_report {
+        (reports, 0)
+    } else {
+        fit(reports, MAX_OUTPUT_BYTES)
+    };
+    if reports_left_out > 0 {
+        tracing::warn!(
+            reports_left_out,
+            "volume reports left out of the result to stay under Step Functions' 256 KB; totals are complete"
+        );
+    }
     Ok(PruneOutput {
-        volumes: reports,
+        volumes,
         not_pruned,
         totals,
         dry_run,
+        reports_left_out,
     })
 }
 
@@ -572,14 +630,17 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     }
     let dry_run = app.dry_run(input.dry_run);
     let settings = &app.settings;
-    let ours = group_by_volume(app.ec2.snapshots_managed_by(&settings.deployment).await?);
+    // Copies and imports carry the placeholder volume `vol-ffffffff`: no volume's orphans.
+    let mut ours = group_by_volume(app.ec2.snapshots_managed_by(&settings.deployment).await?);
+    ours.remove(NO_VOLUME);
     let ids: Vec<String> = ours.keys().cloned().collect();
     let read = if ids.is_empty() {
         vec![]
     } else {
         app.ec2.volumes_by_id(&ids).await?
     };
-    let present: BTreeSet<String> = read.iter().map(|v| v.id.clone()).collect();
+    let present: BTreeMap<String, Volume> =
+        read.iter().map(|v| (v.id.clone(), v.clone())).collect();
     let (jobs, bad) = classify_volumes(settings, read);
     let tagged: BTreeSet<&str> = jobs
         .iter()
@@ -590,7 +651,7 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         .iter()
         .filter(|(vol, _)| !tagged.contains(vol.as_str()))
         .map(|(vol, snaps)| {
-            let why = if present.contains(vol) {
+            let why = if present.contains_key(vol.as_str()) {
                 Orphaned::Untagged
             } else {
                 Orphaned::VolumeGone
@@ -601,24 +662,40 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     let ctx = settings.plan_context();
     let mut decisions: Vec<Decision<'_>> = found
         .iter()
-        .map(|(vol, snaps, _)| Decision {
-            plan: plan_orphans(vol, settings.orphans, &ctx, snaps, now),
-            deferred: BTreeSet::new(),
-            contested_by: vec![],
-            freshness: Freshness {
-                newest: newest_of_ours(snaps, &settings.deployment),
-                allowed_seconds: 0,
-                stale: None,
-            },
-            coverage: vec![],
-            strip: String::new(),
-            held: None,
-            ack: input
-                .allow_bulk_delete
-                .then(|| "the run was started with allow_bulk_delete".into()),
+        .map(|(vol, snaps, _)| {
+            let mut d = Decision {
+                plan: plan_orphans(vol, settings.orphans, &ctx, snaps, now),
+                deferred: BTreeSet::new(),
+                contested_by: vec![],
+                freshness: Freshness {
+                    newest: newest_of_ours(snaps, &settings.deployment),
+                    allowed_seconds: 0,
+                    stale: None,
+                },
+                coverage: vec![],
+                strip: String::new(),
+                held: None,
+                ack: None,
+            };
+            // The volume fuse too: a tag removed by mistake must not become a bulk deletion
+            // at the next sweep. An untagged volume can still carry the acknowledgement.
+            let facts = VolumeFacts {
+                created: None,
+                ack_tag: present
+                    .get(vol.as_str())
+                    .and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE).map(String::as_str)),
+                allow_bulk_delete: input.allow_bulk_delete,
+            };
+            fuse(settings, &mut d, &facts, now);
+            d
         })
         .collect();
     batch_fuse(settings, &mut decisions, now);
+    for ((_, _, why), d) in found.iter().zip(decisions.iter_mut()) {
+        if let (Orphaned::VolumeGone, Some(h)) = (why, &mut d.held) {
+            h.acknowledge = ACK_GONE.to_string();
+        }
+    }
 
     let mut totals = Totals::default();
     let mut reports = Vec::with_capacity(found.len());
@@ -642,7 +719,16 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         reports.push(report);
     }
     totals.volumes = found.len();
-    finish(app, reports, vec![], totals, failed, dry_run, now)
+    finish(
+        app,
+        reports,
+        vec![],
+        totals,
+        failed,
+        dry_run,
+        input.full_report,
+        now,
+    )
 }
 
 fn newest_of_ours(snaps: &[Snapshot], deployment: &str) -> Option<DateTime<Utc>> {
@@ -706,8 +792,14 @@ fn volume_report(
         coverage: d.coverage.clone(),
         strip: d.strip.clone(),
         held: d.held.clone(),
+        // Held: what would go now (this run's adoptions are listed in `deferred` instead).
         held_back: if d.held.is_some() {
-            d.plan.delete.iter().map(item).collect()
+            d.plan
+                .delete
+                .iter()
+                .filter(|e| !d.deferred.contains(e.snapshot_id))
+                .map(item)
+                .collect()
         } else {
             vec![]
         },
@@ -728,10 +820,7 @@ fn flag(totals: &mut Totals, report: &VolumeReport, deployment: &str) {
             totals,
             vol,
             "held",
-            format!(
-                "{}; to allow it today tag the volume {}",
-                h.why, h.acknowledge
-            ),
+            format!("{}; to allow it: {}", h.why, h.acknowledge),
         );
     }
     if let Some(why) = &report.bulk_allowed {

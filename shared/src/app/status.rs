@@ -13,8 +13,8 @@ use crate::aws::{Ec2Api, EventsApi, Execution, ExecutionsApi, SchedulerApi};
 use crate::error::Error;
 use crate::health::Coverage;
 
-use super::discover::{self, DiscoverInput};
-use super::prune::{self, PruneInput, VolumeReport, MAX_VOLUMES};
+use super::discover::{self, DiscoverInput, DEFAULT_BATCH};
+use super::prune::{self, PruneInput, VolumeReport};
 use super::sweep::PAGE_SIZE;
 use super::{classify_volumes, App, MisconfiguredVolume, VolumeJob};
 
@@ -138,10 +138,7 @@ pub fn states(r: &VolumeReport) -> (Vec<State>, Vec<String>) {
     if let Some(h) = &r.held {
         out.push((
             State::Held,
-            format!(
-                "{}; to allow it today tag the volume {}",
-                h.why, h.acknowledge
-            ),
+            format!("{}; to allow it: {}", h.why, h.acknowledge),
         ));
     }
     if let Some(why) = &r.doubtful {
@@ -246,27 +243,30 @@ pub fn assess(
     }
 }
 
-/// Every managed volume (discovery, pages of 250) and the misconfigured ones.
+/// Every managed volume in the batches the sweep prunes them in (discovery pages of 250, cut
+/// into batches of 100 — the batch fuse weighs a batch, so the CLI must batch alike), and the
+/// misconfigured ones.
 pub async fn discover_all<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
     progress: &impl Fn(Step),
-) -> Result<(Vec<VolumeJob>, Vec<MisconfiguredVolume>), Error> {
-    let mut jobs = Vec::new();
+) -> Result<(Vec<Vec<VolumeJob>>, Vec<MisconfiguredVolume>), Error> {
+    let mut batches = Vec::new();
     let mut bad = Vec::new();
     let mut input = DiscoverInput {
         dry_run: true,
         page_size: Some(PAGE_SIZE),
-        batch_size: Some(MAX_VOLUMES),
         ..Default::default()
     };
+    let mut seen = 0;
     loop {
         let page = discover::handle(app, input.clone()).await?;
-        jobs.extend(page.batches.into_iter().flat_map(|b| b.volumes));
+        seen += page.managed;
+        batches.extend(page.batches.into_iter().map(|b| b.volumes));
         bad.extend(page.misconfigured);
-        progress(Step::Discovered(jobs.len()));
+        progress(Step::Discovered(seen));
         match page.next_cursor {
             Some(c) => input.cursor = Some(c),
-            None => return Ok((jobs, bad)),
+            None => return Ok((batches, bad)),
         }
     }
 }
@@ -300,18 +300,26 @@ pub async fn volumes<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     Ok((jobs, bad))
 }
 
-/// The next prune of `jobs`, exactly as prune-volumes computes it, in a dry run.
+/// Given volumes in the sweep's batch size (a subset's batch fuse can differ from the sweep's).
+pub fn batches(jobs: Vec<VolumeJob>) -> Vec<Vec<VolumeJob>> {
+    jobs.chunks(DEFAULT_BATCH)
+        .map(<[VolumeJob]>::to_vec)
+        .collect()
+}
+
+/// The next prune of each batch, exactly as prune-volumes computes it, in a dry run.
 pub async fn plan<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
-    jobs: &[VolumeJob],
+    batches: &[Vec<VolumeJob>],
     now: DateTime<Utc>,
     progress: &impl Fn(Step),
 ) -> Result<Vec<VolumeReport>, Error> {
-    let mut reports = Vec::with_capacity(jobs.len());
-    for batch in jobs.chunks(MAX_VOLUMES) {
+    let mut reports = Vec::new();
+    for batch in batches {
         let input = PruneInput {
-            volumes: batch.to_vec(),
+            volumes: batch.clone(),
             dry_run: true,
+            full_report: true,
             ..Default::default()
         };
         reports.extend(prune::handle(app, input, now, None).await?.volumes);
@@ -329,6 +337,7 @@ pub async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     let input = PruneInput {
         orphans: true,
         dry_run: true,
+        full_report: true,
         ..Default::default()
     };
     let out = prune::handle(app, input, now, None).await?;
@@ -342,9 +351,10 @@ pub async fn status<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     now: DateTime<Utc>,
     progress: &impl Fn(Step),
 ) -> Result<FleetStatus, Error> {
-    let (jobs, bad) = discover_all(app, progress).await?;
-    let reports = plan(app, &jobs, now, progress).await?;
+    let (batches, bad) = discover_all(app, progress).await?;
+    let reports = plan(app, &batches, now, progress).await?;
     let orphans = orphans(app, now, progress).await?;
+    let jobs: Vec<VolumeJob> = batches.into_iter().flatten().collect();
     Ok(assess(&app.settings, &jobs, &reports, &bad, &orphans, now))
 }
 
@@ -377,10 +387,7 @@ pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String
     if let Some(r) = find(&report.held_back) {
         let mut r = r;
         if let Some(h) = &report.held {
-            r.push(format!(
-                "held: {}; to allow it today tag the volume {}",
-                h.why, h.acknowledge
-            ));
+            r.push(format!("held: {}; to allow it: {}", h.why, h.acknowledge));
         }
         return (Verdict::Held, r);
     }

@@ -135,7 +135,7 @@ pub async fn sweep_with<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
                 volumes: batch.volumes,
                 dry_run,
                 allow_bulk_delete: batch.allow_bulk_delete,
-                orphans: false,
+                ..Default::default()
             };
             results.push(batch_result(
                 with_retries(attempts, || {
@@ -172,7 +172,8 @@ pub async fn sweep_with<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
                 totals: last.summary,
                 rule_changes,
                 rules_error,
-                dry_run,
+                // What was done, not what was asked (`EBS_GENS_DRY_RUN=true` forces a dry run).
+                dry_run: app.dry_run(dry_run),
             });
         }
     }
