@@ -10,7 +10,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine bench efficiency fault-budget demo sweep-local event-local contract cost coldstart
+.PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine test-demo bench efficiency fault-budget demo sweep-local event-local contract cost coldstart
 
 help:
 	@echo "make demo [BACKEND=rules] - run the whole system locally on an emulated fleet and print a report"
@@ -27,7 +27,7 @@ help:
 	@echo "make contract - regenerate contract.json (names shared by Rust, ASL, CDK and the runner)"
 
 # Rust tests last, so the run closes on cargo test's summary.
-test: setup lint efficiency fault-budget test-asl test-cdk test-statemachine test-rust
+test: setup lint efficiency fault-budget test-asl test-cdk test-statemachine test-demo test-rust
 
 # Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
 setup:
@@ -77,6 +77,13 @@ fault-budget:
 demo: setup
 	cargo build --workspace --bins --locked
 	node scripts/local.mjs demo $(if $(BACKEND),--backend $(BACKEND))
+
+# The demo as a test: the whole system on both backends, ending with `ebs-gens status` whose
+# exit code and rows are checked (it fails on any disagreement with the emulator).
+test-demo: setup
+	cargo build --workspace --bins --locked
+	node scripts/local.mjs demo
+	node scripts/local.mjs demo --backend rules
 
 # Cost per month per 1,000 volumes: real executions on the local stack (transitions, Lambda
 # invocations and durations, log bytes) for three fleet policies, priced with scripts/prices.json.
