@@ -58,6 +58,17 @@ fn volume(fake: &FakeAws, vol: &str, gens: &str, n: i64, newest_days: i64) -> Ve
         .collect()
 }
 
+/// `n` volumes `vol-000`… as [`volume`] makes them, newest snapshot today.
+fn fleet(fake: &FakeAws, n: usize, gens: &str, snapshots: i64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let v = format!("vol-{i:03}");
+            volume(fake, &v, gens, snapshots, 0);
+            v
+        })
+        .collect()
+}
+
 fn job(vol: &str, n: u32) -> VolumeJob {
     VolumeJob {
         volume_id: vol.into(),
@@ -163,10 +174,7 @@ async fn the_batch_fuse_holds_every_volume_when_together_they_delete_too_much() 
     let fake = FakeAws::new(ACCOUNT);
     // 12 volumes, each deleting 10 of 25 (40 %: under the volume fuse's 50 %), 120 of 300
     // together: over the batch fuse (more than 25 % and more than 100).
-    let vols: Vec<String> = (0..12).map(|i| format!("vol-{i:02}")).collect();
-    for v in &vols {
-        volume(&fake, v, "15", 25, 0);
-    }
+    let vols = fleet(&fake, 12, "15", 25);
     let ids: Vec<&str> = vols.iter().map(String::as_str).collect();
     let app = app(&fake, &[]);
     let out = prune_with(&app, &ids, PruneInput::default()).await;
@@ -180,14 +188,7 @@ async fn the_batch_fuse_holds_every_volume_when_together_they_delete_too_much() 
         .contains("batch fuse"));
     assert_eq!(fake.snapshots().len(), 300);
     // A higher threshold lets the same batch go.
-    let loose = App::new(
-        common::settings(&[("EBS_GENS_FUSE_BATCH_PERCENT", "50")]),
-        &fake,
-        &fake,
-        ACCOUNT,
-        "us-east-1",
-        "test",
-    );
+    let loose = self::app(&fake, &[("EBS_GENS_FUSE_BATCH_PERCENT", "50")]);
     let out = prune_with(&loose, &ids, PruneInput::default()).await;
     assert_eq!((out.totals.held, out.totals.deleted), (0, 120));
 }
@@ -534,10 +535,7 @@ async fn orphans_get_the_volume_fuse_and_keep_means_keep() {
 #[tokio::test(start_paused = true)]
 async fn a_state_machine_never_gets_a_result_over_its_limit_and_totals_stay_whole() {
     let fake = FakeAws::new(ACCOUNT);
-    let vols: Vec<String> = (0..150).map(|i| format!("vol-{i:03}")).collect();
-    for v in &vols {
-        volume(&fake, v, "40", 40, 0);
-    }
+    let vols = fleet(&fake, 150, "40", 40);
     let ids: Vec<&str> = vols.iter().map(String::as_str).collect();
     let app = app(&fake, &[]);
     let out = prune_with(&app, &ids, PruneInput::default()).await;

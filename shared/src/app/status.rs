@@ -176,10 +176,12 @@ pub fn assess(
     at: DateTime<Utc>,
 ) -> FleetStatus {
     let rule = app_settings.stale_rule();
+    let by_id: std::collections::HashMap<&str, &VolumeJob> =
+        jobs.iter().map(|j| (j.volume_id.as_str(), j)).collect();
     let mut volumes: Vec<VolumeStatus> = reports
         .iter()
         .map(|r| {
-            let job = jobs.iter().find(|j| j.volume_id == r.volume_id);
+            let job = by_id.get(r.volume_id.as_str()).copied();
             let (states, reasons) = states(r);
             VolumeStatus {
                 volume_id: r.volume_id.clone(),
@@ -384,8 +386,7 @@ pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String
             .find(|i| i.snapshot_id == snapshot_id)
             .map(|i| i.reasons.clone())
     };
-    if let Some(r) = find(&report.held_back) {
-        let mut r = r;
+    if let Some(mut r) = find(&report.held_back) {
         if let Some(h) = &report.held {
             r.push(format!("held: {}; to allow it: {}", h.why, h.acknowledge));
         }

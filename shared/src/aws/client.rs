@@ -33,6 +33,23 @@ where
     }
 }
 
+/// Every page of a describe call with fixed `filters`, `max_results` at a time.
+async fn filtered<T, F, Fut>(filters: Vec<Filter>, max_results: i32, call: F) -> R<Vec<T>>
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = R<Page<T>>>,
+{
+    all_pages(|next_token| {
+        call(PageRequest {
+            filters: filters.clone(),
+            ids: vec![],
+            max_results: Some(max_results),
+            next_token,
+        })
+    })
+    .await
+}
+
 /// Lists through a filter on `values` (at most [`MAX_FILTER_VALUES`] values per request,
 /// counting the fixed `scope` filters' values), every page of each, `max_results` at a time.
 async fn by_filter<T, F, Fut>(
@@ -52,17 +69,7 @@ where
     for chunk in values.chunks(room) {
         let mut filters = scope.to_vec();
         filters.push(Filter::new(name, chunk.iter().cloned()));
-        out.extend(
-            all_pages(|next_token| {
-                call(PageRequest {
-                    filters: filters.clone(),
-                    ids: vec![],
-                    max_results: Some(max_results),
-                    next_token,
-                })
-            })
-            .await?,
-        );
+        out.extend(filtered(filters, max_results, &call).await?);
     }
     Ok(out)
 }
@@ -84,14 +91,8 @@ impl<A: Ec2Api> Ec2<A> {
 
     /// Volumes matching `filter` (server-side, pages of 500).
     pub async fn volumes_matching(&self, filter: Filter) -> R<Vec<Volume>> {
-        let filters = vec![filter];
-        all_pages(|next_token| {
-            self.api.describe_volumes(PageRequest {
-                filters: filters.clone(),
-                ids: vec![],
-                max_results: Some(MAX_VOLUMES_PAGE),
-                next_token,
-            })
+        filtered(vec![filter], MAX_VOLUMES_PAGE, |req| {
+            self.api.describe_volumes(req)
         })
         .await
     }
@@ -132,13 +133,8 @@ impl<A: Ec2Api> Ec2<A> {
             &format!("tag:{}", crate::snapshot::TAG_MANAGED_BY),
             [deployment],
         )];
-        all_pages(|next_token| {
-            self.api.describe_snapshots(PageRequest {
-                filters: filters.clone(),
-                ids: vec![],
-                max_results: Some(MAX_SNAPSHOTS_PAGE),
-                next_token,
-            })
+        filtered(filters, MAX_SNAPSHOTS_PAGE, |req| {
+            self.api.describe_snapshots(req)
         })
         .await
     }
