@@ -10,8 +10,14 @@ export interface EbsGensSettings {
   readonly crons?: Partial<Record<GenClass, string>>;
   /** IANA zone in which days, weeks and months are counted (default UTC). */
   readonly timeZone?: string;
-  /** schedule-window (default), any-untagged or never. */
-  readonly adoption?: 'schedule-window' | 'any-untagged' | 'never';
+  /**
+   * Which untagged snapshots of a managed volume are adopted (EBS_GENS_ADOPTION): `schedule-window`,
+   * `any-untagged` or `never`. The default follows the backend, as in shared/src/config.rs: `never`
+   * on `scheduler` (every snapshot a schedule takes is born tagged, so an untagged one is someone
+   * else's — e.g. a user's manual snapshot, which adopting would later delete) and `schedule-window`
+   * on `rules` (the built-in target's snapshots arrive untagged and must be adopted).
+   */
+  readonly adoption?: Adoption;
   /** Sweep schedule (default rate(1 hour)). */
   readonly sweepSchedule?: string;
   /** When true every function runs with EBS_GENS_DRY_RUN=true: nothing is changed. */
@@ -61,12 +67,26 @@ export interface EbsGensSettings {
   readonly stateMachineLogLevel?: StateMachineLogLevel;
   /** X-Ray tracing of both state machines (default false; when on, X-Ray bills one recorded trace per execution). */
   readonly tracing?: boolean;
+  /**
+   * Reserved concurrency for each of the four functions (1..=1000; default none). Opt-in: Lambda
+   * refuses a reservation that leaves the account fewer than 100 unreserved concurrent executions,
+   * so it needs an account limit of at least 4 × this + 100, and a small one throttles the
+   * snapshot-completed burst after a schedule fires (retried by the state machines as
+   * Lambda.TooManyRequestsException, but each retry costs a transition and time). What it buys: no
+   * other function of the account can starve these, and these can never take more than this.
+   */
+  readonly reservedConcurrency?: number;
 }
 
 export type StateMachineLogLevel = 'ALL' | 'ERROR' | 'FATAL';
 export const STATE_MACHINE_LOG_LEVELS: readonly StateMachineLogLevel[] = ['ALL', 'ERROR', 'FATAL'];
 export const DEFAULT_STATE_MACHINE_LOG_LEVEL: StateMachineLogLevel = 'ERROR';
 export const DEFAULT_TRACING = false;
+/** reservedConcurrency: per function; the account's default concurrency limit is 1000. */
+export const MAX_RESERVED_CONCURRENCY = 1000;
+
+export type Adoption = 'schedule-window' | 'any-untagged' | 'never';
+export const ADOPTIONS: readonly Adoption[] = ['schedule-window', 'any-untagged', 'never'];
 
 export type Backend = 'scheduler' | 'rules';
 export const BACKENDS: readonly Backend[] = ['scheduler', 'rules'];
@@ -146,6 +166,7 @@ export function validate(s: EbsGensSettings): void {
   }
   // Also checked here, not only when parsing context: the stack can be built from settings directly.
   if (s.backend !== undefined) parseBackend('backend', s.backend);
+  if (s.adoption !== undefined) parseAdoption('adoption', s.adoption, s.backend ?? DEFAULT_BACKEND);
   if (s.flexibleWindowMinutes !== undefined) parseFlexibleWindowMinutes('flexibleWindowMinutes', s.flexibleWindowMinutes);
   if (s.staleFactor !== undefined) parseStaleFactor('staleFactor', s.staleFactor);
   for (const name of WHOLE_NUMBER_SETTING_NAMES) {
@@ -154,6 +175,24 @@ export function validate(s: EbsGensSettings): void {
   if (s.orphans !== undefined) parseOrphans('orphans', s.orphans);
   if (s.stateMachineLogLevel !== undefined) parseStateMachineLogLevel('stateMachineLogLevel', s.stateMachineLogLevel);
   if (s.tracing !== undefined) parseBooleanSetting('tracing', s.tracing);
+  if (s.reservedConcurrency !== undefined) parseReservedConcurrency('reservedConcurrency', s.reservedConcurrency);
+}
+
+/**
+ * The `reservedConcurrency` setting: a whole number 1..=1000 (a number from cdk.json, a string of
+ * digits from `-c key=value`); absent means no reservation. Anything else (`0`, `abc`, `1.5`, "")
+ * stops the synth: 0 would stop every function.
+ */
+export function parseReservedConcurrency(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_RESERVED_CONCURRENCY) {
+    throw new Error(
+      `context setting ${name} must be a whole number from 1 to ${MAX_RESERVED_CONCURRENCY} (concurrent executions reserved for each function; ` +
+        `default none: Lambda refuses a reservation that leaves the account fewer than 100 unreserved), got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
 }
 
 /**
@@ -175,6 +214,28 @@ export function parseBackend(name: string, value: unknown): Backend {
   if (value === undefined) return DEFAULT_BACKEND;
   if ((BACKENDS as readonly unknown[]).includes(value)) return value as Backend;
   throw new Error(`context setting ${name} must be ${BACKENDS.join(' or ')} (default ${DEFAULT_BACKEND}), got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The adoption a backend gets when none is given (shared/src/config.rs): `never` on `scheduler`, whose
+ * snapshots are born with our tags, `schedule-window` on `rules`, whose snapshots arrive untagged.
+ */
+export function defaultAdoption(backend: Backend): Adoption {
+  return backend === 'rules' ? 'schedule-window' : 'never';
+}
+
+/**
+ * The `adoption` setting: exactly `schedule-window`, `any-untagged` or `never`; absent means the
+ * backend's default (defaultAdoption). Anything else (`Never`, `window`, "") stops the synth: a typo
+ * must not silently adopt — and later delete — snapshots that are not ours.
+ */
+export function parseAdoption(name: string, value: unknown, backend: Backend): Adoption {
+  if (value === undefined) return defaultAdoption(backend);
+  if ((ADOPTIONS as readonly unknown[]).includes(value)) return value as Adoption;
+  throw new Error(
+    `context setting ${name} must be ${ADOPTIONS.join(', ')} (default ${defaultAdoption('scheduler')} on the scheduler backend, ` +
+      `${defaultAdoption('rules')} on rules), got ${JSON.stringify(value)}`,
+  );
 }
 
 /**
@@ -285,13 +346,27 @@ export function scheduleGroupName(s: EbsGensSettings): string {
   return `ebs-gens-${s.deployment}`;
 }
 
+/** The version of the published configuration's shape (contract.json); the CLI refuses one it does not know. */
+export const CONFIG_SCHEMA = CONTRACT.config_parameter.schema;
+
+/**
+ * The SSM parameter the stack publishes the deployment's configuration in, for the operator's
+ * command (`ebs-gens --deployment <name>`): contract.json config_parameter.name,
+ * `/ebs-gens/<deployment>/config`. The deployment's characters ([A-Za-z0-9._-]) are all valid in a
+ * parameter name.
+ */
+export function configParameterName(deployment: string): string {
+  return CONTRACT.config_parameter.name.replaceAll('{deployment}', deployment);
+}
+
 /** The functions' environment (read by shared/src/config.rs). */
 export function functionEnvironment(s: EbsGensSettings): Record<string, string> {
   const env: Record<string, string> = {
     EBS_GENS_DEPLOYMENT: s.deployment,
     EBS_GENS_RULE_PREFIX: rulePrefix(s),
     EBS_GENS_TIME_ZONE: s.timeZone ?? 'UTC',
-    EBS_GENS_ADOPTION: s.adoption ?? 'schedule-window',
+    // Always set, so the template (and the published configuration) says which mode runs.
+    EBS_GENS_ADOPTION: s.adoption ?? defaultAdoption(s.backend ?? DEFAULT_BACKEND),
     EBS_GENS_DRY_RUN: String(s.dryRun ?? false),
     // Read (and validated) by every function's Settings; ensure-rules acts on them.
     EBS_GENS_BACKEND: s.backend ?? DEFAULT_BACKEND,

@@ -32,7 +32,15 @@ export interface Contract {
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */
   readonly rule_prefix: string;
   readonly classes: readonly string[];
-  readonly metrics: { readonly namespace: string; readonly dimensions: readonly string[]; readonly names: readonly string[] };
+  readonly metrics: {
+    readonly namespace: string;
+    readonly dimensions: readonly string[];
+    readonly names: readonly string[];
+    /** Published on every run, zeros included; every other metric only when non-zero (absent in older contracts). */
+    readonly always_emitted?: readonly string[];
+  };
+  /** Where the stack publishes the deployment's configuration for the CLI, and its shape's version. */
+  readonly config_parameter: { readonly name: string; readonly schema: number };
   readonly errors: { readonly names: readonly string[]; readonly retryable: readonly string[]; readonly lambda_transient: readonly string[] };
   readonly functions: readonly ContractFunction[];
   readonly state_machines: readonly { readonly file: string; readonly placeholders: readonly string[] }[];
@@ -61,6 +69,13 @@ export function loadContract(path = CONTRACT_PATH): Contract {
   str(c.metrics?.namespace, 'metrics.namespace');
   strs(c.metrics.dimensions, 'metrics.dimensions');
   strs(c.metrics.names, 'metrics.names');
+  if (c.metrics.always_emitted !== undefined) {
+    for (const m of strs(c.metrics.always_emitted, 'metrics.always_emitted')) {
+      if (!c.metrics.names.includes(m)) fail(`metrics.always_emitted: ${m} is not in metrics.names`);
+    }
+  }
+  if (!str(c.config_parameter?.name, 'config_parameter.name').includes('{deployment}')) fail('config_parameter.name must contain {deployment}');
+  posInt(c.config_parameter.schema, 'config_parameter.schema');
   strs(c.errors?.names, 'errors.names');
   if (!Array.isArray(c.functions) || c.functions.length === 0) fail('functions must be a non-empty list');
   for (const [i, f] of c.functions.entries()) {

@@ -99,6 +99,33 @@ test('what waits for an operator is alarmed: stale volumes and held deletions (o
   assert.ok(!emf.includes('SnapshotsOrphaned'));
 });
 
+test('every alarm treats missing data as not breaching: outside metrics.always_emitted a metric is published only when non-zero', () => {
+  // contract.json metrics.always_emitted (VolumesManaged when an older contract has no list): every
+  // other metric is absent in an hour nothing happened, which must read as OK. None is alarmed on an
+  // always-emitted one (a count of volumes is no problem). Twelve alarms, $1.20 a month of the ≤ $2
+  // a deployment may cost before its first snapshot (`make cost`): a thirteenth is a cost decision.
+  const always: string[] = contract.metrics.always_emitted ?? ['VolumesManaged'];
+  for (const name of always) assert.ok(contract.metrics.names.includes(name), `${name} is not in contract.metrics.names`);
+  const rules = synth({ backend: 'rules' });
+  for (const [name, t] of [['scheduler, alarmEmail', template], ['rules, no alarmEmail', rules]] as const) {
+    const all = Object.entries(t.findResources('AWS::CloudWatch::Alarm')).map(([id, r]) => [id, (r as any).Properties] as const);
+    assert.equal(all.length, 12, name);
+    for (const [id, a] of all) {
+      assert.equal(a.TreatMissingData, 'notBreaching', `${name}: ${id}`);
+      assert.ok(!always.includes(a.MetricName), `${name}: ${id} alarms on the always-emitted ${a.MetricName}`);
+    }
+  }
+});
+
+test('the configuration is published where the contract says, with its schema (the CLI reads it by that name)', () => {
+  const params = resources('AWS::SSM::Parameter');
+  assert.equal(params.length, 1);
+  assert.equal(params[0][1].Name, contract.config_parameter.name.replaceAll('{deployment}', 'prod'));
+  // An Fn::Join of JSON text around the ARNs and pseudo parameters; its text starts with the schema.
+  const [first] = params[0][1].Value['Fn::Join'][1];
+  assert.ok(first.startsWith(`{"schema":${contract.config_parameter.schema},"deployment":"prod",`), first);
+});
+
 test('an alarm on a metric the functions do not emit stops the synth', () => {
   for (const name of contract.metrics.names) assert.equal(metricName(name), name);
   assert.throws(() => metricName('SnapshotsDeletd'), /SnapshotsDeletd is not emitted/);
@@ -203,6 +230,14 @@ test('a contract that is missing or malformed stops the synth with a clear messa
   delete bad.functions[0].timeout_seconds;
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
   assert.throws(() => loadContract(join(dir, 'bad.json')), /functions\[0\]\.timeout_seconds/);
+  const noConfig = structuredClone(contract);
+  delete noConfig.config_parameter;
+  writeFileSync(join(dir, 'no-config.json'), JSON.stringify(noConfig));
+  assert.throws(() => loadContract(join(dir, 'no-config.json')), /config_parameter\.name/);
+  const unknownAlways = structuredClone(contract);
+  unknownAlways.metrics.always_emitted = ['VolumesManagd'];
+  writeFileSync(join(dir, 'always.json'), JSON.stringify(unknownAlways));
+  assert.throws(() => loadContract(join(dir, 'always.json')), /metrics\.always_emitted: VolumesManagd is not in metrics\.names/);
   const orphan = structuredClone(contract);
   orphan.state_machines[0].placeholders.push('NoSuchFunctionArn');
   writeFileSync(join(dir, 'orphan.json'), JSON.stringify(orphan));

@@ -132,12 +132,12 @@ test('ensure-rules may touch only this group\'s schedules, and pass only the sch
   assert.equal(list[0].Resource, '*');
   const write = sched.filter((s) => !actionsOf(s).includes('scheduler:ListSchedules'));
   assert.equal(write.length, 1);
-  assert.deepEqual(actionsOf(write[0]).sort(), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule']);
+  assert.deepEqual(actionsOf(write[0]).sort(), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule']);
   assert.equal(text(write[0].Resource), SCHEDULES);
   // No scheduler permission anywhere else in the stack, none on groups, none wildcarded.
   const everywhere = statementsOf(scheduler).filter((s) => actionsOf(s).some((a) => a.startsWith('scheduler:')));
   assert.equal(everywhere.length, 2);
-  for (const s of everywhere) for (const a of actionsOf(s)) assert.match(a, /^scheduler:(List|Create|Delete|Get)Schedule$|^scheduler:ListSchedules$/);
+  for (const s of everywhere) for (const a of actionsOf(s)) assert.match(a, /^scheduler:(Create|Update|Delete|Get)Schedule$|^scheduler:ListSchedules$/);
   // PassRole: the scheduler role only, only to scheduler.amazonaws.com; nothing else can pass a role.
   const pass = statementsOf(scheduler).filter((s) => actionsOf(s).includes('iam:PassRole'));
   assert.equal(pass.length, 1);
@@ -145,6 +145,26 @@ test('ensure-rules may touch only this group\'s schedules, and pass only the sch
   assert.deepEqual(pass[0].Resource, { 'Fn::GetAtt': [roleId(scheduler, 'SchedulerRole'), 'Arn'] });
   assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
   assert.ok(st.includes(pass[0]), 'granted to ensure-rules');
+});
+
+test('ensure-rules may re-enable (UpdateSchedule) only this group\'s schedules, passing only the scheduler role, only to Scheduler', () => {
+  const st = roleStatements(scheduler, ensureRulesRole(scheduler));
+  const update = st.filter((s) => actionsOf(s).includes('scheduler:UpdateSchedule'));
+  assert.equal(update.length, 1);
+  assert.equal(update[0].Effect, 'Allow');
+  assert.equal(update[0].Condition, undefined);
+  // Exactly CreateSchedule's scope: the same statement, schedule/ebs-gens-prod/* only.
+  assert.ok(actionsOf(update[0]).includes('scheduler:CreateSchedule'));
+  assert.equal(text(update[0].Resource), SCHEDULES);
+  // UpdateSchedule carries the whole target, the execution role with it: the one PassRole grant covers it.
+  const pass = st.filter((s) => actionsOf(s).includes('iam:PassRole'));
+  assert.equal(pass.length, 1);
+  assert.deepEqual(pass[0].Resource, { 'Fn::GetAtt': [roleId(scheduler, 'SchedulerRole'), 'Arn'] });
+  assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+  // Nobody else may update a schedule; the rules backend only ever empties the group.
+  const updaters = (t: Template) => statementsOf(t).filter((s) => actionsOf(s).includes('scheduler:UpdateSchedule'));
+  assert.deepEqual(updaters(scheduler), update);
+  assert.deepEqual(updaters(rules), []);
 });
 
 test('scheduler backend: ensure-rules can still remove this deployment\'s rules but not create any; no built-in-target role', () => {

@@ -194,3 +194,34 @@ test('deleting orphans needs no new permission: prune-volumes already lists, rea
   assert.deepEqual(del.find((s) => s.Effect === 'Allow').Condition, { StringEquals: { 'aws:ResourceTag/ebs-gens:managed-by': 'prod' } });
   assert.deepEqual(Object.keys(del.find((s) => s.Effect === 'Deny').Condition).sort(), ['Null', 'StringNotEqualsIgnoreCase']);
 });
+
+test('adoption follows the backend unless given: never on scheduler (snapshots are born tagged), schedule-window on rules', () => {
+  /** EBS_GENS_ADOPTION, asserting every function has the same. */
+  const adoption = (env: Record<string, Record<string, unknown>>): unknown => {
+    const values = [...new Set(Object.values(env).map((v) => v.EBS_GENS_ADOPTION))];
+    assert.equal(values.length, 1, `the same in every function: ${values.join(', ')}`);
+    return values[0];
+  };
+  // An untagged snapshot on the scheduler backend is someone else's (a user's manual one): adopting
+  // it would make it ours, and the next prune would delete it.
+  assert.equal(adoption(envOfTemplate(defaults)), 'never');
+  assert.equal(adoption(envOf({ backend: 'scheduler' })), 'never');
+  assert.equal(adoption(envOf({ backend: 'rules' })), 'schedule-window');
+  // A given mode wins on either backend.
+  for (const backend of ['scheduler', 'rules']) {
+    for (const mode of ['schedule-window', 'any-untagged', 'never']) assert.equal(adoption(envOf({ backend, adoption: mode })), mode, `${backend} ${mode}`);
+  }
+  // Rust's own defaults are the same (shared/src/config.rs), so an unset variable could not disagree.
+  const config = readFileSync(resolve(__dirname, '../../shared/src/config.rs'), 'utf8');
+  assert.match(config, /Backend::Scheduler => AdoptionMode::Never/);
+  assert.match(config, /Backend::Rules => AdoptionMode::ScheduleWindow/);
+});
+
+test('a bad adoption stops the synth, naming the accepted modes and the value; also when given to the stack directly', () => {
+  for (const bad of ['Never', 'window', 'schedule_window', 'any', '', ' never', 1, true, null]) {
+    assert.throws(() => build({ adoption: bad }), (e: Error) =>
+      /^context setting adoption must be schedule-window, any-untagged, never \(default never on the scheduler backend, schedule-window on rules\), got /.test(e.message)
+        && e.message.endsWith(`got ${JSON.stringify(bad)}`), `adoption=${JSON.stringify(bad)}`);
+  }
+  assert.throws(() => new EbsGensStack(new App(), 'S', { settings: { deployment: 'prod', adoption: 'sometimes' as EbsGensSettings['adoption'] } }), /context setting adoption must be/);
+});

@@ -340,6 +340,82 @@ async fn backends(volumes: usize, per: usize) -> String {
     out
 }
 
+/// A first deployment of `volumes` volumes on the scheduler backend: one CreateSchedule each,
+/// each Scheduler call taking `latency`, under Scheduler's request-rate bucket as the fake
+/// models it (250 a second, the lowest regional default), ensure-rules called again while it
+/// reports `more` (the sweep's MoreSchedules loop), each call with the Lambda's 120 s deadline.
+/// Virtual time (tokio's paused clock): the latency and every back-off wait count exactly.
+async fn first_deployment(volumes: usize, latency: std::time::Duration) -> String {
+    use ebs_gens::app::ensure_rules::{self, EnsureInput};
+    let fake = FakeAws::new(ACCOUNT);
+    for i in 0..volumes {
+        fake.add_volume(&format!("vol-{i:08x}"), None, &[("Daily_Gens", "7")]);
+    }
+    fake.add_schedule_group("ebs-gens-prod");
+    fake.set_scheduler_latency(latency);
+    let app = App::new(
+        settings("scheduler"),
+        &fake,
+        &fake,
+        ACCOUNT,
+        "us-east-1",
+        "efficiency",
+    )
+    .with_scheduler(
+        &fake,
+        Some("arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into()),
+        None,
+    )
+    .without_metrics();
+    let timeout = ebs_gens::contract::FUNCTIONS
+        .iter()
+        .find(|f| f.name == "ensure-rules")
+        .expect("ensure-rules in the contract")
+        .timeout_seconds;
+    let started = tokio::time::Instant::now();
+    let mut invocations = Vec::new();
+    loop {
+        let t0 = tokio::time::Instant::now();
+        let deadline = t0 + std::time::Duration::from_secs(timeout.into());
+        let out = ensure_rules::handle(&app, EnsureInput::default(), Some(deadline))
+            .await
+            .expect("ensure-rules");
+        let took = t0.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(timeout.into()),
+            "an invocation ran {took:?}, past the {timeout} s timeout"
+        );
+        invocations.push((took, out.changes));
+        if !out.more {
+            break;
+        }
+        assert!(invocations.len() < 20, "no convergence");
+    }
+    let total = started.elapsed();
+    let schedules = fake.schedules_in("ebs-gens-prod").len();
+    assert_eq!(schedules, volumes, "every volume has its schedule");
+    let calls = fake.calls();
+    assert_eq!(
+        calls.get("CreateSchedule").copied().unwrap_or(0) - fake.throttled("CreateSchedule"),
+        volumes as u64,
+        "one accepted CreateSchedule per volume"
+    );
+    let per: Vec<String> = invocations
+        .iter()
+        .map(|(t, n)| format!("{:.1} s / {n} changes", t.as_secs_f64()))
+        .collect();
+    format!(
+        "\n### First deployment on the scheduler backend: {volumes} volumes\n\n{} ensure-rules invocation(s) within one sweep ({}), {:.1} s in all, at {} ms per Scheduler call, {} volumes at once, CreateSchedule limited to 250 a second; {} CreateSchedule calls, {} throttled and waited out.\n",
+        invocations.len(),
+        per.join("; "),
+        total.as_secs_f64(),
+        latency.as_millis(),
+        ebs_gens::aws::client::SCHEDULE_CONCURRENCY,
+        calls.get("CreateSchedule").copied().unwrap_or(0),
+        fake.throttled("CreateSchedule"),
+    )
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -350,5 +426,9 @@ fn main() {
         println!("{}", case(1_000, 10).await);
         println!("{}", case(10_000, 10).await);
         println!("{}", backends(1_000, 10).await);
+        println!(
+            "{}",
+            first_deployment(10_000, std::time::Duration::from_millis(50)).await
+        );
     });
 }

@@ -5,7 +5,7 @@
 //! | `EBS_GENS_DEPLOYMENT`            | `default`                |
 //! | `EBS_GENS_RULE_PREFIX`           | `ebs-gens-<deployment>-` |
 //! | `EBS_GENS_TIME_ZONE`             | `UTC` (IANA name)        |
-//! | `EBS_GENS_ADOPTION`              | `schedule-window`        |
+//! | `EBS_GENS_ADOPTION`              | `never` on `scheduler`, `schedule-window` on `rules` |
 //! | `EBS_GENS_ADOPTION_WINDOW_MINUTES` | `15`                   |
 //! | `EBS_GENS_DRY_RUN`               | `false` (`true`: change nothing) |
 //! | `EBS_GENS_DELETE_BURST`          | `20`                     |
@@ -202,8 +202,12 @@ impl Settings {
             ));
         }
 
+        // On `scheduler` every snapshot we take is born tagged: an untagged one is not ours.
         let adoption = match get("EBS_GENS_ADOPTION") {
-            None => AdoptionMode::default(),
+            None => match backend {
+                Backend::Scheduler => AdoptionMode::Never,
+                Backend::Rules => AdoptionMode::ScheduleWindow,
+            },
             Some(m) => m.parse().map_err(|why| err("EBS_GENS_ADOPTION", why))?,
         };
         let window: i64 = ranged(&get, "EBS_GENS_ADOPTION_WINDOW_MINUTES", 15, 1..=1440)?;
@@ -309,10 +313,20 @@ impl Settings {
         }
     }
 
+    /// Adoption as the backend fires: EventBridge rules fire in UTC, on time; Scheduler fires
+    /// in the deployment's zone, up to its flexible window late.
     pub fn adoption_rule<'a>(&'a self, account_id: &'a str) -> AdoptionRule<'a> {
+        let (tz, late) = match self.backend {
+            Backend::Rules => (Tz::UTC, Duration::zero()),
+            Backend::Scheduler => (
+                self.tz,
+                Duration::minutes(self.flexible_window_minutes.into()),
+            ),
+        };
         AdoptionRule {
             mode: self.adoption,
-            window: self.adoption_window,
+            window: self.adoption_window + late,
+            tz,
             deployment: &self.deployment,
             account_id,
         }
@@ -333,8 +347,14 @@ mod tests {
 
     #[test]
     fn rate_schedules_cannot_use_schedule_window_adoption() {
-        let e = with(&[("EBS_GENS_CRON_HOURLY", "rate(1 hour)")]).unwrap_err();
+        let e = with(&[
+            ("EBS_GENS_CRON_HOURLY", "rate(1 hour)"),
+            ("EBS_GENS_BACKEND", "rules"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "EBS_GENS_CRON_HOURLY");
+        // On `scheduler` the default is `never`: nothing to match.
+        assert!(with(&[("EBS_GENS_CRON_HOURLY", "rate(1 hour)")]).is_ok());
         assert!(e.why.contains("schedule-window"), "{e}");
         let s = with(&[
             ("EBS_GENS_CRON_HOURLY", "rate(1 hour)"),
@@ -354,8 +374,10 @@ mod tests {
             s.schedule(GenClass::Daily).expression(),
             "cron(30 9 * * ? *)"
         );
-        assert_eq!(s.adoption, AdoptionMode::ScheduleWindow);
+        assert_eq!(s.adoption, AdoptionMode::Never);
         assert_eq!(s.adoption_window, Duration::minutes(15));
+        let r = s.adoption_rule("123456789012");
+        assert_eq!((r.tz, r.window), (Tz::UTC, Duration::minutes(15 + 60)));
         assert_eq!(s.backend, Backend::Scheduler);
         assert_eq!(s.schedule_group, "ebs-gens-default");
         assert_eq!(s.flexible_window_minutes, 60);
@@ -382,8 +404,28 @@ mod tests {
         let rules = with(&[
             ("EBS_GENS_BACKEND", "rules"),
             ("EBS_GENS_STALE_FACTOR", "2"),
+            ("EBS_GENS_TIME_ZONE", "Asia/Tokyo"),
         ])
         .unwrap();
+        assert_eq!(rules.adoption, AdoptionMode::ScheduleWindow);
+        // EventBridge rules fire in UTC, on time, whatever the deployment's zone.
+        let r = rules.adoption_rule("123456789012");
+        assert_eq!((r.tz, r.window), (Tz::UTC, Duration::minutes(15)));
+        let tokyo = with(&[
+            ("EBS_GENS_TIME_ZONE", "Asia/Tokyo"),
+            ("EBS_GENS_ADOPTION", "schedule-window"),
+            ("EBS_GENS_FLEXIBLE_WINDOW_MINUTES", "0"),
+        ])
+        .unwrap();
+        let r = tokyo.adoption_rule("123456789012");
+        assert_eq!(
+            (r.mode, r.tz, r.window),
+            (
+                AdoptionMode::ScheduleWindow,
+                chrono_tz::Asia::Tokyo,
+                Duration::minutes(15)
+            )
+        );
         assert_eq!(
             rules.stale_rule().allowed(GenClass::Hourly),
             Duration::minutes(135)

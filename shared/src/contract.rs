@@ -38,6 +38,12 @@ impl Function {
 /// What a Task state waits beyond its function's timeout.
 pub const TASK_TIMEOUT_MARGIN_SECONDS: u32 = 30;
 
+/// The SSM String parameter in which a stack publishes its deployment's configuration for the
+/// operator's command (`{deployment}` replaced), and the version of its JSON layout
+/// ([`crate::deployment::DeploymentConfig`]).
+pub const CONFIG_PARAMETER: &str = "/ebs-gens/{deployment}/config";
+pub const CONFIG_SCHEMA: u32 = 1;
+
 /// Every function, as deployed.
 pub const FUNCTIONS: [Function; 4] = [
     Function {
@@ -116,6 +122,11 @@ pub fn document() -> Value {
             "namespace": NAMESPACE,
             "dimensions": ["Deployment", "Function"],
             "names": Metric::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            "always_emitted": Metric::ALWAYS_EMITTED.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        },
+        "config_parameter": {
+            "name": CONFIG_PARAMETER,
+            "schema": CONFIG_SCHEMA,
         },
         "errors": {
             "names": ErrorName::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>(),

@@ -61,8 +61,19 @@ metrics! {
     Rules,
 }
 
-/// Counts to publish. Every metric a function declares is published, zero included, so alarms
-/// always see data.
+impl Metric {
+    /// Published on every flush, zero included: the one gauge the dashboard shows every hour.
+    /// Every other metric is published only when non-zero — CloudWatch bills a custom metric
+    /// for each hour it receives data, and the alarms treat missing data as not breaching.
+    pub const ALWAYS_EMITTED: &'static [Metric] = &[Metric::VolumesManaged];
+
+    /// Whether a value of `n` is published.
+    pub fn emitted(self, n: u64) -> bool {
+        n != 0 || Metric::ALWAYS_EMITTED.contains(&self)
+    }
+}
+
+/// Counts to publish: each non-zero count, and [`Metric::ALWAYS_EMITTED`] always.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts(pub Vec<(Metric, u64)>);
 
@@ -87,10 +98,19 @@ impl Counts {
     }
 }
 
-/// The EMF document for `counts`, with `Deployment` and `Function` dimensions.
-pub fn emf(deployment: &str, function: &str, counts: &Counts, now: DateTime<Utc>) -> Value {
-    let metrics: Vec<Value> = counts
+/// The EMF document for `counts`, with `Deployment` and `Function` dimensions; `None` when
+/// no count is published ([`Metric::emitted`]).
+pub fn emf(deployment: &str, function: &str, counts: &Counts, now: DateTime<Utc>) -> Option<Value> {
+    let published: Vec<(Metric, u64)> = counts
         .0
+        .iter()
+        .copied()
+        .filter(|(m, n)| m.emitted(*n))
+        .collect();
+    if published.is_empty() {
+        return None;
+    }
+    let metrics: Vec<Value> = published
         .iter()
         .map(|(n, _)| json!({"Name": n.as_str(), "Unit": "Count"}))
         .collect();
@@ -108,15 +128,18 @@ pub fn emf(deployment: &str, function: &str, counts: &Counts, now: DateTime<Utc>
     );
     doc.insert("Deployment".into(), json!(deployment));
     doc.insert("Function".into(), json!(function));
-    for (n, v) in &counts.0 {
+    for (n, v) in &published {
         doc.insert(n.as_str().to_string(), json!(v));
     }
-    Value::Object(doc)
+    Some(Value::Object(doc))
 }
 
-/// Writes the EMF line to stdout, where Lambda's log capture turns it into metrics.
+/// Writes the EMF line to stdout, where Lambda's log capture turns it into metrics (nothing
+/// when no count is published).
 pub fn publish(deployment: &str, function: &str, counts: &Counts, now: DateTime<Utc>) {
-    println!("{}", emf(deployment, function, counts, now));
+    if let Some(doc) = emf(deployment, function, counts, now) {
+        println!("{doc}");
+    }
 }
 
 #[cfg(test)]
@@ -128,12 +151,8 @@ mod tests {
         let mut c = Counts::of(&[Metric::SnapshotsDeleted, Metric::SnapshotsAdopted]);
         c.add(Metric::SnapshotsDeleted, 3);
         c.add(Metric::SnapshotsDeleted, 1);
-        let v = emf(
-            "prod",
-            "prune-volumes",
-            &c,
-            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-        );
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let v = emf("prod", "prune-volumes", &c, at).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ebs-gens");
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
@@ -141,7 +160,33 @@ mod tests {
         );
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
         assert_eq!(v["SnapshotsDeleted"], 4);
-        assert_eq!(v["SnapshotsAdopted"], 0);
         assert_eq!(v["Deployment"], "prod");
+        // A zero count is not published: CloudWatch bills each hour a metric gets data.
+        assert!(v.get("SnapshotsAdopted").is_none());
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            emf(
+                "prod",
+                "prune-volumes",
+                &Counts::of(&[Metric::SnapshotsDeleted]),
+                at
+            ),
+            None
+        );
+        // The one gauge the dashboard needs every hour is published at zero.
+        let managed = emf(
+            "prod",
+            "discover-volumes",
+            &Counts::of(&[Metric::VolumesManaged]),
+            at,
+        )
+        .unwrap();
+        assert_eq!(managed["VolumesManaged"], 0);
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::Duration;
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::GenClass;
@@ -67,13 +68,14 @@ pub fn ownership_tags(
 }
 
 /// How untagged snapshots (made by EventBridge's built-in CreateSnapshot target, which cannot
-/// tag) become ours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// tag) become ours. The default depends on the backend ([`crate::config::Backend`]): `never`
+/// on `scheduler` (every snapshot it takes is born tagged, so an untagged one is somebody
+/// else's), `schedule-window` on `rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AdoptionMode {
     /// Adopt only when the snapshot started within the window after one of the volume's
-    /// scheduled fire times (default).
-    #[default]
+    /// scheduled fire times, in the zone the schedule fires in.
     ScheduleWindow,
     /// Adopt any untagged, completed, self-owned snapshot of a managed volume (the 2017 recipe).
     AnyUntagged,
@@ -150,7 +152,12 @@ pub enum Adoption {
 #[derive(Debug, Clone, Copy)]
 pub struct AdoptionRule<'a> {
     pub mode: AdoptionMode,
+    /// How long after a fire time a snapshot may start (on `scheduler`, widened by its
+    /// flexible window, by which a firing may be late).
     pub window: Duration,
+    /// The zone the creation schedule fires in: UTC for EventBridge rules, the deployment's
+    /// zone for Scheduler.
+    pub tz: Tz,
     pub deployment: &'a str,
     pub account_id: &'a str,
 }
@@ -182,12 +189,29 @@ pub fn decide_adoption(
         AdoptionMode::Never => skip(SkipReason::AdoptionDisabled),
         AdoptionMode::AnyUntagged => Adoption::Adopt,
         AdoptionMode::ScheduleWindow => {
-            match schedule.fired_within(snapshot.start_time, rule.window) {
+            match schedule.fired_within(rule.tz, snapshot.start_time, rule.window) {
                 None => skip(SkipReason::RateSchedule),
                 Some(true) => Adoption::Adopt,
                 Some(false) => skip(SkipReason::OutsideWindow),
             }
         }
+    }
+}
+
+/// Whether a failed snapshot is ours to count and alarm on. The completion rule hears every
+/// `createSnapshot` in the account (DLM, AWS Backup, other teams): only ours may page our
+/// operator. On `scheduler` every snapshot we take is born with our `ebs-gens:managed-by`, so
+/// the snapshot decides (when EC2 no longer shows it, its volume being managed does, so a
+/// failure is never hidden); on `rules` snapshots are born untagged, so the volume decides.
+pub fn failure_is_ours(
+    backend: crate::config::Backend,
+    deployment: &str,
+    snapshot: Option<&Snapshot>,
+    volume_managed: bool,
+) -> bool {
+    match (backend, snapshot) {
+        (crate::config::Backend::Scheduler, Some(s)) => s.is_owned_by(deployment),
+        _ => volume_managed,
     }
 }
 
@@ -241,6 +265,7 @@ mod tests {
         AdoptionRule {
             mode,
             window: Duration::minutes(15),
+            tz: Tz::UTC,
             deployment: "prod",
             account_id: ACCOUNT,
         }
@@ -397,5 +422,42 @@ mod tests {
             assert_eq!(m.to_string().parse::<AdoptionMode>().unwrap(), m);
         }
         assert!("sometimes".parse::<AdoptionMode>().is_err());
+    }
+
+    #[test]
+    fn the_window_is_read_in_the_zone_the_schedule_fires_in() {
+        // Pago Pago is UTC-11: cron(30 9 …) fires at 20:30 UTC, on the previous local date
+        // from 09:31 UTC's point of view. A manual snapshot at 09:31 UTC is not ours.
+        let r = AdoptionRule {
+            tz: chrono_tz::Pacific::Pago_Pago,
+            ..rule(AdoptionMode::ScheduleWindow)
+        };
+        let manual = snap(1, &[]); // 09:31 UTC = 22:31 local
+        assert_eq!(
+            decide_adoption(&r, &manual, Some(&daily())),
+            Adoption::Skip {
+                reason: SkipReason::OutsideWindow
+            }
+        );
+        let fired = snap(11 * 60 + 1, &[]); // 20:31 UTC = 09:31 local
+        assert_eq!(decide_adoption(&r, &fired, Some(&daily())), Adoption::Adopt);
+    }
+
+    #[test]
+    fn only_our_failures_are_ours() {
+        use crate::config::Backend::{Rules, Scheduler};
+        let ours = snap(0, &[(TAG_MANAGED_BY, "prod")]);
+        let dlm = snap(0, &[("aws:dlm:lifecycle-policy-id", "policy-1")]);
+        let other = snap(0, &[(TAG_MANAGED_BY, "staging")]);
+        assert!(failure_is_ours(Scheduler, "prod", Some(&ours), true));
+        // A managed volume's snapshot someone else took (DLM, a manual one) is theirs.
+        assert!(!failure_is_ours(Scheduler, "prod", Some(&dlm), true));
+        assert!(!failure_is_ours(Scheduler, "prod", Some(&other), true));
+        // Gone from EC2: the volume decides, so a failure of ours is never hidden.
+        assert!(failure_is_ours(Scheduler, "prod", None, true));
+        assert!(!failure_is_ours(Scheduler, "prod", None, false));
+        // rules: born untagged, the volume decides.
+        assert!(failure_is_ours(Rules, "prod", Some(&dlm), true));
+        assert!(!failure_is_ours(Rules, "prod", Some(&ours), false));
     }
 }

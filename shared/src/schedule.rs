@@ -311,25 +311,36 @@ impl Schedule {
         matches!(self.kind, Kind::Rate(_))
     }
 
-    /// The first fire time at or after `t` (UTC). `None` for `rate(...)` or when the cron
-    /// never fires again (its years have passed).
+    /// The first fire time at or after `t`, the cron read in UTC (EventBridge rules fire in
+    /// UTC). `None` for `rate(...)` or when the cron never fires again (its years have passed).
     pub fn next_fire_at_or_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_fire_in(chrono_tz::Tz::UTC, t)
+    }
+
+    /// The first fire time at or after `t` with the cron read in `tz` (EventBridge Scheduler
+    /// evaluates a schedule's cron in its `ScheduleExpressionTimezone`, DST included).
+    pub fn next_fire_in(&self, tz: chrono_tz::Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.kind {
-            Kind::Cron(c) => c.find_next_occurrence(&t, true).ok(),
+            Kind::Cron(c) => c
+                .find_next_occurrence(&t.with_timezone(&tz), true)
+                .ok()
+                .map(|f| f.with_timezone(&Utc)),
             Kind::Rate(_) => None,
         }
     }
 
-    /// Whether some fire time `f` satisfies `f <= t <= f + window`. `None` when unknowable
-    /// (a `rate(...)` schedule).
-    pub fn fired_within(&self, t: DateTime<Utc>, window: Duration) -> Option<bool> {
+    /// Whether some fire time `f` (the cron read in `tz`) satisfies `f <= t <= f + window`.
+    /// `None` when unknowable (a `rate(...)` schedule).
+    pub fn fired_within(
+        &self,
+        tz: chrono_tz::Tz,
+        t: DateTime<Utc>,
+        window: Duration,
+    ) -> Option<bool> {
         if self.is_rate() {
             return None;
         }
-        Some(
-            self.next_fire_at_or_after(t - window)
-                .is_some_and(|f| f <= t),
-        )
+        Some(self.next_fire_in(tz, t - window).is_some_and(|f| f <= t))
     }
 
     /// The nominal interval of a `rate(...)` schedule.
@@ -345,6 +356,7 @@ impl Schedule {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use chrono_tz::Tz;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
@@ -527,7 +539,7 @@ mod tests {
         assert!(s.is_rate());
         assert_eq!(s.rate(), Some(Duration::days(1)));
         assert_eq!(
-            s.fired_within(at(2026, 1, 1, 0, 0), Duration::minutes(15)),
+            s.fired_within(Tz::UTC, at(2026, 1, 1, 0, 0), Duration::minutes(15)),
             None
         );
         assert_eq!(
@@ -540,12 +552,55 @@ mod tests {
     fn fired_within_is_inclusive_at_both_ends() {
         let s = Schedule::parse("cron(30 9 * * ? *)").unwrap();
         let w = Duration::minutes(15);
-        assert_eq!(s.fired_within(at(2026, 11, 25, 9, 30), w), Some(true));
-        assert_eq!(s.fired_within(at(2026, 11, 25, 9, 45), w), Some(true));
         assert_eq!(
-            s.fired_within(at(2026, 11, 25, 9, 45) + Duration::seconds(1), w),
+            s.fired_within(Tz::UTC, at(2026, 11, 25, 9, 30), w),
+            Some(true)
+        );
+        assert_eq!(
+            s.fired_within(Tz::UTC, at(2026, 11, 25, 9, 45), w),
+            Some(true)
+        );
+        assert_eq!(
+            s.fired_within(Tz::UTC, at(2026, 11, 25, 9, 45) + Duration::seconds(1), w),
             Some(false)
         );
-        assert_eq!(s.fired_within(at(2026, 11, 25, 9, 29), w), Some(false));
+        assert_eq!(
+            s.fired_within(Tz::UTC, at(2026, 11, 25, 9, 29), w),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn fire_times_follow_the_zone_the_schedule_fires_in() {
+        // 09:30 in Pago Pago (UTC-11) is 20:30 UTC; 09:31 UTC is 22:31 there the day before.
+        let s = Schedule::parse("cron(30 9 * * ? *)").unwrap();
+        let w = Duration::minutes(15);
+        let pago = chrono_tz::Pacific::Pago_Pago;
+        assert_eq!(
+            s.fired_within(pago, at(2026, 11, 25, 20, 31), w),
+            Some(true)
+        );
+        assert_eq!(
+            s.fired_within(pago, at(2026, 11, 25, 9, 31), w),
+            Some(false)
+        );
+        assert_eq!(
+            s.fired_within(Tz::UTC, at(2026, 11, 25, 9, 31), w),
+            Some(true)
+        );
+        assert_eq!(
+            s.next_fire_in(pago, at(2026, 11, 25, 9, 31)),
+            Some(at(2026, 11, 25, 20, 30))
+        );
+        // Daylight saving: 09:30 in New York is 14:30 UTC in winter, 13:30 in summer.
+        let ny = chrono_tz::America::New_York;
+        assert_eq!(
+            s.next_fire_in(ny, at(2026, 12, 1, 0, 0)),
+            Some(at(2026, 12, 1, 14, 30))
+        );
+        assert_eq!(
+            s.next_fire_in(ny, at(2026, 7, 1, 0, 0)),
+            Some(at(2026, 7, 1, 13, 30))
+        );
     }
 }

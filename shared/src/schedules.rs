@@ -18,8 +18,29 @@ use crate::policy::GenClass;
 pub const MAX_SCHEDULE_NAME: usize = 64;
 /// ListSchedules `MaxResults`: 1..=100.
 pub const MAX_SCHEDULES_PAGE: i32 = 100;
-/// The universal target that calls EC2 CreateSnapshot with the schedule's `Input`.
-pub const CREATE_SNAPSHOT_TARGET: &str = "arn:aws:scheduler:::aws-sdk:ec2:createSnapshot";
+/// The universal target that calls EC2 CreateSnapshot with the schedule's `Input`, in the
+/// region's partition (`aws`, `aws-cn`, `aws-us-gov`, …): `arn:aws:scheduler:::aws-sdk:ec2:createSnapshot`
+/// in the commercial regions.
+pub fn create_snapshot_target(partition: &str) -> String {
+    format!("arn:{partition}:scheduler:::aws-sdk:ec2:createSnapshot")
+}
+
+/// One schedule as ListSchedules summarizes it: its name and whether it is enabled (a
+/// schedule someone disabled keeps its name, so the name alone would call it current).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedSchedule {
+    pub name: String,
+    pub enabled: bool,
+}
+
+impl ListedSchedule {
+    pub fn enabled(name: impl Into<String>) -> Self {
+        ListedSchedule {
+            name: name.into(),
+            enabled: true,
+        }
+    }
+}
 
 /// Whether `s` is a valid schedule or group name.
 pub fn valid_schedule_name(s: &str) -> bool {
@@ -48,6 +69,8 @@ pub struct ScheduleSpec {
     pub max_event_age_seconds: u32,
     pub role_arn: String,
     pub dead_letter_arn: Option<String>,
+    /// The universal target's ARN ([`create_snapshot_target`] of the region's partition).
+    pub target_arn: String,
 }
 
 /// The deployment facts every schedule shares.
@@ -58,6 +81,8 @@ pub struct ScheduleContext {
     pub flexible_window_minutes: u32,
     pub role_arn: String,
     pub dead_letter_arn: Option<String>,
+    /// The AWS partition of the deployment's region (`aws`, `aws-cn`, `aws-us-gov`, …).
+    pub partition: String,
 }
 
 /// One managed volume as the schedule needs it.
@@ -135,6 +160,7 @@ pub fn spec(v: &ScheduleVolume, ctx: &ScheduleContext) -> ScheduleSpec {
         max_event_age_seconds: max_event_age_seconds(v.class),
         role_arn: ctx.role_arn.clone(),
         dead_letter_arn: ctx.dead_letter_arn.clone(),
+        target_arn: create_snapshot_target(&ctx.partition),
     }
 }
 
@@ -161,46 +187,103 @@ pub fn parse_schedule_name(name: &str) -> Option<(String, GenClass)> {
 pub struct ScheduleChanges {
     /// Schedules to create (new volumes, and replacements of changed ones).
     pub create: Vec<ScheduleSpec>,
+    /// Current schedules someone disabled: updated with their whole definition, enabled
+    /// (UpdateSchedule resets every field it is not given).
+    pub enable: Vec<ScheduleSpec>,
     /// Names of schedules to delete (after the creates: replaced, or their volume is gone).
     pub delete: Vec<String>,
-    /// How many of ours are current and untouched.
+    /// How many of ours are current, enabled and untouched.
     pub unchanged: usize,
 }
 
 impl ScheduleChanges {
     pub fn count(&self) -> usize {
-        self.create.len() + self.delete.len()
+        self.create.len() + self.enable.len() + self.delete.len()
+    }
+
+    /// The changes as units of one volume each, in the order they must be applied: the
+    /// volume's new schedule is created (or re-enabled) before its old one is deleted, so a
+    /// volume that is replaced is never left with neither, and has both only for the moment
+    /// between the two calls.
+    pub fn by_volume(&self) -> Vec<VolumeScheduleChange<'_>> {
+        let mut units: BTreeMap<&str, VolumeScheduleChange<'_>> = BTreeMap::new();
+        fn unit<'a, 'm>(
+            units: &'m mut BTreeMap<&'a str, VolumeScheduleChange<'a>>,
+            volume_id: &'a str,
+        ) -> &'m mut VolumeScheduleChange<'a> {
+            units
+                .entry(volume_id)
+                .or_insert_with(|| VolumeScheduleChange {
+                    volume_id: volume_id.to_string(),
+                    ..Default::default()
+                })
+        }
+        for s in &self.create {
+            unit(&mut units, &s.volume_id).create.push(s);
+        }
+        for s in &self.enable {
+            unit(&mut units, &s.volume_id).enable.push(s);
+        }
+        for name in &self.delete {
+            // Only names we made are ever listed for deletion: the volume id comes first.
+            let vol = name.split('.').next().unwrap_or(name);
+            unit(&mut units, vol).delete.push(name);
+        }
+        units.into_values().collect()
+    }
+}
+
+/// The schedule changes of one volume, applied in order: create, enable, then delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeScheduleChange<'a> {
+    pub volume_id: String,
+    pub create: Vec<&'a ScheduleSpec>,
+    pub enable: Vec<&'a ScheduleSpec>,
+    pub delete: Vec<&'a str>,
+}
+
+impl VolumeScheduleChange<'_> {
+    pub fn count(&self) -> usize {
+        self.create.len() + self.enable.len() + self.delete.len()
     }
 }
 
 /// Compares the desired schedules with the names listed in the group. `keep_volumes` are volumes
 /// whose existing schedules stay whatever their hash (misconfigured volumes: a typo in a tag must
 /// not stop their snapshots). Names we did not make are never touched.
+///
+/// A current schedule that is disabled is enabled again: a schedule someone switched off
+/// would otherwise stop the volume's snapshots with nothing but staleness to show for it.
+/// (A misconfigured volume's disabled schedule stays as it is: its definition is not known.)
 pub fn reconcile(
     desired: &[ScheduleSpec],
-    existing: &[String],
+    existing: &[ListedSchedule],
     keep_volumes: &BTreeSet<String>,
 ) -> ScheduleChanges {
     let want: BTreeMap<&str, &ScheduleSpec> =
         desired.iter().map(|s| (s.name.as_str(), s)).collect();
-    let have: BTreeSet<&str> = existing.iter().map(String::as_str).collect();
+    let have: BTreeMap<&str, bool> = existing
+        .iter()
+        .map(|l| (l.name.as_str(), l.enabled))
+        .collect();
     let mut out = ScheduleChanges::default();
     for s in desired {
-        if !have.contains(s.name.as_str()) {
-            out.create.push(s.clone());
+        match have.get(s.name.as_str()) {
+            None => out.create.push(s.clone()),
+            Some(false) => out.enable.push(s.clone()),
+            Some(true) => out.unchanged += 1,
         }
     }
-    for name in existing {
-        let Some((vol, _)) = parse_schedule_name(name) else {
+    for l in existing {
+        let Some((vol, _)) = parse_schedule_name(&l.name) else {
             continue;
         };
-        if want.contains_key(name.as_str()) {
-            out.unchanged += 1;
-        } else if !keep_volumes.contains(&vol) {
-            out.delete.push(name.clone());
+        if !want.contains_key(l.name.as_str()) && !keep_volumes.contains(&vol) {
+            out.delete.push(l.name.clone());
         }
     }
     out.create.sort_by(|a, b| a.name.cmp(&b.name));
+    out.enable.sort_by(|a, b| a.name.cmp(&b.name));
     out.delete.sort();
     out
 }
@@ -216,6 +299,7 @@ mod tests {
             flexible_window_minutes: 15,
             role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
             dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:ebs-gens-prod-dlq".into()),
+            partition: "aws".into(),
         }
     }
 
@@ -286,13 +370,16 @@ mod tests {
         let fresh = spec(&vol("vol-3", "cron(30 9 * * ? *)"), &ctx());
         let gone = spec(&vol("vol-4", "cron(30 9 * * ? *)"), &ctx());
         let held = spec(&vol("vol-5", "cron(30 9 * * ? *)"), &ctx());
-        let existing = vec![
-            keep.name.clone(),
-            changed_old.name.clone(),
-            gone.name.clone(),
-            held.name.clone(),
-            "someone-elses".to_string(),
-        ];
+        let existing: Vec<ListedSchedule> = [
+            &keep.name,
+            &changed_old.name,
+            &gone.name,
+            &held.name,
+            "someone-elses",
+        ]
+        .into_iter()
+        .map(ListedSchedule::enabled)
+        .collect();
         let desired = vec![keep.clone(), changed_new.clone(), fresh.clone()];
         let c = reconcile(&desired, &existing, &["vol-5".to_string()].into());
         let created: Vec<&str> = c.create.iter().map(|s| s.name.as_str()).collect();
@@ -304,10 +391,78 @@ mod tests {
         assert_eq!(c.delete, del);
         assert_eq!(c.unchanged, 1);
         // Nothing to do the second time.
-        let after: Vec<String> = [keep.name, changed_new.name, fresh.name, held.name].into();
+        let after: Vec<ListedSchedule> = [keep.name, changed_new.name, fresh.name, held.name]
+            .into_iter()
+            .map(ListedSchedule::enabled)
+            .collect();
         assert_eq!(
             reconcile(&desired, &after, &["vol-5".to_string()].into()).count(),
             0
+        );
+    }
+
+    #[test]
+    fn a_disabled_schedule_is_enabled_again_with_its_whole_definition() {
+        let current = spec(&vol("vol-1", "cron(30 9 * * ? *)"), &ctx());
+        let other = spec(&vol("vol-2", "cron(30 9 * * ? *)"), &ctx());
+        let held = spec(&vol("vol-5", "cron(30 9 * * ? *)"), &ctx());
+        let listed = vec![
+            ListedSchedule {
+                name: current.name.clone(),
+                enabled: false,
+            },
+            ListedSchedule::enabled(&other.name),
+            // A misconfigured volume's disabled schedule: its definition is unknown, so it
+            // stays as it is.
+            ListedSchedule {
+                name: held.name.clone(),
+                enabled: false,
+            },
+        ];
+        let c = reconcile(
+            &[current.clone(), other],
+            &listed,
+            &["vol-5".to_string()].into(),
+        );
+        assert_eq!(c.enable, vec![current]);
+        assert!(c.create.is_empty() && c.delete.is_empty());
+        assert_eq!((c.unchanged, c.count()), (1, 1));
+    }
+
+    #[test]
+    fn changes_apply_volume_by_volume_new_before_old() {
+        let old = spec(&vol("vol-2", "cron(30 9 * * ? *)"), &ctx());
+        let new = spec(&vol("vol-2", "cron(0 18 * * ? *)"), &ctx());
+        let gone = spec(&vol("vol-4", "cron(30 9 * * ? *)"), &ctx());
+        let c = reconcile(
+            std::slice::from_ref(&new),
+            &[
+                ListedSchedule::enabled(&old.name),
+                ListedSchedule::enabled(&gone.name),
+            ],
+            &BTreeSet::new(),
+        );
+        let units = c.by_volume();
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0].volume_id, "vol-2");
+        assert_eq!(units[0].create, vec![&new]);
+        assert_eq!(units[0].delete, vec![old.name.as_str()]);
+        assert_eq!(units[1].delete, vec![gone.name.as_str()]);
+        assert_eq!(units.iter().map(|u| u.count()).sum::<usize>(), c.count());
+    }
+
+    #[test]
+    fn the_target_is_in_the_regions_partition() {
+        assert_eq!(
+            spec(&vol("vol-1", "cron(30 9 * * ? *)"), &ctx()).target_arn,
+            "arn:aws:scheduler:::aws-sdk:ec2:createSnapshot"
+        );
+        let mut cn = ctx();
+        cn.partition = "aws-cn".into();
+        let s = spec(&vol("vol-1", "cron(30 9 * * ? *)"), &cn);
+        assert_eq!(
+            s.target_arn,
+            "arn:aws-cn:scheduler:::aws-sdk:ec2:createSnapshot"
         );
     }
 }

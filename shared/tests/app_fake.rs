@@ -289,7 +289,7 @@ async fn a_volume_deleted_mid_run_keeps_all_its_snapshots() {
     assert_eq!(ids_of(&fake, "vol-2").len(), 4);
     assert_eq!(out.not_pruned[0].volume_id, "vol-2");
     // The next rule reconciliation drops the deleted volume's target.
-    ensure_rules::handle(&app, EnsureInput::default())
+    ensure_rules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap();
     let targets: Vec<String> = fake

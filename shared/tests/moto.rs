@@ -555,6 +555,7 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
         flexible_window_minutes: 60,
         role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
         dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:dlq".into()),
+        partition: "aws".into(),
     };
     let specs: Vec<_> = (0..130)
         .map(|i| {
@@ -576,7 +577,9 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
     }
     // Every page followed: 130 names in pages of at most 100.
     let client_side = ebs_gens::aws::client::Schedules::new(&api);
-    let mut names = client_side.names("ebs-gens-prod").await.unwrap();
+    let listed = client_side.listed("ebs-gens-prod").await.unwrap();
+    assert!(listed.iter().all(|l| l.enabled));
+    let mut names: Vec<String> = listed.into_iter().map(|l| l.name).collect();
     names.sort();
     let mut want: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     want.sort();
@@ -591,7 +594,10 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
         .unwrap();
     assert_eq!(got.schedule_expression_timezone(), Some("Asia/Tokyo"));
     let target = got.target().unwrap();
-    assert_eq!(target.arn(), ebs_gens::schedules::CREATE_SNAPSHOT_TARGET);
+    assert_eq!(
+        target.arn(),
+        "arn:aws:scheduler:::aws-sdk:ec2:createSnapshot"
+    );
     let input: serde_json::Value = serde_json::from_str(target.input().unwrap()).unwrap();
     assert_eq!(input["TagSpecifications"][0]["Tags"][0]["Value"], "prod");
     // A duplicate name is a Conflict (a retried reconcile treats it as done), a missing one NotFound.
@@ -608,5 +614,69 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
     api.delete_schedule("ebs-gens-prod", &specs[0].name)
         .await
         .unwrap();
-    assert_eq!(client_side.names("ebs-gens-prod").await.unwrap().len(), 129);
+    assert_eq!(
+        client_side.listed("ebs-gens-prod").await.unwrap().len(),
+        129
+    );
+
+    // Someone disables a schedule (the console's UpdateSchedule with State DISABLED): the
+    // listing says so, and our UpdateSchedule enables it again with its whole definition.
+    let off = &specs[1];
+    client
+        .update_schedule()
+        .group_name("ebs-gens-prod")
+        .name(&off.name)
+        .schedule_expression(&off.expression)
+        .flexible_time_window(
+            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(
+            aws_sdk_scheduler::types::Target::builder()
+                .arn(&off.target_arn)
+                .role_arn(&off.role_arn)
+                .build()
+                .unwrap(),
+        )
+        .state(aws_sdk_scheduler::types::ScheduleState::Disabled)
+        .send()
+        .await
+        .unwrap();
+    let state = |listed: &[ebs_gens::schedules::ListedSchedule]| {
+        listed
+            .iter()
+            .find(|l| l.name == off.name)
+            .map(|l| l.enabled)
+    };
+    assert_eq!(
+        state(&client_side.listed("ebs-gens-prod").await.unwrap()),
+        Some(false)
+    );
+    api.update_schedule("ebs-gens-prod", off).await.unwrap();
+    assert_eq!(
+        state(&client_side.listed("ebs-gens-prod").await.unwrap()),
+        Some(true)
+    );
+    let got = client
+        .get_schedule()
+        .group_name("ebs-gens-prod")
+        .name(&off.name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.schedule_expression_timezone(), Some("Asia/Tokyo"));
+    assert_eq!(got.target().unwrap().input(), Some(off.input.as_str()));
+    let missing = api
+        .update_schedule(
+            "ebs-gens-prod",
+            &ebs_gens::schedules::ScheduleSpec {
+                name: "vol-0.daily.000000000000".into(),
+                ..off.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::NotFound, "{missing}");
 }

@@ -52,7 +52,7 @@ fn fleet(n: usize) -> FakeAws {
 }
 
 async fn ensure(app: &SchedApp<'_>) -> EnsureOutput {
-    ensure_rules::handle(app, EnsureInput::default())
+    ensure_rules::handle(app, EnsureInput::default(), None)
         .await
         .unwrap()
 }
@@ -200,9 +200,13 @@ async fn born_tagged_snapshots_need_no_adoption_and_are_pruned_to_n() {
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_creates_no_schedule() {
     let fake = fleet(3);
-    let out = ensure_rules::handle(&app(&fake, "scheduler"), EnsureInput { dry_run: true })
-        .await
-        .unwrap();
+    let out = ensure_rules::handle(
+        &app(&fake, "scheduler"),
+        EnsureInput { dry_run: true },
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.schedules.created.len(), 3);
     assert!(fake.schedules_in(GROUP).is_empty());
     assert!(!fake.calls().contains_key("CreateSchedule"));
@@ -220,7 +224,7 @@ async fn without_a_scheduler_role_the_scheduler_backend_fails_loudly() {
         "t",
     )
     .with_scheduler(&fake, None, None);
-    let e = ensure_rules::handle(&app, EnsureInput::default())
+    let e = ensure_rules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("EBS_GENS_SCHEDULER_ROLE_ARN"), "{e}");

@@ -1,12 +1,14 @@
-// Starts the local stack the state machines run on, all on 127.0.0.1: a moto server (EC2 and
-// EventBridge), a small fault-injecting proxy in front of it, and `cargo lambda watch` serving
-// the four functions with AWS_ENDPOINT_URL pointed at the proxy. `stop()` ends all of them.
+// Starts the local stack the state machines run on, all on 127.0.0.1: a moto server (EC2,
+// EventBridge, Scheduler, SSM), a small fault-injecting proxy in front of it, and `cargo lambda
+// watch` serving the four functions with AWS_ENDPOINT_URL pointed at the proxy. Like the CDK stack,
+// it publishes the deployment's configuration in SSM (/ebs-gens/<deployment>/config), where the
+// `ebs-gens` CLI reads it. `stop()` ends all of them.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer, request } from 'node:http';
 import { createServer as createNetServer, connect } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_TIMEOUT_SECONDS } from './contract.mjs';
+import { CONTRACT, MAX_TIMEOUT_SECONDS } from './contract.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ACCOUNT = '123456789012';
@@ -150,6 +152,54 @@ export function lambdaEnv(endpoint, extra = {}) {
   };
 }
 
+/** The SSM parameter of a deployment's configuration (contract.json config_parameter, as the CDK stack names it). */
+export const configParameterName = (deployment) => CONTRACT.config_parameter.name.replaceAll('{deployment}', deployment);
+
+/**
+ * The deployment's configuration as the CDK stack publishes it (cdk/lib/ebs-gens-stack.ts
+ * deploymentConfig), from the variables the local functions get: `environment` is every EBS_GENS_*
+ * one of them, exactly as given (the CLI builds its settings from it alone). The local runner has no
+ * state machine ARNs (aws-local-stepfunctions runs the ASL files), so these are the names a
+ * deployment's would have.
+ */
+export function deploymentConfig(vars) {
+  const environment = Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith('EBS_GENS_')));
+  const deployment = environment.EBS_GENS_DEPLOYMENT;
+  const region = vars.AWS_REGION;
+  const account = environment.EBS_GENS_ACCOUNT_ID;
+  const arn = (machine) => `arn:aws:states:${region}:${account}:stateMachine:ebs-gens-${deployment}-${machine}`;
+  return {
+    schema: CONTRACT.config_parameter.schema,
+    deployment,
+    region,
+    account_id: account,
+    environment,
+    state_machines: { sweep: arn('sweep'), snapshot_completed: arn('snapshot-completed') },
+  };
+}
+
+/**
+ * Writes the configuration into the emulator's SSM (PutParameter, String, Overwrite). moto serves
+ * every service on one port and routes a request by the credential scope of its Authorization
+ * header, checking no signature, so a plain fetch does. Only ever an emulator on loopback.
+ */
+export async function publishConfig(motoUrl, vars) {
+  if (!/^http:\/\/(127\.|localhost[:/])/.test(motoUrl)) throw new Error(`publishConfig: ${motoUrl} is not an emulator on loopback`);
+  const config = deploymentConfig(vars);
+  const name = configParameterName(config.deployment);
+  const res = await fetch(motoUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'AmazonSSM.PutParameter',
+      authorization: `AWS4-HMAC-SHA256 Credential=${vars.AWS_ACCESS_KEY_ID}/20260101/${config.region}/ssm/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify({ Name: name, Type: 'String', Tier: 'Standard', Overwrite: true, Value: JSON.stringify(config) }),
+  });
+  if (!res.ok) throw new Error(`PutParameter ${name} on ${motoUrl}: HTTP ${res.status} ${await res.text()}`);
+  return config;
+}
+
 function stopChildren(children) {
   for (const c of [...children].reverse()) {
     if (c.exitCode === null) {
@@ -224,13 +274,20 @@ export async function startStack({ env = {}, log = () => {} } = {}) {
     await waitForPort(motoPort, 'moto_server', moto, 60_000);
     const motoUrl = `http://127.0.0.1:${motoPort}`;
     proxy = await startProxy(motoUrl);
-    watch = await startWatch(lambdaEnv(proxy.url, env), log);
+    const vars = lambdaEnv(proxy.url, env);
+    const config = await publishConfig(motoUrl, vars);
+    watch = await startWatch(vars, log);
     return {
       motoUrl,
       proxy,
       lambdaEndpoint: watch.endpoint,
+      config,
       fleet: (...args) => JSON.parse(execFileSync(`${ROOT}/.venv/bin/python`, [`${ROOT}/scripts/fleet.py`, '--endpoint', motoUrl, ...args], { encoding: 'utf8' })),
-      reset: () => fetch(`${motoUrl}/moto-api/reset`, { method: 'POST' }),
+      // Resetting moto empties its SSM too: the configuration is published again, as a deployment keeps it.
+      reset: async () => {
+        await fetch(`${motoUrl}/moto-api/reset`, { method: 'POST' });
+        await publishConfig(motoUrl, vars);
+      },
       stop: stopAll,
     };
   } catch (e) {

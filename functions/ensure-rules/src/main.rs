@@ -5,7 +5,8 @@ use ebs_gens::app::{ensure_rules, input, runtime};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::run("ensure-rules", |app, ev| async move {
-        ensure_rules::handle(app, input(ev.payload)?).await
+        let deadline = runtime::deadline(&ev.context, "ensure-rules");
+        ensure_rules::handle(app, input(ev.payload)?, deadline).await
     })
     .await
 }

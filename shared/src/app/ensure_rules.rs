@@ -20,7 +20,9 @@ use crate::rules::{
     layout, parse_rule_name, DesiredVolume, ExistingRule, LayoutContext, RuleOp,
     DEFAULT_RULES_PER_BUS,
 };
-use crate::schedules::{reconcile, spec, ScheduleChanges, ScheduleContext, ScheduleVolume};
+use crate::schedules::{
+    reconcile, spec, ListedSchedule, ScheduleChanges, ScheduleContext, ScheduleVolume,
+};
 
 use super::{classify_volumes, display_names, App, MisconfiguredVolume, VolumeJob};
 
@@ -36,6 +38,9 @@ pub struct EnsureInput {
 pub struct ScheduleReport {
     pub group: String,
     pub created: Vec<String>,
+    /// Current schedules someone had disabled, enabled again.
+    #[serde(default)]
+    pub enabled: Vec<String>,
     pub deleted: Vec<String>,
     pub unchanged: usize,
 }
@@ -45,9 +50,13 @@ pub struct EnsureOutput {
     pub backend: Backend,
     /// The rule operations applied (or, in a dry run, that would be).
     pub ops: Vec<RuleOp>,
-    /// How many changes (rule operations + schedules created and deleted) were applied (or
-    /// would be, in a dry run).
+    /// How many changes (rule operations + schedules created, enabled and deleted) were
+    /// applied (or would be, in a dry run).
     pub changes: usize,
+    /// Schedule changes the deadline left for the next invocation: the sweep calls
+    /// ensure-rules again while this is true.
+    #[serde(default)]
+    pub more: bool,
     /// How many of our rules exist afterwards.
     pub rule_count: usize,
     /// Our rules afterwards: name → volume ids.
@@ -63,6 +72,7 @@ pub struct EnsureOutput {
 pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
     input: EnsureInput,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<EnsureOutput, Error> {
     let dry_run = app.dry_run(input.dry_run);
     let volumes = app.ec2.volumes_matching(app.volume_filter()).await?;
@@ -72,7 +82,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         .rules_with_prefix(&app.settings.rule_prefix)
         .await?;
     let group = app.settings.schedule_group.clone();
-    let existing_schedules = match app.schedules.names(&group).await {
+    let existing_schedules = match app.schedules.listed(&group).await {
         // A rules deployment whose stack has no group has no schedules to remove.
         Err(e) if e.kind == ErrorKind::NotFound && app.settings.backend == Backend::Rules => {
             vec![]
@@ -92,8 +102,9 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         &existing_schedules,
         app.settings.backend == Backend::Scheduler,
     )?;
-    // Only schedules being created need their tags' `Name` (one instance lookup for them).
+    // Only schedules being written need their tags' `Name` (one instance lookup for them).
     fill_tags(app, &jobs, &mut sched.create).await?;
+    fill_tags(app, &jobs, &mut sched.enable).await?;
 
     for op in &rule_plan.ops {
         tracing::info!(op = %serde_json::to_string(op).unwrap_or_default(), dry_run, "rule change");
@@ -101,21 +112,49 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     for s in &sched.create {
         tracing::info!(schedule = %s.name, volume_id = %s.volume_id, expression = %s.expression, time_zone = %s.time_zone, dry_run, "schedule created");
     }
+    for s in &sched.enable {
+        tracing::warn!(schedule = %s.name, volume_id = %s.volume_id, dry_run, "schedule was disabled; enabled again");
+    }
     for name in &sched.delete {
         tracing::info!(schedule = %name, dry_run, "schedule deleted");
     }
+    let mut left = 0;
     if !dry_run {
         // Schedules first: when switching to the scheduler, a volume gets its schedule before
         // its rule goes; when switching to rules, the rule exists before the schedule goes.
+        // Rules are removed only once every schedule is in place.
         if app.settings.backend == Backend::Scheduler {
-            apply_schedules(app, &group, &sched).await?;
-            apply_rules(app, &rule_plan.ops).await?;
+            left = apply_schedules(app, &group, &sched, deadline).await?;
+            if left == 0 {
+                apply_rules(app, &rule_plan.ops).await?;
+            }
         } else {
             apply_rules(app, &rule_plan.ops).await?;
-            apply_schedules(app, &group, &sched).await?;
+            left = apply_schedules(app, &group, &sched, deadline).await?;
         }
     }
-    let changes = rule_plan.ops.len() + sched.count();
+    let more = left > 0;
+    if more {
+        // Each call must make progress, so the state machine's MoreSchedules loop ends.
+        if left == sched.count() {
+            return Err(Error::Transient {
+                op: "ensure-rules".into(),
+                message: format!(
+                    "the deadline came before any of {left} schedule changes could be applied"
+                ),
+            });
+        }
+        tracing::warn!(
+            left,
+            "deadline near: schedule changes left for the next invocation"
+        );
+    }
+    let rule_ops = if more && app.settings.backend == Backend::Scheduler {
+        0
+    } else {
+        rule_plan.ops.len()
+    };
+    let changes = rule_ops + sched.count() - left;
     let mut counts = Counts::default();
     counts.add(
         Metric::RuleChanges,
@@ -126,12 +165,14 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     Ok(EnsureOutput {
         backend: app.settings.backend,
         changes,
+        more,
         rule_count: rule_plan.rules.len(),
         ops: rule_plan.ops,
         rules: rule_plan.rules,
         schedules: ScheduleReport {
             group,
             created: sched.create.iter().map(|s| s.name.clone()).collect(),
+            enabled: sched.enable.iter().map(|s| s.name.clone()).collect(),
             deleted: sched.delete,
             unchanged: sched.unchanged,
         },
@@ -207,7 +248,7 @@ fn plan_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
     jobs: &[VolumeJob],
     misconfigured: &[MisconfiguredVolume],
-    existing: &[String],
+    existing: &[ListedSchedule],
     scheduler_backend: bool,
 ) -> Result<ScheduleChanges, Error> {
     let ctx = match (&app.scheduler_role_arn, scheduler_backend) {
@@ -243,6 +284,7 @@ fn schedule_context<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         flexible_window_minutes: app.settings.flexible_window_minutes,
         role_arn: role.to_string(),
         dead_letter_arn: app.schedule_dlq_arn.clone(),
+        partition: app.partition.to_string(),
     }
 }
 
@@ -311,14 +353,18 @@ async fn apply_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     Ok(())
 }
 
+/// Applies the schedule changes; returns how many the deadline left for the next invocation.
 async fn apply_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
     group: &str,
     changes: &ScheduleChanges,
-) -> Result<(), Error> {
-    if let Err((done, e)) = app.schedules.apply(group, changes).await {
-        tracing::error!(applied = done, of = changes.count(), error = %e, "schedule changes stopped");
-        return Err(e.into());
+    deadline: Option<tokio::time::Instant>,
+) -> Result<usize, Error> {
+    match app.schedules.apply(group, changes, deadline).await {
+        Ok(a) => Ok(a.left),
+        Err((done, e)) => {
+            tracing::error!(applied = done, of = changes.count(), error = %e, "schedule changes stopped");
+            Err(e.into())
+        }
     }
-    Ok(())
 }

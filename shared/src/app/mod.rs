@@ -37,6 +37,8 @@ pub struct App<E, V, S = NoScheduler> {
     pub account_id: String,
     /// `arn:aws:events:REGION:ACCOUNT:target/create-snapshot`.
     pub target_arn: String,
+    /// The AWS partition of the region (`aws`, `aws-cn`, `aws-us-gov`): ARNs are built in it.
+    pub partition: &'static str,
     /// The role the built-in target assumes; required by ensure-rules only.
     pub snapshot_role_arn: Option<String>,
     /// Function name for metrics.
@@ -65,6 +67,7 @@ impl<E: Ec2Api, V: EventsApi> App<E, V, NoScheduler> {
                 region,
                 account_id,
             ),
+            partition: partition(region),
             account_id: account_id.to_string(),
             snapshot_role_arn: None,
             schedules: Schedules::new(NoScheduler),
@@ -92,6 +95,7 @@ impl<E: Ec2Api, V: EventsApi> App<E, V, NoScheduler> {
             schedule_dlq_arn: dlq_arn,
             account_id: self.account_id,
             target_arn: self.target_arn,
+            partition: self.partition,
             snapshot_role_arn: self.snapshot_role_arn,
             function: self.function,
             emit_metrics: self.emit_metrics,

@@ -105,16 +105,26 @@ pub async fn sweep_with<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     let mut rule_changes = 0;
     let mut rules_error = None;
     if app.can_reconcile() {
-        match with_retries(attempts, || {
-            ensure_rules::handle(app, EnsureInput { dry_run })
-        })
-        .await
-        {
-            Ok(ensured) => rule_changes = ensured.ops.len(),
-            Err(e) => {
-                tracing::error!(error = %e, "ensure-rules failed; pruning goes on");
-                rules_error = Some(e.to_string());
+        // As the state machine's MoreSchedules loop: again while the deadline left changes.
+        loop {
+            match with_retries(attempts, || {
+                ensure_rules::handle(app, EnsureInput { dry_run }, None)
+            })
+            .await
+            {
+                Ok(ensured) => {
+                    // Every change: rule operations and schedules created, enabled, deleted.
+                    rule_changes += ensured.changes;
+                    if ensured.more {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "ensure-rules failed; pruning goes on");
+                    rules_error = Some(e.to_string());
+                }
             }
+            break;
         }
         progress(Progress::Reconciled);
     }

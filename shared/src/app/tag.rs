@@ -10,7 +10,7 @@ use crate::aws::{Ec2Api, EventsApi, SchedulerApi};
 use crate::error::Error;
 use crate::events::{parse_completion, Outcome};
 use crate::metrics::{Counts, Metric};
-use crate::ownership::{decide_adoption, Adoption, SkipReason};
+use crate::ownership::{decide_adoption, failure_is_ours, Adoption, SkipReason};
 
 use super::{adopt, classify_volumes, Adoptions, App, VolumeJob};
 
@@ -61,19 +61,9 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     let (ok, bad): (Vec<_>, Vec<_>) = completions
         .into_iter()
         .partition(|c| c.outcome == Outcome::Succeeded);
-    for c in bad {
-        tracing::error!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "EBS reports the snapshot failed; not tagged");
-        counts.add(Metric::SnapshotsFailed, 1);
-        failed.push(result(
-            &c.snapshot_id,
-            &c.volume_id,
-            TagAction::Failed,
-            c.cause,
-        ));
-    }
 
-    // Fetch: the volumes concerned, then each snapshot.
-    let mut volume_ids: Vec<String> = ok.iter().map(|c| c.volume_id.clone()).collect();
+    // Fetch: the volumes concerned (failed ones too: ownership of a failure), then each snapshot.
+    let mut volume_ids: Vec<String> = ok.iter().chain(&bad).map(|c| c.volume_id.clone()).collect();
     volume_ids.sort();
     volume_ids.dedup();
     let volumes = if volume_ids.is_empty() {
@@ -85,6 +75,39 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     counts.add(Metric::VolumesMisconfigured, misconfigured.len() as u64);
     let jobs: BTreeMap<String, VolumeJob> =
         jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
+
+    // Failures: ours are counted, alarmed and fail the execution; the rest are logged only.
+    for c in bad {
+        let managed = jobs.contains_key(&c.volume_id)
+            || misconfigured.iter().any(|m| m.volume_id == c.volume_id);
+        let snap = match app.settings.backend {
+            crate::config::Backend::Scheduler => app.ec2.snapshot(&c.snapshot_id).await?,
+            crate::config::Backend::Rules => None,
+        };
+        if failure_is_ours(
+            app.settings.backend,
+            &app.settings.deployment,
+            snap.as_ref(),
+            managed,
+        ) {
+            tracing::error!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "EBS reports the snapshot failed; not tagged");
+            counts.add(Metric::SnapshotsFailed, 1);
+            failed.push(result(
+                &c.snapshot_id,
+                &c.volume_id,
+                TagAction::Failed,
+                c.cause,
+            ));
+        } else {
+            tracing::debug!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "a snapshot that is not ours failed");
+            results.push(result(
+                &c.snapshot_id,
+                &c.volume_id,
+                TagAction::Skipped,
+                format!("failed, not ours: {}", c.cause),
+            ));
+        }
+    }
 
     // Decide (each snapshot is read: the event names the volume, EC2 knows the truth).
     let (wanted, mut decided) = triage(app, &ok, &jobs, &misconfigured).await?;

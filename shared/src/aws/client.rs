@@ -2,6 +2,9 @@
 //! implementation and the strict fake run exactly the same loops.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::time::Instant;
 
 use crate::rules::{ExistingRule, RuleOp};
 use crate::snapshot::Snapshot;
@@ -260,36 +263,136 @@ impl<A: SchedulerApi> Schedules<A> {
         &self.api
     }
 
-    /// Every schedule name in `group` (pages of 100).
-    pub async fn names(&self, group: &str) -> R<Vec<String>> {
+    /// Every schedule in `group` with its state (pages of 100).
+    pub async fn listed(&self, group: &str) -> R<Vec<crate::schedules::ListedSchedule>> {
         all_pages(|t| self.api.list_schedules(group, t)).await
     }
 
-    /// Creates, then deletes (a replaced volume is never without a schedule). A name that
-    /// already exists counts as created (a retried reconcile); one already gone as deleted.
-    /// Stops at the first other failure; returns how many changes were applied.
+    /// Applies `changes` volume by volume ([`ScheduleChanges::by_volume`]: a volume's new
+    /// schedule before its old one goes), [`SCHEDULE_CONCURRENCY`] volumes at a time.
+    /// Throttling is back-pressure: the call waits and is tried again. A name that already
+    /// exists counts as created (a retried reconcile); one already gone as deleted. No volume
+    /// is started within [`SCHEDULE_DEADLINE_MARGIN`] of `deadline`: what is left is counted
+    /// in [`Applied::left`] for the next invocation. Stops starting volumes at the first other
+    /// failure and returns it with how many changes were applied.
+    ///
+    /// [`ScheduleChanges::by_volume`]: crate::schedules::ScheduleChanges::by_volume
     pub async fn apply(
         &self,
         group: &str,
         changes: &crate::schedules::ScheduleChanges,
-    ) -> Result<usize, (usize, AwsError)> {
-        let mut done = 0;
-        for s in &changes.create {
-            match self.api.create_schedule(group, s).await {
-                Ok(()) => {}
-                Err(e) if e.kind == ErrorKind::Conflict => {}
-                Err(e) => return Err((done, e)),
-            }
-            done += 1;
+        deadline: Option<Instant>,
+    ) -> Result<Applied, (usize, AwsError)> {
+        use futures_util::StreamExt;
+        let units = changes.by_volume();
+        let stop = AtomicBool::new(false);
+        let near = || {
+            deadline.is_some_and(|d| {
+                d.saturating_duration_since(Instant::now()) < SCHEDULE_DEADLINE_MARGIN
+            })
+        };
+        let results: Vec<(usize, usize, Option<AwsError>)> = futures_util::stream::iter(&units)
+            .map(|u| {
+                let stop = &stop;
+                async move {
+                    if stop.load(Ordering::Relaxed) || near() {
+                        return (0, u.count(), None);
+                    }
+                    let mut done = 0;
+                    for s in &u.create {
+                        match paced(near, || self.api.create_schedule(group, s)).await {
+                            Ok(()) => {}
+                            Err(e) if e.kind == ErrorKind::Conflict => {}
+                            Err(e) => return fail(stop, u, done, e),
+                        }
+                        done += 1;
+                    }
+                    for s in &u.enable {
+                        match paced(near, || self.api.update_schedule(group, s)).await {
+                            Ok(()) => {}
+                            Err(e) => return fail(stop, u, done, e),
+                        }
+                        done += 1;
+                    }
+                    for name in &u.delete {
+                        match paced(near, || self.api.delete_schedule(group, name)).await {
+                            Ok(()) => {}
+                            Err(e) if e.kind == ErrorKind::NotFound => {}
+                            Err(e) => return fail(stop, u, done, e),
+                        }
+                        done += 1;
+                    }
+                    (done, 0, None)
+                }
+            })
+            .buffer_unordered(SCHEDULE_CONCURRENCY)
+            .collect()
+            .await;
+        let applied = results.iter().map(|r| r.0).sum();
+        let left = results.iter().map(|r| r.1).sum();
+        // A deadline reached while throttled leaves the rest, as a deadline does.
+        match results
+            .into_iter()
+            .find_map(|r| r.2.filter(|e| e.code != DEADLINE_CODE))
+        {
+            Some(e) => Err((applied, e)),
+            None => Ok(Applied { applied, left }),
         }
-        for name in &changes.delete {
-            match self.api.delete_schedule(group, name).await {
-                Ok(()) => {}
-                Err(e) if e.kind == ErrorKind::NotFound => {}
-                Err(e) => return Err((done, e)),
+    }
+}
+
+/// Volumes whose schedules are changed at once (each change is one to three calls).
+pub const SCHEDULE_CONCURRENCY: usize = 16;
+/// No volume's changes are started closer than this to the Lambda deadline.
+pub const SCHEDULE_DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest wait after a throttled Scheduler call.
+const MAX_THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const DEADLINE_CODE: &str = "DeadlineNear";
+
+/// How an apply ended: changes applied, and changes left for the next invocation (the
+/// deadline came first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub applied: usize,
+    pub left: usize,
+}
+
+/// A unit that failed: stop starting others; what it did not apply is left.
+fn fail(
+    stop: &AtomicBool,
+    u: &crate::schedules::VolumeScheduleChange<'_>,
+    done: usize,
+    e: AwsError,
+) -> (usize, usize, Option<AwsError>) {
+    if e.code != DEADLINE_CODE {
+        stop.store(true, Ordering::Relaxed);
+    }
+    (done, u.count() - done, Some(e))
+}
+
+/// Calls `f` until it is not throttled, waiting 100 ms, 200 ms, … (at most
+/// [`MAX_THROTTLE_WAIT`]) between tries; gives up when `near()` says the deadline is close.
+async fn paced<F, Fut>(near: impl Fn() -> bool, mut f: F) -> R<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = R<()>>,
+{
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        match f().await {
+            Err(e) if e.kind == ErrorKind::Throttled => {
+                if near() {
+                    return Err(AwsError::new(
+                        &e.op,
+                        ErrorKind::Throttled,
+                        DEADLINE_CODE,
+                        "throttled until the deadline was near",
+                    ));
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAX_THROTTLE_WAIT);
             }
-            done += 1;
+            other => return other,
         }
-        Ok(done)
     }
 }

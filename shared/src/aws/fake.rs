@@ -97,6 +97,8 @@ struct State {
     rules: BTreeMap<String, FakeRule>,
     executions: BTreeMap<String, (String, Execution)>,
     calls: BTreeMap<&'static str, u64>,
+    /// Calls refused by their operation's token bucket.
+    throttled: BTreeMap<&'static str, u64>,
     faults: Option<(f64, u64)>,
     buckets: HashMap<&'static str, Bucket>,
     cursors: HashMap<String, Cursor>,
@@ -106,6 +108,10 @@ struct State {
     /// Scheduler: groups, and schedules by (group, name).
     schedule_groups: std::collections::BTreeSet<String>,
     schedules: BTreeMap<(String, String), crate::schedules::ScheduleSpec>,
+    /// Schedules someone disabled (by (group, name)): listed as DISABLED, never fired.
+    disabled_schedules: std::collections::BTreeSet<(String, String)>,
+    /// How long each Scheduler call takes (virtual time under `tokio::time::pause`).
+    scheduler_latency: std::time::Duration,
 }
 
 /// The fake account. Cheap to share behind `&` (all methods take `&self`).
@@ -302,6 +308,35 @@ impl FakeAws {
         self.st().schedule_groups.insert(name.to_string());
     }
 
+    /// Disables a schedule, as someone in the console would (UpdateSchedule, State DISABLED).
+    pub fn disable_schedule(&self, group: &str, name: &str) {
+        let mut st = self.st();
+        let key = (group.to_string(), name.to_string());
+        assert!(st.schedules.contains_key(&key), "no schedule {name}");
+        st.disabled_schedules.insert(key);
+    }
+
+    /// Whether a schedule is enabled (`None`: no such schedule).
+    pub fn schedule_enabled(&self, group: &str, name: &str) -> Option<bool> {
+        let st = self.st();
+        let key = (group.to_string(), name.to_string());
+        st.schedules
+            .contains_key(&key)
+            .then(|| !st.disabled_schedules.contains(&key))
+    }
+
+    /// Makes every Scheduler call take `latency` (for measuring a large reconcile).
+    pub fn set_scheduler_latency(&self, latency: std::time::Duration) {
+        self.st().scheduler_latency = latency;
+    }
+
+    async fn scheduler_call(&self) {
+        let latency = self.st().scheduler_latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+    }
+
     /// Every schedule in `group`: name → spec.
     pub fn schedules_in(&self, group: &str) -> BTreeMap<String, crate::schedules::ScheduleSpec> {
         self.st()
@@ -317,8 +352,9 @@ impl FakeAws {
     pub fn fire_schedules(&self, group: &str, at: DateTime<Utc>) -> Vec<String> {
         let inputs: Vec<String> = self
             .schedules_in(group)
-            .into_values()
-            .map(|s| s.input)
+            .into_iter()
+            .filter(|(name, _)| self.schedule_enabled(group, name) == Some(true))
+            .map(|(_, s)| s.input)
             .collect();
         let mut out = Vec::new();
         for input in inputs {
@@ -378,6 +414,11 @@ impl FakeAws {
     }
 
     /// Calls made so far, per operation.
+    /// How many calls of `op` its token bucket refused.
+    pub fn throttled(&self, op: &'static str) -> u64 {
+        self.st().throttled.get(op).copied().unwrap_or(0)
+    }
+
     pub fn calls(&self) -> BTreeMap<&'static str, u64> {
         self.st().calls.clone()
     }
@@ -422,9 +463,15 @@ impl FakeAws {
             "DeleteSnapshot" => Bucket::new(100.0, 5.0),
             "CreateTags" => Bucket::new(100.0, 10.0),
             "DescribeVolumes" | "DescribeSnapshots" | "DescribeTags" => Bucket::new(100.0, 20.0),
+            // Scheduler's request-rate quotas (scheduler-quotas): Create/Update/DeleteSchedule
+            // 1,000-5,000 per second in the main regions, 250 in the others (the lowest is
+            // modelled); ListSchedules 50.
+            "CreateSchedule" | "UpdateSchedule" | "DeleteSchedule" => Bucket::new(250.0, 250.0),
+            "ListSchedules" => Bucket::new(50.0, 50.0),
             _ => Bucket::new(50.0, 5.0),
         });
         if !bucket.take() {
+            *st.throttled.entry(op).or_default() += 1;
             return Err(err(
                 op,
                 ErrorKind::Throttled,
@@ -1150,6 +1197,43 @@ impl ExecutionsApi for FakeAws {
     }
 }
 
+/// What Scheduler validates in a schedule's definition (Create and Update alike).
+fn validate_schedule(op: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+    let invalid = |why: String| Err(err(op, ErrorKind::Invalid, "ValidationException", why));
+    if !spec.target_arn.starts_with("arn:aws")
+        || !spec
+            .target_arn
+            .ends_with(":scheduler:::aws-sdk:ec2:createSnapshot")
+    {
+        return invalid(format!("Invalid target ARN {}", spec.target_arn));
+    }
+    if !crate::schedules::valid_schedule_name(&spec.name) {
+        return invalid(format!(
+            "Name {:?} must be 1-64 characters of [0-9a-zA-Z-_.]",
+            spec.name
+        ));
+    }
+    if Schedule::parse(&spec.expression).is_err() {
+        return invalid(format!("Invalid Schedule Expression {}", spec.expression));
+    }
+    if spec.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return invalid(format!(
+            "Invalid ScheduleExpressionTimezone {}",
+            spec.time_zone
+        ));
+    }
+    if spec.flexible_window_minutes > 1440
+        || spec.retry_attempts > 185
+        || !(60..=86400).contains(&spec.max_event_age_seconds)
+    {
+        return invalid("FlexibleTimeWindow or RetryPolicy out of range".into());
+    }
+    if spec.input.len() > 8192 || serde_json::from_str::<serde_json::Value>(&spec.input).is_err() {
+        return invalid("Target Input must be JSON of at most 8192 characters".into());
+    }
+    Ok(())
+}
+
 fn no_group(op: &str, group: &str) -> AwsError {
     err(
         op,
@@ -1160,18 +1244,26 @@ fn no_group(op: &str, group: &str) -> AwsError {
 }
 
 impl crate::aws::SchedulerApi for FakeAws {
-    async fn list_schedules(&self, group: &str, next_token: Option<String>) -> R<Page<String>> {
+    async fn list_schedules(
+        &self,
+        group: &str,
+        next_token: Option<String>,
+    ) -> R<Page<crate::schedules::ListedSchedule>> {
+        self.scheduler_call().await;
         let op = "ListSchedules";
         let mut st = self.st();
         self.enter(&mut st, op)?;
         if !st.schedule_groups.contains(group) {
             return Err(no_group(op, group));
         }
-        let names: Vec<String> = st
+        let names: Vec<crate::schedules::ListedSchedule> = st
             .schedules
             .keys()
             .filter(|(g, _)| g == group)
-            .map(|(_, n)| n.clone())
+            .map(|k| crate::schedules::ListedSchedule {
+                name: k.1.clone(),
+                enabled: !st.disabled_schedules.contains(k),
+            })
             .collect();
         let req = PageRequest {
             filters: vec![Filter::new("group", [group])],
@@ -1190,36 +1282,11 @@ impl crate::aws::SchedulerApi for FakeAws {
     }
 
     async fn create_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+        self.scheduler_call().await;
         let op = "CreateSchedule";
         let mut st = self.st();
         self.enter(&mut st, op)?;
-        let invalid = |why: String| Err(err(op, ErrorKind::Invalid, "ValidationException", why));
-        if !crate::schedules::valid_schedule_name(&spec.name) {
-            return invalid(format!(
-                "Name {:?} must be 1-64 characters of [0-9a-zA-Z-_.]",
-                spec.name
-            ));
-        }
-        if Schedule::parse(&spec.expression).is_err() {
-            return invalid(format!("Invalid Schedule Expression {}", spec.expression));
-        }
-        if spec.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return invalid(format!(
-                "Invalid ScheduleExpressionTimezone {}",
-                spec.time_zone
-            ));
-        }
-        if spec.flexible_window_minutes > 1440
-            || spec.retry_attempts > 185
-            || !(60..=86400).contains(&spec.max_event_age_seconds)
-        {
-            return invalid("FlexibleTimeWindow or RetryPolicy out of range".into());
-        }
-        if spec.input.len() > 8192
-            || serde_json::from_str::<serde_json::Value>(&spec.input).is_err()
-        {
-            return invalid("Target Input must be JSON of at most 8192 characters".into());
-        }
+        validate_schedule(op, spec)?;
         if !st.schedule_groups.contains(group) {
             return Err(no_group(op, group));
         }
@@ -1236,10 +1303,37 @@ impl crate::aws::SchedulerApi for FakeAws {
         Ok(())
     }
 
+    async fn update_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+        self.scheduler_call().await;
+        let op = "UpdateSchedule";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        validate_schedule(op, spec)?;
+        if !st.schedule_groups.contains(group) {
+            return Err(no_group(op, group));
+        }
+        let key = (group.to_string(), spec.name.clone());
+        if !st.schedules.contains_key(&key) {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("Schedule {} does not exist.", spec.name),
+            ));
+        }
+        // The whole definition is replaced and the schedule enabled, as asked.
+        st.disabled_schedules.remove(&key);
+        st.schedules.insert(key, spec.clone());
+        Ok(())
+    }
+
     async fn delete_schedule(&self, group: &str, name: &str) -> R<()> {
+        self.scheduler_call().await;
         let op = "DeleteSchedule";
         let mut st = self.st();
         self.enter(&mut st, op)?;
+        st.disabled_schedules
+            .remove(&(group.to_string(), name.to_string()));
         if st
             .schedules
             .remove(&(group.to_string(), name.to_string()))

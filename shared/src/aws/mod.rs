@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::rules::Target;
+use crate::schedules::ListedSchedule;
 use crate::snapshot::Snapshot;
 
 /// DescribeVolumes: `MaxResults` 5..=500.
@@ -276,14 +277,22 @@ pub trait EventsApi: Send + Sync {
 
 /// The EventBridge Scheduler calls ebs-gens makes, always within one schedule group.
 pub trait SchedulerApi: Send + Sync {
-    /// ListSchedules in `group` (names only: Scheduler's summaries carry no expression or input).
+    /// ListSchedules in `group`: names and states (Scheduler's summaries carry no expression
+    /// or input).
     fn list_schedules(
         &self,
         group: &str,
         next_token: Option<String>,
-    ) -> impl Future<Output = R<Page<String>>> + Send;
-    /// CreateSchedule (`ConflictException` when the name exists).
+    ) -> impl Future<Output = R<Page<ListedSchedule>>> + Send;
+    /// CreateSchedule, enabled (`ConflictException` when the name exists).
     fn create_schedule(
+        &self,
+        group: &str,
+        spec: &crate::schedules::ScheduleSpec,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// UpdateSchedule with the whole definition, enabled (UpdateSchedule resets every field it
+    /// is not given; `ResourceNotFoundException` when the name does not exist).
+    fn update_schedule(
         &self,
         group: &str,
         spec: &crate::schedules::ScheduleSpec,
@@ -297,7 +306,7 @@ impl<T: SchedulerApi> SchedulerApi for &T {
         &self,
         group: &str,
         next_token: Option<String>,
-    ) -> impl Future<Output = R<Page<String>>> + Send {
+    ) -> impl Future<Output = R<Page<ListedSchedule>>> + Send {
         (**self).list_schedules(group, next_token)
     }
     fn create_schedule(
@@ -306,6 +315,13 @@ impl<T: SchedulerApi> SchedulerApi for &T {
         spec: &crate::schedules::ScheduleSpec,
     ) -> impl Future<Output = R<()>> + Send {
         (**self).create_schedule(group, spec)
+    }
+    fn update_schedule(
+        &self,
+        group: &str,
+        spec: &crate::schedules::ScheduleSpec,
+    ) -> impl Future<Output = R<()>> + Send {
+        (**self).update_schedule(group, spec)
     }
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = R<()>> + Send {
         (**self).delete_schedule(group, name)
@@ -319,11 +335,14 @@ impl<T: SchedulerApi> SchedulerApi for &T {
 pub struct NoScheduler;
 
 impl SchedulerApi for NoScheduler {
-    async fn list_schedules(&self, _: &str, _: Option<String>) -> R<Page<String>> {
+    async fn list_schedules(&self, _: &str, _: Option<String>) -> R<Page<ListedSchedule>> {
         Err(no_scheduler("ListSchedules"))
     }
     async fn create_schedule(&self, _: &str, _: &crate::schedules::ScheduleSpec) -> R<()> {
         Err(no_scheduler("CreateSchedule"))
+    }
+    async fn update_schedule(&self, _: &str, _: &crate::schedules::ScheduleSpec) -> R<()> {
+        Err(no_scheduler("UpdateSchedule"))
     }
     async fn delete_schedule(&self, _: &str, _: &str) -> R<()> {
         Err(no_scheduler("DeleteSchedule"))

@@ -470,8 +470,57 @@ fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::new(op, ErrorKind::Invalid, "BuildError", e.to_string())
 }
 
+/// The parts of a schedule's definition CreateSchedule and UpdateSchedule both take.
+fn schedule_parts(
+    op: &str,
+    spec: &crate::schedules::ScheduleSpec,
+) -> R<(
+    aws_sdk_scheduler::types::FlexibleTimeWindow,
+    aws_sdk_scheduler::types::Target,
+)> {
+    use aws_sdk_scheduler::types::{
+        DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
+    };
+    let window = if spec.flexible_window_minutes == 0 {
+        FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off)
+    } else {
+        FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Flexible)
+            .maximum_window_in_minutes(spec.flexible_window_minutes as i32)
+    }
+    .build()
+    .map_err(|e| build_error(op, e))?;
+    let target = Target::builder()
+        .arn(&spec.target_arn)
+        .role_arn(&spec.role_arn)
+        .input(&spec.input)
+        .retry_policy(
+            RetryPolicy::builder()
+                .maximum_retry_attempts(spec.retry_attempts as i32)
+                .maximum_event_age_in_seconds(spec.max_event_age_seconds as i32)
+                .build(),
+        )
+        .set_dead_letter_config(
+            spec.dead_letter_arn
+                .as_ref()
+                .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
+        )
+        .build()
+        .map_err(|e| build_error(op, e))?;
+    Ok((window, target))
+}
+
+fn schedule_description(spec: &crate::schedules::ScheduleSpec) -> String {
+    format!("ebs-gens: {} snapshots of {}", spec.class, spec.volume_id)
+}
+
 impl super::SchedulerApi for SdkScheduler {
-    async fn list_schedules(&self, group: &str, next_token: Option<String>) -> R<Page<String>> {
+    async fn list_schedules(
+        &self,
+        group: &str,
+        next_token: Option<String>,
+    ) -> R<Page<crate::schedules::ListedSchedule>> {
+        use aws_sdk_scheduler::types::ScheduleState;
         let out = self
             .client
             .list_schedules()
@@ -485,44 +534,22 @@ impl super::SchedulerApi for SdkScheduler {
             items: out
                 .schedules()
                 .iter()
-                .filter_map(|s| s.name().map(str::to_string))
+                .filter_map(|s| {
+                    Some(crate::schedules::ListedSchedule {
+                        name: s.name()?.to_string(),
+                        // Only an explicit DISABLED is off: a summary without a state is
+                        // taken as enabled, so nothing is re-written on a guess.
+                        enabled: s.state() != Some(&ScheduleState::Disabled),
+                    })
+                })
                 .collect(),
             next_token: out.next_token().map(str::to_string),
         })
     }
 
     async fn create_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
-        use aws_sdk_scheduler::types::{
-            DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy,
-            ScheduleState, Target,
-        };
         let op = "CreateSchedule";
-        let window = if spec.flexible_window_minutes == 0 {
-            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off)
-        } else {
-            FlexibleTimeWindow::builder()
-                .mode(FlexibleTimeWindowMode::Flexible)
-                .maximum_window_in_minutes(spec.flexible_window_minutes as i32)
-        }
-        .build()
-        .map_err(|e| build_error(op, e))?;
-        let target = Target::builder()
-            .arn(crate::schedules::CREATE_SNAPSHOT_TARGET)
-            .role_arn(&spec.role_arn)
-            .input(&spec.input)
-            .retry_policy(
-                RetryPolicy::builder()
-                    .maximum_retry_attempts(spec.retry_attempts as i32)
-                    .maximum_event_age_in_seconds(spec.max_event_age_seconds as i32)
-                    .build(),
-            )
-            .set_dead_letter_config(
-                spec.dead_letter_arn
-                    .as_ref()
-                    .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
-            )
-            .build()
-            .map_err(|e| build_error(op, e))?;
+        let (window, target) = schedule_parts(op, spec)?;
         self.client
             .create_schedule()
             .name(&spec.name)
@@ -531,11 +558,27 @@ impl super::SchedulerApi for SdkScheduler {
             .schedule_expression_timezone(&spec.time_zone)
             .flexible_time_window(window)
             .target(target)
-            .state(ScheduleState::Enabled)
-            .description(format!(
-                "ebs-gens: {} snapshots of {}",
-                spec.class, spec.volume_id
-            ))
+            .state(aws_sdk_scheduler::types::ScheduleState::Enabled)
+            .description(schedule_description(spec))
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok(())
+    }
+
+    async fn update_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+        let op = "UpdateSchedule";
+        let (window, target) = schedule_parts(op, spec)?;
+        self.client
+            .update_schedule()
+            .name(&spec.name)
+            .group_name(group)
+            .schedule_expression(&spec.expression)
+            .schedule_expression_timezone(&spec.time_zone)
+            .flexible_time_window(window)
+            .target(target)
+            .state(aws_sdk_scheduler::types::ScheduleState::Enabled)
+            .description(schedule_description(spec))
             .send()
             .await
             .map_err(|e| sdk_error(op, e))?;
