@@ -55,7 +55,8 @@ metrics! {
     DeletionsHeld,
     /// Snapshots of ours whose volume is gone or no longer carries a generation tag.
     SnapshotsOrphaned,
-    /// EventBridge rule operations applied.
+    /// Changes applied by ensure-rules: EventBridge rule operations and schedules created,
+    /// enabled and deleted.
     RuleChanges,
     /// Our EventBridge rules after reconciling.
     Rules,
