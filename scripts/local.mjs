@@ -287,7 +287,7 @@ async function demo() {
     const cli = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}/target`}/debug/ebs-gens`;
     const st = spawnSync(cli, ['status', '--endpoint-url', stack.motoUrl, '--region', 'us-east-1', '--deployment', DEPLOYMENT, '--account-id', ACCOUNT], {
       encoding: 'utf8',
-      env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NO_COLOR: '1', EBS_GENS_BACKEND: backend },
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NO_COLOR: '1' },
     });
     if (st.error) throw new Error(`${cli}: ${st.error.message} (build it with cargo build --workspace --bins)`);
     console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`);

@@ -5,6 +5,7 @@
 //! Exit codes: 0 all ok, 1 warning, 2 critical (`status`, `sweep`), 3 could not run (bad
 //! arguments, settings or AWS errors) — usable from cron or a monitoring system.
 
+mod endpoints;
 mod render;
 
 use std::io::IsTerminal;
@@ -19,7 +20,8 @@ use ebs_gens::app::status::{self, Severity, Step};
 use ebs_gens::app::sweep::{sweep_with, Progress};
 use ebs_gens::app::App;
 use ebs_gens::aws::sdk::{load_config_with, SdkEc2, SdkEvents, SdkExecutions, SdkScheduler};
-use ebs_gens::Settings;
+use ebs_gens::deployment::{self, DeploymentConfig};
+use endpoints::{config_for, Endpoints, Service};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser, Debug)]
@@ -31,13 +33,15 @@ struct Cli {
     /// Named profile from ~/.aws/config.
     #[arg(long, global = true)]
     profile: Option<String>,
-    /// Send every AWS call here (e.g. the local emulator, http://127.0.0.1:5000).
+    /// Send AWS calls here (e.g. the local emulator, http://127.0.0.1:5000); a service's own
+    /// AWS_ENDPOINT_URL_<SERVICE> wins.
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
-    /// The deployment whose snapshots are ours (its `ebs-gens:managed-by` value).
+    /// The deployment (its `ebs-gens:managed-by` value): its settings come from the
+    /// configuration it publishes (/ebs-gens/<deployment>/config).
     #[arg(long, global = true, env = "EBS_GENS_DEPLOYMENT")]
     deployment: Option<String>,
-    /// The account id (default: asked of STS).
+    /// The account the deployment must be in (default: the one it publishes).
     #[arg(long, global = true, env = "EBS_GENS_ACCOUNT_ID")]
     account_id: Option<String>,
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
@@ -68,8 +72,9 @@ enum Command {
         #[arg(value_name = "SNAPSHOT_ID")]
         snapshot_id: String,
     },
-    /// Run a sweep: in this process (a dry run unless --apply), or start the deployed state
-    /// machine with --remote and follow it to its summary.
+    /// Run a sweep: a dry run in this process, or start the deployed sweep state machine
+    /// with --remote and follow it to its summary. Changes (--apply) run only through the
+    /// deployment, under its roles — in this process only against an emulator on loopback.
     Sweep {
         /// Change things (delete, adopt, reconcile schedules). Without it nothing changes.
         #[arg(long)]
@@ -77,12 +82,9 @@ enum Command {
         /// Let this run delete more than the bulk-deletion fuse allows (with --apply).
         #[arg(long, requires = "apply")]
         allow_bulk_delete: bool,
-        /// Start the deployed sweep state machine instead of sweeping here.
+        /// Start the deployed sweep state machine (the one the deployment publishes).
         #[arg(long)]
         remote: bool,
-        /// The sweep state machine (the stack's `SweepStateMachineArn` output).
-        #[arg(long, env = "EBS_GENS_SWEEP_STATE_MACHINE_ARN", requires = "remote")]
-        state_machine_arn: Option<String>,
     },
 }
 
@@ -148,52 +150,64 @@ impl Spinner {
     }
 }
 
+/// Variables the command once read that the published configuration now answers.
+const RETIRED: [(&str, &str); 1] = [(
+    "EBS_GENS_SWEEP_STATE_MACHINE_ARN",
+    "the sweep state machine comes from the published configuration",
+)];
+
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    // Never the silent `default`: adopting into the wrong deployment would be a write.
-    let deployment = Some(cli.deployment.clone().filter(|d| !d.is_empty()).context(
+    // Never the silent `default`: the deployment names the configuration to act on.
+    let deployment = cli.deployment.clone().filter(|d| !d.is_empty()).context(
         "give --deployment (or EBS_GENS_DEPLOYMENT): the deployment's name, its ebs-gens:managed-by value",
-    )?);
-    let settings = Settings::from_lookup(|k| match (k, &deployment) {
-        ("EBS_GENS_DEPLOYMENT", Some(d)) => Some(d.clone()),
-        _ => std::env::var(k).ok(),
-    })
-    .context("settings")?;
-    let config = load_config_with(
-        cli.region.clone(),
-        cli.profile.clone(),
-        cli.endpoint_url.clone(),
-    )
-    .await;
+    )?;
+    let endpoints = Endpoints::resolve(cli.endpoint_url.as_deref(), |k| std::env::var(k).ok());
+    // Checked before any call: a change in a real account runs only under the deployment's
+    // roles (its state machine), never with the operator's credentials.
+    if let Command::Sweep {
+        apply: true,
+        remote: false,
+        ..
+    } = cli.command
+    {
+        let away = endpoints.not_loopback();
+        if !away.is_empty() {
+            bail!(
+                "sweep --apply changes a real account only through the deployed state machine: \
+                 use `ebs-gens sweep --remote --apply`. (In this process only against an emulator \
+                 on loopback; these services are not: {})",
+                away.join(", ")
+            );
+        }
+    }
+    let local: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, v)| k.starts_with("EBS_GENS_") && !v.is_empty())
+        .collect();
+    for (k, why) in RETIRED {
+        if local.iter().any(|(n, _)| n == k) {
+            bail!("{k} is no longer read ({why}): unset it");
+        }
+    }
+    let config = load_config_with(cli.region.clone(), cli.profile.clone(), None).await;
     let region = config
         .region()
         .map(|r| r.to_string())
         .context("no AWS region: give --region or set AWS_REGION")?;
-    let account = match cli.account_id.clone().filter(|a| !a.is_empty()) {
-        Some(a) => a,
-        None => aws_sdk_sts::Client::new(&config)
-            .get_caller_identity()
-            .send()
-            .await
-            .context("asking STS for the account id (or give --account-id)")?
-            .account()
-            .map(str::to_string)
-            .context("STS returned no account id")?,
-    };
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("--account-id {account:?} is not a 12-digit account id");
-    }
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let published = published(&config_for(&config, &endpoints, Service::Ssm), &deployment).await?;
+    published.check_place(cli.account_id.as_deref(), &region)?;
+    let settings = published.settings(&local)?;
+    let var = |k: &str| published.var(k).map(str::to_string);
     let app: SdkApp = App::new(
         settings,
-        SdkEc2::new(&config),
-        SdkEvents::new(&config),
-        &account,
+        SdkEc2::new(&config_for(&config, &endpoints, Service::Ec2)),
+        SdkEvents::new(&config_for(&config, &endpoints, Service::EventBridge)),
+        &published.account_id,
         &region,
         "cli",
     )
     .with_snapshot_role(var("EBS_GENS_SNAPSHOT_ROLE_ARN"))
     .with_scheduler(
-        SdkScheduler::new(&config),
+        SdkScheduler::new(&config_for(&config, &endpoints, Service::Scheduler)),
         var("EBS_GENS_SCHEDULER_ROLE_ARN"),
         var("EBS_GENS_SCHEDULE_DLQ_ARN"),
     )
@@ -222,7 +236,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             spin.done();
             match cli.output {
                 Output::Json => render::json(&serde_json::json!({
-                    "volumes": reports,
+                    "volumes": render::planned(&reports),
                     "misconfigured": bad,
                 }))?,
                 Output::Table => print!("{}", render::plan(&reports, &bad)),
@@ -242,16 +256,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             apply,
             allow_bulk_delete,
             remote: true,
-            state_machine_arn,
         } => {
-            if allow_bulk_delete {
-                bail!("--allow-bulk-delete applies to in-process sweeps; for the deployed sweep tag each volume {}=<today>", ebs_gens::snapshot::TAG_ALLOW_BULK_DELETE);
-            }
-            let arn = state_machine_arn.context(
-                "--remote needs --state-machine-arn (the stack's SweepStateMachineArn output)",
-            )?;
-            let api = SdkExecutions::new(&config);
-            let e = status::remote_sweep(&api, &arn, !apply, now, status::POLL, |e| {
+            let arn = &published.state_machines.sweep;
+            let api = SdkExecutions::new(&config_for(&config, &endpoints, Service::StepFunctions));
+            let run = status::SweepRun {
+                dry_run: !apply,
+                allow_bulk_delete,
+            };
+            let e = status::remote_sweep(&api, arn, run, now, status::POLL, |e| {
                 spin.say(format!("{}: {}", e.arn, e.status))
             })
             .await?;
@@ -272,7 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             ..
         } => {
             if apply && !app.can_reconcile() {
-                eprintln!("note: schedules are not reconciled (set EBS_GENS_SCHEDULER_ROLE_ARN, or EBS_GENS_SNAPSHOT_ROLE_ARN for the rules backend)");
+                eprintln!("note: schedules are not reconciled (the published configuration has no EBS_GENS_SCHEDULER_ROLE_ARN, or EBS_GENS_SNAPSHOT_ROLE_ARN for the rules backend)");
             }
             let s = sweep_with(&app, !apply, allow_bulk_delete, now, 3, |p| {
                 spin.say(match p {
@@ -292,6 +304,38 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     Ok(code)
+}
+
+/// The deployment's published configuration (ssm:GetParameter): a deployment without one is
+/// older than this command and must be redeployed; the local environment never stands in.
+async fn published(
+    config: &aws_config::SdkConfig,
+    deployment: &str,
+) -> anyhow::Result<DeploymentConfig> {
+    let name = deployment::parameter_name(deployment);
+    let got = aws_sdk_ssm::Client::new(config)
+        .get_parameter()
+        .name(&name)
+        .send()
+        .await;
+    let text = match got {
+        Ok(out) => out
+            .parameter
+            .and_then(|p| p.value)
+            .with_context(|| format!("{name}: the parameter has no value"))?,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            return Err(deployment::missing(deployment).into())
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "reading {name} (the operator needs ssm:GetParameter on it)"
+            )))
+        }
+    };
+    Ok(DeploymentConfig::parse(deployment, &text)?)
 }
 
 /// What `explain` shows.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 use ebs_gens::app::prune::VolumeReport;
-use ebs_gens::app::status::{FleetStatus, Severity, State};
+use ebs_gens::app::status::{self, FleetStatus, Severity, State, Verdict};
 use ebs_gens::app::sweep::SweepSummary;
 use ebs_gens::app::MisconfiguredVolume;
 use ebs_gens::aws::Execution;
@@ -151,51 +151,31 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
     out
 }
 
+/// Every snapshot the next prune touches, one row each with its reasons (kept, adopted,
+/// held, deferred, deleted), volume by volume, then the totals.
 pub fn plan(reports: &[VolumeReport], bad: &[MisconfiguredVolume]) -> String {
     let mut out = String::new();
     for r in reports {
         let _ = writeln!(
             out,
-            "{} ({}): keep {}, delete {}{}{}",
+            "{} ({}): keep {}, delete {}{}{}{}",
             r.volume_id,
             r.policy,
             r.kept.len(),
             r.deleted.len(),
-            if r.adopted.is_empty() {
-                String::new()
-            } else {
-                format!(", adopt {}", r.adopted.len())
-            },
+            count(", adopt", r.adopted.len()),
+            count(", deferred", r.deferred.len()),
             r.held.as_ref().map_or(String::new(), |h| format!(
                 ", HELD {}: {}",
                 h.would_delete, h.why
             ))
         );
         let mut t = table(&["SNAPSHOT", "ACTION", "WHY"]);
-        // Kept first (newest first, with the reasons that keep them), then what goes.
-        let rows = r
-            .kept
-            .iter()
-            .map(|i| {
-                if r.adopted.contains(&i.snapshot_id) {
-                    ("adopt+keep", i)
-                } else {
-                    ("keep", i)
-                }
-            })
-            .chain(r.held_back.iter().map(|i| ("held", i)))
-            .chain(r.deleted.iter().map(|i| {
-                if r.adopted.contains(&i.snapshot_id) {
-                    ("adopt, delete", i)
-                } else {
-                    ("delete", i)
-                }
-            }));
-        for (action, i) in rows {
+        for row in status::rows(r) {
             t.add_row(vec![
-                i.snapshot_id.clone(),
-                action.to_string(),
-                i.reasons.join(", "),
+                row.snapshot_id,
+                action(&row.action).to_string(),
+                row.reasons.join(", "),
             ]);
         }
         let _ = writeln!(out, "{t}\n");
@@ -207,16 +187,57 @@ pub fn plan(reports: &[VolumeReport], bad: &[MisconfiguredVolume]) -> String {
             m.volume_id, m.error
         );
     }
+    let sum = |f: fn(&VolumeReport) -> usize| reports.iter().map(f).sum::<usize>();
     let _ = writeln!(
         out,
-        "{} volumes: keep {}, delete {}, held {}, adopt {}",
+        "{} volumes: keep {}, delete {}, held {}, adopt {}, deferred {}",
         reports.len(),
-        reports.iter().map(|r| r.kept.len()).sum::<usize>(),
-        reports.iter().map(|r| r.deleted.len()).sum::<usize>(),
-        reports.iter().map(|r| r.held_back.len()).sum::<usize>(),
-        reports.iter().map(|r| r.adopted.len()).sum::<usize>(),
+        sum(|r| r.kept.len()),
+        sum(|r| r.deleted.len()),
+        sum(|r| r.held_back.len()),
+        sum(|r| r.adopted.len()),
+        sum(|r| r.deferred.len()),
     );
     out
+}
+
+fn count(label: &str, n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("{label} {n}")
+    }
+}
+
+/// A row's action as the table shows it (the JSON carries the same kebab-case name).
+fn action(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Keep => "keep",
+        Verdict::Adopt => "adopt+keep",
+        Verdict::Held => "held",
+        Verdict::Deferred => "deferred",
+        Verdict::Delete => "delete",
+        Verdict::Skipped => "skipped",
+        Verdict::Unplanned => "-",
+    }
+}
+
+/// `plan --output json`: each volume's report with a row per snapshot it touches.
+#[derive(serde::Serialize)]
+pub struct PlannedVolume<'a> {
+    #[serde(flatten)]
+    pub report: &'a VolumeReport,
+    pub snapshots: Vec<status::PlanRow>,
+}
+
+pub fn planned(reports: &[VolumeReport]) -> Vec<PlannedVolume<'_>> {
+    reports
+        .iter()
+        .map(|report| PlannedVolume {
+            report,
+            snapshots: status::rows(report),
+        })
+        .collect()
 }
 
 pub fn explain(e: &crate::Explained) -> String {

@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
     let (snaps, policies) = fleet();
     let ctx = PlanContext {
         deployment: "prod",
+        account_id: "123456789012",
         tz: chrono_tz::Asia::Tokyo,
     };
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();

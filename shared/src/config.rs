@@ -293,9 +293,10 @@ impl Settings {
         &self.schedules[&class]
     }
 
-    pub fn plan_context(&self) -> PlanContext<'_> {
+    pub fn plan_context<'a>(&'a self, account_id: &'a str) -> PlanContext<'a> {
         PlanContext {
             deployment: &self.deployment,
+            account_id,
             tz: self.tz,
         }
     }

@@ -67,10 +67,21 @@ pub const FUNCTIONS: [Function; 4] = [
     Function {
         name: "tag-snapshot",
         placeholder: "TagSnapshotFunctionArn",
-        timeout_seconds: 120,
+        // One event's few calls; it runs only on the event path, whose budget it shares.
+        timeout_seconds: 20,
         memory_mb: 256,
     },
 ];
+
+/// The event path: `snapshot-completed` is an Express workflow (at most 5 minutes), so both its
+/// Tasks — timeouts, retries and back-off included — end within this, leaving a minute of room.
+pub const EVENT_PATH_BUDGET_SECONDS: u32 = 240;
+/// prune-volumes' deadline on the event path (`deadline_seconds` in its input): it starts no
+/// delete after this, and what does not fit is left to the sweep.
+pub const EVENT_PRUNE_DEADLINE_SECONDS: u32 = 40;
+/// The Task timeout beyond a function's own Lambda timeout on the event path (the invoke's own
+/// overhead: Lambda stops the function at its timeout).
+pub const EVENT_TASK_MARGIN_SECONDS: u32 = 5;
 
 /// The function a state machine placeholder stands for.
 pub fn function_by_placeholder(placeholder: &str) -> Option<&'static Function> {
@@ -140,6 +151,11 @@ pub fn document() -> Value {
             "task_timeout_seconds": f.task_timeout_seconds(),
             "memory_mb": f.memory_mb,
         })).collect::<Vec<_>>(),
+        "event_path": json!({
+            "budget_seconds": EVENT_PATH_BUDGET_SECONDS,
+            "prune_deadline_seconds": EVENT_PRUNE_DEADLINE_SECONDS,
+            "task_margin_seconds": EVENT_TASK_MARGIN_SECONDS,
+        }),
         "state_machines": STATE_MACHINES.iter().map(|(file, ph)| json!({"file": file, "placeholders": ph})).collect::<Vec<_>>(),
     })
 }

@@ -578,6 +578,7 @@ mod tests {
     fn orphans_keep_the_newest_and_the_young_and_never_the_pinned() {
         let ctx = PlanContext {
             deployment: "prod",
+            account_id: "111122223333",
             tz: Tz::UTC,
         };
         let mut pinned = snap("snap-p", 24 * 90, "prod");

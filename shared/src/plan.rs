@@ -198,6 +198,9 @@ pub struct Plan<'a> {
 pub struct PlanContext<'a> {
     /// Our `ebs-gens:managed-by` value.
     pub deployment: &'a str,
+    /// Our account: a snapshot another account owns is never ours, whatever its tags say (one
+    /// shared with us can carry them), even if a listing let it through.
+    pub account_id: &'a str,
     /// Zone in which days, weeks and months are counted.
     pub tz: Tz,
 }
@@ -287,7 +290,7 @@ pub fn plan_with<'a>(
     let one = |r: Reason| -> Reasons { smallvec::smallvec![r] };
     let mut order: SmallVec<[(&'a Snapshot, Marks<'a>); 32]> = snapshots
         .iter()
-        .map(|s| (s, s.marks(ctx.deployment)))
+        .map(|s| (s, s.marks(ctx.deployment, ctx.account_id)))
         .collect();
     order.sort_unstable_by(|(a, _), (b, _)| {
         b.start_time

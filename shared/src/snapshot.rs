@@ -88,8 +88,9 @@ impl Snapshot {
         self.tag(TAG_KEEP).is_some_and(pin_value)
     }
 
-    /// Ownership, pin and volume tag, read in one pass over the tags (the planner's hot path).
-    pub fn marks(&self, deployment: &str) -> Marks<'_> {
+    /// Ownership (our tag on a snapshot our account owns), pin and volume tag, read in one
+    /// pass over the tags (the planner's hot path).
+    pub fn marks(&self, deployment: &str, account_id: &str) -> Marks<'_> {
         let mut m = Marks {
             owned: false,
             pinned: false,
@@ -103,6 +104,7 @@ impl Snapshot {
                 _ => {}
             }
         }
+        m.owned &= self.owner_id == account_id;
         m
     }
 }

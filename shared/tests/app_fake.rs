@@ -216,6 +216,38 @@ async fn pending_pinned_foreign_and_untagged_outside_window_are_never_deleted() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn another_accounts_snapshot_with_our_tags_is_never_listed_nor_deleted() {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_volume("vol-1", None, &[("Daily_Gens", "1")]);
+    history(&fake, "vol-1", 3);
+    // Shared with us, carrying our tags and our volume's id: the oldest, so surplus if ours.
+    let shared = fake.add_shared_snapshot(
+        "vol-1",
+        fire(30, 0),
+        "999999999999",
+        &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, "vol-1")],
+    );
+    let app = app(&fake);
+    // The fake answers the request as sent: without an owner restriction it is visible.
+    let everyone = ebs_gens::aws::Ec2Api::describe_snapshots(&fake, Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(everyone.iter().any(|s| s.id == shared));
+    // Our listings ask for OwnerIds=self: it never reaches the planner.
+    let listed = app.ec2.snapshots_of(&["vol-1".to_string()]).await.unwrap();
+    assert!(listed.iter().all(|s| s.id != shared), "listed {shared}");
+    let ours = app.ec2.snapshots_managed_by("prod").await.unwrap();
+    assert!(ours.iter().all(|s| s.id != shared), "listed {shared}");
+    let summary = sweep(&app, false, now(), 3).await.unwrap();
+    assert_eq!(summary.totals.deleted, 2);
+    assert!(
+        fake.snapshots().iter().any(|s| s.id == shared),
+        "deleted {shared}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn partial_delete_failure_reports_delete_failed_then_succeeds_on_retry() {
     let fake = FakeAws::new(ACCOUNT);
     fake.add_volume("vol-1", None, &[("Daily_Gens", "1")]);

@@ -5,7 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use ebs_gens::contract::{function_by_placeholder, LAMBDA_TRANSIENT, STATE_MACHINES};
+use ebs_gens::contract::{
+    function_by_placeholder, EVENT_PATH_BUDGET_SECONDS, EVENT_PRUNE_DEADLINE_SECONDS,
+    EVENT_TASK_MARGIN_SECONDS, LAMBDA_TRANSIENT, STATE_MACHINES, TASK_TIMEOUT_MARGIN_SECONDS,
+};
 use ebs_gens::ErrorName;
 use serde_json::Value;
 
@@ -114,10 +117,19 @@ fn every_lambda_task_has_the_retry_policy_and_a_final_catch() {
                 .unwrap_or_else(|| panic!("{file}: {name}: FunctionName is not a placeholder"));
             let f = function_by_placeholder(placeholder)
                 .unwrap_or_else(|| panic!("{file}: {name}: unknown function {placeholder}"));
+            // On the event path the prune's deadline comes from its input instead (its Lambda
+            // timeout serves the sweep), and tag-snapshot's own timeout bounds it.
+            let expected = match (file.as_str(), f.name) {
+                ("snapshot-completed.asl.json", "prune-volumes") => {
+                    EVENT_PRUNE_DEADLINE_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS
+                }
+                ("snapshot-completed.asl.json", _) => f.timeout_seconds + EVENT_TASK_MARGIN_SECONDS,
+                _ => f.task_timeout_seconds(),
+            };
             assert_eq!(
                 st["TimeoutSeconds"].as_u64(),
-                Some(u64::from(f.task_timeout_seconds())),
-                "{file}: {name}: TimeoutSeconds must be {}'s timeout + margin (contract)",
+                Some(u64::from(expected)),
+                "{file}: {name}: TimeoutSeconds must be {expected} for {} (contract)",
                 f.name
             );
             let (_, allowed) = STATE_MACHINES
@@ -144,8 +156,11 @@ fn every_lambda_task_has_the_retry_policy_and_a_final_catch() {
                     backoff > 1.0,
                     "{file}: {name}: BackoffRate {backoff} is not exponential"
                 );
+                // The sweep retries at least twice; the event path at least once, within its
+                // budget (the sweep catches up what it leaves).
+                let least = if file == "sweep.asl.json" { 2 } else { 1 };
                 assert!(
-                    r["MaxAttempts"].as_u64().unwrap_or(3) >= 2,
+                    r["MaxAttempts"].as_u64().unwrap_or(3) >= least,
                     "{file}: {name}: MaxAttempts"
                 );
                 assert_eq!(r["JitterStrategy"], "FULL", "{file}: {name}: no jitter");
@@ -222,6 +237,53 @@ fn transitions_name_existing_states_and_fail_states_carry_a_cause() {
         }
         check(&file, &def);
     }
+}
+
+/// The longest a Task can run, retries included: every attempt up to its TimeoutSeconds and
+/// every retry's longest back-off (IntervalSeconds × BackoffRate^n, at most MaxDelaySeconds).
+fn task_worst_case_seconds(st: &Value) -> f64 {
+    let timeout = st["TimeoutSeconds"].as_f64().unwrap_or(60.0);
+    let mut attempts = 1.0;
+    let mut waits = 0.0;
+    for r in st["Retry"].as_array().into_iter().flatten() {
+        let n = r["MaxAttempts"].as_u64().unwrap_or(3);
+        let rate = r["BackoffRate"].as_f64().unwrap_or(2.0);
+        let cap = r["MaxDelaySeconds"].as_f64().unwrap_or(f64::INFINITY);
+        let mut interval = r["IntervalSeconds"].as_f64().unwrap_or(1.0);
+        for _ in 0..n {
+            attempts += 1.0;
+            waits += interval.min(cap);
+            interval *= rate;
+        }
+    }
+    attempts * timeout + waits
+}
+
+#[test]
+fn the_event_path_ends_within_its_budget_and_the_prune_within_its_deadline() {
+    let defs = definitions();
+    let event = &defs
+        .iter()
+        .find(|(f, _)| f == "snapshot-completed.asl.json")
+        .unwrap()
+        .1;
+    let mut total = 0.0;
+    for (name, st) in event["States"].as_object().unwrap() {
+        assert_ne!(st["Type"], "Wait", "{name}: the event path does not wait");
+        if st["Type"] == "Task" {
+            total += task_worst_case_seconds(st);
+        }
+    }
+    assert!(
+        total <= f64::from(EVENT_PATH_BUDGET_SECONDS),
+        "the event path can run {total} s, over its {EVENT_PATH_BUDGET_SECONDS} s budget"
+    );
+    let prune = &event["States"]["PruneVolume"];
+    assert_eq!(
+        prune["Parameters"]["Payload"]["deadline_seconds"].as_u64(),
+        Some(u64::from(EVENT_PRUNE_DEADLINE_SECONDS)),
+        "the event path's prune takes its deadline from its input"
+    );
 }
 
 #[test]

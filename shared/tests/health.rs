@@ -441,7 +441,10 @@ async fn a_remote_sweep_is_started_and_followed_to_its_end() {
     let follow = status::remote_sweep(
         &fake,
         arn,
-        true,
+        status::SweepRun {
+            dry_run: true,
+            allow_bulk_delete: false,
+        },
         now(),
         std::time::Duration::from_secs(2),
         |e| {
@@ -461,6 +464,48 @@ async fn a_remote_sweep_is_started_and_followed_to_its_end() {
         .0
         .ends_with(":ebs-gens-cli-20261125T120000-dry-run"));
     assert_eq!(fake.calls()["DescribeExecution"], 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_remote_sweep_carries_allow_bulk_delete_as_a_boolean_the_state_machine_accepts() {
+    let fake = FakeAws::new(ACCOUNT);
+    let arn = "arn:aws:states:us-east-1:111122223333:stateMachine:ebs-gens-prod-sweep";
+    let run = status::SweepRun {
+        dry_run: false,
+        allow_bulk_delete: true,
+    };
+    status::remote_sweep(
+        &fake,
+        arn,
+        run,
+        now(),
+        std::time::Duration::from_secs(2),
+        |e| {
+            if e.status == "RUNNING" {
+                fake.finish_execution(&e.arn, "SUCCEEDED", Some("{}"), None);
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let started = fake.executions();
+    // One of the texts the sweep's CheckInput accepts (statemachine/sweep.asl.json).
+    assert_eq!(
+        started[0].1,
+        r#"{"allow_bulk_delete":true,"dry_run":false}"#
+    );
+    let asl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statemachine/sweep.asl.json"
+    ))
+    .unwrap();
+    let text = serde_json::to_string(&started[0].1).unwrap();
+    assert!(
+        asl.contains(&text[1..text.len() - 1]),
+        "CheckInput refuses {}",
+        started[0].1
+    );
+    assert!(started[0].0.ends_with("-bulk"));
 }
 
 #[tokio::test(start_paused = true)]

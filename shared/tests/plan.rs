@@ -11,6 +11,7 @@ use proptest::prelude::*;
 
 const DEP: &str = "prod";
 const VOL: &str = "vol-1";
+const ACCOUNT: &str = "123456789012";
 
 fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap()
@@ -48,6 +49,7 @@ fn policy(gens: &[(GenClass, u32)]) -> VolumePolicy {
 fn ctx(tz: Tz) -> PlanContext<'static> {
     PlanContext {
         deployment: DEP,
+        account_id: ACCOUNT,
         tz,
     }
 }
@@ -88,6 +90,11 @@ fn check(p: &VolumePolicy, tz: Tz, snaps: &[Snapshot]) -> (Vec<String>, Vec<Stri
     (lines(&out.keep), lines(&out.delete))
 }
 
+/// Ours: our tag on a snapshot our account owns.
+fn mine(s: &Snapshot) -> bool {
+    s.is_owned_by(DEP) && s.owner_id == ACCOUNT
+}
+
 fn invariants(p: &VolumePolicy, snaps: &[Snapshot], out: &Plan) {
     let input: BTreeSet<&str> = snaps.iter().map(|s| s.id.as_str()).collect();
     let keep: BTreeSet<&str> = out.keep.iter().map(|e| e.snapshot_id).collect();
@@ -102,7 +109,7 @@ fn invariants(p: &VolumePolicy, snaps: &[Snapshot], out: &Plan) {
     let by_id: BTreeMap<&str, &Snapshot> = snaps.iter().map(|s| (s.id.as_str(), s)).collect();
     for id in &delete {
         let s = by_id[id];
-        assert!(s.is_owned_by(DEP), "{id} deleted but not ours");
+        assert!(mine(s), "{id} deleted but not ours");
         assert!(!s.is_pinned(), "{id} deleted but pinned");
         assert!(
             matches!(s.state, SnapshotState::Completed | SnapshotState::Error),
@@ -117,7 +124,7 @@ fn invariants(p: &VolumePolicy, snaps: &[Snapshot], out: &Plan) {
         ids.iter()
             .filter(|id| {
                 let s = by_id[*id];
-                s.is_owned_by(DEP) && !s.is_pinned() && s.state == SnapshotState::Completed
+                mine(s) && !s.is_pinned() && s.state == SnapshotState::Completed
             })
             .count()
     };
@@ -130,7 +137,7 @@ fn invariants(p: &VolumePolicy, snaps: &[Snapshot], out: &Plan) {
     // The newest completed snapshot of ours is always kept.
     if let Some(newest) = snaps
         .iter()
-        .filter(|s| s.is_owned_by(DEP) && !s.is_pinned() && s.state == SnapshotState::Completed)
+        .filter(|s| mine(s) && !s.is_pinned() && s.state == SnapshotState::Completed)
         .max_by(|a, b| {
             a.start_time
                 .cmp(&b.start_time)
@@ -628,4 +635,26 @@ fn doubtful_input_is_named_in_the_plan() {
         now(),
     );
     assert_eq!(out.doubtful, None);
+}
+
+#[test]
+fn a_snapshot_another_account_owns_is_never_ours_whatever_its_tags_say() {
+    // Shared with us by another account, tags copied: the newest of all, and surplus.
+    let mut snaps = daily_series(5);
+    let mut theirs = ours("shared-1", utc(2026, 11, 25, 10, 0));
+    theirs.owner_id = "999999999999".into();
+    let mut old = ours("shared-2", utc(2026, 10, 1, 9, 30));
+    old.owner_id = "999999999999".into();
+    snaps.push(theirs);
+    snaps.push(old);
+    let p = policy(&[(GenClass::Daily, 2)]);
+    let (keep, delete) = check(&p, Tz::UTC, &snaps);
+    assert!(keep.contains(&"shared-1: not ours".to_string()), "{keep:?}");
+    assert!(keep.contains(&"shared-2: not ours".to_string()), "{keep:?}");
+    assert!(
+        delete.iter().all(|d| !d.starts_with("shared")),
+        "{delete:?}"
+    );
+    // And they do not count toward N: the two newest of ours are kept, three deleted.
+    assert_eq!(delete.len(), 3, "{delete:?}");
 }

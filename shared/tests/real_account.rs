@@ -271,3 +271,184 @@ async fn a_reconcile_too_large_for_one_invocation_hands_the_rest_to_the_next() {
     .unwrap_err();
     assert_eq!(e.name().as_str(), "Transient", "{e}");
 }
+
+/// A volume whose surplus cannot all be deleted in the event path's budget: 2,000 surplus
+/// daily snapshots of ours at the deployment's delete pace.
+fn big_surplus() -> FakeAws {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_schedule_group(GROUP);
+    // Acknowledged for today: the bulk-deletion fuse lets the surplus go.
+    fake.add_volume(
+        "vol-big",
+        None,
+        &[
+            ("Daily_Gens", "7"),
+            (ebs_gens::snapshot::TAG_ALLOW_BULK_DELETE, "2026-11-26"),
+        ],
+    );
+    for d in 0..2007 {
+        fake.add_snapshot(
+            "vol-big",
+            pago_fire(d),
+            SnapshotState::Completed,
+            &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, "vol-big")],
+        );
+    }
+    fake
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_event_paths_prune_stops_at_the_deadline_in_its_input_and_leaves_the_rest_to_the_sweep()
+{
+    use ebs_gens::app::prune::{self, PruneInput, DEADLINE_MARGIN};
+    use ebs_gens::contract::EVENT_PRUNE_DEADLINE_SECONDS;
+    let fake = big_surplus();
+    let app = app(&fake, scheduler_settings(&[]), "us-east-1");
+    let (jobs, _) = ebs_gens::app::status::volumes(&app, &["vol-big".to_string()])
+        .await
+        .unwrap();
+    let input = PruneInput {
+        volumes: jobs,
+        deadline_seconds: Some(EVENT_PRUNE_DEADLINE_SECONDS.into()),
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    // The Lambda's own deadline (900 s) is later: the input's wins.
+    let lambda = Some(started + std::time::Duration::from_secs(900));
+    let out = prune::handle(&app, input, now(), lambda).await.unwrap();
+    let took = started.elapsed();
+    let t = &out.totals;
+    assert!(t.deleted > 0, "{t:?}");
+    assert!(t.deferred > 0, "the surplus must not fit: {t:?}");
+    assert_eq!(
+        t.deleted + t.deferred,
+        2000,
+        "every surplus snapshot deleted or deferred"
+    );
+    assert!(
+        took <= std::time::Duration::from_secs(EVENT_PRUNE_DEADLINE_SECONDS.into()),
+        "the prune ran {took:?}, past its {EVENT_PRUNE_DEADLINE_SECONDS} s deadline"
+    );
+    assert!(
+        took + DEADLINE_MARGIN
+            >= std::time::Duration::from_secs(EVENT_PRUNE_DEADLINE_SECONDS.into()),
+        "the prune stopped at {took:?}, long before its deadline"
+    );
+    let left = fake.snapshots().len();
+    assert_eq!(left, 7 + t.deferred, "nothing lost, nothing below N");
+    // The sweep (no input deadline) deletes what the event path left.
+    let s = sweep(&app, false, now(), 3).await.unwrap();
+    assert_eq!(s.totals.deleted, t.deferred);
+    assert_eq!(fake.snapshots().len(), 7);
+}
+
+#[tokio::test]
+async fn a_prune_deadline_outside_the_functions_timeout_is_refused_by_name() {
+    use ebs_gens::app::prune::{self, PruneInput};
+    let fake = big_surplus();
+    let app = app(&fake, scheduler_settings(&[]), "us-east-1");
+    for bad in [0, 901] {
+        let input = PruneInput {
+            deadline_seconds: Some(bad),
+            ..Default::default()
+        };
+        let e = prune::handle(&app, input, now(), None).await.unwrap_err();
+        assert!(
+            matches!(&e, ebs_gens::Error::InvalidInput(m) if m.contains("deadline_seconds")),
+            "{bad}: {e:?}"
+        );
+    }
+    assert_eq!(fake.snapshots().len(), 2007, "nothing deleted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_never_reads_the_rules_of_another_whose_name_extends_its_own() {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_volume("vol-1", None, &[("Daily_Gens", "7")]);
+    let role = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
+    let on_rules = |deployment: &str| {
+        App::new(
+            common::settings(&[("EBS_GENS_DEPLOYMENT", deployment)]),
+            &fake,
+            &fake,
+            ACCOUNT,
+            "us-east-1",
+            "test",
+        )
+        .with_snapshot_role(Some(role.into()))
+        .without_metrics()
+    };
+    // `prod-eu`'s rules start with `prod`'s prefix (ebs-gens-prod-).
+    ensure_rules::handle(&on_rules("prod-eu"), EnsureInput::default(), None)
+        .await
+        .unwrap();
+    let theirs = fake.rules();
+    assert!(!theirs.is_empty());
+    fake.reset_calls();
+    let out = ensure_rules::handle(&on_rules("prod"), EnsureInput::default(), None)
+        .await
+        .unwrap();
+    assert!(out.changes > 0, "{out:?}");
+    let calls = fake.calls();
+    assert_eq!(
+        calls.get("ListTargetsByRule").copied().unwrap_or(0),
+        0,
+        "prod listed the targets of prod-eu's rules (its IAM may not allow it)"
+    );
+    for (name, rule) in theirs {
+        assert_eq!(fake.rules().get(&name), Some(&rule), "{name} changed");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn plan_shows_a_row_with_reasons_for_every_snapshot_the_next_prune_touches() {
+    use ebs_gens::app::status::{self, Verdict};
+    // Untagged: one older than every generation (adopted, then surplus: deferred) and one
+    // newer (adopted and kept).
+    let (fake, old_manual) = pago_fleet(pago_fire(5));
+    let new_manual = fake.add_snapshot(
+        "vol-1",
+        now() - Duration::hours(1),
+        SnapshotState::Completed,
+        &[],
+    );
+    let a = app(
+        &fake,
+        scheduler_settings(&[("EBS_GENS_ADOPTION", "any-untagged")]),
+        "us-east-1",
+    );
+    let (jobs, _) = status::volumes(&a, &["vol-1".to_string()]).await.unwrap();
+    let reports = status::plan(&a, &status::batches(jobs), now(), &|_| {})
+        .await
+        .unwrap();
+    let rows = status::rows(&reports[0]);
+    let mut seen: Vec<&str> = rows.iter().map(|r| r.snapshot_id.as_str()).collect();
+    seen.sort_unstable();
+    let mut all: Vec<String> = fake.snapshots().into_iter().map(|s| s.id).collect();
+    all.sort_unstable();
+    assert_eq!(seen, all, "one row per snapshot: {rows:#?}");
+    for r in &rows {
+        assert!(!r.reasons.is_empty(), "{} has no reasons", r.snapshot_id);
+    }
+    let of = |id: &str| rows.iter().find(|r| r.snapshot_id == id).unwrap();
+    assert_eq!(of(&new_manual).action, Verdict::Adopt);
+    assert_eq!(of(&old_manual).action, Verdict::Deferred);
+    assert!(
+        of(&old_manual)
+            .reasons
+            .iter()
+            .any(|r| r.contains("adopted in this run")),
+        "{:?}",
+        of(&old_manual)
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.action == Verdict::Delete).count(),
+        2,
+        "{rows:#?}"
+    );
+    // `explain` reads the same rows.
+    assert_eq!(
+        status::verdict(&reports[0], &old_manual).0,
+        Verdict::Deferred
+    );
+}

@@ -20,6 +20,13 @@ type Canned = (u16, Vec<(&'static str, String)>, String);
 
 /// Serves `responses` in order (the last one repeats), one per request; returns the endpoint.
 fn stub(responses: Vec<Canned>) -> String {
+    stub_recording(responses).0
+}
+
+/// [`stub`], also returning the bodies of the requests it received (as sent by the SDK).
+fn stub_recording(responses: Vec<Canned>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let queue = Arc::new(Mutex::new(responses));
@@ -40,6 +47,10 @@ fn stub(responses: Vec<Canned>) -> String {
             }
             let mut body = vec![0u8; len];
             let _ = reader.read_exact(&mut body);
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).into_owned());
             let (status, headers, body) = {
                 let mut q = queue.lock().unwrap();
                 if q.len() > 1 {
@@ -58,7 +69,7 @@ fn stub(responses: Vec<Canned>) -> String {
             let _ = conn.write_all(format!("{head}\r\n{body}").as_bytes());
         }
     });
-    url
+    (url, seen)
 }
 
 async fn config(url: &str) -> aws_config::SdkConfig {
@@ -152,6 +163,31 @@ async fn not_found_means_already_deleted() {
         ec2.delete("snap-0123456789abcdef0").await.unwrap(),
         Deleted::Deleted
     );
+}
+
+/// Every snapshot listing asks EC2 for this account's snapshots only (`OwnerIds=self`): a
+/// snapshot another account shares with us never reaches the planner, whatever its tags.
+#[tokio::test]
+async fn snapshot_listings_ask_for_our_own_snapshots_only() {
+    let empty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeSnapshotsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>x</requestId><snapshotSet/></DescribeSnapshotsResponse>";
+    let (url, seen) = stub_recording(vec![(
+        200,
+        vec![("content-type", "text/xml".into())],
+        empty.into(),
+    )]);
+    let ec2 = Ec2::new(SdkEc2::new(&config(&url).await), Pacer::unlimited());
+    ec2.snapshots_of(&["vol-1".to_string()]).await.unwrap();
+    ec2.snapshots_managed_by("prod").await.unwrap();
+    assert_eq!(ec2.snapshot("snap-0123456789abcdef0").await.unwrap(), None);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    for body in seen.iter() {
+        assert!(body.contains("Action=DescribeSnapshots"), "{body}");
+        assert!(
+            body.contains("Owner.1=self"),
+            "not restricted to our own: {body}"
+        );
+    }
 }
 
 /// Scheduler (a JSON-protocol service) errors as it sends them.

@@ -144,16 +144,41 @@ test('snapshot-completed: a malformed event is caught and fails with InvalidInpu
   assert.equal(r.invocations.length, 1);
 });
 
-test('sweep: a non-boolean dry_run or an unknown key fails fast with InvalidInput and runs nothing', async () => {
+test('sweep: a non-boolean dry_run or allow_bulk_delete, or an unknown key, fails fast with InvalidInput and runs nothing', async () => {
   await stack.reset();
   stack.fleet('seed-test');
   const before = stack.fleet('state');
-  for (const input of [{ dry_run: 'true' }, { dryRun: true }, { dry_run: 1 }, { dry_run: null }, { dry_run: false, extra: 1 }, []]) {
+  const bad = [
+    { dry_run: 'true' }, { dryRun: true }, { dry_run: 1 }, { dry_run: null }, { dry_run: false, extra: 1 }, [],
+    { allow_bulk_delete: 'true' }, { dry_run: false, allow_bulk_delete: 1 }, { allow_bulk_delete: null, dry_run: false },
+    { dry_run: false, allow_bulk_delete: true, extra: 1 },
+  ];
+  for (const input of bad) {
     const r = await run(SWEEP, input);
     assert.equal(r.ok, false, JSON.stringify(input));
     assert.equal(r.error, 'InvalidInput', JSON.stringify(input));
-    assert.match(r.cause, /dry_run must be a JSON boolean/);
+    assert.match(r.cause, /each a JSON boolean/);
     assert.deepEqual(r.invocations, [], `${JSON.stringify(input)}: no function may run`);
   }
+  assert.deepEqual(stack.fleet('state'), before);
+});
+
+test('sweep: allow_bulk_delete reaches every prune batch and releases the deletions the fuse holds', async () => {
+  await stack.reset();
+  const seeded = stack.fleet('seed-demo');
+  const before = stack.fleet('state');
+  const held = await run(SWEEP, { dry_run: true });
+  assert.ok(held.ok, `${held.error}: ${held.cause}`);
+  assert.ok(held.output.summary.held >= seeded.held.length, JSON.stringify(held.output.summary));
+  const allowed = await run(SWEEP, { dry_run: true, allow_bulk_delete: true });
+  assert.ok(allowed.ok, `${allowed.error}: ${allowed.cause}`);
+  assert.equal(allowed.output.summary.held, 0, JSON.stringify(allowed.output.summary));
+  assert.ok(allowed.output.summary.deleted > held.output.summary.deleted);
+  const prunes = allowed.invocations.filter((i) => i.state === 'PruneBatch');
+  assert.ok(prunes.length > 0);
+  for (const p of prunes) assert.equal(p.input.allow_bulk_delete, true, JSON.stringify(p.input));
+  // Either key order is accepted; both were dry runs: nothing changed.
+  const reordered = await run(SWEEP, { allow_bulk_delete: false, dry_run: true });
+  assert.ok(reordered.ok, `${reordered.error}: ${reordered.cause}`);
   assert.deepEqual(stack.fleet('state'), before);
 });

@@ -201,6 +201,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             ids: vec![],
             max_results: Some(page_size),
             next_token: input.cursor.clone(),
+            owners: vec![],
         })
         .await?;
     let (jobs, misconfigured) = classify_volumes(&app.settings, page.items);

@@ -60,6 +60,35 @@ pub struct PruneInput {
     /// error no Catch can handle. The totals are always complete.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub full_report: bool,
+    /// Seconds from the start of this invocation after which no delete is started (less
+    /// [`DEADLINE_MARGIN`]), when sooner than the Lambda deadline: the event path gives
+    /// [`crate::contract::EVENT_PRUNE_DEADLINE_SECONDS`] and leaves what does not fit to the sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_seconds: Option<u64>,
+}
+
+impl PruneInput {
+    /// The sooner of the Lambda deadline and the input's `deadline_seconds` from `started`.
+    pub fn deadline(
+        &self,
+        started: Instant,
+        lambda: Option<Instant>,
+    ) -> Result<Option<Instant>, Error> {
+        let Some(secs) = self.deadline_seconds else {
+            return Ok(lambda);
+        };
+        let most = crate::contract::FUNCTIONS
+            .iter()
+            .find(|f| f.name == "prune-volumes")
+            .map_or(900, |f| u64::from(f.timeout_seconds));
+        if secs == 0 || secs > most {
+            return Err(Error::InvalidInput(format!(
+                "deadline_seconds: {secs} is not between 1 and {most} (prune-volumes' timeout)"
+            )));
+        }
+        let own = started + Duration::from_secs(secs);
+        Ok(Some(lambda.map_or(own, |l| l.min(own))))
+    }
 }
 
 /// The most a prune's JSON result may take when a state machine reads it (256 KB, less room).
@@ -86,7 +115,7 @@ pub struct VolumeReport {
     pub skipped: Vec<Item>,
     /// Planned for deletion but left for the next run: the Lambda deadline was near, or the
     /// snapshot was adopted in this run (its new tag may not yet be visible to IAM).
-    pub deferred: Vec<String>,
+    pub deferred: Vec<Item>,
     /// Of `skipped`: the snapshots IAM refused to let us delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denied: Vec<String>,
@@ -341,6 +370,7 @@ pub struct VolumeFacts<'a> {
 /// tagged in `snapshots`), judges its health, and applies the volume's deletion fuse.
 pub fn decide<'a>(
     settings: &Settings,
+    account_id: &str,
     job: &'a VolumeJob,
     snapshots: &'a [Snapshot],
     adopted_now: &[String],
@@ -350,7 +380,7 @@ pub fn decide<'a>(
     let plan = plan(
         &job.volume_id,
         &job.policy,
-        &settings.plan_context(),
+        &settings.plan_context(account_id),
         snapshots,
         now,
     );
@@ -422,6 +452,18 @@ fn item(e: &Entry<'_>) -> Item {
     }
 }
 
+/// Why a planned delete is left for the next run.
+const ADOPTED_THIS_RUN: &str =
+    "adopted in this run; deleted in the next one (its new tag may not yet be visible to IAM)";
+const DEADLINE_NEAR: &str = "the deadline was near; deleted in the next run";
+
+/// A planned delete left for the next run: the planner's reasons, then why it waits.
+fn deferred(e: &Entry<'_>, why: &str) -> Item {
+    let mut i = item(e);
+    i.reasons.push(why.to_string());
+    i
+}
+
 /// How one planned delete ended.
 enum Outcome {
     Deleted,
@@ -481,6 +523,7 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<PruneOutput, Error> {
+    let deadline = input.deadline(Instant::now(), deadline)?;
     if input.orphans {
         return orphans(app, input, now, deadline).await;
     }
@@ -527,7 +570,15 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
                 allow_bulk_delete: input.allow_bulk_delete,
             };
             let snaps = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
-            decide(&app.settings, job, snaps, adopted.ids(vol), &facts, now)
+            decide(
+                &app.settings,
+                &app.account_id,
+                job,
+                snaps,
+                adopted.ids(vol),
+                &facts,
+                now,
+            )
         })
         .collect();
     batch_fuse(&app.settings, &mut decisions, now);
@@ -659,7 +710,7 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             (vol, snaps, why)
         })
         .collect();
-    let ctx = settings.plan_context();
+    let ctx = settings.plan_context(&app.account_id);
     let mut decisions: Vec<Decision<'_>> = found
         .iter()
         .map(|(vol, snaps, _)| {
@@ -777,7 +828,13 @@ fn volume_report(
         kept: d.plan.keep.iter().map(item).collect(),
         doubtful: d.plan.doubtful.clone(),
         contested_by: d.contested_by.clone(),
-        deferred: d.deferred.iter().map(|id| id.to_string()).collect(),
+        deferred: d
+            .plan
+            .delete
+            .iter()
+            .filter(|e| d.deferred.contains(e.snapshot_id))
+            .map(|e| deferred(e, ADOPTED_THIS_RUN))
+            .collect(),
         not_adopted: adopted
             .refused
             .iter()
@@ -869,7 +926,7 @@ async fn apply<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             }
             Outcome::Deferred => {
                 tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, "deadline near; deletion deferred to the next run");
-                report.deferred.push(e.snapshot_id.to_string());
+                report.deferred.push(deferred(e, DEADLINE_NEAR));
             }
             Outcome::Skipped { why, denied } => {
                 tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, error = %why, denied, "delete refused; skipped");

@@ -378,47 +378,60 @@ pub enum Verdict {
     Unplanned,
 }
 
+/// One snapshot of a volume's dry-run report: what the next run does with it, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRow {
+    pub snapshot_id: String,
+    pub action: Verdict,
+    pub reasons: Vec<String>,
+}
+
+/// Every snapshot the next prune of this volume touches — kept, adopted, held, deferred,
+/// deleted, refused — with its reasons: kept first (newest first), then what goes. Pure.
+pub fn rows(report: &VolumeReport) -> Vec<PlanRow> {
+    let adopted = |id: &str| report.adopted.iter().any(|a| a == id);
+    let row = |action: Verdict, i: &prune::Item| PlanRow {
+        snapshot_id: i.snapshot_id.clone(),
+        action,
+        reasons: i.reasons.clone(),
+    };
+    let mut out: Vec<PlanRow> = Vec::new();
+    for i in &report.kept {
+        let mut r = row(Verdict::Keep, i);
+        if adopted(&i.snapshot_id) {
+            r.action = Verdict::Adopt;
+            r.reasons
+                .insert(0, "untagged: adopted in the next run".into());
+        }
+        out.push(r);
+    }
+    for i in &report.held_back {
+        let mut r = row(Verdict::Held, i);
+        if let Some(h) = &report.held {
+            r.reasons
+                .push(format!("held: {}; to allow it: {}", h.why, h.acknowledge));
+        }
+        out.push(r);
+    }
+    for i in &report.deferred {
+        let mut r = row(Verdict::Deferred, i);
+        if adopted(&i.snapshot_id) {
+            r.reasons
+                .insert(0, "untagged: adopted in the next run".into());
+        }
+        out.push(r);
+    }
+    out.extend(report.deleted.iter().map(|i| row(Verdict::Delete, i)));
+    out.extend(report.skipped.iter().map(|i| row(Verdict::Skipped, i)));
+    out
+}
+
 /// Where a snapshot sits in its volume's dry-run report, with the reasons. Pure.
 pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String>) {
-    let find = |items: &[prune::Item]| {
-        items
-            .iter()
-            .find(|i| i.snapshot_id == snapshot_id)
-            .map(|i| i.reasons.clone())
-    };
-    if let Some(mut r) = find(&report.held_back) {
-        if let Some(h) = &report.held {
-            r.push(format!("held: {}; to allow it: {}", h.why, h.acknowledge));
-        }
-        return (Verdict::Held, r);
-    }
-    if report.deferred.iter().any(|d| d == snapshot_id) {
-        return (
-            Verdict::Deferred,
-            vec!["adopted in this run; deleted in the next one".into()],
-        );
-    }
-    if let Some(r) = find(&report.deleted) {
-        return (Verdict::Delete, r);
-    }
-    if let Some(r) = find(&report.skipped) {
-        return (Verdict::Skipped, r);
-    }
-    let adopted = report.adopted.iter().any(|a| a == snapshot_id);
-    if let Some(mut r) = find(&report.kept) {
-        if adopted {
-            r.insert(0, "untagged: adopted in the next run".into());
-        }
-        return (
-            if adopted {
-                Verdict::Adopt
-            } else {
-                Verdict::Keep
-            },
-            r,
-        );
-    }
-    (Verdict::Unplanned, vec![])
+    rows(report)
+        .into_iter()
+        .find(|r| r.snapshot_id == snapshot_id)
+        .map_or((Verdict::Unplanned, vec![]), |r| (r.action, r.reasons))
 }
 
 /// A sweep graded like `status`: failed batches or stale/misconfigured volumes are critical;
@@ -437,21 +450,37 @@ pub fn sweep_severity(s: &super::sweep::SweepSummary) -> Severity {
 /// How often a followed execution is polled.
 pub const POLL: StdDuration = StdDuration::from_secs(2);
 
+/// What a remote sweep is asked to do: the sweep state machine's whole input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SweepRun {
+    pub dry_run: bool,
+    /// Release the deletions the bulk-deletion fuse holds (never in a dry run's name only:
+    /// the state machine passes it to every prune batch).
+    pub allow_bulk_delete: bool,
+}
+
 /// Starts the deployed sweep state machine and follows the execution until it ends.
 pub async fn remote_sweep<X: ExecutionsApi>(
     api: &X,
     state_machine_arn: &str,
-    dry_run: bool,
+    run: SweepRun,
     now: DateTime<Utc>,
     poll: StdDuration,
     tick: impl Fn(&Execution),
 ) -> Result<Execution, Error> {
     let name = format!(
-        "ebs-gens-cli-{}{}",
+        "ebs-gens-cli-{}{}{}",
         now.format("%Y%m%dT%H%M%S"),
-        if dry_run { "-dry-run" } else { "" }
+        if run.dry_run { "-dry-run" } else { "" },
+        if run.allow_bulk_delete { "-bulk" } else { "" }
     );
-    let input = serde_json::json!({ "dry_run": dry_run }).to_string();
+    // Only what differs from the defaults: `{"dry_run":true}` as before, or with the flag.
+    let input = if run.allow_bulk_delete {
+        serde_json::json!({ "dry_run": run.dry_run, "allow_bulk_delete": true })
+    } else {
+        serde_json::json!({ "dry_run": run.dry_run })
+    }
+    .to_string();
     let arn = api
         .start_execution(state_machine_arn, &name, &input)
         .await?;

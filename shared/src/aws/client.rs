@@ -36,6 +36,15 @@ where
     }
 }
 
+/// DescribeSnapshots' `OwnerIds` in every listing: only snapshots this account owns (never
+/// another account's shared with us, whatever its tags say).
+pub const OWNED_BY_US: &str = "self";
+
+fn owned_by_us(mut req: PageRequest) -> PageRequest {
+    req.owners = vec![OWNED_BY_US.to_string()];
+    req
+}
+
 /// Every page of a describe call with fixed `filters`, `max_results` at a time.
 async fn filtered<T, F, Fut>(filters: Vec<Filter>, max_results: i32, call: F) -> R<Vec<T>>
 where
@@ -48,6 +57,7 @@ where
             ids: vec![],
             max_results: Some(max_results),
             next_token,
+            owners: vec![],
         })
     })
     .await
@@ -124,7 +134,7 @@ impl<A: Ec2Api> Ec2<A> {
     /// Every self-owned snapshot of the given volumes (`volume-id` filter, pages of 1000).
     pub async fn snapshots_of(&self, volume_ids: &[String]) -> R<Vec<Snapshot>> {
         by_filter(volume_ids, "volume-id", &[], MAX_SNAPSHOTS_PAGE, |req| {
-            self.api.describe_snapshots(req)
+            self.api.describe_snapshots(owned_by_us(req))
         })
         .await
     }
@@ -137,7 +147,7 @@ impl<A: Ec2Api> Ec2<A> {
             [deployment],
         )];
         filtered(filters, MAX_SNAPSHOTS_PAGE, |req| {
-            self.api.describe_snapshots(req)
+            self.api.describe_snapshots(owned_by_us(req))
         })
         .await
     }
@@ -148,7 +158,7 @@ impl<A: Ec2Api> Ec2<A> {
             ids: vec![id.to_string()],
             ..Default::default()
         };
-        match self.api.describe_snapshots(req).await {
+        match self.api.describe_snapshots(owned_by_us(req)).await {
             Ok(page) => Ok(page.items.into_iter().find(|s| s.id == id)),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -213,7 +223,12 @@ impl<A: EventsApi> Events<A> {
     pub async fn rules_with_prefix(&self, prefix: &str) -> R<Vec<ExistingRule>> {
         let summaries = all_pages(|t| self.api.list_rules(prefix, t)).await?;
         let mut out = Vec::with_capacity(summaries.len());
-        for r in summaries {
+        // NamePrefix also matches another deployment whose name extends ours (`prod` lists
+        // `prod-eu`'s rules): only names of our own layout are read further, never touched.
+        for r in summaries
+            .into_iter()
+            .filter(|r| crate::rules::parse_rule_name(prefix, &r.name).is_some())
+        {
             let targets = all_pages(|t| self.api.list_targets(&r.name, t)).await?;
             out.push(ExistingRule {
                 name: r.name,

@@ -4,7 +4,7 @@
 //! AWS Backup's refusal, per-operation token buckets (DeleteSnapshot 100 burst / 5 per second),
 //! injectable throttling / 5xx at a given rate, and a per-operation call counter.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -112,6 +112,8 @@ struct State {
     disabled_schedules: std::collections::BTreeSet<(String, String)>,
     /// How long each Scheduler call takes (virtual time under `tokio::time::pause`).
     scheduler_latency: std::time::Duration,
+    /// Other accounts' snapshots shared with us.
+    shared_with_us: BTreeSet<String>,
 }
 
 /// The fake account. Cheap to share behind `&` (all methods take `&self`).
@@ -245,6 +247,22 @@ impl FakeAws {
     ) -> String {
         let id = self.add_snapshot(volume_id, start, SnapshotState::Completed, &[]);
         self.st().snapshots.get_mut(&id).unwrap().snap.owner_id = owner.into();
+        id
+    }
+
+    /// Another account's snapshot shared with us (CreateVolumePermission), carrying `tags` —
+    /// ours, if its owner copied them: visible to a listing that does not restrict owners.
+    pub fn add_shared_snapshot(
+        &self,
+        volume_id: &str,
+        start: DateTime<Utc>,
+        owner: &str,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let id = self.add_snapshot(volume_id, start, SnapshotState::Completed, tags);
+        let mut st = self.st();
+        st.snapshots.get_mut(&id).unwrap().snap.owner_id = owner.into();
+        st.shared_with_us.insert(id.clone());
         id
     }
 
@@ -692,7 +710,17 @@ impl Ec2Api for FakeAws {
         let items: Vec<Snapshot> = candidates
             .into_iter()
             .map(|s| &s.snap)
-            .filter(|s| s.owner_id == account)
+            // As EC2 answers: `self` (or our id) restricts to ours; no owners, every snapshot
+            // we can see — ours and other accounts' shared with us.
+            .filter(|s| {
+                let visible = s.owner_id == account || st.shared_with_us.contains(&s.id);
+                let asked = req.owners.is_empty()
+                    || req
+                        .owners
+                        .iter()
+                        .any(|o| (o == "self" && s.owner_id == account) || *o == s.owner_id);
+                visible && asked
+            })
             .filter(|s| req.ids.is_empty() || req.ids.contains(&s.id))
             .filter(|s| {
                 matches(&req.filters, |name| match name {
@@ -940,6 +968,7 @@ impl EventsApi for FakeAws {
             ids: vec![],
             max_results: Some(MAX_EVENTS_PAGE),
             next_token,
+            owners: vec![],
         };
         self.page(&mut st, "ListRules", &req, &["prefix"], (1, 100), items)
     }
@@ -961,6 +990,7 @@ impl EventsApi for FakeAws {
             ids: vec![],
             max_results: Some(MAX_EVENTS_PAGE),
             next_token,
+            owners: vec![],
         };
         self.page(
             &mut st,
@@ -1270,6 +1300,7 @@ impl crate::aws::SchedulerApi for FakeAws {
             ids: vec![],
             max_results: Some(crate::schedules::MAX_SCHEDULES_PAGE),
             next_token,
+            owners: vec![],
         };
         self.page(
             &mut st,

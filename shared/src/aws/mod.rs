@@ -202,6 +202,9 @@ pub struct PageRequest {
     pub ids: Vec<String>,
     pub max_results: Option<i32>,
     pub next_token: Option<String>,
+    /// DescribeSnapshots' `OwnerIds` (`self` or account ids); empty: every snapshot we can
+    /// see, including other accounts' shared with us.
+    pub owners: Vec<String>,
 }
 
 /// A tag on some resource, from DescribeTags.
@@ -227,7 +230,8 @@ type R<T> = Result<T, AwsError>;
 pub trait Ec2Api: Send + Sync {
     /// DescribeVolumes.
     fn describe_volumes(&self, req: PageRequest) -> impl Future<Output = R<Page<Volume>>> + Send;
-    /// DescribeSnapshots with `OwnerIds=self` (always).
+    /// DescribeSnapshots, restricted to the request's `owners` (the client always asks for
+    /// [`client::OWNED_BY_US`]).
     fn describe_snapshots(
         &self,
         req: PageRequest,

@@ -182,7 +182,7 @@ impl Ec2Api for SdkEc2 {
         let out = self
             .client
             .describe_snapshots()
-            .owner_ids("self")
+            .set_owner_ids((!req.owners.is_empty()).then(|| req.owners.clone()))
             .set_filters(filters(&req))
             .set_snapshot_ids((!req.ids.is_empty()).then(|| req.ids.clone()))
             .set_max_results(req.max_results)
