@@ -10,6 +10,11 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ebs-gens/target
 export CARGO_TERM_COLOR ?= never
 
+# What each suite ran, checked against tests/minimum-tests.json (scripts/test_counts.py): a
+# suite that silently runs fewer tests than it should fails the build.
+COUNTS := $(CARGO_TARGET_DIR)/test-counts
+NODE_COUNTS = --test-reporter=tap --test-reporter-destination=stdout --test-reporter=$(CURDIR)/scripts/count_reporter.mjs --test-reporter-destination=$(COUNTS)/$(1).json
+
 .PHONY: help test test-cdk setup lint fmt test-rust test-asl test-statemachine test-demo bench efficiency fault-budget demo sweep-local event-local contract cost coldstart
 
 help:
@@ -43,7 +48,9 @@ test-asl: setup
 # The binaries are built first so cargo lambda watch starts them without compiling.
 test-statemachine: setup
 	cargo build --workspace --bins --locked
-	node --test tests/statemachine/
+	mkdir -p $(COUNTS)
+	node --test $(call NODE_COUNTS,statemachine) tests/statemachine/
+	python3 scripts/test_counts.py node statemachine $(COUNTS)/statemachine.json
 
 lint:
 	cargo fmt --all -- --check
@@ -54,7 +61,9 @@ lint:
 	    echo "$$f reaches ebs-gens/test-util (the strict fake)"; exit 1; fi; done
 
 test-rust:
-	cargo test --workspace --locked --features ebs-gens/test-util,ebs-gens/sfn
+	mkdir -p $(COUNTS)
+	cargo test --workspace --locked --features ebs-gens/test-util,ebs-gens/sfn 2>&1 | tee $(COUNTS)/rust.log
+	python3 scripts/test_counts.py rust $(COUNTS)/rust.log
 
 fmt:
 	cargo fmt --all
@@ -113,7 +122,9 @@ event-local: setup
 test-cdk: setup
 	bash scripts/venv.sh .venv-checkov scripts/requirements-checkov.txt
 	cd cdk && npx --no-install tsc -p .
-	cd cdk && npx --no-install tsx --test test/*.test.ts
+	mkdir -p $(COUNTS)
+	cd cdk && npx --no-install tsx --test $(call NODE_COUNTS,cdk) test/*.test.ts
+	python3 scripts/test_counts.py node cdk $(COUNTS)/cdk.json
 	cd cdk && EBS_GENS_SKIP_BUNDLING=1 CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices -q
 	.venv/bin/cfn-lint --ignore-checks W3005 -- cdk/cdk.out/*.template.json
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=TRUE .venv-checkov/bin/checkov --framework cloudformation --quiet --compact --skip-download -f cdk/cdk.out/*.template.json

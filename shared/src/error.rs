@@ -3,7 +3,7 @@
 //! | name           | meaning                                                        | state machine |
 //! |----------------|----------------------------------------------------------------|---------------|
 //! | `Transient`    | throttling, 5xx, timeouts: the same call may succeed later      | Retry         |
-//! | `DeleteFailed` | some snapshots could not be deleted; all others were            | Retry, then Catch |
+//! | `DeleteFailed` | deletes that still failed after the prune's own retries (reported in its totals, never thrown): the Fail state that ends the execution | Fail |
 //! | `InvalidInput` | a malformed event or request; retrying cannot help             | Catch         |
 //! | `AccessDenied` | IAM refused a call: a deployment problem                       | Catch         |
 //! | `Internal`     | anything else (a bug): fails loudly                            | Catch         |
@@ -45,7 +45,7 @@ impl ErrorName {
 
     /// Whether the state machines retry this error.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorName::Transient | ErrorName::DeleteFailed)
+        matches!(self, ErrorName::Transient)
     }
 }
 
@@ -72,13 +72,11 @@ pub enum Error {
     Transient { op: String, message: String },
     #[error("access denied in {op}: {message}")]
     AccessDenied { op: String, message: String },
-    #[error("{} snapshot(s) could not be deleted: {}", .0.len(), describe_failed(.0))]
-    DeleteFailed(Vec<FailedDelete>),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-fn describe_failed(f: &[FailedDelete]) -> String {
+pub fn describe_failed(f: &[FailedDelete]) -> String {
     f.iter()
         .map(|d| format!("{} ({}: {})", d.snapshot_id, d.code, d.message))
         .collect::<Vec<_>>()
@@ -91,7 +89,6 @@ impl Error {
             Error::InvalidInput(_) => ErrorName::InvalidInput,
             Error::Transient { .. } => ErrorName::Transient,
             Error::AccessDenied { .. } => ErrorName::AccessDenied,
-            Error::DeleteFailed(_) => ErrorName::DeleteFailed,
             Error::Internal(_) => ErrorName::Internal,
         }
     }
@@ -124,17 +121,24 @@ mod tests {
 
     #[test]
     fn diagnostic_carries_the_stable_name() {
-        let d: lambda_runtime::Diagnostic = Error::DeleteFailed(vec![FailedDelete {
-            snapshot_id: "snap-1".into(),
-            code: "InvalidSnapshot.InUse".into(),
-            message: "in use by ami-1".into(),
-        }])
+        let d: lambda_runtime::Diagnostic = Error::Transient {
+            op: "DeleteSnapshot".into(),
+            message: "RequestLimitExceeded".into(),
+        }
         .into();
-        assert_eq!(d.error_type, "DeleteFailed");
+        assert_eq!(d.error_type, "Transient");
         assert!(
-            d.error_message.contains("snap-1 (InvalidSnapshot.InUse"),
+            d.error_message.contains("DeleteSnapshot"),
             "{}",
             d.error_message
+        );
+        assert_eq!(
+            describe_failed(&[FailedDelete {
+                snapshot_id: "snap-1".into(),
+                code: "InvalidSnapshot.InUse".into(),
+                message: "in use by ami-1".into(),
+            }]),
+            "snap-1 (InvalidSnapshot.InUse: in use by ami-1)"
         );
         let d: lambda_runtime::Diagnostic = Error::InvalidInput("bad".into()).into();
         assert_eq!(d.error_type, "InvalidInput");

@@ -248,7 +248,7 @@ async fn another_accounts_snapshot_with_our_tags_is_never_listed_nor_deleted() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn partial_delete_failure_reports_delete_failed_then_succeeds_on_retry() {
+async fn a_failed_delete_is_tried_again_in_the_same_run_and_every_delete_is_counted() {
     let fake = FakeAws::new(ACCOUNT);
     fake.add_volume("vol-1", None, &[("Daily_Gens", "1")]);
     let ids = history(&fake, "vol-1", 5);
@@ -256,23 +256,51 @@ async fn partial_delete_failure_reports_delete_failed_then_succeeds_on_retry() {
     let app = app(&fake);
     let job = first_batch(&app).await;
     let input = PruneInput {
+        volumes: job.clone(),
+        dry_run: false,
+        ..Default::default()
+    };
+    let out = prune::handle(&app, input, now(), None).await.unwrap();
+    // One invocation: the failure tried again after the others; all four counted.
+    assert_eq!((out.totals.deleted, out.totals.failed), (4, 0));
+    assert_eq!(ids_of(&fake, "vol-1"), vec![ids[0].clone()]);
+    assert_eq!(fake.calls()["DeleteSnapshot"], 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_that_keeps_failing_is_reported_and_fails_the_sweep_with_honest_totals() {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_volume("vol-1", None, &[("Daily_Gens", "1")]);
+    let ids = history(&fake, "vol-1", 5);
+    // More failures than the run's passes: it still fails at the end.
+    fake.fail_next_deletes(&ids[2], 1 + prune::DELETE_RETRY_WAITS.len() as u32);
+    let app = app(&fake);
+    let job = first_batch(&app).await;
+    let input = PruneInput {
         volumes: job,
         dry_run: false,
         ..Default::default()
     };
-    let err = prune::handle(&app, input.clone(), now(), None)
-        .await
-        .unwrap_err();
-    assert_eq!(err.name(), ErrorName::DeleteFailed);
-    assert!(err.to_string().contains(&ids[2]), "{err}");
-    // Everything else it could delete is gone.
-    assert_eq!(ids_of(&fake, "vol-1"), {
-        let mut v = vec![ids[0].clone(), ids[2].clone()];
-        v.sort();
-        v
-    });
     let out = prune::handle(&app, input, now(), None).await.unwrap();
-    assert_eq!(out.totals.deleted, 1);
+    assert_eq!((out.totals.deleted, out.totals.failed), (3, 1));
+    assert_eq!(out.totals.failures[0].snapshot_id, ids[2]);
+    // The sweep counts the three deletions, and fails on the fourth.
+    let folded = discover::fold(
+        Default::default(),
+        &[discover::BatchResult {
+            totals: Some(out.totals),
+            error: None,
+        }],
+    );
+    assert_eq!((folded.deleted, folded.failed_batches), (3, 1));
+    assert_eq!(folded.errors[0]["Error"], ErrorName::DeleteFailed.as_str());
+    assert!(folded.errors[0]["Cause"]
+        .as_str()
+        .unwrap()
+        .contains(&ids[2]));
+    // The next run deletes it.
+    let s = sweep(&app, false, now(), 3).await.unwrap();
+    assert_eq!(s.totals.deleted, 1);
     assert_eq!(ids_of(&fake, "vol-1"), vec![ids[0].clone()]);
 }
 

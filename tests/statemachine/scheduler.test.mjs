@@ -142,8 +142,15 @@ test('cli: sweep --apply refuses before any call when one service resolves off l
   assert.match(r.stderr, /SCHEDULER \(https:\/\/192\.0\.2\.1\)/);
   assert.deepEqual(stack.proxy.seen, [], 'no call was made');
   assert.deepEqual(stack.fleet('state'), before);
-  // The dry run only reads: it runs in this process.
-  const dry = await cli(['sweep', '--endpoint-url', stack.proxy.url, '--deployment', 'demo']);
+  // The CLI's default (no --apply) is a dry run in this process, on a fleet with work to do
+  // (three schedules to create, surplus to delete): it reports the work and writes nothing.
+  const dry = await cli(['sweep', '--output', 'json', '--endpoint-url', stack.proxy.url, '--deployment', 'demo']);
   assert.notEqual(dry.status, 3, dry.stderr);
+  const summary = JSON.parse(dry.stdout);
+  assert.equal(summary.dry_run, true);
+  assert.ok(summary.deleted > 0 && summary.rule_changes > 0, dry.stdout);
+  const writes = stack.proxy.seen.filter((a) => /^(Create|Delete|Put|Remove|Update|Modify)/.test(a));
+  assert.deepEqual(writes, [], 'the dry run wrote');
+  assert.deepEqual(stack.fleet('schedules'), {}, 'the dry run created schedules');
   assert.deepEqual(stack.fleet('state'), before);
 });

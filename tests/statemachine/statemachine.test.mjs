@@ -36,7 +36,7 @@ test('sweep: dry run reports the plan and changes nothing', async () => {
   assert.equal(seeded.volumes.length, 3);
 });
 
-test('sweep: rules created enabled, surplus deleted, and a transient delete failure retried', async () => {
+test('sweep: rules created enabled, surplus deleted, and a failed delete tried again and counted', async () => {
   await stack.reset();
   const seeded = stack.fleet('seed-test');
   stack.proxy.faults.push({ action: 'DeleteSnapshot', times: 1 });
@@ -46,12 +46,12 @@ test('sweep: rules created enabled, surplus deleted, and a transient delete fail
     { volumes: r.output.summary.volumes, failed: r.output.summary.failed_batches, misconfigured: r.output.summary.misconfigured },
     { volumes: 3, failed: 0, misconfigured: 1 },
   );
-  // The summary counts what each batch's successful attempt deleted: the first attempt deleted
-  // five and failed on one; the retry deleted that one. (The SnapshotsDeleted metric counts all.)
-  assert.equal(r.output.summary.deleted, 1);
-  // The Retry fired: prune-volumes failed once with DeleteFailed, then succeeded.
+  // The summary counts every deletion: the batch deleted five, one delete failed, and the same
+  // invocation tried it again after the others and deleted it — six, in one invocation.
+  assert.equal(r.output.summary.deleted, 6);
   const prunes = r.invocations.filter((i) => i.state === 'PruneBatch');
-  assert.deepEqual(prunes.map((i) => i.error), ['DeleteFailed', null]);
+  assert.deepEqual(prunes.map((i) => i.error), [null]);
+  assert.equal(prunes[0].output.totals.deleted, 6);
   // Then the orphan scan (prune-volumes with {orphans: true}): this fleet has none.
   const scans = r.invocations.filter((i) => i.state === 'ScanOrphans');
   assert.deepEqual(scans.map((i) => [i.input, i.error, i.output.totals.orphaned]), [[{ volumes: [], orphans: true, dry_run: false }, null, 0]]);

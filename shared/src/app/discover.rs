@@ -119,6 +119,21 @@ pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
                 summary
                     .attention
                     .extend(t.attention.iter().take(room).cloned());
+                // Deletes that still failed at the end of the batch: the batch failed (the
+                // execution fails), its deletions counted above all the same.
+                if t.failed > 0 {
+                    summary.failed_batches += 1;
+                    if summary.errors.len() < 10 {
+                        summary.errors.push(serde_json::json!({
+                            "Error": crate::ErrorName::DeleteFailed.as_str(),
+                            "Cause": format!(
+                                "{} snapshot(s) could not be deleted: {}",
+                                t.failed,
+                                crate::error::describe_failed(&t.failures)
+                            ),
+                        }));
+                    }
+                }
             }
             (_, error) => {
                 summary.failed_batches += 1;

@@ -195,6 +195,9 @@ pub struct Totals {
     /// Up to [`MAX_ATTENTION`] of the volumes behind `stale`, `held`, `doubtful`, `contested`,
     /// `not_pruned`.
     pub attention: Vec<Attention>,
+    /// Up to [`MAX_ATTENTION`] of the `failed` deletes, with EC2's error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailedDelete>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -584,15 +587,27 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     batch_fuse(&app.settings, &mut decisions, now);
 
     let mut reports = Vec::with_capacity(jobs.len());
-    let mut failed: Vec<FailedDelete> = Vec::new();
+    let mut failed = Vec::new();
     for (job, d) in jobs.values().zip(&decisions) {
         let mut report = volume_report(&job.volume_id, job.policy.to_string(), d, &adopted);
         report.bulk_allowed = d.bulk_allowed(&app.settings.fuse_volume);
         flag(&mut totals, &report, &app.settings.deployment);
-        apply(app, d, &mut report, &mut failed, deadline, dry_run).await;
-        totals.count(&report);
-        tracing::info!(volume_id = %job.volume_id, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), stale = report.stale.is_some(), held = report.held.is_some(), dry_run, "volume pruned");
+        apply(
+            app,
+            d,
+            &mut report,
+            reports.len(),
+            &mut failed,
+            deadline,
+            dry_run,
+        )
+        .await;
         reports.push(report);
+    }
+    let failed = retry_failed(app, &mut reports, failed, deadline).await;
+    for report in &reports {
+        totals.count(report);
+        tracing::info!(volume_id = %report.volume_id, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), stale = report.stale.is_some(), held = report.held.is_some(), dry_run, "volume pruned");
     }
     finish(
         app,
@@ -622,7 +637,7 @@ pub fn fit(reports: Vec<VolumeReport>, budget: usize) -> (Vec<VolumeReport>, usi
     (kept, left_out)
 }
 
-/// Counts, publishes, and fails `DeleteFailed` when a retry may fix what failed.
+/// Counts, publishes, and reports what still failed (`totals.failed`, `totals.failures`).
 #[allow(clippy::too_many_arguments)]
 fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
@@ -637,12 +652,14 @@ fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     totals.failed = failed.len();
     app.publish(&counts(&totals, dry_run), now);
     if !failed.is_empty() {
+        // Reported, not thrown: the totals then count every delete this invocation made (a
+        // retried invocation could not), and the state machines fail on `failed` > 0.
         tracing::error!(
             failed = failed.len(),
             deleted = totals.deleted,
-            "some snapshots could not be deleted"
+            "some snapshots could not be deleted; the execution fails and the next run tries again"
         );
-        return Err(Error::DeleteFailed(failed));
+        totals.failures = failed.into_iter().take(MAX_ATTENTION).collect();
     }
     let (volumes, reports_left_out) = if full_report {
         (reports, 0)
@@ -762,12 +779,24 @@ async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
         let mut report = volume_report(vol, policy, d, &none);
         report.orphaned = Some(*why);
         flag(&mut totals, &report, &settings.deployment);
-        apply(app, d, &mut report, &mut failed, deadline, dry_run).await;
-        totals.count(&report);
+        apply(
+            app,
+            d,
+            &mut report,
+            reports.len(),
+            &mut failed,
+            deadline,
+            dry_run,
+        )
+        .await;
         totals.orphaned += snaps.len();
         totals.orphan_volumes += 1;
-        tracing::info!(volume_id = %vol, reason = %why, snapshots = snaps.len(), deleted = report.deleted.len(), orphans = %settings.orphans, dry_run, "orphaned snapshots");
         reports.push(report);
+    }
+    let failed = retry_failed(app, &mut reports, failed, deadline).await;
+    for report in &reports {
+        totals.count(report);
+        tracing::info!(volume_id = %report.volume_id, reason = ?report.orphaned, deleted = report.deleted.len(), orphans = %settings.orphans, dry_run, "orphaned snapshots");
     }
     totals.volumes = found.len();
     finish(
@@ -903,7 +932,8 @@ async fn apply<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     app: &App<E, V, S>,
     d: &Decision<'_>,
     report: &mut VolumeReport,
-    failed: &mut Vec<FailedDelete>,
+    index: usize,
+    failed: &mut Vec<Failure>,
     deadline: Option<Instant>,
     dry_run: bool,
 ) {
@@ -916,35 +946,91 @@ async fn apply<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
             continue;
         }
         match delete_one(app, e.snapshot_id, deadline).await {
-            Outcome::Deleted => {
-                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, reason = %reason, "delete");
-                report.deleted.push(item(e));
-            }
-            Outcome::AlreadyGone => {
-                tracing::info!(volume_id = %vol, snapshot_id = %e.snapshot_id, "already deleted by someone else");
-                report.already_gone.push(e.snapshot_id.to_string());
-            }
-            Outcome::Deferred => {
-                tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, "deadline near; deletion deferred to the next run");
-                report.deferred.push(deferred(e, DEADLINE_NEAR));
-            }
-            Outcome::Skipped { why, denied } => {
-                tracing::warn!(volume_id = %vol, snapshot_id = %e.snapshot_id, error = %why, denied, "delete refused; skipped");
-                let reasons = vec![why];
-                if denied {
-                    report.denied.push(e.snapshot_id.to_string());
-                }
-                report.skipped.push(Item {
-                    snapshot_id: e.snapshot_id.to_string(),
-                    reasons,
+            Outcome::Failed(f) => {
+                tracing::error!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %f.code, error = %f.message, "delete failed; tried again before this run ends");
+                failed.push(Failure {
+                    volume: index,
+                    item: item(e),
+                    failed: f,
                 });
             }
-            Outcome::Failed(f) => {
-                tracing::error!(volume_id = %vol, snapshot_id = %e.snapshot_id, code = %f.code, error = %f.message, "delete failed");
-                failed.push(f);
-            }
+            outcome => record(report, item(e), outcome),
         }
     }
+}
+
+/// Records how one delete ended in its volume's report (a failure is kept by the caller).
+fn record(report: &mut VolumeReport, item: Item, outcome: Outcome) {
+    let vol = &report.volume_id;
+    let id = &item.snapshot_id;
+    match outcome {
+        Outcome::Deleted => {
+            tracing::info!(volume_id = %vol, snapshot_id = %id, reason = %item.reasons.join(", "), "delete");
+            report.deleted.push(item);
+        }
+        Outcome::AlreadyGone => {
+            tracing::info!(volume_id = %vol, snapshot_id = %id, "already deleted by someone else");
+            report.already_gone.push(item.snapshot_id);
+        }
+        Outcome::Deferred => {
+            tracing::warn!(volume_id = %vol, snapshot_id = %id, "deadline near; deletion deferred to the next run");
+            let mut i = item;
+            i.reasons.push(DEADLINE_NEAR.to_string());
+            report.deferred.push(i);
+        }
+        Outcome::Skipped { why, denied } => {
+            tracing::warn!(volume_id = %vol, snapshot_id = %id, error = %why, denied, "delete refused; skipped");
+            if denied {
+                report.denied.push(item.snapshot_id.clone());
+            }
+            report.skipped.push(Item {
+                snapshot_id: item.snapshot_id,
+                reasons: vec![why],
+            });
+        }
+        Outcome::Failed(_) => unreachable!("failures are kept by the caller"),
+    }
+}
+
+/// The waits before each new pass over the deletes that failed (each already tried by the
+/// SDK's own retries): one invocation settles them and reports exactly what it deleted.
+pub const DELETE_RETRY_WAITS: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
+
+/// A planned delete that failed: its volume's report (index), the plan's item, the error.
+struct Failure {
+    volume: usize,
+    item: Item,
+    failed: FailedDelete,
+}
+
+/// Tries the failed deletes again, a pass after each wait while the deadline allows, recording
+/// every outcome in its volume's report; returns what still failed.
+async fn retry_failed<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
+    app: &App<E, V, S>,
+    reports: &mut [VolumeReport],
+    mut failed: Vec<Failure>,
+    deadline: Option<Instant>,
+) -> Vec<FailedDelete> {
+    for wait in DELETE_RETRY_WAITS {
+        let room = deadline
+            .is_none_or(|d| d.saturating_duration_since(Instant::now()) >= wait + DEADLINE_MARGIN);
+        if failed.is_empty() || !room {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        let mut still = Vec::new();
+        for f in failed {
+            match delete_one(app, &f.item.snapshot_id, deadline).await {
+                Outcome::Failed(again) => {
+                    tracing::error!(volume_id = %reports[f.volume].volume_id, snapshot_id = %f.item.snapshot_id, code = %again.code, error = %again.message, "delete failed again");
+                    still.push(Failure { failed: again, ..f });
+                }
+                outcome => record(&mut reports[f.volume], f.item, outcome),
+            }
+        }
+        failed = still;
+    }
+    failed.into_iter().map(|f| f.failed).collect()
 }
 
 impl Totals {

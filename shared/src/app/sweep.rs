@@ -31,7 +31,7 @@ impl SweepSummary {
     }
 }
 
-/// Retries `f` on retryable errors (`Transient`, `DeleteFailed`) up to `attempts` times, as the
+/// Retries `f` on retryable errors (`Transient`) up to `attempts` times, as the
 /// state machine's Retry does (its waits are not modelled).
 pub async fn with_retries<T, F, Fut>(attempts: u32, f: F) -> Result<T, Error>
 where

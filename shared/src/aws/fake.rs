@@ -23,6 +23,20 @@ use super::{
     MAX_FILTER_VALUES,
 };
 
+/// Every call the fake serves that changes the account.
+pub const WRITES: [&str; 10] = [
+    "CreateTags",
+    "DeleteSnapshot",
+    "PutRule",
+    "PutTargets",
+    "RemoveTargets",
+    "DeleteRule",
+    "CreateSchedule",
+    "UpdateSchedule",
+    "DeleteSchedule",
+    "StartExecution",
+];
+
 type R<T> = Result<T, AwsError>;
 
 /// A token bucket like EC2's per-account API buckets.
@@ -439,6 +453,17 @@ impl FakeAws {
 
     pub fn calls(&self) -> BTreeMap<&'static str, u64> {
         self.st().calls.clone()
+    }
+
+    /// The calls that change something in an account, by name, however many were made (a dry
+    /// run must make none).
+    pub fn writes(&self) -> BTreeMap<&'static str, u64> {
+        self.st()
+            .calls
+            .iter()
+            .filter(|(op, _)| WRITES.contains(op))
+            .map(|(op, n)| (*op, *n))
+            .collect()
     }
 
     pub fn reset_calls(&self) {
