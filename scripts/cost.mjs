@@ -256,7 +256,27 @@ async function runFleet(stack, tap, fleet, volumes) {
   const sweep = await measure(stack, tap, SWEEP, { dry_run: false });
   check(sweep.ok, `${fleet.name}: sweep failed: ${sweep.error}: ${sweep.cause}`);
   check(sweep.output.summary.volumes === volumes, `${fleet.name}: the sweep saw ${sweep.output.summary.volumes} volumes`);
+  endsAtN(stack, fleet);
+  const again = await measure(stack, tap, SWEEP, { dry_run: true });
+  check(again.ok && again.output.summary.deleted === 0, `${fleet.name}: the fleet did not converge: a dry run would still delete ${again.output?.summary?.deleted}`);
   return { fleet, volumes, first, completions, sweep };
+}
+
+/**
+ * The measured runs must also be right, not only cheap: every volume ends with at least the
+ * finest class's N snapshots of ours and at most the policy's sum, and a dry run plans nothing
+ * more to delete (the fleet converged).
+ */
+function endsAtN(stack, fleet) {
+  const counts = Object.values(fleet.tags).map(Number);
+  const finest = counts[0];
+  const budget = sum(counts);
+  const state = stack.fleet('state');
+  for (const [vol, snaps] of Object.entries(state.snapshots)) {
+    const ours = snaps.filter((x) => x.tags['ebs-gens:managed-by'] === 'demo').length;
+    check(ours >= finest, `${fleet.name}: ${vol} ended with ${ours} snapshots of ours, below N=${finest}`);
+    check(ours <= budget, `${fleet.name}: ${vol} ended with ${ours} snapshots of ours, over the policy's ${budget}`);
+  }
 }
 
 // --- the model --------------------------------------------------------------------------------
@@ -352,6 +372,7 @@ async function main() {
   const stack = await startStack({ env, log: (s) => tap.feed(s) });
   const runs = [];
   let scale;
+  let heldOut;
   try {
     for (const fleet of FLEETS) {
       process.stderr.write(`measuring ${fleet.name} (${SAMPLE} volumes)…\n`);
@@ -369,6 +390,18 @@ async function main() {
     check(run.ok, `scale: sweep failed: ${run.error}: ${run.cause}`);
     check(run.output.summary.volumes === PAGE + 1, `scale: the sweep saw ${run.output.summary.volumes} volumes`);
     scale = { fleet: scaleFleet, volumes: PAGE + 1, run };
+    // Held out: a shape neither fitted sweep has (one page, three batches), to test the model on
+    // a run it was not fitted on.
+    const heldOutVolumes = 2 * 100 + 1;
+    process.stderr.write(`measuring a held-out sweep over ${heldOutVolumes} volumes…\n`);
+    await stack.reset();
+    stack.fleet('create-group');
+    stack.fleet('seed-fleet', '--volumes', String(heldOutVolumes), '--tag', 'Daily_Gens=7', '--history', '1');
+    const heldWarm = await measure(stack, tap, SWEEP, { dry_run: false });
+    check(heldWarm.ok, `held-out: first sweep failed: ${heldWarm.error}: ${heldWarm.cause}`);
+    const heldRun = await measure(stack, tap, SWEEP, { dry_run: false });
+    check(heldRun.ok, `held-out: sweep failed: ${heldRun.error}: ${heldRun.cause}`);
+    heldOut = { volumes: heldOutVolumes, run: heldRun };
   } finally {
     await stack.stop();
   }
@@ -392,10 +425,14 @@ async function main() {
   for (const s of [small, large]) {
     check(Math.abs(predicted(s) - s.run.transitions) < 1e-6, `the transition model predicts ${predicted(s)} for a sweep that made ${s.run.transitions}`);
   }
+  // The model on the run it was not fitted on.
+  const held = shapeOf(heldOut.run, heldOut.volumes);
+  check(held.pages === 1 && held.batches === 3, `the held-out sweep ran ${held.pages} pages and ${held.batches} batches (expected 1 and 3)`);
+  check(Math.abs(predicted(held) - held.run.transitions) < 1e-6, `the transition model predicts ${predicted(held)} for the held-out sweep, which made ${held.run.transitions}`);
 
   console.log('## Measured');
   console.log(`Sweep state transitions: ${fmt(fixedT)} per sweep + ${fmt(perPageT)} per page of ${PAGE} volumes + ${fmt(perBatchT)} per batch of ${BATCH} volumes`);
-  console.log(`  (from a ${small.volumes}-volume sweep: ${small.pages} page, ${small.batches} batch, ${small.run.transitions} transitions; and a ${large.volumes}-volume sweep: ${large.pages} pages, ${large.batches} batches, ${large.run.transitions} transitions)`);
+  console.log(`  (from a ${small.volumes}-volume sweep: ${small.pages} page, ${small.batches} batch, ${small.run.transitions} transitions; and a ${large.volumes}-volume sweep: ${large.pages} pages, ${large.batches} batches, ${large.run.transitions} transitions; checked on a held-out ${held.volumes}-volume sweep: ${held.pages} page, ${held.batches} batches, ${held.run.transitions} transitions, predicted ${fmt(predicted(held))})`);
   const per1000 = shape(PER, BATCH);
   console.log(`  a sweep over ${PER} volumes: ${per1000.pages} pages, ${per1000.batches} batches, ${fmt(predicted(per1000))} transitions\n`);
 

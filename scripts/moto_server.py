@@ -1,4 +1,4 @@
-"""moto_server, with one correction so the emulator answers as AWS does.
+"""moto_server, with corrections so the emulator answers as AWS does.
 
 1. moto 5.2.5 matches a multi-value `tag-key` / `tag-value` filter with subset/superset semantics
 (a volume tagged {Daily_Gens, Name} does not match tag-key=[Hourly_Gens, Daily_Gens, ...]).
@@ -13,11 +13,19 @@ with MaxResults (and no VolumeIds, which AWS does not combine with it) at most t
 come back, with a NextToken while more remain. So a sweep over more volumes than its page size
 runs its page loop on the emulator as it does in AWS (`make cost` measures it).
 
+4. DescribeSnapshots and Scheduler's ListSchedules page as AWS does (moto 5.2.5 returns one page,
+or pages ListSchedules by 50 whatever MaxResults says): at most MaxResults items, a NextToken while
+more remain. With EBS_GENS_MOTO_SHORT_PAGES=1 in the emulator's environment, every paged listing
+answers as AWS may: the first page empty but for its NextToken, later pages at most half of
+MaxResults — so a client that stops at a short or empty page loses items, and a test sees it.
+
 Usage is the same as moto_server: python scripts/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import datetime
 import fnmatch
+import json
+import os
 import re
 import sys
 
@@ -25,6 +33,8 @@ from moto.core.responses import ActionResult
 from moto.ec2 import utils as ec2_utils
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+from moto.scheduler.models import EventBridgeSchedulerBackend
+from moto.scheduler.responses import EventBridgeSchedulerResponse
 from moto.server import main
 
 _original = ec2_utils.is_filter_matching
@@ -57,6 +67,19 @@ def _create_backdated_snapshot(self, volume_id, description, *args, **kwargs):
 EBSBackend.create_snapshot = _create_backdated_snapshot
 
 
+SHORT_PAGES = os.environ.get("EBS_GENS_MOTO_SHORT_PAGES") == "1"
+
+
+def _page(items, max_results, token):
+    """One page of `items` and the next token, as AWS pages (see 4. above)."""
+    if token is None and SHORT_PAGES and items:
+        return [], "0"
+    start = int(token) if token and token.isdigit() else 0
+    size = max(1, max_results // 2) if SHORT_PAGES else max_results
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
 def _describe_volumes_paged(self):
     filters = self._filters_from_querystring()
     volume_ids = self._get_param("VolumeIds", [])
@@ -64,15 +87,51 @@ def _describe_volumes_paged(self):
     max_results = self._get_int_param("MaxResults")
     if not max_results or volume_ids:
         return ActionResult({"Volumes": volumes})
-    token = self._get_param("NextToken")
-    start = int(token) if token and token.isdigit() else 0
-    result = {"Volumes": volumes[start:start + max_results]}
-    if start + max_results < len(volumes):
-        result["NextToken"] = str(start + max_results)
+    page, token = _page(volumes, max_results, self._get_param("NextToken"))
+    result = {"Volumes": page}
+    if token:
+        result["NextToken"] = token
     return ActionResult(result)
 
 
 ElasticBlockStore.describe_volumes = _describe_volumes_paged
+
+
+def _describe_snapshots_paged(self):
+    filters = self._filters_from_querystring()
+    snapshot_ids = self._get_param("SnapshotIds", [])
+    snapshots = list(self.ec2_backend.describe_snapshots(snapshot_ids=snapshot_ids, filters=filters))
+    max_results = self._get_int_param("MaxResults")
+    if not max_results or snapshot_ids:
+        return ActionResult({"Snapshots": snapshots})
+    page, token = _page(snapshots, max_results, self._get_param("NextToken"))
+    result = {"Snapshots": page}
+    if token:
+        result["NextToken"] = token
+    return ActionResult(result)
+
+
+ElasticBlockStore.describe_snapshots = _describe_snapshots_paged
+
+# The backend's own listing, without moto's paginate decorator (it ignores MaxResults here).
+_all_schedules = EventBridgeSchedulerBackend.list_schedules.__wrapped__
+
+
+def _list_schedules_paged(self):
+    q = self.querystring
+    first = lambda k: (q.get(k) or [None])[0]  # noqa: E731
+    schedules = _all_schedules(self.scheduler_backend, q.get("ScheduleGroup"), first("State"), first("NamePrefix"))
+    # A stable order (moto sorts by creation time, which ties within a second).
+    schedules.sort(key=lambda x: x.arn)
+    max_results = int(first("MaxResults") or 100)
+    page, token = _page(schedules, max_results, first("NextToken"))
+    result = {"Schedules": [sch.to_dict(short=True) for sch in page]}
+    if token:
+        result["NextToken"] = token
+    return json.dumps(result)
+
+
+EventBridgeSchedulerResponse.list_schedules = _list_schedules_paged
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, TimeZone, Utc};
 use ebs_gens::app::sweep::{sweep, sweep_with, PAGE_SIZE};
 use ebs_gens::app::App;
-use ebs_gens::aws::fake::FakeAws;
+use ebs_gens::aws::fake::{self, FakeAws};
 use ebs_gens::aws::{Ec2Api, Filter, PageRequest};
 use ebs_gens::config::Settings;
 use ebs_gens::snapshot::{SnapshotState, TAG_MANAGED_BY, TAG_VOLUME};
@@ -227,7 +227,53 @@ async fn case(volumes: usize, per: usize) -> String {
         ratio <= 1.2,
         "{ratio:.3} × the lower bound is over the 1.2 target"
     );
+    // DeleteSnapshot dominates the total: exactly one per planned delete, and every other call
+    // bounded on its own, so a regression there cannot hide behind the deletes.
+    let deletes = ours.get("DeleteSnapshot").copied().unwrap_or(0);
+    assert_eq!(deletes, f.deletes as u64, "one DeleteSnapshot per planned delete");
+    let others = t_ours - deletes;
+    let reachable = reachable_without_deletes(&f);
+    assert!(
+        others <= reachable,
+        "{others} calls besides DeleteSnapshot, over the reachable {reachable}"
+    );
+    out.push_str(&format!(
+        "calls besides DeleteSnapshot: {others} (reachable bound {reachable})\n"
+    ));
+    // The recipe column is the recipe's real run: it reaches the same end state (the same
+    // deletes) and costs more.
+    assert_eq!(
+        old.get("DeleteSnapshot").copied(),
+        Some(f.deletes as u64),
+        "the recipe did not reach the same end state"
+    );
+    assert!(
+        t_old > t_ours,
+        "the recipe ({t_old}) is not costlier than ebs-gens ({t_ours})"
+    );
     out
+}
+
+/// The fewest calls besides DeleteSnapshot one sweep of a fresh rules deployment can make as
+/// ebs-gens is built: volume listings (ensure-rules by 500, discovery pages of 250, one re-read
+/// per prune batch of ≤ 100, the orphan scan's volumes by id, 200 a call), snapshot listings (at
+/// least one per batch, then the orphan scan's pages of 1000), one instance-name lookup and one
+/// CreateTags per volume with adoptions (each volume's adopted snapshots get their own tags), and
+/// the rule work (ListRules, one PutRule and one PutTargets per rule).
+fn reachable_without_deletes(f: &Fleet) -> u64 {
+    let pages = f.volumes.div_ceil(PAGE_SIZE as usize);
+    let batches: usize = (0..pages)
+        .map(|p| {
+            (f.volumes - p * PAGE_SIZE as usize)
+                .min(PAGE_SIZE as usize)
+                .div_ceil(100)
+        })
+        .sum();
+    let volume_calls = f.volumes.div_ceil(500) + pages + batches + f.volumes.div_ceil(200);
+    let snapshot_calls = batches.max(f.snapshots.div_ceil(1000)) + f.snapshots.div_ceil(1000);
+    let adoption_calls = batches + f.adopt.min(f.volumes);
+    let rule_calls = 1 + 2 * f.rules;
+    (volume_calls + snapshot_calls + adoption_calls + rule_calls) as u64
 }
 
 /// Calls of one sweep, per operation.
@@ -332,6 +378,21 @@ async fn backends(volumes: usize, per: usize) -> String {
         "scheduler no-change sweep made {} calls, over {bound}",
         total(&ss)
     );
+    // The rules backend's no-change sweep: the same listings, but its rules (pages of 100, and
+    // the targets of each of its rules) instead of schedule pages, and one ListSchedules (the
+    // migration check).
+    let rules = volumes.div_ceil(5);
+    let rules_bound = bound - volumes.div_ceil(100) - 1 + rules.div_ceil(100) + 1 + rules + 1;
+    assert!(
+        total(&rs) <= rules_bound as u64,
+        "rules no-change sweep made {} calls, over {rules_bound}",
+        total(&rs)
+    );
+    for (name, m) in [("rules", &rs), ("scheduler", &ss)] {
+        for op in fake::WRITES {
+            assert!(!m.contains_key(op), "{name}: a no-change sweep made {op}");
+        }
+    }
     assert_eq!(
         sf.get("CreateSchedule").copied(),
         Some(volumes as u64),

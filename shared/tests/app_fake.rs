@@ -558,3 +558,18 @@ async fn tag_snapshot_adopts_once_duplicates_change_nothing_failures_tag_nothing
         .unwrap_err();
     assert_eq!(err.name(), ErrorName::InvalidInput);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_over_short_and_empty_pages_deletes_exactly_what_full_pages_would() {
+    let fake = FakeAws::new(ACCOUNT);
+    for v in 0..3 {
+        fake.add_volume(&format!("vol-{v}"), None, &[("Daily_Gens", "7")]);
+        history(&fake, &format!("vol-{v}"), 12);
+    }
+    fake.short_pages();
+    let s = sweep(&app(&fake), false, now(), 3).await.unwrap();
+    assert_eq!((s.totals.volumes, s.totals.deleted, s.totals.kept), (3, 15, 21));
+    for v in 0..3 {
+        assert_eq!(ids_of(&fake, &format!("vol-{v}")).len(), 7);
+    }
+}

@@ -600,3 +600,23 @@ async fn a_state_machine_never_gets_a_result_over_its_limit_and_totals_stay_whol
     .await;
     assert_eq!((full.volumes.len(), full.reports_left_out), (150, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_execution_name_is_idempotent_only_while_that_execution_runs() {
+    use ebs_gens::aws::ExecutionsApi;
+    let fake = FakeAws::new(ACCOUNT);
+    let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:ebs-gens-prod-sweep";
+    let arn = fake.start_execution(sm, "run-1", "{}").await.unwrap();
+    // Running: the same name and input is the same execution.
+    assert_eq!(fake.start_execution(sm, "run-1", "{}").await.unwrap(), arn);
+    // Another input under that name: refused.
+    let e = fake
+        .start_execution(sm, "run-1", r#"{"dry_run":true}"#)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "ExecutionAlreadyExists");
+    // Ended: the name stays taken.
+    fake.finish_execution(&arn, "SUCCEEDED", Some("{}"), None);
+    let e = fake.start_execution(sm, "run-1", "{}").await.unwrap_err();
+    assert_eq!(e.code, "ExecutionAlreadyExists");
+}

@@ -46,6 +46,11 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// moto_server with extra environment (e.g. `EBS_GENS_MOTO_SHORT_PAGES=1`).
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let python = root.join(".venv/bin/python");
         assert!(
@@ -63,6 +68,7 @@ impl Moto {
             .arg(root.join("scripts/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -532,12 +538,90 @@ async fn sdk_adapter_classifies_moto_errors() {
     assert!(page.items.is_empty());
 }
 
+/// `n` daily schedules of deployment `prod`, one per volume.
+fn schedule_specs(n: usize) -> Vec<ebs_gens::schedules::ScheduleSpec> {
+    use ebs_gens::policy::GenClass;
+    use ebs_gens::schedules::{spec, ScheduleContext, ScheduleVolume};
+    let ctx = ScheduleContext {
+        deployment: "prod".into(),
+        time_zone: "Asia/Tokyo".into(),
+        flexible_window_minutes: 60,
+        role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
+        dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:dlq".into()),
+        partition: "aws".into(),
+    };
+    (0..n)
+        .map(|i| {
+            spec(
+                &ScheduleVolume {
+                    volume_id: format!("vol-{i:017x}"),
+                    class: GenClass::Daily,
+                    expression: "cron(30 9 * * ? *)".into(),
+                    tags: vec![("ebs-gens:managed-by".into(), "prod".into())],
+                    identity: String::new(),
+                },
+                &ctx,
+            )
+        })
+        .collect()
+}
+
+/// EC2 may answer a page with fewer items than MaxResults, even none, and a NextToken; so may
+/// Scheduler. The SDK adapters and the paging loop follow the token to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_and_empty_pages_with_a_next_token_are_followed_to_the_end() {
+    use ebs_gens::aws::sdk::SdkScheduler;
+    use ebs_gens::aws::SchedulerApi;
+    let moto = Moto::start_with(&[("EBS_GENS_MOTO_SHORT_PAGES", "1")]);
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let vol = volume(&ec2, &[("Daily_Gens", "3")], None).await;
+    for _ in 0..25 {
+        snapshot(&ec2, &vol, &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, &vol)]).await;
+    }
+    let raw = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .max_results(10)
+        .send()
+        .await
+        .unwrap();
+    assert!(raw.snapshots().is_empty() && raw.next_token().is_some(), "{raw:?}");
+    let client = Ec2::new(SdkEc2::new(&config), Pacer::unlimited());
+    assert_eq!(client.snapshots_of(std::slice::from_ref(&vol)).await.unwrap().len(), 25);
+    assert_eq!(client.snapshots_managed_by("prod").await.unwrap().len(), 25);
+
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    scheduler
+        .create_schedule_group()
+        .name("ebs-gens-prod")
+        .send()
+        .await
+        .unwrap();
+    let api = SdkScheduler::from_client(scheduler.clone());
+    let specs = schedule_specs(130);
+    for s in &specs {
+        api.create_schedule("ebs-gens-prod", s).await.unwrap();
+    }
+    let first = scheduler
+        .list_schedules()
+        .group_name("ebs-gens-prod")
+        .max_results(100)
+        .send()
+        .await
+        .unwrap();
+    assert!(first.schedules().is_empty() && first.next_token().is_some());
+    let listed = ebs_gens::aws::client::Schedules::new(&api)
+        .listed("ebs-gens-prod")
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 130);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
     use ebs_gens::aws::sdk::SdkScheduler;
     use ebs_gens::aws::SchedulerApi;
-    use ebs_gens::policy::GenClass;
-    use ebs_gens::schedules::{spec, ScheduleContext, ScheduleVolume};
 
     let moto = Moto::start();
     let config = moto.config().await;
@@ -549,32 +633,20 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
         .await
         .unwrap();
     let api = SdkScheduler::from_client(client.clone());
-    let ctx = ScheduleContext {
-        deployment: "prod".into(),
-        time_zone: "Asia/Tokyo".into(),
-        flexible_window_minutes: 60,
-        role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
-        dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:dlq".into()),
-        partition: "aws".into(),
-    };
-    let specs: Vec<_> = (0..130)
-        .map(|i| {
-            let vol = format!("vol-{i:017x}");
-            spec(
-                &ScheduleVolume {
-                    volume_id: vol.clone(),
-                    class: GenClass::Daily,
-                    expression: "cron(30 9 * * ? *)".into(),
-                    tags: vec![("ebs-gens:managed-by".into(), "prod".into())],
-                    identity: String::new(),
-                },
-                &ctx,
-            )
-        })
-        .collect();
+    let specs = schedule_specs(130);
     for s in &specs {
         api.create_schedule("ebs-gens-prod", s).await.unwrap();
     }
+    // The emulator pages as Scheduler does (scripts/moto_server.py): 100, then 30.
+    let first = client
+        .list_schedules()
+        .group_name("ebs-gens-prod")
+        .max_results(100)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.schedules().len(), 100);
+    assert!(first.next_token().is_some());
     // Every page followed: 130 names in pages of at most 100.
     let client_side = ebs_gens::aws::client::Schedules::new(&api);
     let listed = client_side.listed("ebs-gens-prod").await.unwrap();

@@ -348,3 +348,12 @@ proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn the_fake_refuses_remove_targets_over_eventbridges_limit_of_10_ids_saying_so() {
+    use ebs_gens::aws::EventsApi;
+    let fake = ebs_gens::aws::fake::FakeAws::new("123456789012");
+    let ids: Vec<String> = (0..11).map(|i| format!("vol-{i}")).collect();
+    let e = fake.remove_targets("any-rule", &ids).await.unwrap_err();
+    assert!(e.message.contains("1 to 10 ids"), "{}", e.message);
+}

@@ -97,8 +97,6 @@ async fn a_fresh_deployment_creates_one_schedule_per_volume_with_our_tags_and_zo
 #[tokio::test(start_paused = true)]
 async fn a_no_change_reconcile_reads_the_listing_only_and_writes_nothing() {
     let fake = fleet(250);
-    // Scheduler's control-plane rate limits are not modelled by the fake (unverified offline).
-    fake.set_bucket("CreateSchedule", 1e9, 1e9);
     ensure(&app(&fake, "scheduler")).await;
     fake.reset_calls();
     let out = ensure(&app(&fake, "scheduler")).await;
@@ -229,4 +227,154 @@ async fn without_a_scheduler_role_the_scheduler_backend_fails_loudly() {
         .unwrap_err();
     assert!(e.to_string().contains("EBS_GENS_SCHEDULER_ROLE_ARN"), "{e}");
     assert!(fake.schedules_in(GROUP).is_empty());
+}
+
+/// Pacing is the point here: the fake's CreateSchedule bucket is Scheduler's lowest regional
+/// quota (250 requests/s), not lifted. A first deployment of 1,000 volumes is reconciled in one
+/// invocation within ensure-rules' deadline, throttling answered as back-pressure.
+#[tokio::test(start_paused = true)]
+async fn a_first_deployment_of_1000_volumes_fits_one_invocation_at_schedulers_real_rate() {
+    let fake = fleet(1000);
+    let started = tokio::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(120);
+    let out = ensure_rules::handle(&app(&fake, "scheduler"), EnsureInput::default(), Some(deadline))
+        .await
+        .unwrap();
+    assert!(!out.more, "{:?}", out.schedules);
+    assert_eq!(out.schedules.created.len(), 1000);
+    assert_eq!(fake.schedules_in(GROUP).len(), 1000);
+    // 1,000 creates at 250/s after a burst of 250: at least 3 s, far inside the deadline.
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_secs(3), "{took:?}: the rate was not applied");
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+}
+
+/// AWS may page short, even empty with a NextToken: the reconcile must follow every token,
+/// or it would miss schedules (re-creating them) and volumes (deleting theirs).
+#[tokio::test(start_paused = true)]
+async fn a_reconcile_over_short_and_empty_pages_sees_every_volume_and_schedule() {
+    let fake = fleet(250);
+    fake.short_pages();
+    let out = ensure(&app(&fake, "scheduler")).await;
+    assert_eq!(out.schedules.created.len(), 250);
+    let again = ensure(&app(&fake, "scheduler")).await;
+    assert_eq!((again.changes, again.schedules.unchanged), (0, 250));
+}
+
+// ---- the schedule reconcile, over random listings ----
+
+mod reconcile_properties {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use ebs_gens::policy::GenClass;
+    use ebs_gens::schedules::{
+        parse_schedule_name, reconcile, spec, ListedSchedule, ScheduleContext, ScheduleSpec,
+        ScheduleVolume,
+    };
+    use proptest::prelude::*;
+
+    fn ctx(zone: &str) -> ScheduleContext {
+        ScheduleContext {
+            deployment: "prod".into(),
+            time_zone: zone.into(),
+            flexible_window_minutes: 60,
+            role_arn: "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into(),
+            dead_letter_arn: None,
+            partition: "aws".into(),
+        }
+    }
+
+    fn daily(vol: u8, zone: &str) -> ScheduleSpec {
+        spec(
+            &ScheduleVolume {
+                volume_id: format!("vol-{vol:017x}"),
+                class: GenClass::Daily,
+                expression: "cron(30 9 * * ? *)".into(),
+                tags: vec![("ebs-gens:managed-by".into(), "prod".into())],
+                identity: String::new(),
+            },
+            &ctx(zone),
+        )
+    }
+
+    /// Per volume 0..12: wanted or not; what is listed for it (nothing, the current schedule
+    /// enabled or disabled, an outdated one from another zone); whether it is misconfigured
+    /// (its schedules kept); plus names we never made.
+    fn arb_case() -> impl Strategy<Value = (Vec<ScheduleSpec>, Vec<ListedSchedule>, BTreeSet<String>)> {
+        (
+            prop::collection::vec((any::<bool>(), 0u8..4, any::<bool>(), any::<bool>()), 12),
+            prop::collection::vec("[a-z-]{1,20}", 0..4),
+        )
+            .prop_map(|(vols, foreign)| {
+                let (mut desired, mut listed, mut keep) = (vec![], vec![], BTreeSet::new());
+                for (i, (wanted, listing, enabled, misconfigured)) in vols.into_iter().enumerate() {
+                    let current = daily(i as u8, "Asia/Tokyo");
+                    if wanted {
+                        desired.push(current.clone());
+                    }
+                    match listing {
+                        1 => listed.push(ListedSchedule { name: current.name.clone(), enabled }),
+                        2 => listed.push(ListedSchedule { name: daily(i as u8, "UTC").name, enabled }),
+                        3 => {
+                            listed.push(ListedSchedule { name: current.name.clone(), enabled });
+                            listed.push(ListedSchedule { name: daily(i as u8, "UTC").name, enabled: true });
+                        }
+                        _ => {}
+                    }
+                    if misconfigured && !wanted {
+                        keep.insert(current.volume_id.clone());
+                    }
+                }
+                for name in foreign {
+                    listed.push(ListedSchedule { name, enabled: true });
+                }
+                (desired, listed, keep)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn after_the_changes_every_wanted_schedule_exists_enabled_and_nothing_else_of_ours_remains(
+            (desired, listed, keep) in arb_case()
+        ) {
+            let c = reconcile(&desired, &listed, &keep);
+            let listed_state: BTreeMap<&str, bool> = listed.iter().map(|l| (l.name.as_str(), l.enabled)).collect();
+            let wanted: BTreeSet<&str> = desired.iter().map(|s| s.name.as_str()).collect();
+            // Each wanted schedule: created when absent, enabled when disabled, else unchanged.
+            for s in &desired {
+                let created = c.create.iter().any(|x| x.name == s.name);
+                let enabled = c.enable.iter().any(|x| x.name == s.name);
+                match listed_state.get(s.name.as_str()) {
+                    None => prop_assert!(created && !enabled, "{} not created", s.name),
+                    Some(false) => prop_assert!(enabled && !created, "{} not enabled", s.name),
+                    Some(true) => prop_assert!(!created && !enabled, "{} touched", s.name),
+                }
+            }
+            let unchanged = desired.iter().filter(|s| listed_state.get(s.name.as_str()) == Some(&true)).count();
+            prop_assert_eq!(c.unchanged, unchanged);
+            // Deletes: only listed names of ours, never a wanted one, never a kept volume's.
+            for name in &c.delete {
+                prop_assert!(listed_state.contains_key(name.as_str()), "{} deleted but not listed", name);
+                prop_assert!(!wanted.contains(name.as_str()), "{} wanted, yet deleted", name);
+                let (vol, _) = parse_schedule_name(name).expect("only our names are deleted");
+                prop_assert!(!keep.contains(&vol), "{} of a kept volume deleted", name);
+            }
+            // After the changes: ours are exactly the wanted ones plus the kept volumes'.
+            let after: BTreeSet<&str> = listed_state
+                .keys()
+                .copied()
+                .filter(|n| !c.delete.iter().any(|d| d == n))
+                .chain(c.create.iter().map(|s| s.name.as_str()))
+                .filter(|n| parse_schedule_name(n).is_some())
+                .collect();
+            for n in &after {
+                let (vol, _) = parse_schedule_name(n).unwrap();
+                prop_assert!(wanted.contains(n) || keep.contains(&vol), "{} remains", n);
+            }
+            for n in &wanted {
+                prop_assert!(after.contains(n), "{} missing after the changes", n);
+            }
+        }
+    }
 }

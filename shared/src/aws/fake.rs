@@ -128,6 +128,8 @@ struct State {
     scheduler_latency: std::time::Duration,
     /// Other accounts' snapshots shared with us.
     shared_with_us: BTreeSet<String>,
+    /// Answer paged listings with short pages (see `page`).
+    short_pages: bool,
 }
 
 /// The fake account. Cheap to share behind `&` (all methods take `&self`).
@@ -466,6 +468,12 @@ impl FakeAws {
             .collect()
     }
 
+    /// Answers every paged listing as AWS may: an empty first page with a NextToken, then
+    /// pages of at most half of MaxResults.
+    pub fn short_pages(&self) {
+        self.st().short_pages = true;
+    }
+
     pub fn reset_calls(&self) {
         self.st().calls.clear();
     }
@@ -595,6 +603,13 @@ impl FakeAws {
                     ))
                 }
             },
+        };
+        // Short pages, as AWS may answer: the first page empty but for its token, later pages
+        // at most half of MaxResults.
+        let size = match (st.short_pages, req.next_token.is_none(), req.max_results) {
+            (true, true, Some(_)) if !items.is_empty() => 0,
+            (true, _, Some(_)) => (size / 2).max(1),
+            _ => size,
         };
         let end = offset.saturating_add(size).min(items.len());
         let page: Vec<T> = items[offset.min(end)..end].to_vec();
@@ -1122,7 +1137,7 @@ impl EventsApi for FakeAws {
                 op,
                 ErrorKind::Invalid,
                 "ValidationException",
-                "RemoveTargets takes 1 to 100 ids",
+                format!("RemoveTargets takes 1 to {MAX_IDS_PER_REMOVE} ids"),
             ));
         }
         let Some(r) = st.rules.get_mut(rule) else {
@@ -1211,8 +1226,9 @@ impl ExecutionsApi for FakeAws {
             state_machine_arn.replace(":stateMachine:", ":execution:")
         );
         match st.executions.get(&arn) {
-            // Standard workflows: the same name and input is idempotent; another input is refused.
-            Some((prev, _)) if prev == input => return Ok(arn),
+            // Standard workflows: the same name and input is idempotent while that execution is
+            // running; afterwards, or with another input, the name is taken (for 90 days).
+            Some((prev, e)) if prev == input && e.status == "RUNNING" => return Ok(arn),
             Some(_) => {
                 return Err(err(
                     op,
