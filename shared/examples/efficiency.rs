@@ -230,7 +230,10 @@ async fn case(volumes: usize, per: usize) -> String {
     // DeleteSnapshot dominates the total: exactly one per planned delete, and every other call
     // bounded on its own, so a regression there cannot hide behind the deletes.
     let deletes = ours.get("DeleteSnapshot").copied().unwrap_or(0);
-    assert_eq!(deletes, f.deletes as u64, "one DeleteSnapshot per planned delete");
+    assert_eq!(
+        deletes, f.deletes as u64,
+        "one DeleteSnapshot per planned delete"
+    );
     let others = t_ours - deletes;
     let reachable = reachable_without_deletes(&f);
     assert!(

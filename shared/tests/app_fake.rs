@@ -568,7 +568,10 @@ async fn a_sweep_over_short_and_empty_pages_deletes_exactly_what_full_pages_woul
     }
     fake.short_pages();
     let s = sweep(&app(&fake), false, now(), 3).await.unwrap();
-    assert_eq!((s.totals.volumes, s.totals.deleted, s.totals.kept), (3, 15, 21));
+    assert_eq!(
+        (s.totals.volumes, s.totals.deleted, s.totals.kept),
+        (3, 15, 21)
+    );
     for v in 0..3 {
         assert_eq!(ids_of(&fake, &format!("vol-{v}")).len(), 7);
     }

@@ -586,9 +586,19 @@ async fn short_and_empty_pages_with_a_next_token_are_followed_to_the_end() {
         .send()
         .await
         .unwrap();
-    assert!(raw.snapshots().is_empty() && raw.next_token().is_some(), "{raw:?}");
+    assert!(
+        raw.snapshots().is_empty() && raw.next_token().is_some(),
+        "{raw:?}"
+    );
     let client = Ec2::new(SdkEc2::new(&config), Pacer::unlimited());
-    assert_eq!(client.snapshots_of(std::slice::from_ref(&vol)).await.unwrap().len(), 25);
+    assert_eq!(
+        client
+            .snapshots_of(std::slice::from_ref(&vol))
+            .await
+            .unwrap()
+            .len(),
+        25
+    );
     assert_eq!(client.snapshots_managed_by("prod").await.unwrap().len(), 25);
 
     let scheduler = aws_sdk_scheduler::Client::new(&config);

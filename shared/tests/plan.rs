@@ -682,7 +682,11 @@ fn reference(p: &VolumePolicy, tz: Tz, snaps: &[Snapshot]) -> BTreeSet<String> {
         .iter()
         .filter(|s| mine(s) && !pinned(s) && s.state == SnapshotState::Completed)
         .collect();
-    candidates.sort_by(|a, b| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
+    candidates.sort_by(|a, b| {
+        b.start_time
+            .cmp(&a.start_time)
+            .then_with(|| b.id.cmp(&a.id))
+    });
     let finest = p.gens()[0].0;
     let mut keep: BTreeSet<&str> = BTreeSet::new();
     for &(class, n) in p.gens() {
@@ -733,7 +737,14 @@ fn arb_edgy_snapshot(i: usize) -> impl Strategy<Value = Snapshot> {
             7 => 0i64..(400 * 24),
         ],
         0u8..16,
-        prop::sample::select(vec!["completed", "completed", "completed", "pending", "error", "recoverable"]),
+        prop::sample::select(vec![
+            "completed",
+            "completed",
+            "completed",
+            "pending",
+            "error",
+            "recoverable",
+        ]),
     )
         .prop_map(move |(hours, sel, state)| {
             let mut s = ours(
@@ -795,6 +806,107 @@ proptest! {
             prop_assert!(deleted.is_empty(), "doubtful input, yet deletes: {:?}", deleted);
         } else {
             prop_assert_eq!(deleted, reference(&p, tz, &snaps));
+        }
+    }
+}
+
+// ---- the fuse, orphan planning and adoption, over the same edgy fleets ----
+
+fn fuse_settings() -> ebs_gens::config::Settings {
+    ebs_gens::config::Settings::from_lookup(|k| match k {
+        "EBS_GENS_DEPLOYMENT" => Some(DEP.to_string()),
+        "EBS_GENS_BACKEND" => Some("rules".to_string()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The volume fuse: a run whose surplus trips it deletes nothing unless acknowledged; one
+    /// that does not trip it deletes exactly the plan's deletes.
+    #[test]
+    fn the_volume_fuse_holds_every_bulk_deletion_it_is_not_told_to_allow(
+        p in arb_policy(),
+        snaps in arb_edgy_fleet(),
+        acknowledged in any::<bool>(),
+    ) {
+        use ebs_gens::app::prune::{decide, VolumeFacts};
+        let settings = fuse_settings();
+        let job = ebs_gens::app::VolumeJob {
+            volume_id: VOL.into(),
+            policy: p,
+            instance_id: None,
+            volume_name: None,
+        };
+        let facts = VolumeFacts { created: None, ack_tag: None, allow_bulk_delete: acknowledged };
+        let d = decide(&settings, ACCOUNT, &job, &snaps, &[], &facts, now());
+        let (deletes, completed) = ebs_gens::health::bulk(&d.plan);
+        let going: Vec<&str> = d.deletes().map(|e| e.snapshot_id).collect();
+        if settings.fuse_volume.trips(deletes, completed) && !acknowledged {
+            prop_assert!(going.is_empty(), "tripped ({deletes} of {completed}) yet deletes {:?}", going);
+            prop_assert!(d.held.is_some());
+        } else {
+            let planned: Vec<&str> = d.plan.delete.iter().map(|e| e.snapshot_id).collect();
+            prop_assert_eq!(going, planned);
+        }
+    }
+
+    /// Orphans: `keep` deletes nothing, not even failed ones; `keep-last=K,older-than=D` deletes
+    /// only ours, never one of the K newest completed, never a completed one younger than D days.
+    #[test]
+    fn orphan_planning_keeps_the_newest_the_young_and_everything_under_keep(
+        snaps in arb_edgy_fleet(),
+        keep in 0u32..5,
+        days in 0u32..60,
+    ) {
+        use ebs_gens::health::{plan_orphans, OrphanPolicy};
+        let c = ctx(Tz::UTC);
+        prop_assert!(plan_orphans(VOL, OrphanPolicy::Keep, &c, &snaps, now()).delete.is_empty());
+        let out = plan_orphans(VOL, OrphanPolicy::KeepLast { keep, older_than_days: days }, &c, &snaps, now());
+        let pinned = |s: &Snapshot| s.tags.get(TAG_KEEP).is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"));
+        let mut completed: Vec<&Snapshot> = snaps.iter().filter(|s| mine(s) && !pinned(s) && s.state == SnapshotState::Completed).collect();
+        completed.sort_by(|a, b| b.start_time.cmp(&a.start_time).then_with(|| b.id.cmp(&a.id)));
+        let newest: BTreeSet<&str> = completed.iter().take(keep as usize).map(|s| s.id.as_str()).collect();
+        for e in &out.delete {
+            let s = snaps.iter().find(|s| s.id == e.snapshot_id).unwrap();
+            prop_assert!(mine(s) && !pinned(s), "{} deleted: not ours or pinned", s.id);
+            if s.state == SnapshotState::Completed {
+                prop_assert!(!newest.contains(s.id.as_str()), "{} is one of the {keep} newest", s.id);
+                prop_assert!(now() - s.start_time > Duration::days(days.into()), "{} is younger than {days} days", s.id);
+            } else {
+                prop_assert_eq!(&s.state, &SnapshotState::Error);
+            }
+        }
+    }
+
+    /// Adoption never takes a snapshot that is tagged, not completed, another account's, of an
+    /// unmanaged volume, or outside what the mode allows.
+    #[test]
+    fn adoption_takes_only_untagged_completed_own_snapshots_the_mode_allows(
+        snaps in arb_edgy_fleet(),
+        mode in prop::sample::select(vec!["schedule-window", "any-untagged", "never"]),
+        managed in any::<bool>(),
+        tz in prop::sample::select(vec![Tz::UTC, chrono_tz::Pacific::Pago_Pago]),
+    ) {
+        use ebs_gens::ownership::{decide_adoption, Adoption, AdoptionMode, AdoptionRule};
+        let mode: AdoptionMode = mode.parse().unwrap();
+        let schedule = ebs_gens::Schedule::parse("cron(30 9 * * ? *)").unwrap();
+        let window = Duration::minutes(30);
+        let rule = AdoptionRule { mode, window, tz, deployment: DEP, account_id: ACCOUNT };
+        for s in &snaps {
+            let got = decide_adoption(&rule, s, managed.then_some(&schedule));
+            if matches!(got, Adoption::Adopt) {
+                prop_assert!(s.tags.is_empty(), "{} is tagged", s.id);
+                prop_assert_eq!(&s.state, &SnapshotState::Completed);
+                prop_assert_eq!(s.owner_id.as_str(), ACCOUNT);
+                prop_assert!(managed, "{} of an unmanaged volume", s.id);
+                prop_assert!(mode != AdoptionMode::Never);
+                if mode == AdoptionMode::ScheduleWindow {
+                    prop_assert_eq!(schedule.fired_within(tz, s.start_time, window), Some(true));
+                }
+            }
         }
     }
 }

@@ -237,15 +237,22 @@ async fn a_first_deployment_of_1000_volumes_fits_one_invocation_at_schedulers_re
     let fake = fleet(1000);
     let started = tokio::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(120);
-    let out = ensure_rules::handle(&app(&fake, "scheduler"), EnsureInput::default(), Some(deadline))
-        .await
-        .unwrap();
+    let out = ensure_rules::handle(
+        &app(&fake, "scheduler"),
+        EnsureInput::default(),
+        Some(deadline),
+    )
+    .await
+    .unwrap();
     assert!(!out.more, "{:?}", out.schedules);
     assert_eq!(out.schedules.created.len(), 1000);
     assert_eq!(fake.schedules_in(GROUP).len(), 1000);
     // 1,000 creates at 250/s after a burst of 250: at least 3 s, far inside the deadline.
     let took = started.elapsed();
-    assert!(took >= std::time::Duration::from_secs(3), "{took:?}: the rate was not applied");
+    assert!(
+        took >= std::time::Duration::from_secs(3),
+        "{took:?}: the rate was not applied"
+    );
     assert!(took < std::time::Duration::from_secs(60), "{took:?}");
 }
 
@@ -300,7 +307,8 @@ mod reconcile_properties {
     /// Per volume 0..12: wanted or not; what is listed for it (nothing, the current schedule
     /// enabled or disabled, an outdated one from another zone); whether it is misconfigured
     /// (its schedules kept); plus names we never made.
-    fn arb_case() -> impl Strategy<Value = (Vec<ScheduleSpec>, Vec<ListedSchedule>, BTreeSet<String>)> {
+    fn arb_case(
+    ) -> impl Strategy<Value = (Vec<ScheduleSpec>, Vec<ListedSchedule>, BTreeSet<String>)> {
         (
             prop::collection::vec((any::<bool>(), 0u8..4, any::<bool>(), any::<bool>()), 12),
             prop::collection::vec("[a-z-]{1,20}", 0..4),
@@ -313,11 +321,23 @@ mod reconcile_properties {
                         desired.push(current.clone());
                     }
                     match listing {
-                        1 => listed.push(ListedSchedule { name: current.name.clone(), enabled }),
-                        2 => listed.push(ListedSchedule { name: daily(i as u8, "UTC").name, enabled }),
+                        1 => listed.push(ListedSchedule {
+                            name: current.name.clone(),
+                            enabled,
+                        }),
+                        2 => listed.push(ListedSchedule {
+                            name: daily(i as u8, "UTC").name,
+                            enabled,
+                        }),
                         3 => {
-                            listed.push(ListedSchedule { name: current.name.clone(), enabled });
-                            listed.push(ListedSchedule { name: daily(i as u8, "UTC").name, enabled: true });
+                            listed.push(ListedSchedule {
+                                name: current.name.clone(),
+                                enabled,
+                            });
+                            listed.push(ListedSchedule {
+                                name: daily(i as u8, "UTC").name,
+                                enabled: true,
+                            });
                         }
                         _ => {}
                     }
@@ -326,7 +346,10 @@ mod reconcile_properties {
                     }
                 }
                 for name in foreign {
-                    listed.push(ListedSchedule { name, enabled: true });
+                    listed.push(ListedSchedule {
+                        name,
+                        enabled: true,
+                    });
                 }
                 (desired, listed, keep)
             })
