@@ -241,8 +241,10 @@ async function runFleet(stack, tap, fleet, volumes) {
   stack.fleet('create-group');
   const tags = Object.entries(fleet.tags).flatMap(([k, v]) => ['--tag', `${k}=${v}`]);
   stack.fleet('seed-fleet', '--volumes', String(volumes), ...tags, '--history', String(fleet.history), '--every-hours', String(fleet.everyHours));
-  // The first sweep creates the schedules and prunes the seeded history down to the policy.
-  const first = await measure(stack, tap, SWEEP, { dry_run: false });
+  // The first sweep creates the schedules and prunes the seeded history down to the policy: a
+  // bulk deletion the fuse would hold, acknowledged as an operator does once after the first
+  // deploy onto old history (`ebs-gens sweep --remote --apply --allow-bulk-delete`).
+  const first = await measure(stack, tap, SWEEP, { dry_run: false, allow_bulk_delete: true });
   check(first.ok, `${fleet.name}: first sweep failed: ${first.error}: ${first.cause}`);
   const fired = stack.fleet('fire-schedules');
   check(fired.length === volumes, `${fleet.name}: ${fired.length} schedules fired for ${volumes} volumes`);

@@ -10,6 +10,7 @@ pub mod app;
 pub mod aws;
 pub mod config;
 pub mod contract;
+pub mod decision;
 pub mod deployment;
 pub mod error;
 pub mod events;

@@ -320,6 +320,28 @@ pub fn discovery_key_patterns(keys: &TagKeys) -> Vec<String> {
     out
 }
 
+/// A volume to prune, as discovery hands it on (a versioned contract between states).
+/// prune-volumes re-reads the volume's tags before planning: `policy` here is what discovery
+/// saw, never what a deletion is decided on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeJob {
+    pub volume_id: String,
+    pub policy: VolumePolicy,
+    /// Attached instance, if any (its `Name` tag names adopted snapshots).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// The volume's own `Name` tag, the fallback name.
+    #[serde(default)]
+    pub volume_name: Option<String>,
+}
+
+impl VolumeJob {
+    pub fn finest(&self) -> GenClass {
+        self.policy.finest()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -832,7 +832,7 @@ proptest! {
         snaps in arb_edgy_fleet(),
         acknowledged in any::<bool>(),
     ) {
-        use ebs_gens::app::prune::{decide, VolumeFacts};
+        use ebs_gens::decision::{decide, VolumeFacts};
         let settings = fuse_settings();
         let job = ebs_gens::app::VolumeJob {
             volume_id: VOL.into(),

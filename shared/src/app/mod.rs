@@ -19,7 +19,8 @@ use crate::aws::pacer::Pacer;
 use crate::aws::{Ec2Api, EventsApi, NoScheduler, SchedulerApi, Volume};
 use crate::config::Settings;
 use crate::error::Error;
-use crate::policy::{policy_from_tags, GenClass, VolumePolicy};
+use crate::policy::policy_from_tags;
+pub use crate::policy::VolumeJob;
 use crate::snapshot::TAG_NAME;
 
 /// Everything a handler needs, built once per Lambda instance. `S` is the Scheduler port
@@ -153,28 +154,6 @@ pub fn partition(region: &str) -> &'static str {
         "aws-us-gov"
     } else {
         "aws"
-    }
-}
-
-/// A volume to prune, as discovery hands it on (a versioned contract between states).
-/// prune-volumes re-reads the volume's tags before planning: `policy` here is what discovery
-/// saw, never what a deletion is decided on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeJob {
-    pub volume_id: String,
-    pub policy: VolumePolicy,
-    /// Attached instance, if any (its `Name` tag names adopted snapshots).
-    #[serde(default)]
-    pub instance_id: Option<String>,
-    /// The volume's own `Name` tag, the fallback name.
-    #[serde(default)]
-    pub volume_name: Option<String>,
-}
-
-impl VolumeJob {
-    pub fn finest(&self) -> GenClass {
-        self.policy.finest()
     }
 }
 

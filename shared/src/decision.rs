@@ -1,0 +1,175 @@
+//! One volume's decision, pure: its plan, its health (freshness, coverage, the recent strip,
+//! contest), and the bulk-deletion fuse — the volume's own and the batch's. prune-volumes
+//! fetches, calls this, and applies what it says.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Settings;
+use crate::health::{
+    acknowledged, bulk, coverage, freshness, held, strip, strip_len, Coverage, Freshness, Held,
+};
+use crate::ownership::contested_by;
+use crate::plan::{plan, Entry, Plan};
+use crate::policy::VolumeJob;
+use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE};
+
+/// One volume's decision. Pure.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    pub plan: Plan<'a>,
+    /// Planned deletes left for the next run because this run adopted them: a tag just
+    /// written may not yet be visible to IAM's `aws:ResourceTag` check (EC2 is eventually
+    /// consistent), so the next run deletes them, not this one.
+    pub deferred: BTreeSet<&'a str>,
+    pub contested_by: Vec<String>,
+    pub freshness: Freshness,
+    pub coverage: Vec<Coverage>,
+    pub strip: String,
+    /// Set when the bulk-deletion fuse holds this volume's deletions: none is carried out.
+    pub held: Option<Held>,
+    /// How bulk deletion was acknowledged for this volume today, if it was (exempt from the
+    /// fuse, volume and batch).
+    pub ack: Option<String>,
+}
+
+impl Decision<'_> {
+    /// The planned deletes to carry out in this run (none while the fuse holds them).
+    pub fn deletes(&self) -> impl Iterator<Item = &Entry<'_>> {
+        self.plan
+            .delete
+            .iter()
+            .filter(|e| self.held.is_none() && !self.deferred.contains(e.snapshot_id))
+    }
+
+    /// Whether the fuse would have held this run had it not been acknowledged.
+    pub fn bulk_allowed(&self, fuse: &crate::health::Fuse) -> Option<String> {
+        let (deletes, completed) = bulk(&self.plan);
+        self.ack
+            .clone()
+            .filter(|_| self.held.is_none() && fuse.trips(deletes, completed))
+    }
+}
+
+/// The fleet-wide guard, per prune batch (≤ 200 volumes): when the volumes nobody acknowledged
+/// would together delete more than `settings.fuse_batch` allows — a bug or a bad deploy
+/// rather than one fat-fingered tag — every one of them with deletions is held. Pure.
+pub fn batch_fuse(settings: &Settings, decisions: &mut [Decision<'_>], now: DateTime<Utc>) {
+    let open = |d: &Decision<'_>| d.held.is_none() && d.ack.is_none();
+    let (deletes, completed) = decisions
+        .iter()
+        .filter(|d| open(d))
+        .map(|d| bulk(&d.plan))
+        .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+    if !settings.fuse_batch.trips(deletes, completed) {
+        return;
+    }
+    for d in decisions.iter_mut() {
+        if open(d) && bulk(&d.plan).0 > 0 {
+            d.held = Some(held(
+                deletes,
+                completed,
+                &settings.fuse_batch,
+                "batch",
+                now,
+                settings.tz,
+            ));
+        }
+    }
+}
+
+/// What decide knows about the volume beyond its policy and snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeFacts<'a> {
+    /// When the volume was created (`None`: unknown).
+    pub created: Option<DateTime<Utc>>,
+    /// Its `ebs-gens:allow-bulk-delete` tag.
+    pub ack_tag: Option<&'a str>,
+    /// The run was started with `allow_bulk_delete`.
+    pub allow_bulk_delete: bool,
+}
+
+/// Plans one volume from its current policy and listing (with this run's adoptions already
+/// tagged in `snapshots`), judges its health, and applies the volume's deletion fuse.
+pub fn decide<'a>(
+    settings: &Settings,
+    account_id: &str,
+    job: &'a VolumeJob,
+    snapshots: &'a [Snapshot],
+    adopted_now: &[String],
+    facts: &VolumeFacts<'_>,
+    now: DateTime<Utc>,
+) -> Decision<'a> {
+    let plan = plan(
+        &job.volume_id,
+        &job.policy,
+        &settings.plan_context(account_id),
+        snapshots,
+        now,
+    );
+    let deferred = plan
+        .delete
+        .iter()
+        .map(|e| e.snapshot_id)
+        .filter(|id| adopted_now.iter().any(|a| a == id))
+        .collect();
+    let class = job.finest();
+    let dep = &settings.deployment;
+    let mut d = Decision {
+        contested_by: contested_by(dep, class, snapshots, now),
+        freshness: freshness(
+            class,
+            dep,
+            snapshots,
+            facts.created,
+            now,
+            &settings.stale_rule(),
+        ),
+        coverage: coverage(&job.policy, &plan),
+        strip: strip(
+            class,
+            dep,
+            snapshots,
+            settings.tz,
+            now,
+            strip_len(&job.policy),
+        ),
+        plan,
+        deferred,
+        held: None,
+        ack: None,
+    };
+    fuse(settings, &mut d, facts, now);
+    d
+}
+
+/// The volume's fuse: holds a bulk deletion nobody acknowledged today. Pure.
+pub fn fuse(
+    settings: &Settings,
+    d: &mut Decision<'_>,
+    facts: &VolumeFacts<'_>,
+    now: DateTime<Utc>,
+) {
+    d.ack = if facts.allow_bulk_delete {
+        Some("the run was started with allow_bulk_delete".into())
+    } else if acknowledged(facts.ack_tag, now, settings.tz) {
+        Some(format!(
+            "tag {TAG_ALLOW_BULK_DELETE}={}",
+            facts.ack_tag.unwrap_or_default().trim()
+        ))
+    } else {
+        None
+    };
+    let (deletes, completed) = bulk(&d.plan);
+    if d.ack.is_none() && settings.fuse_volume.trips(deletes, completed) {
+        d.held = Some(held(
+            deletes,
+            completed,
+            &settings.fuse_volume,
+            "volume",
+            now,
+            settings.tz,
+        ));
+    }
+}
