@@ -15,11 +15,10 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
-use ebs_gens::app::runtime::SdkApp;
+use ebs_gens::app::runtime::{self, ClientConfigs, SdkApp};
 use ebs_gens::app::status::{self, Severity, Step};
 use ebs_gens::app::sweep::{sweep_with, Progress};
-use ebs_gens::app::App;
-use ebs_gens::aws::sdk::{load_config_with, SdkEc2, SdkEvents, SdkExecutions, SdkScheduler};
+use ebs_gens::aws::sdk::{load_config_with, SdkExecutions};
 use ebs_gens::deployment::{self, DeploymentConfig};
 use endpoints::{config_for, Endpoints, Service};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -156,6 +155,40 @@ const RETIRED: [(&str, &str); 1] = [(
     "the sweep state machine comes from the published configuration",
 )];
 
+/// What every command works with: the App (built like the Lambdas', from the deployment's
+/// published settings), the deployment's configuration, where each service's calls go.
+struct Ctx {
+    app: SdkApp,
+    published: DeploymentConfig,
+    config: aws_config::SdkConfig,
+    endpoints: Endpoints,
+    output: Output,
+    spin: Spinner,
+    now: chrono::DateTime<Utc>,
+}
+
+impl Ctx {
+    /// Prints `value` as JSON, or as the table `table` draws.
+    fn emit<T: serde::Serialize>(
+        &self,
+        value: &T,
+        table: impl FnOnce(&T) -> String,
+    ) -> anyhow::Result<()> {
+        self.spin.done();
+        match self.output {
+            Output::Json => render::json(value),
+            Output::Table => {
+                print!("{}", table(value));
+                Ok(())
+            }
+        }
+    }
+
+    fn progress(&self) -> impl Fn(Step) + '_ {
+        |s| self.spin.step(s)
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     // Never the silent `default`: the deployment names the configuration to act on.
     let deployment = cli.deployment.clone().filter(|d| !d.is_empty()).context(
@@ -195,115 +228,117 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         .context("no AWS region: give --region or set AWS_REGION")?;
     let published = published(&config_for(&config, &endpoints, Service::Ssm), &deployment).await?;
     published.check_place(cli.account_id.as_deref(), &region)?;
-    let settings = published.settings(&local)?;
-    let var = |k: &str| published.var(k).map(str::to_string);
-    let app: SdkApp = App::new(
-        settings,
-        SdkEc2::new(&config_for(&config, &endpoints, Service::Ec2)),
-        SdkEvents::new(&config_for(&config, &endpoints, Service::EventBridge)),
+    let app = runtime::assemble(
+        published.settings(&local)?,
         &published.account_id,
         &region,
         "cli",
-    )
-    .with_snapshot_role(var("EBS_GENS_SNAPSHOT_ROLE_ARN"))
-    .with_scheduler(
-        SdkScheduler::new(&config_for(&config, &endpoints, Service::Scheduler)),
-        var("EBS_GENS_SCHEDULER_ROLE_ARN"),
-        var("EBS_GENS_SCHEDULE_DLQ_ARN"),
+        |k| published.var(k).map(str::to_string),
+        &ClientConfigs {
+            ec2: config_for(&config, &endpoints, Service::Ec2),
+            events: config_for(&config, &endpoints, Service::EventBridge),
+            scheduler: config_for(&config, &endpoints, Service::Scheduler),
+        },
     )
     .without_metrics();
-    let now = Utc::now();
-    let spin = Spinner::new(cli.output);
-    let progress = |s: Step| spin.step(s);
-    let code = match cli.command {
-        Command::Status => {
-            let st = status::status(&app, now, &progress).await?;
-            spin.done();
-            match cli.output {
-                Output::Json => render::json(&st)?,
-                Output::Table => print!("{}", render::status(&st, now)),
-            }
-            st.severity as u8
-        }
-        Command::Plan { volumes } => {
-            let (batches, bad) = if volumes.is_empty() {
-                status::discover_all(&app, &progress).await?
-            } else {
-                let (jobs, bad) = status::volumes(&app, &volumes).await?;
-                (status::batches(jobs), bad)
-            };
-            let reports = status::plan(&app, &batches, now, &progress).await?;
-            spin.done();
-            match cli.output {
-                Output::Json => render::json(&serde_json::json!({
-                    "volumes": render::planned(&reports),
-                    "misconfigured": bad,
-                }))?,
-                Output::Table => print!("{}", render::plan(&reports, &bad)),
-            }
-            0
-        }
-        Command::Explain { snapshot_id } => {
-            let e = explain(&app, &snapshot_id, now).await?;
-            spin.done();
-            match cli.output {
-                Output::Json => render::json(&e)?,
-                Output::Table => print!("{}", render::explain(&e)),
-            }
-            0
-        }
+    let ctx = Ctx {
+        app,
+        published,
+        config,
+        endpoints,
+        output: cli.output,
+        spin: Spinner::new(cli.output),
+        now: Utc::now(),
+    };
+    match cli.command {
+        Command::Status => status_cmd(&ctx).await,
+        Command::Plan { volumes } => plan_cmd(&ctx, &volumes).await,
+        Command::Explain { snapshot_id } => explain_cmd(&ctx, &snapshot_id).await,
         Command::Sweep {
             apply,
             allow_bulk_delete,
             remote: true,
-        } => {
-            let arn = &published.state_machines.sweep;
-            let api = SdkExecutions::new(&config_for(&config, &endpoints, Service::StepFunctions));
-            let run = status::SweepRun {
-                dry_run: !apply,
-                allow_bulk_delete,
-            };
-            let e = status::remote_sweep(&api, arn, run, now, status::POLL, |e| {
-                spin.say(format!("{}: {}", e.arn, e.status))
-            })
-            .await?;
-            spin.done();
-            match cli.output {
-                Output::Json => render::json(&e)?,
-                Output::Table => print!("{}", render::execution(&e)),
-            }
-            if e.status == "SUCCEEDED" {
-                0
-            } else {
-                Severity::Critical as u8
-            }
-        }
+        } => remote_sweep_cmd(&ctx, apply, allow_bulk_delete).await,
         Command::Sweep {
             apply,
             allow_bulk_delete,
-            ..
-        } => {
-            if apply && !app.can_reconcile() {
-                eprintln!("note: schedules are not reconciled (the published configuration has no EBS_GENS_SCHEDULER_ROLE_ARN, or EBS_GENS_SNAPSHOT_ROLE_ARN for the rules backend)");
-            }
-            let s = sweep_with(&app, !apply, allow_bulk_delete, now, 3, |p| {
-                spin.say(match p {
-                    Progress::Reconciled => "schedules reconciled".into(),
-                    Progress::Page(n) => format!("discovered a page of {n} volumes"),
-                    Progress::Batch(n) => format!("pruned a batch of {n} volumes"),
-                    Progress::Orphans => "scanned for orphaned snapshots".into(),
-                })
-            })
-            .await?;
-            spin.done();
-            match cli.output {
-                Output::Json => render::json(&s)?,
-                Output::Table => print!("{}", render::sweep(&s)),
-            }
-            status::sweep_severity(&s) as u8
-        }
+            remote: false,
+        } => sweep_cmd(&ctx, apply, allow_bulk_delete).await,
+    }
+}
+
+/// `status`: exit 0 all ok, 1 warning, 2 critical.
+async fn status_cmd(ctx: &Ctx) -> anyhow::Result<u8> {
+    let st = status::status(&ctx.app, ctx.now, &ctx.progress()).await?;
+    ctx.emit(&st, |st| render::status(st, ctx.now))?;
+    Ok(st.severity as u8)
+}
+
+/// `plan`: every snapshot the next prune touches, with its reasons.
+async fn plan_cmd(ctx: &Ctx, volumes: &[String]) -> anyhow::Result<u8> {
+    let progress = ctx.progress();
+    let (batches, bad) = if volumes.is_empty() {
+        status::discover_all(&ctx.app, &progress).await?
+    } else {
+        let (jobs, bad) = status::volumes(&ctx.app, volumes).await?;
+        (status::batches(jobs), bad)
     };
-    Ok(code)
+    let reports = status::plan(&ctx.app, &batches, ctx.now, &progress).await?;
+    let planned = serde_json::json!({
+        "volumes": render::planned(&reports),
+        "misconfigured": bad,
+    });
+    ctx.emit(&planned, |_| render::plan(&reports, &bad))?;
+    Ok(0)
+}
+
+/// `explain`: why one snapshot is kept, or will be deleted.
+async fn explain_cmd(ctx: &Ctx, snapshot_id: &str) -> anyhow::Result<u8> {
+    let e = explain(&ctx.app, snapshot_id, ctx.now).await?;
+    ctx.emit(&e, render::explain)?;
+    Ok(0)
+}
+
+/// `sweep --remote`: the deployment's sweep state machine, followed to its end.
+async fn remote_sweep_cmd(ctx: &Ctx, apply: bool, allow_bulk_delete: bool) -> anyhow::Result<u8> {
+    let api = SdkExecutions::new(&config_for(
+        &ctx.config,
+        &ctx.endpoints,
+        Service::StepFunctions,
+    ));
+    let run = status::SweepRun {
+        dry_run: !apply,
+        allow_bulk_delete,
+    };
+    let arn = &ctx.published.state_machines.sweep;
+    let e = status::remote_sweep(&api, arn, run, ctx.now, status::POLL, |e| {
+        ctx.spin.say(format!("{}: {}", e.arn, e.status))
+    })
+    .await?;
+    ctx.emit(&e, render::execution)?;
+    Ok(if e.status == "SUCCEEDED" {
+        0
+    } else {
+        Severity::Critical as u8
+    })
+}
+
+/// `sweep` in this process: a dry run, or (emulator only) an applied one.
+async fn sweep_cmd(ctx: &Ctx, apply: bool, allow_bulk_delete: bool) -> anyhow::Result<u8> {
+    if apply && !ctx.app.can_reconcile() {
+        eprintln!("note: schedules are not reconciled (the published configuration has no EBS_GENS_SCHEDULER_ROLE_ARN, or EBS_GENS_SNAPSHOT_ROLE_ARN for the rules backend)");
+    }
+    let s = sweep_with(&ctx.app, !apply, allow_bulk_delete, ctx.now, 3, |p| {
+        ctx.spin.say(match p {
+            Progress::Reconciled => "schedules reconciled".into(),
+            Progress::Page(n) => format!("discovered a page of {n} volumes"),
+            Progress::Batch(n) => format!("pruned a batch of {n} volumes"),
+            Progress::Orphans => "scanned for orphaned snapshots".into(),
+        })
+    })
+    .await?;
+    ctx.emit(&s, render::sweep)?;
+    Ok(status::sweep_severity(&s) as u8)
 }
 
 /// The deployment's published configuration (ssm:GetParameter): a deployment without one is

@@ -36,22 +36,61 @@ pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
         .region()
         .map(|r| r.to_string())
         .ok_or_else(|| Error::Internal("no AWS region configured (AWS_REGION)".into()))?;
-    let var = |k: &str| std::env::var(k).ok().filter(|r| !r.is_empty());
-    let role = var("EBS_GENS_SNAPSHOT_ROLE_ARN");
-    Ok(App::new(
+    Ok(assemble(
         settings,
-        SdkEc2::new(&config),
-        SdkEvents::new(&config),
         &account,
         &region,
         function,
+        |k| std::env::var(k).ok(),
+        &ClientConfigs::same(&config),
+    ))
+}
+
+/// Where each client's calls go: one SDK configuration for every service (the Lambdas), or one
+/// per service (the operator's command, which resolves endpoints service by service).
+pub struct ClientConfigs {
+    pub ec2: aws_config::SdkConfig,
+    pub events: aws_config::SdkConfig,
+    pub scheduler: aws_config::SdkConfig,
+}
+
+impl ClientConfigs {
+    pub fn same(config: &aws_config::SdkConfig) -> Self {
+        ClientConfigs {
+            ec2: config.clone(),
+            events: config.clone(),
+            scheduler: config.clone(),
+        }
+    }
+}
+
+/// The production [`App`] from settings, account, region and the deployment's variables
+/// (`var`: `EBS_GENS_SNAPSHOT_ROLE_ARN`, `EBS_GENS_SCHEDULER_ROLE_ARN`,
+/// `EBS_GENS_SCHEDULE_DLQ_ARN`): the Lambdas pass their environment, the operator's command the
+/// deployment's published one — the same assembly either way.
+pub fn assemble(
+    settings: Settings,
+    account: &str,
+    region: &str,
+    function: &'static str,
+    var: impl Fn(&str) -> Option<String>,
+    configs: &ClientConfigs,
+) -> SdkApp {
+    let var = |k: &str| var(k).filter(|v| !v.is_empty());
+    App::new(
+        settings,
+        SdkEc2::new(&configs.ec2),
+        SdkEvents::new(&configs.events),
+        account,
+        region,
+        function,
     )
-    .with_snapshot_role(role)
+    .with_snapshot_role(var("EBS_GENS_SNAPSHOT_ROLE_ARN"))
     .with_scheduler(
-        SdkScheduler::new(&config),
+        SdkScheduler::new(&configs.scheduler),
         var("EBS_GENS_SCHEDULER_ROLE_ARN"),
         var("EBS_GENS_SCHEDULE_DLQ_ARN"),
-    ))
+    )
 }
 
 /// Runs `handler` as a Lambda function. Start-up failures are logged and end the process
