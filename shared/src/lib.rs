@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod backend;
 pub mod config;
 pub mod contract;
 pub mod decision;

@@ -68,7 +68,7 @@ pub fn ownership_tags(
 }
 
 /// How untagged snapshots (made by EventBridge's built-in CreateSnapshot target, which cannot
-/// tag) become ours. The default depends on the backend ([`crate::config::Backend`]): `never`
+/// tag) become ours. The default depends on the backend ([`crate::backend::Backend`]): `never`
 /// on `scheduler` (every snapshot it takes is born tagged, so an untagged one is somebody
 /// else's), `schedule-window` on `rules`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,13 +204,13 @@ pub fn decide_adoption(
 /// the snapshot decides (when EC2 no longer shows it, its volume being managed does, so a
 /// failure is never hidden); on `rules` snapshots are born untagged, so the volume decides.
 pub fn failure_is_ours(
-    backend: crate::config::Backend,
+    backend: crate::backend::Backend,
     deployment: &str,
     snapshot: Option<&Snapshot>,
     volume_managed: bool,
 ) -> bool {
     match (backend, snapshot) {
-        (crate::config::Backend::Scheduler, Some(s)) => s.is_owned_by(deployment),
+        (crate::backend::Backend::Scheduler, Some(s)) => s.is_owned_by(deployment),
         _ => volume_managed,
     }
 }
@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn only_our_failures_are_ours() {
-        use crate::config::Backend::{Rules, Scheduler};
+        use crate::backend::Backend::{Rules, Scheduler};
         let ours = snap(0, &[(TAG_MANAGED_BY, "prod")]);
         let dlm = snap(0, &[("aws:dlm:lifecycle-policy-id", "policy-1")]);
         let other = snap(0, &[(TAG_MANAGED_BY, "staging")]);

@@ -1,0 +1,357 @@
+//! The strict fake's EC2.
+
+use super::*;
+
+/// What a `tag-key` or `tag:<key>` filter sees on a resource (nothing for other filter names).
+fn tag_filter_values(tags: &BTreeMap<String, String>, name: &str) -> Vec<String> {
+    match name {
+        "tag-key" => tags.keys().cloned().collect(),
+        n => n
+            .strip_prefix("tag:")
+            .and_then(|k| tags.get(k).cloned())
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn matches(filters: &[Filter], lookup: impl Fn(&str) -> Vec<String>) -> bool {
+    filters.iter().all(|f| {
+        let have = lookup(&f.name);
+        have.iter().any(|h| f.values.iter().any(|p| wildcard(p, h)))
+    })
+}
+
+/// EC2 filter value matching: `*` any run of characters, `?` exactly one, case-sensitive.
+fn wildcard(pattern: &str, s: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
+    // Classic two-pointer match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < s.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == s[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(st) = star {
+            i = st + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+impl Ec2Api for FakeAws {
+    async fn describe_volumes(&self, req: PageRequest) -> R<Page<Volume>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeVolumes")?;
+        if !req.ids.is_empty() {
+            if let Some(missing) = req.ids.iter().find(|id| !st.volumes.contains_key(*id)) {
+                return Err(err(
+                    "DescribeVolumes",
+                    ErrorKind::NotFound,
+                    "InvalidVolume.NotFound",
+                    format!("The volume '{missing}' does not exist."),
+                ));
+            }
+        }
+        let items: Vec<Volume> = st
+            .volumes
+            .values()
+            .filter(|v| req.ids.is_empty() || req.ids.contains(&v.id))
+            .filter(|v| {
+                matches(&req.filters, |name| match name {
+                    "volume-id" => vec![v.id.clone()],
+                    "attachment.instance-id" => v.instance_id.iter().cloned().collect(),
+                    n => tag_filter_values(&v.tags, n),
+                })
+            })
+            .cloned()
+            .collect();
+        self.page(
+            &mut st,
+            "DescribeVolumes",
+            &req,
+            &["tag-key", "volume-id", "attachment.instance-id", "tag:"],
+            (5, 500),
+            items,
+        )
+    }
+
+    async fn describe_snapshots(&self, req: PageRequest) -> R<Page<Snapshot>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeSnapshots")?;
+        if !req.ids.is_empty() {
+            if let Some(missing) = req.ids.iter().find(|id| !st.snapshots.contains_key(*id)) {
+                return Err(err(
+                    "DescribeSnapshots",
+                    ErrorKind::NotFound,
+                    "InvalidSnapshot.NotFound",
+                    format!("The snapshot '{missing}' does not exist."),
+                ));
+            }
+        }
+        let account = self.account.clone();
+        // Narrow by the volume-id filter through the index; the filter itself still applies.
+        let candidates: Vec<&FakeSnapshot> =
+            match req.filters.iter().find(|f| f.name == "volume-id") {
+                Some(f) => {
+                    let mut ids: Vec<&String> = f
+                        .values
+                        .iter()
+                        .filter_map(|v| st.by_volume.get(v))
+                        .flatten()
+                        .collect();
+                    ids.sort();
+                    ids.dedup();
+                    ids.into_iter()
+                        .filter_map(|id| st.snapshots.get(id))
+                        .collect()
+                }
+                None => st.snapshots.values().collect(),
+            };
+        let items: Vec<Snapshot> = candidates
+            .into_iter()
+            .map(|s| &s.snap)
+            // As EC2 answers: `self` (or our id) restricts to ours; no owners, every snapshot
+            // we can see — ours and other accounts' shared with us.
+            .filter(|s| {
+                let visible = s.owner_id == account || st.shared_with_us.contains(&s.id);
+                let asked = req.owners.is_empty()
+                    || req
+                        .owners
+                        .iter()
+                        .any(|o| (o == "self" && s.owner_id == account) || *o == s.owner_id);
+                visible && asked
+            })
+            .filter(|s| req.ids.is_empty() || req.ids.contains(&s.id))
+            .filter(|s| {
+                matches(&req.filters, |name| match name {
+                    "volume-id" => vec![s.volume_id.clone()],
+                    "status" => vec![s.state.to_string()],
+                    n => tag_filter_values(&s.tags, n),
+                })
+            })
+            .cloned()
+            .collect();
+        self.page(
+            &mut st,
+            "DescribeSnapshots",
+            &req,
+            &["tag-key", "volume-id", "status", "tag:"],
+            (5, 1000),
+            items,
+        )
+    }
+
+    async fn describe_tags(&self, req: PageRequest) -> R<Page<ResourceTag>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeTags")?;
+        let mut all = Vec::new();
+        let only: Option<&Vec<String>> = req
+            .filters
+            .iter()
+            .find(|f| f.name == "resource-id")
+            .map(|f| &f.values);
+        let wanted = |id: &String| only.is_none_or(|ids| ids.contains(id));
+        for (id, tags) in st.instances.iter().filter(|(id, _)| wanted(id)) {
+            for (k, v) in tags {
+                all.push((
+                    "instance",
+                    ResourceTag {
+                        resource_id: id.clone(),
+                        key: k.clone(),
+                        value: v.clone(),
+                    },
+                ));
+            }
+        }
+        for v in st.volumes.values().filter(|v| wanted(&v.id)) {
+            for (k, val) in &v.tags {
+                all.push((
+                    "volume",
+                    ResourceTag {
+                        resource_id: v.id.clone(),
+                        key: k.clone(),
+                        value: val.clone(),
+                    },
+                ));
+            }
+        }
+        let items: Vec<ResourceTag> = all
+            .into_iter()
+            .filter(|(ty, t)| {
+                matches(&req.filters, |name| match name {
+                    "resource-type" => vec![ty.to_string()],
+                    "resource-id" => vec![t.resource_id.clone()],
+                    "key" => vec![t.key.clone()],
+                    "value" => vec![t.value.clone()],
+                    _ => vec![],
+                })
+            })
+            .map(|(_, t)| t)
+            .collect();
+        self.page(
+            &mut st,
+            "DescribeTags",
+            &req,
+            &["resource-type", "resource-id", "key", "value"],
+            (5, 1000),
+            items,
+        )
+    }
+
+    async fn create_tags(&self, ids: &[String], tags: &[(String, String)]) -> R<()> {
+        let op = "CreateTags";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if ids.is_empty() || ids.len() > MAX_CREATE_TAGS_IDS {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                format!(
+                    "CreateTags takes 1 to {MAX_CREATE_TAGS_IDS} resource ids, got {}",
+                    ids.len()
+                ),
+            ));
+        }
+        for (k, v) in tags {
+            if k.is_empty()
+                || k.len() > 128
+                || v.chars().count() > 256
+                || k.to_ascii_lowercase().starts_with("aws:")
+            {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("invalid tag {k:?}={v:?}"),
+                ));
+            }
+        }
+        // All or nothing, as EC2: one missing or refused id fails the whole call.
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !st.snapshots.contains_key(*id) && !st.volumes.contains_key(*id))
+        {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{missing}' does not exist."),
+            ));
+        }
+        if ids
+            .iter()
+            .any(|id| st.snapshots.get(id).is_some_and(|s| s.deny_tags))
+        {
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ));
+        }
+        for id in ids {
+            if let Some(s) = st.snapshots.get_mut(id) {
+                for (k, v) in tags {
+                    s.snap.tags.insert(k.clone(), v.clone());
+                }
+                if s.snap.tags.len() > 50 {
+                    return Err(err(
+                        op,
+                        ErrorKind::Invalid,
+                        "TagLimitExceeded",
+                        "more than 50 tags",
+                    ));
+                }
+            } else if let Some(vol) = st.volumes.get_mut(id) {
+                for (k, v) in tags {
+                    vol.tags.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> R<Deleted> {
+        let op = "DeleteSnapshot";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if let Some(n) = st.fail_deletes.get_mut(id) {
+            if *n > 0 {
+                *n -= 1;
+                return Err(err(
+                    op,
+                    ErrorKind::Transient,
+                    "InternalError",
+                    "An internal error has occurred (HTTP 500)",
+                ));
+            }
+        }
+        if st.snapshots.get(id).is_some_and(|s| s.vanishes) {
+            if let Some(s) = st.snapshots.remove(id) {
+                if let Some(set) = st.by_volume.get_mut(&s.snap.volume_id) {
+                    set.remove(id);
+                }
+            }
+        }
+        let Some(s) = st.snapshots.get(id) else {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{id}' does not exist."),
+            ));
+        };
+        if s.snap.owner_id != self.account {
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ));
+        }
+        if s.deny_delete {
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ));
+        }
+        if s.locked {
+            return Err(err(
+                op,
+                ErrorKind::Locked,
+                "SnapshotLocked",
+                format!("The snapshot '{id}' is locked and cannot be deleted."),
+            ));
+        }
+        if let Some(ami) = &s.in_use_by {
+            return Err(err(
+                op,
+                ErrorKind::InUse,
+                "InvalidSnapshot.InUse",
+                format!("The snapshot {id} is currently in use by {ami}"),
+            ));
+        }
+        if s.backup_managed {
+            return Err(err(op, ErrorKind::BackupManaged, "InvalidParameterValue", "This snapshot is managed by the AWS Backup service and cannot be deleted via EC2 APIs."));
+        }
+        if s.snap.state == SnapshotState::Pending {
+            // AWS accepts the call and deletes when done; treat it as deleted here.
+        }
+        if let Some(s) = st.snapshots.remove(id) {
+            if let Some(set) = st.by_volume.get_mut(&s.snap.volume_id) {
+                set.remove(id);
+            }
+        }
+        Ok(Deleted::Deleted)
+    }
+}

@@ -1,0 +1,646 @@
+//! A strict in-memory AWS: the limits moto ignores are enforced here, so tests can show that
+//! ebs-gens respects them. Page sizes and tokens, CreateTags ≤ 1000 ids, 5 targets per rule,
+//! 10 per PutTargets, `pending` snapshots, `InvalidSnapshot.InUse` for AMI-backed snapshots,
+//! AWS Backup's refusal, per-operation token buckets (DeleteSnapshot 100 burst / 5 per second),
+//! injectable throttling / 5xx at a given rate, and a per-operation call counter.
+
+//!
+//! One file per service: `ec2`, `events`, `scheduler`, `sfn` (each the port's implementation);
+//! this one holds the state, the knobs tests turn, and the machinery every call goes through
+//! (call counts, injected faults, token buckets, paging).
+
+mod ec2;
+mod events;
+mod scheduler;
+mod sfn;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use crate::rules::{
+    valid_rule_chars, RuleState, Target, MAX_IDS_PER_REMOVE, MAX_RULE_NAME, MAX_TARGETS_PER_PUT,
+    MAX_TARGETS_PER_RULE,
+};
+use crate::schedule::Schedule;
+use crate::snapshot::{Snapshot, SnapshotState};
+
+use super::{
+    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Filter, Page,
+    PageRequest, ResourceTag, RuleSummary, Volume, MAX_CREATE_TAGS_IDS, MAX_EVENTS_PAGE,
+    MAX_FILTER_VALUES,
+};
+
+/// Every call the fake serves that changes the account.
+pub const WRITES: [&str; 10] = [
+    "CreateTags",
+    "DeleteSnapshot",
+    "PutRule",
+    "PutTargets",
+    "RemoveTargets",
+    "DeleteRule",
+    "CreateSchedule",
+    "UpdateSchedule",
+    "DeleteSchedule",
+    "StartExecution",
+];
+
+type R<T> = Result<T, AwsError>;
+
+/// A token bucket like EC2's per-account API buckets.
+#[derive(Debug, Clone)]
+struct Bucket {
+    burst: f64,
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(burst: f64, per_second: f64) -> Self {
+        Bucket {
+            burst,
+            per_second,
+            tokens: burst,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second)
+            .min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FakeSnapshot {
+    snap: Snapshot,
+    in_use_by: Option<String>,
+    backup_managed: bool,
+    /// EBS snapshot lock: DeleteSnapshot is refused.
+    locked: bool,
+    /// IAM refuses our CreateTags / DeleteSnapshot on it (e.g. another deployment's snapshot).
+    deny_tags: bool,
+    deny_delete: bool,
+    /// Someone else deletes it just before our DeleteSnapshot arrives.
+    vanishes: bool,
+}
+
+#[derive(Debug, Clone)]
+struct FakeRule {
+    schedule: String,
+    state: RuleState,
+    description: String,
+    targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone)]
+struct Cursor {
+    op: &'static str,
+    fingerprint: String,
+    offset: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    volumes: BTreeMap<String, Volume>,
+    instances: BTreeMap<String, BTreeMap<String, String>>,
+    snapshots: BTreeMap<String, FakeSnapshot>,
+    /// Snapshot ids by volume id (so volume-id filters stay fast on large fleets).
+    by_volume: HashMap<String, std::collections::BTreeSet<String>>,
+    rules: BTreeMap<String, FakeRule>,
+    executions: BTreeMap<String, (String, Execution)>,
+    calls: BTreeMap<&'static str, u64>,
+    /// Calls refused by their operation's token bucket.
+    throttled: BTreeMap<&'static str, u64>,
+    faults: Option<(f64, u64)>,
+    buckets: HashMap<&'static str, Bucket>,
+    cursors: HashMap<String, Cursor>,
+    next_id: u64,
+    fail_deletes: BTreeMap<String, u32>,
+    injected: u64,
+    /// Scheduler: groups, and schedules by (group, name).
+    schedule_groups: std::collections::BTreeSet<String>,
+    schedules: BTreeMap<(String, String), crate::schedules::ScheduleSpec>,
+    /// Schedules someone disabled (by (group, name)): listed as DISABLED, never fired.
+    disabled_schedules: std::collections::BTreeSet<(String, String)>,
+    /// How long each Scheduler call takes (virtual time under `tokio::time::pause`).
+    scheduler_latency: std::time::Duration,
+    /// Other accounts' snapshots shared with us.
+    shared_with_us: BTreeSet<String>,
+    /// Answer paged listings with short pages (see `page`).
+    short_pages: bool,
+}
+
+/// The fake account. Cheap to share behind `&` (all methods take `&self`).
+#[derive(Debug)]
+pub struct FakeAws {
+    account: String,
+    state: Mutex<State>,
+}
+
+fn err(op: &str, kind: ErrorKind, code: &str, message: impl Into<String>) -> AwsError {
+    AwsError::new(op, kind, code, message)
+}
+
+impl FakeAws {
+    pub fn new(account: &str) -> Self {
+        FakeAws {
+            account: account.to_string(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake state")
+    }
+
+    // ---- seeding and inspection (test set-up, not AWS calls) ----
+
+    pub fn add_instance(&self, id: &str, tags: &[(&str, &str)]) {
+        self.st().instances.insert(
+            id.into(),
+            tags.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+
+    pub fn add_volume(&self, id: &str, instance_id: Option<&str>, tags: &[(&str, &str)]) {
+        self.st().volumes.insert(
+            id.into(),
+            Volume {
+                id: id.into(),
+                state: if instance_id.is_some() {
+                    "in-use".into()
+                } else {
+                    "available".into()
+                },
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                instance_id: instance_id.map(str::to_string),
+                create_time: None,
+            },
+        );
+    }
+
+    /// Sets a volume's creation time (unset: unknown, as if just created by the fake).
+    pub fn set_volume_created(&self, id: &str, t: chrono::DateTime<chrono::Utc>) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.create_time = Some(t);
+        }
+    }
+
+    /// Sets (or replaces) one tag on a volume.
+    pub fn set_volume_tag(&self, id: &str, key: &str, value: &str) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.tags.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    pub fn remove_volume_tag(&self, id: &str, key: &str) {
+        if let Some(v) = self.st().volumes.get_mut(id) {
+            v.tags.remove(key);
+        }
+    }
+
+    pub fn remove_volume(&self, id: &str) {
+        self.st().volumes.remove(id);
+    }
+
+    /// Adds a snapshot as CreateSnapshot would (owned by this account); returns its id.
+    pub fn add_snapshot(
+        &self,
+        volume_id: &str,
+        start: DateTime<Utc>,
+        state: SnapshotState,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let mut st = self.st();
+        st.next_id += 1;
+        let id = format!("snap-{:017x}", st.next_id);
+        st.by_volume
+            .entry(volume_id.to_string())
+            .or_default()
+            .insert(id.clone());
+        st.snapshots.insert(
+            id.clone(),
+            FakeSnapshot {
+                snap: Snapshot {
+                    id: id.clone(),
+                    volume_id: volume_id.into(),
+                    start_time: start,
+                    state,
+                    owner_id: self.account.clone(),
+                    tags: tags
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                },
+                in_use_by: None,
+                backup_managed: false,
+                locked: false,
+                deny_tags: false,
+                deny_delete: false,
+                vanishes: false,
+            },
+        );
+        id
+    }
+
+    /// A snapshot owned by another account (it would never be listed with `OwnerIds=self`).
+    pub fn add_foreign_snapshot(
+        &self,
+        volume_id: &str,
+        start: DateTime<Utc>,
+        owner: &str,
+    ) -> String {
+        let id = self.add_snapshot(volume_id, start, SnapshotState::Completed, &[]);
+        self.st().snapshots.get_mut(&id).unwrap().snap.owner_id = owner.into();
+        id
+    }
+
+    /// Another account's snapshot shared with us (CreateVolumePermission), carrying `tags` —
+    /// ours, if its owner copied them: visible to a listing that does not restrict owners.
+    pub fn add_shared_snapshot(
+        &self,
+        volume_id: &str,
+        start: DateTime<Utc>,
+        owner: &str,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let id = self.add_snapshot(volume_id, start, SnapshotState::Completed, tags);
+        let mut st = self.st();
+        st.snapshots.get_mut(&id).unwrap().snap.owner_id = owner.into();
+        st.shared_with_us.insert(id.clone());
+        id
+    }
+
+    pub fn complete(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.snap.state = SnapshotState::Completed;
+        }
+    }
+
+    /// Changes one snapshot's fake-only state (no-op for an unknown id).
+    fn mark(&self, snapshot_id: &str, f: impl FnOnce(&mut FakeSnapshot)) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            f(s);
+        }
+    }
+
+    /// Registers an AMI that uses the snapshot: DeleteSnapshot answers `InvalidSnapshot.InUse`.
+    pub fn use_in_ami(&self, snapshot_id: &str, ami: &str) {
+        self.mark(snapshot_id, |s| s.in_use_by = Some(ami.into()));
+    }
+
+    /// Marks a snapshot as managed by AWS Backup: DeleteSnapshot is refused.
+    pub fn manage_by_backup(&self, snapshot_id: &str) {
+        self.mark(snapshot_id, |s| s.backup_managed = true);
+    }
+
+    /// Locks a snapshot (EBS snapshot lock): DeleteSnapshot answers `SnapshotLocked`.
+    pub fn lock(&self, snapshot_id: &str) {
+        self.mark(snapshot_id, |s| s.locked = true);
+    }
+
+    /// IAM refuses CreateTags on this snapshot (`UnauthorizedOperation`), as our conditions do
+    /// for a snapshot another deployment tagged first.
+    pub fn deny_tagging(&self, snapshot_id: &str) {
+        self.mark(snapshot_id, |s| s.deny_tags = true);
+    }
+
+    /// IAM refuses DeleteSnapshot on this snapshot (`UnauthorizedOperation`).
+    pub fn deny_delete(&self, snapshot_id: &str) {
+        self.mark(snapshot_id, |s| s.deny_delete = true);
+    }
+
+    /// Someone else deletes this snapshot right before our DeleteSnapshot: it answers
+    /// `InvalidSnapshot.NotFound`.
+    pub fn vanish_before_delete(&self, snapshot_id: &str) {
+        self.mark(snapshot_id, |s| s.vanishes = true);
+    }
+
+    /// The next `n` DeleteSnapshot calls on this snapshot fail with a 5xx.
+    pub fn fail_next_deletes(&self, snapshot_id: &str, n: u32) {
+        self.st().fail_deletes.insert(snapshot_id.into(), n);
+    }
+
+    /// Every call fails with probability `rate` (half throttling, half 5xx), deterministic by `seed`.
+    pub fn inject_faults(&self, rate: f64, seed: u64) {
+        self.st().faults = Some((rate, seed.max(1)));
+    }
+
+    /// Creates a Scheduler schedule group (the stack does, in AWS).
+    pub fn add_schedule_group(&self, name: &str) {
+        self.st().schedule_groups.insert(name.to_string());
+    }
+
+    /// Disables a schedule, as someone in the console would (UpdateSchedule, State DISABLED).
+    pub fn disable_schedule(&self, group: &str, name: &str) {
+        let mut st = self.st();
+        let key = (group.to_string(), name.to_string());
+        assert!(st.schedules.contains_key(&key), "no schedule {name}");
+        st.disabled_schedules.insert(key);
+    }
+
+    /// Whether a schedule is enabled (`None`: no such schedule).
+    pub fn schedule_enabled(&self, group: &str, name: &str) -> Option<bool> {
+        let st = self.st();
+        let key = (group.to_string(), name.to_string());
+        st.schedules
+            .contains_key(&key)
+            .then(|| !st.disabled_schedules.contains(&key))
+    }
+
+    /// Makes every Scheduler call take `latency` (for measuring a large reconcile).
+    pub fn set_scheduler_latency(&self, latency: std::time::Duration) {
+        self.st().scheduler_latency = latency;
+    }
+
+    async fn scheduler_call(&self) {
+        let latency = self.st().scheduler_latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+    }
+
+    /// Every schedule in `group`: name → spec.
+    pub fn schedules_in(&self, group: &str) -> BTreeMap<String, crate::schedules::ScheduleSpec> {
+        self.st()
+            .schedules
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .map(|((_, n), s)| (n.clone(), s.clone()))
+            .collect()
+    }
+
+    /// Fires every schedule of `group` as Scheduler would: CreateSnapshot with the target's
+    /// `Input` (tags included), the snapshot pending until [`FakeAws::complete`]. Returns the ids.
+    pub fn fire_schedules(&self, group: &str, at: DateTime<Utc>) -> Vec<String> {
+        let inputs: Vec<String> = self
+            .schedules_in(group)
+            .into_iter()
+            .filter(|(name, _)| self.schedule_enabled(group, name) == Some(true))
+            .map(|(_, s)| s.input)
+            .collect();
+        let mut out = Vec::new();
+        for input in inputs {
+            let v: serde_json::Value =
+                serde_json::from_str(&input).expect("schedule input is JSON");
+            let vol = v["VolumeId"].as_str().expect("VolumeId").to_string();
+            let tags: Vec<(String, String)> = v["TagSpecifications"][0]["Tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    (
+                        t["Key"].as_str().unwrap_or_default().to_string(),
+                        t["Value"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let refs: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            out.push(self.add_snapshot(&vol, at, SnapshotState::Pending, &refs));
+        }
+        out
+    }
+
+    /// How many calls [`FakeAws::inject_faults`] has failed so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.st().injected
+    }
+
+    pub fn clear_faults(&self) {
+        self.st().faults = None;
+    }
+
+    /// Sets a token bucket on an operation (defaults: EC2's documented buckets).
+    pub fn set_bucket(&self, op: &'static str, burst: f64, per_second: f64) {
+        self.st().buckets.insert(op, Bucket::new(burst, per_second));
+    }
+
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.st()
+            .snapshots
+            .values()
+            .map(|s| s.snap.clone())
+            .collect()
+    }
+
+    pub fn snapshot_ids(&self) -> Vec<String> {
+        self.st().snapshots.keys().cloned().collect()
+    }
+
+    pub fn rules(&self) -> BTreeMap<String, (String, RuleState, Vec<Target>)> {
+        self.st()
+            .rules
+            .iter()
+            .map(|(n, r)| (n.clone(), (r.schedule.clone(), r.state, r.targets.clone())))
+            .collect()
+    }
+
+    /// Calls made so far, per operation.
+    /// How many calls of `op` its token bucket refused.
+    pub fn throttled(&self, op: &'static str) -> u64 {
+        self.st().throttled.get(op).copied().unwrap_or(0)
+    }
+
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.st().calls.clone()
+    }
+
+    /// The calls that change something in an account, by name, however many were made (a dry
+    /// run must make none).
+    pub fn writes(&self) -> BTreeMap<&'static str, u64> {
+        self.st()
+            .calls
+            .iter()
+            .filter(|(op, _)| WRITES.contains(op))
+            .map(|(op, n)| (*op, *n))
+            .collect()
+    }
+
+    /// Answers every paged listing as AWS may: an empty first page with a NextToken, then
+    /// pages of at most half of MaxResults.
+    pub fn short_pages(&self) {
+        self.st().short_pages = true;
+    }
+
+    pub fn reset_calls(&self) {
+        self.st().calls.clear();
+    }
+
+    // ---- the machinery every call goes through ----
+
+    /// Counts the call, applies injected faults and the operation's token bucket.
+    fn enter(&self, st: &mut State, op: &'static str) -> R<()> {
+        *st.calls.entry(op).or_default() += 1;
+        if let Some((rate, seed)) = st.faults {
+            // xorshift64*: deterministic, no dependency.
+            let mut x = seed;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            st.faults = Some((rate, x));
+            let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            if r < rate {
+                st.injected += 1;
+                return Err(if x & 1 == 0 {
+                    err(
+                        op,
+                        ErrorKind::Throttled,
+                        "RequestLimitExceeded",
+                        "Request limit exceeded.",
+                    )
+                } else {
+                    err(
+                        op,
+                        ErrorKind::Transient,
+                        "InternalError",
+                        "An internal error has occurred (HTTP 500)",
+                    )
+                });
+            }
+        }
+        let bucket = st.buckets.entry(op).or_insert_with(|| match op {
+            "DeleteSnapshot" => Bucket::new(100.0, 5.0),
+            "CreateTags" => Bucket::new(100.0, 10.0),
+            "DescribeVolumes" | "DescribeSnapshots" | "DescribeTags" => Bucket::new(100.0, 20.0),
+            // Scheduler's request-rate quotas (scheduler-quotas): Create/Update/DeleteSchedule
+            // 1,000-5,000 per second in the main regions, 250 in the others (the lowest is
+            // modelled); ListSchedules 50.
+            "CreateSchedule" | "UpdateSchedule" | "DeleteSchedule" => Bucket::new(250.0, 250.0),
+            "ListSchedules" => Bucket::new(50.0, 50.0),
+            _ => Bucket::new(50.0, 5.0),
+        });
+        if !bucket.take() {
+            *st.throttled.entry(op).or_default() += 1;
+            return Err(err(
+                op,
+                ErrorKind::Throttled,
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Validates a paged describe request and returns the slice of `items` it asks for.
+    #[allow(clippy::too_many_arguments)]
+    fn page<T: Clone>(
+        &self,
+        st: &mut State,
+        op: &'static str,
+        req: &PageRequest,
+        allowed_filters: &[&str],
+        max_range: (i32, i32),
+        items: Vec<T>,
+    ) -> R<Page<T>> {
+        if !req.ids.is_empty() && (req.max_results.is_some() || req.next_token.is_some()) {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterCombination",
+                "The parameter ids cannot be used with MaxResults or NextToken",
+            ));
+        }
+        let values: usize = req.filters.iter().map(|f| f.values.len()).sum();
+        if values > MAX_FILTER_VALUES {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "FilterLimitExceeded",
+                format!("The maximum number of filter values specified on a single call is {MAX_FILTER_VALUES}"),
+            ));
+        }
+        for f in &req.filters {
+            let ok = allowed_filters
+                .iter()
+                .any(|a| *a == f.name || (a.ends_with(':') && f.name.starts_with(a)));
+            if !ok {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("The filter '{}' is invalid", f.name),
+                ));
+            }
+            if f.values.is_empty() || f.values.len() > MAX_FILTER_VALUES {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("filter {} has {} values", f.name, f.values.len()),
+                ));
+            }
+        }
+        let size = match req.max_results {
+            None => usize::MAX,
+            Some(n) if n >= max_range.0 && n <= max_range.1 => n as usize,
+            Some(n) => {
+                return Err(err(op, ErrorKind::Invalid, "InvalidParameterValue", format!("Value ({n}) for parameter maxResults is invalid. Expecting a value between {} and {}.", max_range.0, max_range.1)));
+            }
+        };
+        let fingerprint = format!("{:?}", req.filters);
+        let offset = match &req.next_token {
+            None => 0,
+            Some(t) => match st.cursors.remove(t) {
+                Some(c) if c.op == op && c.fingerprint == fingerprint => c.offset,
+                _ => {
+                    return Err(err(
+                        op,
+                        ErrorKind::Invalid,
+                        "InvalidNextToken",
+                        format!("The token '{t}' is invalid."),
+                    ))
+                }
+            },
+        };
+        // Short pages, as AWS may answer: the first page empty but for its token, later pages
+        // at most half of MaxResults.
+        let size = match (st.short_pages, req.next_token.is_none(), req.max_results) {
+            (true, true, Some(_)) if !items.is_empty() => 0,
+            (true, _, Some(_)) => (size / 2).max(1),
+            _ => size,
+        };
+        let end = offset.saturating_add(size).min(items.len());
+        let page: Vec<T> = items[offset.min(end)..end].to_vec();
+        let next_token = if end < items.len() {
+            st.next_id += 1;
+            let t = format!("tok-{}", st.next_id);
+            st.cursors.insert(
+                t.clone(),
+                Cursor {
+                    op,
+                    fingerprint,
+                    offset: end,
+                },
+            );
+            Some(t)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: page,
+            next_token,
+        })
+    }
+}
