@@ -383,7 +383,7 @@ pub struct Explained {
     /// made under (its `ebs-gens:policy` tag).
     pub volume_policy: String,
     pub made_under: Option<String>,
-    pub orphaned: Option<ebs_gens::health::Orphaned>,
+    pub orphaned: Option<ebs_gens::orphans::Orphaned>,
 }
 
 async fn explain(app: &SdkApp, id: &str, now: chrono::DateTime<Utc>) -> anyhow::Result<Explained> {

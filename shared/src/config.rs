@@ -30,7 +30,9 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use chrono_tz::Tz;
 
-use crate::health::{Fuse, OrphanPolicy, StaleRule};
+use crate::fuse::Fuse;
+use crate::health::StaleRule;
+use crate::orphans::OrphanPolicy;
 use crate::ownership::{AdoptionMode, AdoptionRule};
 use crate::plan::PlanContext;
 use crate::policy::{GenClass, TagKeys};

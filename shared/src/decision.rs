@@ -7,9 +7,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
-use crate::health::{
-    acknowledged, bulk, coverage, freshness, held, strip, strip_len, Coverage, Freshness, Held,
-};
+use crate::fuse::{acknowledged, bulk, held, Held};
+use crate::health::{coverage, freshness, strip, strip_len, Coverage, Freshness};
 use crate::ownership::contested_by;
 use crate::plan::{plan, Entry, Plan};
 use crate::policy::VolumeJob;
@@ -44,7 +43,7 @@ impl Decision<'_> {
     }
 
     /// Whether the fuse would have held this run had it not been acknowledged.
-    pub fn bulk_allowed(&self, fuse: &crate::health::Fuse) -> Option<String> {
+    pub fn bulk_allowed(&self, fuse: &crate::fuse::Fuse) -> Option<String> {
         let (deletes, completed) = bulk(&self.plan);
         self.ack
             .clone()

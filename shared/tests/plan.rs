@@ -842,7 +842,7 @@ proptest! {
         };
         let facts = VolumeFacts { created: None, ack_tag: None, allow_bulk_delete: acknowledged };
         let d = decide(&settings, ACCOUNT, &job, &snaps, &[], &facts, now());
-        let (deletes, completed) = ebs_gens::health::bulk(&d.plan);
+        let (deletes, completed) = ebs_gens::fuse::bulk(&d.plan);
         let going: Vec<&str> = d.deletes().map(|e| e.snapshot_id).collect();
         if settings.fuse_volume.trips(deletes, completed) && !acknowledged {
             prop_assert!(going.is_empty(), "tripped ({deletes} of {completed}) yet deletes {:?}", going);
@@ -861,7 +861,7 @@ proptest! {
         keep in 0u32..5,
         days in 0u32..60,
     ) {
-        use ebs_gens::health::{plan_orphans, OrphanPolicy};
+        use ebs_gens::orphans::{plan_orphans, OrphanPolicy};
         let c = ctx(Tz::UTC);
         prop_assert!(plan_orphans(VOL, OrphanPolicy::Keep, &c, &snaps, now()).delete.is_empty());
         let out = plan_orphans(VOL, OrphanPolicy::KeepLast { keep, older_than_days: days }, &c, &snaps, now());

@@ -99,7 +99,7 @@ impl VolumeStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrphanStatus {
     pub volume_id: String,
-    pub why: crate::health::Orphaned,
+    pub why: crate::orphans::Orphaned,
     /// `was daily=7`: the `ebs-gens:policy` of its newest snapshot.
     pub policy: String,
     pub snapshots: usize,
@@ -232,7 +232,7 @@ pub fn assess(
             .iter()
             .map(|r| OrphanStatus {
                 volume_id: r.volume_id.clone(),
-                why: r.orphaned.unwrap_or(crate::health::Orphaned::VolumeGone),
+                why: r.orphaned.unwrap_or(crate::orphans::Orphaned::VolumeGone),
                 policy: r.policy.clone(),
                 snapshots: r.kept.len() + r.deleted.len() + r.held_back.len(),
                 newest: r.newest,

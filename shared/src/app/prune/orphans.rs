@@ -9,7 +9,9 @@ use tokio::time::Instant;
 use crate::aws::{Ec2Api, EventsApi, SchedulerApi, Volume};
 use crate::decision::{batch_fuse, fuse, Decision, VolumeFacts};
 use crate::error::Error;
-use crate::health::{plan_orphans, Freshness, Orphaned, ACK_GONE};
+use crate::fuse::ACK_GONE;
+use crate::health::Freshness;
+use crate::orphans::{plan_orphans, Orphaned};
 use crate::plan::group_by_volume;
 use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE, TAG_POLICY};
 

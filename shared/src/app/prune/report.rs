@@ -7,8 +7,10 @@ use tokio::time::{Duration, Instant};
 
 use crate::decision::Decision;
 use crate::error::{Error, FailedDelete};
-use crate::health::{Coverage, Held, Orphaned};
+use crate::fuse::Held;
+use crate::health::Coverage;
 use crate::metrics::{Counts, Metric};
+use crate::orphans::Orphaned;
 use crate::plan::Entry;
 
 use super::super::{Adopted, MisconfiguredVolume, VolumeJob};
