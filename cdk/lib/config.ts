@@ -118,7 +118,7 @@ export type WholeNumberSettingName = keyof typeof WHOLE_NUMBER_SETTINGS;
 export const WHOLE_NUMBER_SETTING_NAMES = Object.keys(WHOLE_NUMBER_SETTINGS) as WholeNumberSettingName[];
 /** EBS_GENS_STALE_FACTOR: a number 1..=100, default 1.5 (× the finest class's period). */
 export const STALE_FACTOR = { env: 'EBS_GENS_STALE_FACTOR', min: 1, max: 100, fallback: 1.5 } as const;
-/** EBS_GENS_ORPHANS (shared/src/health.rs OrphanPolicy::from_str): K 1..=1000, DAYS 1..=36500. */
+/** EBS_GENS_ORPHANS (shared/src/orphans.rs OrphanPolicy::from_str): K 1..=1000, DAYS 1..=36500. */
 export const ORPHANS = { env: 'EBS_GENS_ORPHANS', fallback: 'keep', keepLast: [1, 1000], olderThan: [1, 36500] } as const;
 
 export type GenClass = 'hourly' | 'daily' | 'weekly' | 'monthly';
@@ -289,7 +289,7 @@ export function parseStaleFactor(name: string, value: unknown): number {
 
 /**
  * The `orphans` setting: exactly `keep`, or `keep-last=K,older-than=DAYS` (the two parts in either
- * order, no spaces; K 1..=1000, DAYS 1..=36500, as shared/src/health.rs OrphanPolicy::from_str);
+ * order, no spaces; K 1..=1000, DAYS 1..=36500, as shared/src/orphans.rs OrphanPolicy::from_str);
  * absent means keep. Returned in the canonical form `keep-last=K,older-than=DAYS`. Anything else
  * (`delete`, `keep-last=0,older-than=30`, `keep-last=3`, "") stops the synth: a policy that deletes
  * snapshots must be exactly what was meant.

@@ -1,6 +1,6 @@
 // Staleness, the bulk-deletion fuse and the orphan policy as context settings (`-c key=value` or
 // cdk.json): each reaches every function's environment, each is validated with Rust's own range and
-// default (shared/src/config.rs Settings::from_lookup, shared/src/health.rs OrphanPolicy::from_str),
+// default (shared/src/config.rs Settings::from_lookup, shared/src/orphans.rs OrphanPolicy::from_str),
 // and a bad value stops the synth naming the key and the accepted form.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,7 +69,7 @@ test('no context: every function gets Rust\'s defaults (1.5, 15, 50 % / 5, 25 % 
   assert.deepEqual(ours(envOfTemplate(defaults)), RUST_DEFAULTS);
 });
 
-test('the CDK\'s ranges and defaults are Rust\'s (shared/src/config.rs ranged(...), shared/src/health.rs OrphanPolicy)', () => {
+test('the CDK\'s ranges and defaults are Rust\'s (shared/src/config.rs ranged(...), shared/src/orphans.rs OrphanPolicy)', () => {
   const config = readFileSync(resolve(__dirname, '../../shared/src/config.rs'), 'utf8');
   const num = (s: string) => Number(s.replaceAll('_', ''));
   const rust = new Map([...config.matchAll(/ranged\(\s*&get,\s*"(EBS_GENS_[A-Z_]+)",\s*([0-9._]+),\s*([0-9._]+)\.\.=([0-9._]+)\s*\)/g)]
@@ -83,9 +83,9 @@ test('the CDK\'s ranges and defaults are Rust\'s (shared/src/config.rs ranged(..
   assert.deepEqual({ fallback, min, max }, rust.get(env), `staleFactor (${env})`);
   assert.deepEqual({ fallback: DEFAULT_FLEXIBLE_WINDOW_MINUTES, min: 0, max: MAX_FLEXIBLE_WINDOW_MINUTES }, rust.get('EBS_GENS_FLEXIBLE_WINDOW_MINUTES'));
   assert.match(config, /get\("EBS_GENS_ORPHANS"\)[\s\S]{0,40}None => OrphanPolicy::Keep/, 'orphans default keep');
-  const health = readFileSync(resolve(__dirname, '../../shared/src/health.rs'), 'utf8');
-  assert.match(health, new RegExp(`!\\(${ORPHANS.keepLast[0]}\\.\\.=${ORPHANS.keepLast[1]}\\)\\.contains\\(&keep\\)`), 'keep-last range');
-  assert.match(health, new RegExp(`!\\(${ORPHANS.olderThan[0]}\\.\\.=${ORPHANS.olderThan[1]}\\)\\.contains\\(&older_than_days\\)`), 'older-than range');
+  const orphans = readFileSync(resolve(__dirname, '../../shared/src/orphans.rs'), 'utf8');
+  assert.match(orphans, new RegExp(`!\\(${ORPHANS.keepLast[0]}\\.\\.=${ORPHANS.keepLast[1]}\\)\\.contains\\(&keep\\)`), 'keep-last range');
+  assert.match(orphans, new RegExp(`!\\(${ORPHANS.olderThan[0]}\\.\\.=${ORPHANS.olderThan[1]}\\)\\.contains\\(&older_than_days\\)`), 'older-than range');
 });
 
 test('each key reaches every function\'s environment (strings from -c, numbers from cdk.json); nothing else changes', () => {
