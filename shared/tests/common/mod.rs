@@ -2,6 +2,9 @@
 
 use ebs_gens::config::Settings;
 
+#[allow(dead_code)] // only the suites on the health fleet use it
+pub mod fleet;
+
 /// Settings for deployment `prod` on the rules backend (the suites written for it): `vars` in
 /// order, later entries win.
 pub fn settings(vars: &[(&str, &str)]) -> Settings {
