@@ -13,6 +13,7 @@ use ebs_gens::app::tag::TagAction;
 use ebs_gens::app::{tag, App};
 use ebs_gens::aws::fake::FakeAws;
 use ebs_gens::aws::retry::Retrying;
+use ebs_gens::aws::NoScheduler;
 use ebs_gens::config::Settings;
 use ebs_gens::snapshot::{SnapshotState, TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 use ebs_gens::ErrorName;
@@ -20,7 +21,7 @@ use ebs_gens::ErrorName;
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
 
-type FakeApp<'a> = App<&'a FakeAws, &'a FakeAws>;
+type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, NoScheduler)>;
 
 mod common;
 use common::event;
@@ -389,7 +390,7 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
 async fn converge(fake: &FakeAws) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     // Production clients retry throttling and 5xx (the SDK's standard mode): model that.
     let retrying = Retrying::production(fake);
-    let app: App<&Retrying<&FakeAws>, &Retrying<&FakeAws>> = App::new(
+    let app: App<(&Retrying<&FakeAws>, &Retrying<&FakeAws>, NoScheduler)> = App::new(
         settings(&[]),
         &retrying,
         &retrying,

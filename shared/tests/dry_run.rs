@@ -19,7 +19,7 @@ const GROUP: &str = "ebs-gens-prod";
 const SCHED_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler";
 const RULE_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-snapshot";
 
-type FakeApp<'a> = App<&'a FakeAws, &'a FakeAws, &'a FakeAws>;
+type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, &'a FakeAws)>;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()

@@ -17,6 +17,7 @@ use ebs_gens::app::{tag, App};
 use ebs_gens::aws::client::Ec2;
 use ebs_gens::aws::pacer::Pacer;
 use ebs_gens::aws::sdk::{SdkEc2, SdkEvents};
+use ebs_gens::aws::NoScheduler;
 use ebs_gens::aws::{Deleted, Ec2Api, ErrorKind, EventsApi};
 use ebs_gens::config::Settings;
 use ebs_gens::rules::RuleState;
@@ -275,7 +276,7 @@ async fn seed(ec2: &aws_sdk_ec2::Client) -> Fleet {
     }
 }
 
-fn app(config: &aws_config::SdkConfig, s: Settings) -> App<SdkEc2, SdkEvents> {
+fn app(config: &aws_config::SdkConfig, s: Settings) -> App<(SdkEc2, SdkEvents, NoScheduler)> {
     App::new(
         s,
         SdkEc2::new(config),
@@ -476,7 +477,10 @@ async fn tag_snapshot_events_against_moto() {
     assert_eq!(out.results[0].action, TagAction::Skipped);
 }
 
-fn app_with(config: &aws_config::SdkConfig, extra: &[(&str, &str)]) -> App<SdkEc2, SdkEvents> {
+fn app_with(
+    config: &aws_config::SdkConfig,
+    extra: &[(&str, &str)],
+) -> App<(SdkEc2, SdkEvents, NoScheduler)> {
     app(config, settings(extra))
 }
 

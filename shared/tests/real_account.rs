@@ -17,7 +17,7 @@ const ACCOUNT: &str = "123456789012";
 const GROUP: &str = "ebs-gens-prod";
 const SCHED_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler";
 
-type FakeApp<'a> = App<&'a FakeAws, &'a FakeAws, &'a FakeAws>;
+type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, &'a FakeAws)>;
 
 fn scheduler_settings(vars: &[(&str, &str)]) -> Settings {
     let mut all = vec![("EBS_GENS_BACKEND", "scheduler")];

@@ -10,6 +10,7 @@ use ebs_gens::app::sweep::sweep;
 use ebs_gens::app::tag::{self, TagAction};
 use ebs_gens::app::{input, App, VolumeJob};
 use ebs_gens::aws::fake::FakeAws;
+use ebs_gens::aws::NoScheduler;
 use ebs_gens::snapshot::{SnapshotState, TAG_MANAGED_BY, TAG_VOLUME};
 use ebs_gens::{Error, ErrorName};
 use serde_json::json;
@@ -19,7 +20,7 @@ mod common;
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
 
-type FakeApp<'a> = App<&'a FakeAws, &'a FakeAws>;
+type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, NoScheduler)>;
 
 fn app(fake: &FakeAws) -> FakeApp<'_> {
     let s = common::settings(&[

@@ -20,7 +20,7 @@ const SCHED_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler
 const RULE_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-snapshot";
 const DLQ: &str = "arn:aws:sqs:us-east-1:123456789012:ebs-gens-prod-dlq";
 
-type SchedApp<'a> = App<&'a FakeAws, &'a FakeAws, &'a FakeAws>;
+type SchedApp<'a> = App<(&'a FakeAws, &'a FakeAws, &'a FakeAws)>;
 
 fn settings(backend: &str) -> Settings {
     common::settings(&[

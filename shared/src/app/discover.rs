@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi, PageRequest, SchedulerApi, MAX_VOLUMES_PAGE};
+use crate::aws::{Ec2Api, PageRequest, Ports, MAX_VOLUMES_PAGE};
 use crate::error::Error;
 use crate::metrics::{Counts, Metric};
 
@@ -170,8 +170,8 @@ pub struct DiscoverOutput {
     pub summary: SweepTotals,
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn handle<P: Ports>(
+    app: &App<P>,
     mut input: DiscoverInput,
 ) -> Result<DiscoverOutput, Error> {
     input.dry_run = app.dry_run(input.dry_run);

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, ErrorKind, EventsApi, SchedulerApi};
+use crate::aws::{ErrorKind, Ports};
 use crate::config::Backend;
 use crate::error::Error;
 use crate::metrics::{Counts, Metric};
@@ -69,8 +69,8 @@ pub struct EnsureOutput {
     pub dry_run: bool,
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn handle<P: Ports>(
+    app: &App<P>,
     input: EnsureInput,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<EnsureOutput, Error> {
@@ -183,8 +183,8 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 }
 
 /// The rules layout for `jobs` (empty for the scheduler backend: every rule of ours goes).
-fn plan_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+fn plan_rules<P: Ports>(
+    app: &App<P>,
     jobs: &[VolumeJob],
     misconfigured: &[MisconfiguredVolume],
     existing: &[ExistingRule],
@@ -244,8 +244,8 @@ fn plan_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 
 /// The schedule changes for `jobs` (empty for the rules backend: every schedule of ours goes).
 /// Tags are filled in later, for the schedules to create only.
-fn plan_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+fn plan_schedules<P: Ports>(
+    app: &App<P>,
     jobs: &[VolumeJob],
     misconfigured: &[MisconfiguredVolume],
     existing: &[ListedSchedule],
@@ -274,10 +274,7 @@ fn plan_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     Ok(reconcile(&desired, existing, &keep))
 }
 
-fn schedule_context<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
-    role: &str,
-) -> ScheduleContext {
+fn schedule_context<P: Ports>(app: &App<P>, role: &str) -> ScheduleContext {
     ScheduleContext {
         deployment: app.settings.deployment.clone(),
         time_zone: app.settings.tz.name().to_string(),
@@ -288,8 +285,8 @@ fn schedule_context<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     }
 }
 
-fn schedule_volume<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+fn schedule_volume<P: Ports>(
+    app: &App<P>,
     j: &VolumeJob,
     tags: Vec<(String, String)>,
 ) -> ScheduleVolume {
@@ -310,8 +307,8 @@ fn schedule_volume<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 }
 
 /// Gives the schedules to create their snapshots' tags (the `Name` from the attached instance).
-async fn fill_tags<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+async fn fill_tags<P: Ports>(
+    app: &App<P>,
     jobs: &[VolumeJob],
     create: &mut [crate::schedules::ScheduleSpec],
 ) -> Result<(), Error> {
@@ -342,10 +339,7 @@ async fn fill_tags<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
     Ok(())
 }
 
-async fn apply_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
-    ops: &[RuleOp],
-) -> Result<(), Error> {
+async fn apply_rules<P: Ports>(app: &App<P>, ops: &[RuleOp]) -> Result<(), Error> {
     if let Err((done, e)) = app.events.apply(ops).await {
         tracing::error!(applied = done, of = ops.len(), error = %e, "rule changes stopped");
         return Err(e.into());
@@ -354,8 +348,8 @@ async fn apply_rules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 }
 
 /// Applies the schedule changes; returns how many the deadline left for the next invocation.
-async fn apply_schedules<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+async fn apply_schedules<P: Ports>(
+    app: &App<P>,
     group: &str,
     changes: &ScheduleChanges,
     deadline: Option<tokio::time::Instant>,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::client::{Ec2, Events, Schedules};
 use crate::aws::pacer::Pacer;
-use crate::aws::{Ec2Api, EventsApi, NoScheduler, SchedulerApi, Volume};
+use crate::aws::{Ec2Api, EventsApi, NoScheduler, Ports, SchedulerApi, Volume};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::policy::policy_from_tags;
@@ -25,11 +25,11 @@ use crate::snapshot::TAG_NAME;
 
 /// Everything a handler needs, built once per Lambda instance. `S` is the Scheduler port
 /// ([`NoScheduler`] until [`App::with_scheduler`] gives one).
-pub struct App<E, V, S = NoScheduler> {
+pub struct App<P: Ports> {
     pub settings: Settings,
-    pub ec2: Ec2<E>,
-    pub events: Events<V>,
-    pub schedules: Schedules<S>,
+    pub ec2: Ec2<P::Ec2>,
+    pub events: Events<P::Events>,
+    pub schedules: Schedules<P::Scheduler>,
     /// The role Scheduler assumes to run a schedule's target (scheduler backend).
     pub scheduler_role_arn: Option<String>,
     /// Where Scheduler sends a firing it could not deliver (an SQS queue).
@@ -48,7 +48,7 @@ pub struct App<E, V, S = NoScheduler> {
     pub emit_metrics: bool,
 }
 
-impl<E: Ec2Api, V: EventsApi> App<E, V, NoScheduler> {
+impl<E: Ec2Api, V: EventsApi> App<(E, V, NoScheduler)> {
     pub fn new(
         settings: Settings,
         ec2: E,
@@ -86,7 +86,7 @@ impl<E: Ec2Api, V: EventsApi> App<E, V, NoScheduler> {
         api: S,
         role_arn: Option<String>,
         dlq_arn: Option<String>,
-    ) -> App<E, V, S> {
+    ) -> App<(E, V, S)> {
         App {
             settings: self.settings,
             ec2: self.ec2,
@@ -104,7 +104,7 @@ impl<E: Ec2Api, V: EventsApi> App<E, V, NoScheduler> {
     }
 }
 
-impl<E: Ec2Api, V: EventsApi, S: SchedulerApi> App<E, V, S> {
+impl<P: Ports> App<P> {
     /// Stops writing EMF lines (for local tools whose stdout is a report).
     pub fn without_metrics(mut self) -> Self {
         self.emit_metrics = false;
@@ -272,8 +272,8 @@ impl Adopted {
 /// The adoption step tag-snapshot and prune-volumes share: writes our ownership tags (the
 /// `Name` from the attached instance) on `wanted`, one CreateTags per volume, and logs each
 /// adoption. A dry run decides and logs the same and writes nothing.
-pub async fn adopt<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn adopt<P: Ports>(
+    app: &App<P>,
     jobs: &BTreeMap<String, VolumeJob>,
     wanted: &Adoptions,
     reason: &str,

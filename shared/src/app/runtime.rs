@@ -16,7 +16,7 @@ use crate::error::Error;
 use super::App;
 
 /// The production [`App`]: SDK clients over one `aws_config` load.
-pub type SdkApp = App<SdkEc2, SdkEvents, SdkScheduler>;
+pub type SdkApp = App<(SdkEc2, SdkEvents, SdkScheduler)>;
 
 /// Reads settings and environment, loads the SDK configuration and builds the clients once.
 ///

@@ -9,7 +9,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi, Execution, ExecutionsApi, SchedulerApi};
+use crate::aws::{Execution, ExecutionsApi, Ports};
 use crate::error::Error;
 use crate::health::Coverage;
 
@@ -248,8 +248,8 @@ pub fn assess(
 /// Every managed volume in the batches the sweep prunes them in (discovery pages of 250, cut
 /// into batches of 100 — the batch fuse weighs a batch, so the CLI must batch alike), and the
 /// misconfigured ones.
-pub async fn discover_all<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn discover_all<P: Ports>(
+    app: &App<P>,
     progress: &impl Fn(Step),
 ) -> Result<(Vec<Vec<VolumeJob>>, Vec<MisconfiguredVolume>), Error> {
     let mut batches = Vec::new();
@@ -275,8 +275,8 @@ pub async fn discover_all<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 
 /// The given volumes, read now: managed ones as jobs; misconfigured ones; and an error naming
 /// any that do not exist or carry no generation tag.
-pub async fn volumes<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn volumes<P: Ports>(
+    app: &App<P>,
     ids: &[String],
 ) -> Result<(Vec<VolumeJob>, Vec<MisconfiguredVolume>), Error> {
     let read = app.ec2.volumes_by_id(ids).await?;
@@ -310,8 +310,8 @@ pub fn batches(jobs: Vec<VolumeJob>) -> Vec<Vec<VolumeJob>> {
 }
 
 /// The next prune of each batch, exactly as prune-volumes computes it, in a dry run.
-pub async fn plan<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn plan<P: Ports>(
+    app: &App<P>,
     batches: &[Vec<VolumeJob>],
     now: DateTime<Utc>,
     progress: &impl Fn(Step),
@@ -331,8 +331,8 @@ pub async fn plan<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 }
 
 /// The orphan scan in a dry run.
-pub async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn orphans<P: Ports>(
+    app: &App<P>,
     now: DateTime<Utc>,
     progress: &impl Fn(Step),
 ) -> Result<Vec<VolumeReport>, Error> {
@@ -348,8 +348,8 @@ pub async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 }
 
 /// `ebs-gens status`: discovery, the dry-run prune of every managed volume, the orphan scan.
-pub async fn status<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn status<P: Ports>(
+    app: &App<P>,
     now: DateTime<Utc>,
     progress: &impl Fn(Step),
 ) -> Result<FleetStatus, Error> {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi, SchedulerApi};
+use crate::aws::Ports;
 use crate::error::Error;
 
 use super::discover::{self, BatchResult, DiscoverInput, SweepTotals};
@@ -71,8 +71,8 @@ fn batch_result(r: Result<prune::PruneOutput, Error>) -> BatchResult {
 pub const PAGE_SIZE: i32 = 250;
 
 /// Runs one sweep. `attempts` is the per-step retry budget (the ASL's Retry does the same).
-pub async fn sweep<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn sweep<P: Ports>(
+    app: &App<P>,
     dry_run: bool,
     now: DateTime<Utc>,
     attempts: u32,
@@ -94,8 +94,8 @@ pub enum Progress {
 }
 
 /// [`sweep`], optionally acknowledging bulk deletions for this run, reporting progress.
-pub async fn sweep_with<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn sweep_with<P: Ports>(
+    app: &App<P>,
     dry_run: bool,
     allow_bulk_delete: bool,
     now: DateTime<Utc>,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Ec2Api, EventsApi, SchedulerApi};
+use crate::aws::Ports;
 use crate::error::Error;
 use crate::events::{parse_completion, Outcome};
 use crate::metrics::{Counts, Metric};
@@ -42,10 +42,7 @@ pub struct TagOutput {
     pub dry_run: bool,
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
-    event: serde_json::Value,
-) -> Result<TagOutput, Error> {
+pub async fn handle<P: Ports>(app: &App<P>, event: serde_json::Value) -> Result<TagOutput, Error> {
     let completions = parse_completion(event)?;
     let dry_run = app.dry_run(false);
     let mut results = Vec::new();
@@ -160,8 +157,8 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 }
 
 /// For each succeeded completion: adopt its snapshot, or say why not.
-async fn triage<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+async fn triage<P: Ports>(
+    app: &App<P>,
     ok: &[crate::events::Completion],
     jobs: &BTreeMap<String, VolumeJob>,
     misconfigured: &[super::MisconfiguredVolume],

@@ -383,6 +383,21 @@ pub trait ExecutionsApi: Send + Sync {
     fn describe_execution(&self, execution_arn: &str) -> impl Future<Output = R<Execution>> + Send;
 }
 
+/// The three ports an [`crate::app::App`] runs on, as one type, so handlers are generic over
+/// `P: Ports` rather than repeating `<P: Ports>`. Any
+/// `(EC2, EventBridge, Scheduler)` tuple of ports is one.
+pub trait Ports {
+    type Ec2: Ec2Api;
+    type Events: EventsApi;
+    type Scheduler: SchedulerApi;
+}
+
+impl<E: Ec2Api, V: EventsApi, S: SchedulerApi> Ports for (E, V, S) {
+    type Ec2 = E;
+    type Events = V;
+    type Scheduler = S;
+}
+
 // A shared reference to a port is a port (one fake can serve EC2 and EventBridge at once).
 impl<T: Ec2Api> Ec2Api for &T {
     fn describe_volumes(&self, req: PageRequest) -> impl Future<Output = R<Page<Volume>>> + Send {

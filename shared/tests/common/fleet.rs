@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use ebs_gens::app::prune::{self, PruneInput, PruneOutput};
 use ebs_gens::app::{App, VolumeJob};
 use ebs_gens::aws::fake::FakeAws;
+use ebs_gens::aws::NoScheduler;
 use ebs_gens::snapshot::{TAG_MANAGED_BY, TAG_POLICY, TAG_VOLUME};
 use ebs_gens::{GenClass, SnapshotState, VolumePolicy};
 
@@ -11,7 +12,7 @@ use super::settings;
 
 pub const ACCOUNT: &str = "111122223333";
 
-pub type FakeApp<'a> = App<&'a FakeAws, &'a FakeAws>;
+pub type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, NoScheduler)>;
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()

@@ -37,16 +37,11 @@ pub fn event(snapshot: &str, volume: &str, result: &str) -> serde_json::Value {
 
 /// One prune-volumes invocation for real (not a dry run), without a deadline.
 #[allow(dead_code)] // not every suite prunes directly
-pub async fn prune<E, V, S>(
-    app: &ebs_gens::app::App<E, V, S>,
+pub async fn prune<P: ebs_gens::aws::Ports>(
+    app: &ebs_gens::app::App<P>,
     volumes: Vec<ebs_gens::app::VolumeJob>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<ebs_gens::app::prune::PruneOutput, ebs_gens::Error>
-where
-    E: ebs_gens::aws::Ec2Api,
-    V: ebs_gens::aws::EventsApi,
-    S: ebs_gens::aws::SchedulerApi,
-{
+) -> Result<ebs_gens::app::prune::PruneOutput, ebs_gens::Error> {
     let input = ebs_gens::app::prune::PruneInput {
         volumes,
         dry_run: false,

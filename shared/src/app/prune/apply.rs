@@ -3,7 +3,7 @@
 
 use tokio::time::{Duration, Instant};
 
-use crate::aws::{Deleted, Ec2Api, ErrorKind, EventsApi, SchedulerApi};
+use crate::aws::{Deleted, ErrorKind, Ports};
 use crate::decision::Decision;
 use crate::error::FailedDelete;
 
@@ -25,11 +25,7 @@ enum Outcome {
 }
 
 /// Deletes one planned snapshot unless the deadline is near; classifies the answer.
-async fn delete_one<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
-    id: &str,
-    deadline: Option<Instant>,
-) -> Outcome {
+async fn delete_one<P: Ports>(app: &App<P>, id: &str, deadline: Option<Instant>) -> Outcome {
     if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
         return Outcome::Deferred;
     }
@@ -56,8 +52,8 @@ async fn delete_one<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 
 /// The writes: each planned delete of this run (none in a dry run, which reports them as
 /// deleted), its outcome recorded in `report`; retryable failures collected in `failed`.
-pub(super) async fn apply<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub(super) async fn apply<P: Ports>(
+    app: &App<P>,
     d: &Decision<'_>,
     report: &mut VolumeReport,
     index: usize,
@@ -133,8 +129,8 @@ pub(super) struct Failure {
 
 /// Tries the failed deletes again, a pass after each wait while the deadline allows, recording
 /// every outcome in its volume's report; returns what still failed.
-pub(super) async fn retry_failed<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub(super) async fn retry_failed<P: Ports>(
+    app: &App<P>,
     reports: &mut [VolumeReport],
     mut failed: Vec<Failure>,
     deadline: Option<Instant>,

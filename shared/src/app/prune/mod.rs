@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use tokio::time::{Duration, Instant};
 
-use crate::aws::{Ec2Api, EventsApi, SchedulerApi, Volume};
+use crate::aws::{Ports, Volume};
 use crate::config::Settings;
 use crate::decision::{batch_fuse, decide, Decision, VolumeFacts};
 use crate::error::{Error, FailedDelete};
@@ -63,10 +63,7 @@ struct Fetched {
 /// Reads the batch's volumes again (one DescribeVolumes per 200) — so a tag changed since
 /// discovery, or a Step Functions retry replaying old input, plans under today's tags — then
 /// their snapshots.
-async fn fetch<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
-    ids: &[String],
-) -> Result<Fetched, Error> {
+async fn fetch<P: Ports>(app: &App<P>, ids: &[String]) -> Result<Fetched, Error> {
     if ids.is_empty() {
         return Ok(Fetched {
             jobs: BTreeMap::new(),
@@ -125,8 +122,8 @@ pub fn adoptions(
     out
 }
 
-pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub async fn handle<P: Ports>(
+    app: &App<P>,
     input: PruneInput,
     now: DateTime<Utc>,
     deadline: Option<Instant>,
@@ -228,8 +225,8 @@ pub async fn handle<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
 
 /// Counts, publishes, and reports what still failed (`totals.failed`, `totals.failures`).
 #[allow(clippy::too_many_arguments)]
-fn finish<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+fn finish<P: Ports>(
+    app: &App<P>,
     reports: Vec<VolumeReport>,
     not_pruned: Vec<MisconfiguredVolume>,
     mut totals: Totals,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use crate::aws::{Ec2Api, EventsApi, SchedulerApi, Volume};
+use crate::aws::{Ports, Volume};
 use crate::decision::{batch_fuse, fuse, Decision, VolumeFacts};
 use crate::error::Error;
 use crate::fuse::ACK_GONE;
@@ -24,8 +24,8 @@ use super::{finish, NO_VOLUME};
 /// that are gone or carry no generation tag any more are orphans, planned under
 /// `EBS_GENS_ORPHANS` (pins, pending, another deployment's: kept; the newest K: kept) and
 /// weighed by the batch fuse. Misconfigured volumes are not orphans (their tag is a typo).
-pub(super) async fn orphans<E: Ec2Api, V: EventsApi, S: SchedulerApi>(
-    app: &App<E, V, S>,
+pub(super) async fn orphans<P: Ports>(
+    app: &App<P>,
     input: PruneInput,
     now: DateTime<Utc>,
     deadline: Option<Instant>,
