@@ -616,7 +616,7 @@ export class EbsGensStack extends Stack {
         + 'or `ebs-gens status`, names the volumes)'),
       gauge('DeletionsHeld', 'prune-volumes', 'the bulk-deletion fuse held planned deletions (nothing is deleted for those volumes '
         + `until acknowledged: check the plan with \`ebs-gens plan\`, then tag the volume ${CONTRACT.tags.allow_bulk_delete}=<today, YYYY-MM-DD in the deployment\'s time zone> `
-        + 'or run `ebs-gens sweep --apply --allow-bulk-delete`)'),
+        + 'or run `ebs-gens sweep --remote --apply --allow-bulk-delete`)'),
       // The schedule rules are created at runtime by ensure-rules, so they are not in this template.
       // AWS/Events FailedInvocations (which counts only invocations that failed for good, after
       // EventBridge's own retries) is published per RuleName only — no account-level series exists

@@ -100,7 +100,7 @@ pub fn held(
 
 /// How to acknowledge a held deletion of a volume that no longer exists (it cannot be tagged).
 pub const ACK_GONE: &str =
-    "run `ebs-gens sweep --apply --allow-bulk-delete` (the volume is gone; it cannot be tagged)";
+    "run `ebs-gens sweep --remote --apply --allow-bulk-delete` (the volume is gone; it cannot be tagged)";
 
 #[cfg(test)]
 mod tests {

@@ -37,7 +37,8 @@ metrics! {
     DeleteDenied,
     /// Deletes left for the next run (deadline near, or adopted in this run).
     SnapshotsDeferred,
-    /// Deletes that failed for a reason a retry may fix (the invocation fails `DeleteFailed`).
+    /// Deletes that still failed after the prune's own retries (reported in its totals; the
+    /// execution fails `DeleteFailed`).
     DeleteFailed,
     /// Snapshots EBS reports as failed.
     SnapshotsFailed,

@@ -577,3 +577,25 @@ async fn a_sweep_over_short_and_empty_pages_deletes_exactly_what_full_pages_woul
         assert_eq!(ids_of(&fake, &format!("vol-{v}")).len(), 7);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_delete_found_gone_on_its_retry_counts_as_deleted() {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_volume("vol-1", None, &[("Daily_Gens", "1")]);
+    let ids = history(&fake, "vol-1", 3);
+    // The first attempt errs, though (as EC2 may) the snapshot is gone by the retry.
+    fake.fail_next_deletes(&ids[2], 1);
+    fake.vanish_before_delete(&ids[2]);
+    let app = app(&fake);
+    let job = first_batch(&app).await;
+    let out = common::prune(&app, job, now()).await.unwrap();
+    assert_eq!(
+        (
+            out.totals.deleted,
+            out.totals.already_gone,
+            out.totals.failed
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(ids_of(&fake, "vol-1"), vec![ids[0].clone()]);
+}

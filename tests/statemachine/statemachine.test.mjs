@@ -54,7 +54,7 @@ test('sweep: rules created enabled, surplus deleted, and a failed delete tried a
   assert.equal(prunes[0].output.totals.deleted, 6);
   // Then the orphan scan (prune-volumes with {orphans: true}): this fleet has none.
   const scans = r.invocations.filter((i) => i.state === 'ScanOrphans');
-  assert.deepEqual(scans.map((i) => [i.input, i.error, i.output.totals.orphaned]), [[{ volumes: [], orphans: true, dry_run: false }, null, 0]]);
+  assert.deepEqual(scans.map((i) => [i.input, i.error, i.output.totals.orphaned]), [[{ volumes: [], orphans: true, dry_run: false, allow_bulk_delete: false }, null, 0]]);
   assert.equal(r.output.summary.orphaned, 0);
   const state = stack.fleet('state');
   for (const v of seeded.volumes) assert.equal(state.snapshots[v].length, 2, `${v} keeps Daily_Gens=2`);
@@ -177,8 +177,37 @@ test('sweep: allow_bulk_delete reaches every prune batch and releases the deleti
   const prunes = allowed.invocations.filter((i) => i.state === 'PruneBatch');
   assert.ok(prunes.length > 0);
   for (const p of prunes) assert.equal(p.input.allow_bulk_delete, true, JSON.stringify(p.input));
+  // The orphan scan too: a deleted volume's held snapshots can be released only this way.
+  const scan = allowed.invocations.find((i) => i.state === 'ScanOrphans');
+  assert.equal(scan.input.allow_bulk_delete, true, JSON.stringify(scan.input));
   // Either key order is accepted; both were dry runs: nothing changed.
   const reordered = await run(SWEEP, { allow_bulk_delete: false, dry_run: true });
   assert.ok(reordered.ok, `${reordered.error}: ${reordered.cause}`);
   assert.deepEqual(stack.fleet('state'), before);
+});
+
+test('deletes that keep failing fail both state machines visibly, and nothing else is lost', async () => {
+  // The sweep: every DeleteSnapshot refused, through the prune's own retries.
+  await stack.reset();
+  const seeded = stack.fleet('seed-test');
+  const before = stack.fleet('state');
+  stack.proxy.faults.push({ action: 'DeleteSnapshot', times: 1000 });
+  try {
+    const r = await run(SWEEP, {});
+    assert.equal(r.ok, false, 'the sweep must fail when deletes still fail');
+    assert.equal(r.error, 'DeleteFailed', `${r.error}: ${r.cause}`);
+    const prunes = r.invocations.filter((i) => i.state === 'PruneBatch');
+    assert.ok(prunes.length > 0 && prunes.every((i) => i.error === null), 'reported by the prune, not thrown');
+    assert.ok(prunes.every((i) => i.output.totals.failed > 0 && i.output.totals.deleted === 0), JSON.stringify(prunes.map((i) => i.output.totals)));
+    assert.deepEqual(stack.fleet('state').snapshots, before.snapshots, 'nothing deleted, nothing lost');
+
+    // snapshot-completed: PruneOk sends it to DeletesFailed.
+    const vol = seeded.volumes[0];
+    const { snapshot } = stack.fleet('snapshot', vol);
+    const c = await run(COMPLETED, completionEvent(snapshot, vol, 'succeeded'));
+    assert.equal(c.ok, false);
+    assert.equal(c.error, 'DeleteFailed', `${c.error}: ${c.cause}`);
+  } finally {
+    stack.proxy.faults.length = 0;
+  }
 });

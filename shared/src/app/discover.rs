@@ -45,8 +45,8 @@ pub struct DiscoverInput {
     /// The orphan scan's result (`{"totals": …}` or `{"error": …}`), folded with the last page.
     #[serde(default)]
     pub orphans: Option<BatchResult>,
-    /// Passed on to every batch (in-process sweeps only: `ebs-gens sweep --apply
-    /// --allow-bulk-delete`).
+    /// Passed on to every batch (`ebs-gens sweep --remote --apply --allow-bulk-delete`, or an
+    /// in-process sweep on the emulator).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_bulk_delete: bool,
 }

@@ -149,6 +149,14 @@ pub(super) async fn retry_failed<P: Ports>(
                     tracing::error!(volume_id = %reports[f.volume].volume_id, snapshot_id = %f.item.snapshot_id, code = %again.code, error = %again.message, "delete failed again");
                     still.push(Failure { failed: again, ..f });
                 }
+                // The deadline came before the retry: still a failure, never a quiet deferral.
+                Outcome::Deferred => still.push(f),
+                // Gone since our failed attempt: that attempt most likely deleted it (an error
+                // answered after the delete took effect), so it counts as deleted.
+                Outcome::AlreadyGone => {
+                    tracing::info!(volume_id = %reports[f.volume].volume_id, snapshot_id = %f.item.snapshot_id, "gone since the failed attempt; counted as deleted");
+                    record(&mut reports[f.volume], f.item, Outcome::Deleted);
+                }
                 outcome => record(&mut reports[f.volume], f.item, outcome),
             }
         }

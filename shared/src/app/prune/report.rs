@@ -23,8 +23,8 @@ pub struct PruneInput {
     pub volumes: Vec<VolumeJob>,
     #[serde(default)]
     pub dry_run: bool,
-    /// Let this run delete more than the bulk-deletion fuse allows (`ebs-gens sweep --apply
-    /// --allow-bulk-delete`); the state machines never set it.
+    /// Let this run delete more than the bulk-deletion fuse allows (`ebs-gens sweep --remote
+    /// --apply --allow-bulk-delete`, which the sweep passes to every batch and the orphan scan).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_bulk_delete: bool,
     /// Find the snapshots of ours whose volume is gone or untagged and apply
