@@ -50,9 +50,25 @@ async fn delete_one<P: Ports>(app: &App<P>, id: &str, deadline: Option<Instant>)
     }
 }
 
+/// Every volume's writes in turn (`reports[i]` is `decisions[i]`'s report), then the retry of
+/// what failed. Returns the deletes that still failed.
+pub(super) async fn apply_all<P: Ports>(
+    app: &App<P>,
+    decisions: &[Decision<'_>],
+    reports: &mut [VolumeReport],
+    deadline: Option<Instant>,
+    dry_run: bool,
+) -> Vec<FailedDelete> {
+    let mut failed = Vec::new();
+    for (i, (d, report)) in decisions.iter().zip(reports.iter_mut()).enumerate() {
+        apply(app, d, report, i, &mut failed, deadline, dry_run).await;
+    }
+    retry_failed(app, reports, failed, deadline).await
+}
+
 /// The writes: each planned delete of this run (none in a dry run, which reports them as
 /// deleted), its outcome recorded in `report`; retryable failures collected in `failed`.
-pub(super) async fn apply<P: Ports>(
+async fn apply<P: Ports>(
     app: &App<P>,
     d: &Decision<'_>,
     report: &mut VolumeReport,
@@ -121,7 +137,7 @@ fn record(report: &mut VolumeReport, item: Item, outcome: Outcome) {
 pub const DELETE_RETRY_WAITS: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
 
 /// A planned delete that failed: its volume's report (index), the plan's item, the error.
-pub(super) struct Failure {
+struct Failure {
     volume: usize,
     item: Item,
     failed: FailedDelete,
@@ -129,7 +145,7 @@ pub(super) struct Failure {
 
 /// Tries the failed deletes again, a pass after each wait while the deadline allows, recording
 /// every outcome in its volume's report; returns what still failed.
-pub(super) async fn retry_failed<P: Ports>(
+async fn retry_failed<P: Ports>(
     app: &App<P>,
     reports: &mut [VolumeReport],
     mut failed: Vec<Failure>,

@@ -30,8 +30,8 @@ use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE};
 
 use super::{adopt, classify_volumes, Adoptions, App, MisconfiguredVolume, VolumeJob};
 
+use apply::apply_all;
 pub use apply::DELETE_RETRY_WAITS;
-use apply::{apply, retry_failed};
 use report::{attention, counts, flag, volume_report};
 pub use report::{
     fit, Attention, Item, PruneInput, PruneOutput, Totals, VolumeReport, MAX_OUTPUT_BYTES,
@@ -188,25 +188,17 @@ pub async fn handle<P: Ports>(
         .collect();
     batch_fuse(&app.settings, &mut decisions, now);
 
-    let mut reports = Vec::with_capacity(jobs.len());
-    let mut failed = Vec::new();
-    for (job, d) in jobs.values().zip(&decisions) {
-        let mut report = volume_report(&job.volume_id, job.policy.to_string(), d, &adopted);
-        report.bulk_allowed = d.bulk_allowed(&app.settings.fuse_volume);
-        flag(&mut totals, &report, &app.settings.deployment);
-        apply(
-            app,
-            d,
-            &mut report,
-            reports.len(),
-            &mut failed,
-            deadline,
-            dry_run,
-        )
-        .await;
-        reports.push(report);
-    }
-    let failed = retry_failed(app, &mut reports, failed, deadline).await;
+    let mut reports: Vec<VolumeReport> = jobs
+        .values()
+        .zip(&decisions)
+        .map(|(job, d)| {
+            let mut report = volume_report(&job.volume_id, job.policy.to_string(), d, &adopted);
+            report.bulk_allowed = d.bulk_allowed(&app.settings.fuse_volume);
+            flag(&mut totals, &report, &app.settings.deployment);
+            report
+        })
+        .collect();
+    let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
     for report in &reports {
         totals.count(report);
         tracing::info!(volume_id = %report.volume_id, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), stale = report.stale.is_some(), held = report.held.is_some(), dry_run, "volume pruned");

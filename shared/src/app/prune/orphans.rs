@@ -16,7 +16,7 @@ use crate::plan::group_by_volume;
 use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE, TAG_POLICY};
 
 use super::super::{classify_volumes, Adopted, App};
-use super::apply::{apply, retry_failed};
+use super::apply::apply_all;
 use super::report::{flag, volume_report, PruneInput, PruneOutput, Totals};
 use super::{finish, NO_VOLUME};
 
@@ -106,7 +106,6 @@ pub(super) async fn orphans<P: Ports>(
 
     let mut totals = Totals::default();
     let mut reports = Vec::with_capacity(found.len());
-    let mut failed = Vec::new();
     let none = Adopted::default();
     for ((vol, snaps, why), d) in found.iter().zip(&decisions) {
         let policy = snaps
@@ -118,21 +117,11 @@ pub(super) async fn orphans<P: Ports>(
         let mut report = volume_report(vol, policy, d, &none);
         report.orphaned = Some(*why);
         flag(&mut totals, &report, &settings.deployment);
-        apply(
-            app,
-            d,
-            &mut report,
-            reports.len(),
-            &mut failed,
-            deadline,
-            dry_run,
-        )
-        .await;
         totals.orphaned += snaps.len();
         totals.orphan_volumes += 1;
         reports.push(report);
     }
-    let failed = retry_failed(app, &mut reports, failed, deadline).await;
+    let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
     for report in &reports {
         totals.count(report);
         tracing::info!(volume_id = %report.volume_id, reason = ?report.orphaned, deleted = report.deleted.len(), orphans = %settings.orphans, dry_run, "orphaned snapshots");
