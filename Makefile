@@ -22,13 +22,13 @@ help:
 	@echo "make test    - set up and run every test suite (what CI runs)"
 	@echo "make sweep-local [DRY_RUN=1] - run the sweep state machine locally against AWS_ENDPOINT_URL (or your account)"
 	@echo "make event-local EVENT=file.json [DRY_RUN=1] - deliver one EBS event locally"
-	@echo "make lint    - cargo fmt --check and clippy -D warnings"
+	@echo "make lint    - cargo fmt --check, clippy -D warnings, biome ci (JS/TS format and lint)"
 	@echo "make bench   - criterion benchmark of the planner (1,000,000 snapshots)"
 	@echo "make efficiency - API calls per operation vs the lower bound and the 2017 recipe"
 	@echo "make fault-budget - the largest prune batch under 20 % injected faults vs the Lambda timeout"
 	@echo "make cost    - what it costs to run per 1,000 volumes a month: measured locally, priced with scripts/prices.json"
 	@echo "make coldstart - release build: each function's binary size and local init time (median of 20 starts)"
-	@echo "make fmt     - format the Rust code"
+	@echo "make fmt     - format the Rust code (cargo fmt) and the JS/TS code (biome)"
 	@echo "make contract - regenerate contract.json (names shared by Rust, ASL, CDK and the runner)"
 
 # Rust tests last, so the run closes on cargo test's summary.
@@ -37,12 +37,12 @@ test: setup lint efficiency fault-budget test-asl test-cdk test-statemachine tes
 # Project venv with the pinned emulator and tools (moto server, cargo-lambda, cfn-lint).
 setup:
 	bash scripts/venv.sh
-	bash scripts/npm.sh statemachine/runner
+	bash scripts/npm.sh local
 	bash scripts/npm.sh cdk
 
 # asl-validator on both definitions (the Rust test `asl` adds our own checks).
 test-asl: setup
-	cd statemachine/runner && npx --no-install asl-validator --json-path ../snapshot-completed.asl.json --json-path ../sweep.asl.json
+	cd local && npx --no-install asl-validator --json-path ../statemachine/snapshot-completed.asl.json --json-path ../statemachine/sweep.asl.json
 
 # Both state machines end to end: aws-local-stepfunctions + cargo lambda watch + moto.
 # The binaries are built first so cargo lambda watch starts them without compiling.
@@ -52,7 +52,13 @@ test-statemachine: setup
 	node --test $(call NODE_COUNTS,statemachine) tests/statemachine/
 	python3 scripts/test_counts.py node statemachine $(COUNTS)/statemachine.json
 
+# JS/TS: biome (pinned in local/package.json, configured in biome.json) checks formatting and
+# lint rules without writing; `make fmt` applies its formatting.
+BIOME := local/node_modules/.bin/biome
+
 lint:
+	bash scripts/npm.sh local
+	$(BIOME) ci --error-on-warnings
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked --features ebs-gens/test-util,ebs-gens/sfn -- -D warnings
 	@# Test tooling stays out of the product: no function's dependency tree enables test-util.
@@ -67,6 +73,8 @@ test-rust:
 
 fmt:
 	cargo fmt --all
+	bash scripts/npm.sh local
+	$(BIOME) format --write
 
 # contract.json is generated from shared/src/contract.rs; the `contract` test fails when stale.
 contract:

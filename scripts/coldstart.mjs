@@ -12,8 +12,8 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { CONTRACT } from '../statemachine/runner/contract.mjs';
-import { ROOT } from '../statemachine/runner/stack.mjs';
+import { CONTRACT } from '../local/contract.mjs';
+import { ROOT } from '../local/stack.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, dir: { type: 'string' } } });
 const runs = Number(values.runs);
@@ -40,7 +40,10 @@ async function runtimeApi() {
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   return {
     address: `127.0.0.1:${server.address().port}`,
-    waitNext: () => new Promise((ok) => { waiter = ok; }),
+    waitNext: () =>
+      new Promise((ok) => {
+        waiter = ok;
+      }),
     close: () => new Promise((ok) => server.close(ok)),
   };
 }
@@ -70,9 +73,16 @@ async function once(bin, name, memoryMb, api) {
     },
   });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   const exited = new Promise((ok) => child.on('exit', (code) => ok(code)));
-  const t1 = await Promise.race([next, exited.then((code) => { throw new Error(`${name} exited ${code} before asking for an invocation: ${stderr.trim()}`); })]);
+  const t1 = await Promise.race([
+    next,
+    exited.then((code) => {
+      throw new Error(`${name} exited ${code} before asking for an invocation: ${stderr.trim()}`);
+    }),
+  ]);
   child.kill('SIGKILL');
   await exited;
   return Number(t1 - t0) / 1e6;
@@ -96,6 +106,8 @@ try {
 console.log(`| function | binary | init median (${runs} starts) | min | max |`);
 console.log('|---|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(1)} MB | ${r.median.toFixed(1)} ms | ${r.min.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`);
+  console.log(
+    `| ${r.name} | ${(r.size / 1e6).toFixed(1)} MB | ${r.median.toFixed(1)} ms | ${r.min.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`,
+  );
 }
 console.log(`\nRelease profile: ${dir}; init = spawn → first GET /runtime/invocation/next on 127.0.0.1.`);

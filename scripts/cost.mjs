@@ -4,7 +4,7 @@
 //
 // What is measured (moto + cargo lambda watch + aws-local-stepfunctions, as `make demo`):
 // for each fleet policy, SAMPLE volumes in steady state (seeded history, a first sweep that creates
-// the schedules and prunes), then the schedules fire (scripts/fleet.py, as Scheduler would), one
+// the schedules and prunes), then the schedules fire (local/fleet.py, as Scheduler would), one
 // snapshot-completed execution per new snapshot, and one more sweep. Per execution:
 // - state transitions: the StateEntered and StateRetried events aws-local-stepfunctions emits
 //   (Map iterations' states included) — what Step Functions bills a Standard workflow for;
@@ -36,16 +36,16 @@ import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { CONTRACT, contractFunction, fn, stateMachineFile } from '../statemachine/runner/contract.mjs';
-import { completionEvent } from '../statemachine/runner/fixtures.mjs';
-import { runStateMachine } from '../statemachine/runner/local.mjs';
-import { startStack, ROOT } from '../statemachine/runner/stack.mjs';
+import { CONTRACT, contractFunction, fn, stateMachineFile } from '../local/contract.mjs';
+import { completionEvent } from '../local/fixtures.mjs';
+import { runStateMachine } from '../local/runner.mjs';
+import { startStack, ROOT } from '../local/stack.mjs';
 
 const SWEEP = stateMachineFile('sweep.asl.json');
 const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
 const PRUNE = fn('prune-volumes');
 const DISCOVER = fn('discover-volumes');
-const ENSURE = fn('ensure-rules');
+const ENSURE = fn('ensure-schedules');
 
 const PRICE_FILE = resolve(ROOT, 'scripts/prices.json');
 const PRICES = JSON.parse(readFileSync(PRICE_FILE, 'utf8')).prices;
@@ -135,8 +135,7 @@ function logTap() {
   return {
     feed(chunk) {
       buffer += chunk;
-      let i;
-      while ((i = buffer.indexOf('\n')) >= 0) {
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
         line(buffer.slice(0, i));
         buffer = buffer.slice(i + 1);
       }
@@ -155,15 +154,22 @@ function logTap() {
   };
 }
 
-/** One execution, measured. */
-async function measure(stack, tap, file, input) {
+/**
+ * What an execution's history adds up to, event by event (`onEvent`, aws-local-stepfunctions'
+ * events): the state transitions Step Functions bills (entries and retries) and, per state, its
+ * entries and the events and payload bytes of Step Functions' log at level ALL.
+ */
+function historyCounter() {
   const states = {};
-  const st = (name) => (states[name] ??= { entered: 0, retried: 0, inMap: false, events: 0, payload: 0 });
-  let transitions = 0;
-  const onEvent = (ev) => {
-    const name = ev.state?.name ?? ev.parentState?.name ?? '(execution)';
-    const s = st(name);
+  const st = (name) => {
+    states[name] ??= { entered: 0, retried: 0, inMap: false, events: 0, payload: 0 };
+    return states[name];
+  };
+  const counter = { states, st, transitions: 0 };
+  counter.onEvent = (ev) => {
+    const s = st(ev.state?.name ?? ev.parentState?.name ?? '(execution)');
     if (ev.index !== undefined && ev.state) s.inMap = true;
+    if (ev.type === 'StateEntered' || ev.type === 'StateRetried') counter.transitions += 1;
     switch (ev.type) {
       case 'ExecutionStarted':
         s.events += 1;
@@ -178,13 +184,11 @@ async function measure(stack, tap, file, input) {
         s.payload += String(ev.Error ?? '').length + String(ev.Cause ?? '').length;
         break;
       case 'StateEntered':
-        transitions += 1;
         s.entered += 1;
         s.events += 1 + (EXTRA_EVENTS[ev.state.type] ?? 0);
         s.payload += embedded(ev.state.input);
         break;
       case 'StateRetried':
-        transitions += 1;
         s.retried += 1;
         break;
       case 'StateExited':
@@ -205,17 +209,24 @@ async function measure(stack, tap, file, input) {
         break;
     }
   };
+  return counter;
+}
+
+/** One execution, measured: its result, wall time, transitions, states, function log and Step Functions log estimate. */
+async function measure(stack, tap, file, input) {
+  const history = historyCounter();
   tap.open();
   const t0 = performance.now();
-  const r = await runStateMachine(file, input, { endpoint: stack.lambdaEndpoint, retryDelayMs: 0, onEvent });
+  const r = await runStateMachine(file, input, { endpoint: stack.lambdaEndpoint, retryDelayMs: 0, onEvent: history.onEvent });
   const wallMs = performance.now() - t0;
   const lambdaLog = await tap.close();
   for (const inv of r.invocations) {
-    const s = st(inv.state);
+    const s = history.st(inv.state);
     s.events += 3; // TaskScheduled (parameters), TaskStarted, TaskSucceeded / TaskFailed (raw result)
     s.payload += embedded({ FunctionName: FUNCTION_ARN, Payload: inv.input });
     s.payload += inv.output ? embedded(inv.output) + LAMBDA_RESULT_WRAPPER : 200;
   }
+  const { states, transitions } = history;
   const sfnLogEvents = Object.values(states).reduce((n, s) => n + s.events, 0);
   const sfnLogBytes = Object.values(states).reduce((n, s) => n + s.events * ENVELOPE + s.payload, 0);
   return { ...r, wallMs, transitions, states, lambdaLog, sfnLogEvents, sfnLogBytes };
@@ -240,7 +251,16 @@ async function runFleet(stack, tap, fleet, volumes) {
   await stack.reset();
   stack.fleet('create-group');
   const tags = Object.entries(fleet.tags).flatMap(([k, v]) => ['--tag', `${k}=${v}`]);
-  stack.fleet('seed-fleet', '--volumes', String(volumes), ...tags, '--history', String(fleet.history), '--every-hours', String(fleet.everyHours));
+  stack.fleet(
+    'seed-fleet',
+    '--volumes',
+    String(volumes),
+    ...tags,
+    '--history',
+    String(fleet.history),
+    '--every-hours',
+    String(fleet.everyHours),
+  );
   // The first sweep creates the schedules and prunes the seeded history down to the policy: a
   // bulk deletion the fuse would hold, acknowledged as an operator does once after the first
   // deploy onto old history (`ebs-gens sweep --remote --apply --allow-bulk-delete`).
@@ -252,7 +272,10 @@ async function runFleet(stack, tap, fleet, volumes) {
   for (const f of fired) {
     const c = await measure(stack, tap, COMPLETED, completionEvent(f.snapshot, f.volume));
     check(c.ok, `${fleet.name}: snapshot-completed failed: ${c.error}: ${c.cause}`);
-    check(c.output.tag.results.every((x) => x.action === 'already-ours'), `${fleet.name}: a scheduled snapshot needed adoption`);
+    check(
+      c.output.tag.results.every((x) => x.action === 'already-ours'),
+      `${fleet.name}: a scheduled snapshot needed adoption`,
+    );
     completions.push(c);
   }
   const sweep = await measure(stack, tap, SWEEP, { dry_run: false });
@@ -260,7 +283,10 @@ async function runFleet(stack, tap, fleet, volumes) {
   check(sweep.output.summary.volumes === volumes, `${fleet.name}: the sweep saw ${sweep.output.summary.volumes} volumes`);
   endsAtN(stack, fleet);
   const again = await measure(stack, tap, SWEEP, { dry_run: true });
-  check(again.ok && again.output.summary.deleted === 0, `${fleet.name}: the fleet did not converge: a dry run would still delete ${again.output?.summary?.deleted}`);
+  check(
+    again.ok && again.output.summary.deleted === 0,
+    `${fleet.name}: the fleet did not converge: a dry run would still delete ${again.output?.summary?.deleted}`,
+  );
   return { fleet, volumes, first, completions, sweep };
 }
 
@@ -334,8 +360,9 @@ function costOf(u, { completedStandard = false } = {}) {
     ? u.completedTransitions * price('sfn_standard_transition')
     : u.executions * price('sfn_express_request') + u.expressGbS * price('sfn_express_gb_second');
   const sfnSweep = u.sweepTransitions * price('sfn_standard_transition');
-  const lambda = (u.completedLambdaRequests + u.sweepLambdaRequests) * price('lambda_request')
-    + (u.completedLambdaGbS + u.sweepLambdaGbS) * price('lambda_arm_gb_second');
+  const lambda =
+    (u.completedLambdaRequests + u.sweepLambdaRequests) * price('lambda_request') +
+    (u.completedLambdaGbS + u.sweepLambdaGbS) * price('lambda_arm_gb_second');
   const scheduler = u.scheduler * price('scheduler_invocation');
   const logBytes = sfnLogBytes(u) + u.completedLambdaLogBytes + u.sweepLambdaLogBytes;
   const logs = (logBytes / GB) * price('cloudwatch_logs_ingest_gb');
@@ -343,14 +370,24 @@ function costOf(u, { completedStandard = false } = {}) {
   // The same after the monthly free tiers, as if nothing else in the account used them.
   const free = (x, f) => Math.max(0, x - price(f));
   const standardTransitions = u.sweepTransitions + (completedStandard ? u.completedTransitions : 0);
-  const afterFree = (completedStandard ? 0 : sfnCompleted)
-    + free(standardTransitions, 'sfn_standard_free_transitions') * price('sfn_standard_transition')
-    + free(u.completedLambdaRequests + u.sweepLambdaRequests, 'lambda_free_requests') * price('lambda_request')
-    + free(u.completedLambdaGbS + u.sweepLambdaGbS, 'lambda_free_gb_seconds') * price('lambda_arm_gb_second')
-    + free(u.scheduler, 'scheduler_free_invocations') * price('scheduler_invocation')
-    + logs
-    + (u.tracing ? free(u.executions + u.sweeps, 'xray_free_traces') * price('xray_trace_recorded') : 0);
-  return { sfnCompleted, sfnSweep, lambda, scheduler, logs, xray, total: sfnCompleted + sfnSweep + lambda + scheduler + logs + xray, afterFree };
+  const afterFree =
+    (completedStandard ? 0 : sfnCompleted) +
+    free(standardTransitions, 'sfn_standard_free_transitions') * price('sfn_standard_transition') +
+    free(u.completedLambdaRequests + u.sweepLambdaRequests, 'lambda_free_requests') * price('lambda_request') +
+    free(u.completedLambdaGbS + u.sweepLambdaGbS, 'lambda_free_gb_seconds') * price('lambda_arm_gb_second') +
+    free(u.scheduler, 'scheduler_free_invocations') * price('scheduler_invocation') +
+    logs +
+    (u.tracing ? free(u.executions + u.sweeps, 'xray_free_traces') * price('xray_trace_recorded') : 0);
+  return {
+    sfnCompleted,
+    sfnSweep,
+    lambda,
+    scheduler,
+    logs,
+    xray,
+    total: sfnCompleted + sfnSweep + lambda + scheduler + logs + xray,
+    afterFree,
+  };
 }
 
 /** The same usage with the sweep run `runs` times a month instead. */
@@ -367,226 +404,398 @@ function sweepEvery(u, runs) {
   };
 }
 
-async function main() {
-  const tap = logTap();
+// --- run: the measurements -----------------------------------------------------------------------
+
+/**
+ * A sweep over `volumes` fresh volumes (Daily_Gens=7, one snapshot each), measured after a first
+ * sweep that creates their schedules.
+ */
+async function measureSweep(stack, tap, label, volumes) {
+  await stack.reset();
+  stack.fleet('create-group');
+  stack.fleet('seed-fleet', '--volumes', String(volumes), '--tag', 'Daily_Gens=7', '--history', '1');
+  const warm = await measure(stack, tap, SWEEP, { dry_run: false });
+  check(warm.ok, `${label}: first sweep failed: ${warm.error}: ${warm.cause}`);
+  const run = await measure(stack, tap, SWEEP, { dry_run: false });
+  check(run.ok, `${label}: sweep failed: ${run.error}: ${run.cause}`);
+  check(run.output.summary.volumes === volumes, `${label}: the sweep saw ${run.output.summary.volumes} volumes`);
+  return { volumes, run };
+}
+
+/**
+ * Everything measured on one local stack: each fleet policy (runFleet); a sweep one volume larger
+ * than a page (two pages, and batches of 100, 100, 50 and 1), the second point of the sweep model;
+ * and a held-out sweep of a shape neither fitted sweep has (one page, three batches), to test the
+ * model on a run it was not fitted on.
+ */
+async function measureAll(tap) {
   const env = { EBS_GENS_BACKEND: 'scheduler', AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'INFO' };
-  console.log(`ebs-gens cost model: measured on the local stack (moto, cargo lambda watch, aws-local-stepfunctions), priced with scripts/prices.json (${PRICES.sfn_standard_transition.read})\n`);
   const stack = await startStack({ env, log: (s) => tap.feed(s) });
-  const runs = [];
-  let scale;
-  let heldOut;
   try {
+    const runs = [];
     for (const fleet of FLEETS) {
       process.stderr.write(`measuring ${fleet.name} (${SAMPLE} volumes)…\n`);
       runs.push(await runFleet(stack, tap, fleet, SAMPLE));
     }
-    // One volume more than a page: two pages, and batches of 100, 100, 50 and 1.
-    const scaleFleet = { name: `daily 7, ${PAGE + 1} volumes`, tags: { Daily_Gens: '7' }, history: 1, everyHours: 24 };
     process.stderr.write(`measuring the sweep over ${PAGE + 1} volumes…\n`);
-    await stack.reset();
-    stack.fleet('create-group');
-    stack.fleet('seed-fleet', '--volumes', String(PAGE + 1), '--tag', 'Daily_Gens=7', '--history', '1');
-    const warm = await measure(stack, tap, SWEEP, { dry_run: false });
-    check(warm.ok, `scale: first sweep failed: ${warm.error}: ${warm.cause}`);
-    const run = await measure(stack, tap, SWEEP, { dry_run: false });
-    check(run.ok, `scale: sweep failed: ${run.error}: ${run.cause}`);
-    check(run.output.summary.volumes === PAGE + 1, `scale: the sweep saw ${run.output.summary.volumes} volumes`);
-    scale = { fleet: scaleFleet, volumes: PAGE + 1, run };
-    // Held out: a shape neither fitted sweep has (one page, three batches), to test the model on
-    // a run it was not fitted on.
+    const scale = await measureSweep(stack, tap, 'scale', PAGE + 1);
     const heldOutVolumes = 2 * 100 + 1;
     process.stderr.write(`measuring a held-out sweep over ${heldOutVolumes} volumes…\n`);
-    await stack.reset();
-    stack.fleet('create-group');
-    stack.fleet('seed-fleet', '--volumes', String(heldOutVolumes), '--tag', 'Daily_Gens=7', '--history', '1');
-    const heldWarm = await measure(stack, tap, SWEEP, { dry_run: false });
-    check(heldWarm.ok, `held-out: first sweep failed: ${heldWarm.error}: ${heldWarm.cause}`);
-    const heldRun = await measure(stack, tap, SWEEP, { dry_run: false });
-    check(heldRun.ok, `held-out: sweep failed: ${heldRun.error}: ${heldRun.cause}`);
-    heldOut = { volumes: heldOutVolumes, run: heldRun };
+    const heldOut = await measureSweep(stack, tap, 'held-out', heldOutVolumes);
+    return { runs, scale, heldOut };
   } finally {
     await stack.stop();
   }
+}
 
-  // The sweep's shape, as measured: pages = Discover entries, batches = Map iterations, batch size
-  // = the largest batch discover-volumes returned.
-  const shapeOf = (r, volumes) => {
-    const discovers = r.invocations.filter((i) => i.state === 'Discover' && i.output);
-    const batchSize = Math.max(...discovers.flatMap((i) => i.output.batches.map((b) => b.volumes.length)));
-    return { run: r, volumes, pages: r.states.Discover.entered, batches: r.states.PruneBatch?.entered ?? 0, batchSize, discovers };
+// --- the sweep model, fitted on the measurements ---------------------------------------------------
+
+/**
+ * A measured sweep's shape: pages = Discover entries, batches = Map iterations, batch size = the
+ * largest batch discover-volumes returned.
+ */
+function shapeOf(r, volumes) {
+  const discovers = r.invocations.filter((i) => i.state === 'Discover' && i.output);
+  const batchSize = Math.max(...discovers.flatMap((i) => i.output.batches.map((b) => b.volumes.length)));
+  return { run: r, volumes, pages: r.states.Discover.entered, batches: r.states.PruneBatch?.entered ?? 0, batchSize, discovers };
+}
+
+/**
+ * Per-function sweep durations. ensure-schedules: a + b·volumes (both sweeps); discover-volumes, per
+ * page call: c + d·volumes in the page (the large sweep's two pages), plus the final fold;
+ * prune-volumes, per batch: e (per call, from the large sweep's batches) + f·volumes, f per fleet
+ * (priceFleet).
+ */
+function fitDurations(small, large) {
+  return {
+    ensure: fit([small, large].map((s) => [s.volumes, s.run.invocations.find((i) => i.function === ENSURE).ms])),
+    discover: fit(large.discovers.map((i) => [i.output.managed, i.ms])),
+    foldMs: mean([small, large].flatMap((s) => s.run.invocations.filter((i) => i.state === 'Summarize').map((i) => i.ms))),
+    prune: fit(large.run.invocations.filter((i) => i.function === PRUNE && i.output).map((i) => [i.output.volumes.length, i.ms])),
   };
+}
+
+/**
+ * The sweep's transitions as fixed + per page + per batch, fitted on the first fleet's sweep and
+ * the two-page one, and checked on both and on the held-out sweep; the durations (fitDurations).
+ */
+function sweepModel({ runs, scale, heldOut }) {
   const small = shapeOf(runs[0].sweep, SAMPLE);
   const large = shapeOf(scale.run, scale.volumes);
-  const BATCH = large.batchSize;
   check(large.pages === 2, `the ${scale.volumes}-volume sweep ran ${large.pages} pages (expected 2: is moto paginating DescribeVolumes?)`);
-  const model = sweepStateModel(small, large);
-  const fixedT = sum(Object.values(model).map((m) => m.entered.fixed));
-  const perPageT = sum(Object.values(model).map((m) => m.entered.perPage));
-  const perBatchT = sum(Object.values(model).map((m) => m.entered.perBatch));
-  const predicted = (s) => fixedT + perPageT * s.pages + perBatchT * s.batches;
+  const states = sweepStateModel(small, large);
+  const transitions = {
+    fixed: sum(Object.values(states).map((m) => m.entered.fixed)),
+    perPage: sum(Object.values(states).map((m) => m.entered.perPage)),
+    perBatch: sum(Object.values(states).map((m) => m.entered.perBatch)),
+  };
+  const predicted = (s) => transitions.fixed + transitions.perPage * s.pages + transitions.perBatch * s.batches;
   for (const s of [small, large]) {
-    check(Math.abs(predicted(s) - s.run.transitions) < 1e-6, `the transition model predicts ${predicted(s)} for a sweep that made ${s.run.transitions}`);
+    check(
+      Math.abs(predicted(s) - s.run.transitions) < 1e-6,
+      `the transition model predicts ${predicted(s)} for a sweep that made ${s.run.transitions}`,
+    );
   }
   // The model on the run it was not fitted on.
   const held = shapeOf(heldOut.run, heldOut.volumes);
-  check(held.pages === 1 && held.batches === 3, `the held-out sweep ran ${held.pages} pages and ${held.batches} batches (expected 1 and 3)`);
-  check(Math.abs(predicted(held) - held.run.transitions) < 1e-6, `the transition model predicts ${predicted(held)} for the held-out sweep, which made ${held.run.transitions}`);
+  check(
+    held.pages === 1 && held.batches === 3,
+    `the held-out sweep ran ${held.pages} pages and ${held.batches} batches (expected 1 and 3)`,
+  );
+  check(
+    Math.abs(predicted(held) - held.run.transitions) < 1e-6,
+    `the transition model predicts ${predicted(held)} for the held-out sweep, which made ${held.run.transitions}`,
+  );
+  const batch = large.batchSize;
+  return { small, large, held, batch, per1000: shape(PER, batch), states, transitions, predicted, durations: fitDurations(small, large) };
+}
 
-  console.log('## Measured');
-  console.log(`Sweep state transitions: ${fmt(fixedT)} per sweep + ${fmt(perPageT)} per page of ${PAGE} volumes + ${fmt(perBatchT)} per batch of ${BATCH} volumes`);
-  console.log(`  (from a ${small.volumes}-volume sweep: ${small.pages} page, ${small.batches} batch, ${small.run.transitions} transitions; and a ${large.volumes}-volume sweep: ${large.pages} pages, ${large.batches} batches, ${large.run.transitions} transitions; checked on a held-out ${held.volumes}-volume sweep: ${held.pages} page, ${held.batches} batches, ${held.run.transitions} transitions, predicted ${fmt(predicted(held))})`);
-  const per1000 = shape(PER, BATCH);
-  console.log(`  a sweep over ${PER} volumes: ${per1000.pages} pages, ${per1000.batches} batches, ${fmt(predicted(per1000))} transitions\n`);
+// --- price: usage and cost per month per 1,000 volumes ---------------------------------------------
 
-  // Per-function sweep durations. ensure-rules: a + b·volumes (both sweeps); discover-volumes, per
-  // page call: c + d·volumes in the page (the large sweep's two pages), plus the final fold;
-  // prune-volumes, per batch: e (per call, from the large sweep's batches) + f·volumes, f per fleet.
-  const ensureFit = fit([small, large].map((s) => [s.volumes, s.run.invocations.find((i) => i.function === ENSURE).ms]));
-  const discoverFit = fit(large.discovers.map((i) => [i.output.managed, i.ms]));
-  const foldMs = mean([small, large].flatMap((s) => s.run.invocations.filter((i) => i.state === 'Summarize').map((i) => i.ms)));
-  const pruneFit = fit(large.run.invocations.filter((i) => i.function === PRUNE && i.output).map((i) => [i.output.volumes.length, i.ms]));
-  const lambdaLogFit = (fleetRun) => fit([[SAMPLE, fleetRun.sweep.lambdaLog.bytes], [large.volumes, large.run.lambdaLog.bytes]]);
-
-  console.log('| fleet (per execution, measured) | snapshot-completed: transitions | wall ms | Lambda ms (tag + prune) | function log bytes | Step Functions log bytes (est., level ALL) | sweep of ' + SAMPLE + ' volumes: transitions | Lambda ms | function log bytes | Step Functions log bytes (est., level ALL) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of runs) {
-    const c = r.completions;
-    console.log(`| ${r.fleet.name} | ${fmt(mean(c.map((x) => x.transitions)))} | ${fmt(mean(c.map((x) => x.wallMs)))} | ${fmt(mean(c.map((x) => sum(x.invocations.map((i) => i.ms)))))} | ${fmt(mean(c.map((x) => x.lambdaLog.bytes)))} | ${fmt(mean(c.map((x) => x.sfnLogBytes)))} | ${r.sweep.transitions} | ${fmt(sum(r.sweep.invocations.map((i) => i.ms)))} | ${r.sweep.lambdaLog.bytes} | ${fmt(r.sweep.sfnLogBytes)} |`);
-  }
-  console.log(`| sweep of ${large.volumes} volumes (daily 7) | | | | | | ${large.run.transitions} | ${fmt(sum(large.run.invocations.map((i) => i.ms)))} | ${large.run.lambdaLog.bytes} | ${fmt(large.run.sfnLogBytes)} |`);
-  console.log(`\nSweep Lambda durations fitted: ensure-rules ${fmt(ensureFit.a)} ms + ${ensureFit.b.toFixed(2)} ms/volume; discover-volumes ${fmt(discoverFit.a)} ms + ${discoverFit.b.toFixed(2)} ms/volume per page, fold ${fmt(foldMs)} ms; prune-volumes ${fmt(pruneFit.a)} ms per batch + per volume as measured per fleet.`);
-  console.log('Durations are wall times of a debug build against moto on loopback, through cargo lambda watch: as measured here, not a bound on what AWS bills.\n');
-
-  // --- per month per 1,000 volumes ---
+/** snapshot-completed, per execution: the mean of the fleet's measured completions. */
+function perCompletion(completions) {
   const platformLog = price('lambda_platform_log_bytes');
   const eventOverhead = price('cloudwatch_logs_event_overhead_bytes');
-  const rows = [];
+  const c = completions;
+  const wall = mean(c.map((x) => x.wallMs));
+  const expressBilledS = (Math.ceil(wall / price('sfn_express_duration_step_ms')) * price('sfn_express_duration_step_ms')) / 1000;
+  return {
+    transitions: mean(c.map((x) => x.transitions)),
+    wall,
+    expressBilledS,
+    expressGbS: expressBilledS * (price('sfn_express_memory_chunk_mb') / 1024),
+    invocations: mean(c.map((x) => x.invocations.length)),
+    gbS: mean(c.map((x) => gbSeconds(x.invocations))),
+    lambdaLogBytes: mean(
+      c.map((x) => x.lambdaLog.bytes + x.lambdaLog.lines * eventOverhead + x.invocations.length * (platformLog + eventOverhead)),
+    ),
+    sfnLogBytes: mean(c.map((x) => x.sfnLogBytes + x.sfnLogEvents * eventOverhead)),
+  };
+}
+
+/** One sweep over PER volumes of this fleet: the model's transitions and durations, and the logs. */
+function perSweep(r, m) {
+  const platformLog = price('lambda_platform_log_bytes');
+  const eventOverhead = price('cloudwatch_logs_event_overhead_bytes');
+  const { small, large, durations: d } = m;
+  const sh = shape(PER, m.batch);
+  const pruneRecords = r.sweep.invocations.filter((i) => i.function === PRUNE && i.output);
+  const prunePerVolume = Math.max(0, (sum(pruneRecords.map((i) => i.ms)) - pruneRecords.length * d.prune.a) / SAMPLE);
+  // ensure-schedules once, discover-volumes per page and for the fold, prune-volumes per batch.
+  const invocations = 1 + (sh.pages + 1) + sh.batches;
+  const ms = {
+    [ENSURE]: Math.max(0, d.ensure.a + d.ensure.b * PER),
+    [DISCOVER]: sh.pages * d.discover.a + d.discover.b * PER + d.foldMs,
+    [PRUNE]: sh.batches * d.prune.a + prunePerVolume * PER,
+  };
+  // Step Functions log of one sweep: an envelope per event (events grow like transitions) plus
+  // the payloads, which grow with the volumes — per volume from this fleet's own sweep (its
+  // prune results carry the policy's kept lists), the fixed part from the two-sweep fit.
+  const events = sum(Object.values(m.states).map((x) => at(x.events, sh.pages, sh.batches)));
+  const payloadOf = (run) => sum(Object.values(run.states).map((x) => x.payload));
+  const payloadFit = fit([
+    [SAMPLE, payloadOf(small.run)],
+    [large.volumes, payloadOf(large.run)],
+  ]);
+  const fleetPayloadPerVolume = (payloadOf(r.sweep) - payloadFit.a) / SAMPLE;
+  const lf = fit([
+    [SAMPLE, r.sweep.lambdaLog.bytes],
+    [large.volumes, large.run.lambdaLog.bytes],
+  ]);
+  const bytesPerLine = r.sweep.lambdaLog.lines ? r.sweep.lambdaLog.bytes / r.sweep.lambdaLog.lines : 300;
+  const lambdaBytes = Math.max(0, lf.a + lf.b * PER);
+  return {
+    shape: sh,
+    transitions: m.predicted(sh),
+    invocations,
+    ms,
+    gbS: sum(Object.entries(ms).map(([f, x]) => (x / 1000) * memoryGb(f))),
+    sfnLogBytes: events * (ENVELOPE + eventOverhead) + payloadFit.a + Math.max(payloadFit.b, fleetPayloadPerVolume) * PER,
+    lambdaLogBytes: lambdaBytes + (lambdaBytes / bytesPerLine) * eventOverhead + invocations * (platformLog + eventOverhead),
+  };
+}
+
+/** A month's usage for PER volumes of the fleet: one snapshot-completed per snapshot taken, hourly sweeps. */
+function monthlyUsage(fleet, c, s) {
+  const executions = PER * fleet.perVolumeMonth;
+  return {
+    executions,
+    expressGbS: executions * c.expressGbS,
+    completedTransitions: executions * c.transitions,
+    completedLambdaRequests: executions * c.invocations,
+    completedLambdaGbS: executions * c.gbS,
+    // Step Functions' log at level ALL (estimated); counted only when sfnLogLevel is ALL (sfnLogBytes).
+    completedSfnAllLogBytes: executions * c.sfnLogBytes,
+    completedLambdaLogBytes: executions * c.lambdaLogBytes,
+    sweeps: SWEEPS_PER_MONTH,
+    sweepTransitions: SWEEPS_PER_MONTH * s.transitions,
+    sweepLambdaRequests: SWEEPS_PER_MONTH * s.invocations,
+    sweepLambdaGbS: SWEEPS_PER_MONTH * s.gbS,
+    sweepSfnAllLogBytes: SWEEPS_PER_MONTH * s.sfnLogBytes,
+    sweepLambdaLogBytes: SWEEPS_PER_MONTH * s.lambdaLogBytes,
+    scheduler: executions, // one schedule invocation per snapshot taken
+    // As deployed by default (cdk/lib/config.ts); the levers price the other settings.
+    sfnLogLevel: DEPLOYED.sfnLogLevel,
+    tracing: DEPLOYED.tracing,
+  };
+}
+
+/** One row of the tables: the fleet's usage a month, priced with snapshot-completed as Express and as Standard. */
+function priceFleet(r, m) {
+  const completion = perCompletion(r.completions);
+  const sweep = perSweep(r, m);
+  const usage = monthlyUsage(r.fleet, completion, sweep);
+  return { r, usage, completion, sweep, express: costOf(usage), standard: costOf(usage, { completedStandard: true }) };
+}
+
+// --- report --------------------------------------------------------------------------------------------
+
+/** What was measured: the sweep's transition model and each fleet's executions. */
+function reportMeasured({ runs }, m) {
+  const { small, large, held, transitions: t, durations: d } = m;
+  console.log('## Measured');
+  console.log(
+    `Sweep state transitions: ${fmt(t.fixed)} per sweep + ${fmt(t.perPage)} per page of ${PAGE} volumes + ${fmt(t.perBatch)} per batch of ${m.batch} volumes`,
+  );
+  console.log(
+    `  (from a ${small.volumes}-volume sweep: ${small.pages} page, ${small.batches} batch, ${small.run.transitions} transitions; and a ${large.volumes}-volume sweep: ${large.pages} pages, ${large.batches} batches, ${large.run.transitions} transitions; checked on a held-out ${held.volumes}-volume sweep: ${held.pages} page, ${held.batches} batches, ${held.run.transitions} transitions, predicted ${fmt(m.predicted(held))})`,
+  );
+  console.log(
+    `  a sweep over ${PER} volumes: ${m.per1000.pages} pages, ${m.per1000.batches} batches, ${fmt(m.predicted(m.per1000))} transitions\n`,
+  );
+  console.log(
+    `| fleet (per execution, measured) | snapshot-completed: transitions | wall ms | Lambda ms (tag + prune) | function log bytes | Step Functions log bytes (est., level ALL) | sweep of ${SAMPLE} volumes: transitions | Lambda ms | function log bytes | Step Functions log bytes (est., level ALL) |`,
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const lambdaMs = (x) => sum(x.invocations.map((i) => i.ms));
   for (const r of runs) {
     const c = r.completions;
-    const executions = PER * r.fleet.perVolumeMonth; // one snapshot-completed per snapshot taken
-    // snapshot-completed, per execution
-    const cTransitions = mean(c.map((x) => x.transitions));
-    const cWall = mean(c.map((x) => x.wallMs));
-    const expressBilledS = (Math.ceil(cWall / price('sfn_express_duration_step_ms')) * price('sfn_express_duration_step_ms')) / 1000;
-    const expressGbS = expressBilledS * (price('sfn_express_memory_chunk_mb') / 1024);
-    const cInvocations = mean(c.map((x) => x.invocations.length));
-    const cGbS = mean(c.map((x) => gbSeconds(x.invocations)));
-    const cLambdaLogBytes = mean(c.map((x) => x.lambdaLog.bytes + x.lambdaLog.lines * eventOverhead + x.invocations.length * (platformLog + eventOverhead)));
-    const cSfnLogBytes = mean(c.map((x) => x.sfnLogBytes + x.sfnLogEvents * eventOverhead));
-    // sweep over PER volumes
-    const sh = shape(PER, BATCH);
-    const sTransitions = predicted(sh);
-    const pruneRecords = r.sweep.invocations.filter((i) => i.function === PRUNE && i.output);
-    const prunePerVolume = Math.max(0, (sum(pruneRecords.map((i) => i.ms)) - pruneRecords.length * pruneFit.a) / SAMPLE);
-    const sweepInvocations = { [ENSURE]: 1, [DISCOVER]: sh.pages + 1, [PRUNE]: sh.batches };
-    const sweepMs = {
-      [ENSURE]: Math.max(0, ensureFit.a + ensureFit.b * PER),
-      [DISCOVER]: sh.pages * discoverFit.a + discoverFit.b * PER + foldMs,
-      [PRUNE]: sh.batches * pruneFit.a + prunePerVolume * PER,
-    };
-    const sGbS = sum(Object.entries(sweepMs).map(([f, ms]) => (ms / 1000) * memoryGb(f)));
-    const sInvocations = sum(Object.values(sweepInvocations));
-    // Step Functions log of one sweep: an envelope per event (events grow like transitions) plus
-    // the payloads, which grow with the volumes — per volume from this fleet's own sweep (its
-    // prune results carry the policy's kept lists), the fixed part from the two-sweep fit.
-    const events = sum(Object.values(model).map((m) => at(m.events, sh.pages, sh.batches)));
-    const payloadOf = (run) => sum(Object.values(run.states).map((x) => x.payload));
-    const payloadFit = fit([[SAMPLE, payloadOf(runs[0].sweep)], [large.volumes, payloadOf(large.run)]]);
-    const fleetPayloadPerVolume = (payloadOf(r.sweep) - payloadFit.a) / SAMPLE;
-    const sSfnLogBytes = events * (ENVELOPE + eventOverhead) + payloadFit.a + Math.max(payloadFit.b, fleetPayloadPerVolume) * PER;
-    const lf = lambdaLogFit(r);
-    const bytesPerLine = r.sweep.lambdaLog.lines ? r.sweep.lambdaLog.bytes / r.sweep.lambdaLog.lines : 300;
-    const sLambdaBytes = Math.max(0, lf.a + lf.b * PER);
-    const sLambdaLogBytes = sLambdaBytes + (sLambdaBytes / bytesPerLine) * eventOverhead + sInvocations * (platformLog + eventOverhead);
-
-    const usage = {
-      executions,
-      expressGbS: executions * expressGbS,
-      completedTransitions: executions * cTransitions,
-      completedLambdaRequests: executions * cInvocations,
-      completedLambdaGbS: executions * cGbS,
-      // Step Functions' log at level ALL (estimated); counted only when sfnLogLevel is ALL (sfnLogBytes).
-      completedSfnAllLogBytes: executions * cSfnLogBytes,
-      completedLambdaLogBytes: executions * cLambdaLogBytes,
-      sweeps: SWEEPS_PER_MONTH,
-      sweepTransitions: SWEEPS_PER_MONTH * sTransitions,
-      sweepLambdaRequests: SWEEPS_PER_MONTH * sInvocations,
-      sweepLambdaGbS: SWEEPS_PER_MONTH * sGbS,
-      sweepSfnAllLogBytes: SWEEPS_PER_MONTH * sSfnLogBytes,
-      sweepLambdaLogBytes: SWEEPS_PER_MONTH * sLambdaLogBytes,
-      scheduler: executions, // one schedule invocation per snapshot taken
-      // As deployed by default (cdk/lib/config.ts); the levers price the other settings.
-      sfnLogLevel: DEPLOYED.sfnLogLevel,
-      tracing: DEPLOYED.tracing,
-    };
-    rows.push({ r, usage, express: costOf(usage), standard: costOf(usage, { completedStandard: true }), sh, sTransitions, cTransitions, cWall, expressBilledS, cLambdaLogBytes, cSfnLogBytes, sSfnLogBytes, sLambdaLogBytes, sweepMs });
+    const completed = [(x) => x.transitions, (x) => x.wallMs, lambdaMs, (x) => x.lambdaLog.bytes, (x) => x.sfnLogBytes].map((f) =>
+      fmt(mean(c.map(f))),
+    );
+    console.log(
+      `| ${r.fleet.name} | ${completed.join(' | ')} | ${r.sweep.transitions} | ${fmt(lambdaMs(r.sweep))} | ${r.sweep.lambdaLog.bytes} | ${fmt(r.sweep.sfnLogBytes)} |`,
+    );
   }
+  console.log(
+    `| sweep of ${large.volumes} volumes (daily 7) | | | | | | ${large.run.transitions} | ${fmt(lambdaMs(large.run))} | ${large.run.lambdaLog.bytes} | ${fmt(large.run.sfnLogBytes)} |`,
+  );
+  console.log(
+    `\nSweep Lambda durations fitted: ${ENSURE} ${fmt(d.ensure.a)} ms + ${d.ensure.b.toFixed(2)} ms/volume; discover-volumes ${fmt(d.discover.a)} ms + ${d.discover.b.toFixed(2)} ms/volume per page, fold ${fmt(d.foldMs)} ms; prune-volumes ${fmt(d.prune.a)} ms per batch + per volume as measured per fleet.`,
+  );
+  console.log(
+    'Durations are wall times of a debug build against moto on loopback, through cargo lambda watch: as measured here, not a bound on what AWS bills.\n',
+  );
+}
 
+/** The tables per month per PER volumes (Express, then Standard), and how their rows were built. */
+function reportMonthly(rows, m) {
   console.log(`## Per month per ${PER.toLocaleString('en-US')} volumes (list prices, us-east-1, no free tier)`);
-  console.log(`snapshot-completed runs once per snapshot taken; the sweep runs hourly (${SWEEPS_PER_MONTH} a month) over the ${PER} volumes (${per1000.pages} pages, ${per1000.batches} batches). As deployed by default: ${observabilityLabel(DEPLOYED)} (the levers below price the opt-ins). Snapshot storage is left out: it is the same whichever tool takes the snapshots.\n`);
-  const header = '| fleet | snapshots / month | Step Functions: snapshot-completed | Step Functions: sweep (Standard) | Lambda | Scheduler | CloudWatch Logs | X-Ray (≤) | total | total after free tiers¹ |';
-  for (const [title, key] of [['snapshot-completed as Express (the stack)', 'express'], ['snapshot-completed as Standard (for comparison)', 'standard']]) {
+  console.log(
+    `snapshot-completed runs once per snapshot taken; the sweep runs hourly (${SWEEPS_PER_MONTH} a month) over the ${PER} volumes (${m.per1000.pages} pages, ${m.per1000.batches} batches). As deployed by default: ${observabilityLabel(DEPLOYED)} (the levers below price the opt-ins). Snapshot storage is left out: it is the same whichever tool takes the snapshots.\n`,
+  );
+  const header =
+    '| fleet | snapshots / month | Step Functions: snapshot-completed | Step Functions: sweep (Standard) | Lambda | Scheduler | CloudWatch Logs | X-Ray (≤) | total | total after free tiers¹ |';
+  const tables = [
+    ['snapshot-completed as Express (the stack)', 'express'],
+    ['snapshot-completed as Standard (for comparison)', 'standard'],
+  ];
+  for (const [title, key] of tables) {
     console.log(`### ${title}\n`);
     console.log(header);
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const row of rows) {
       const c = row[key];
-      console.log(`| ${row.r.fleet.name} | ${row.usage.scheduler.toLocaleString('en-US')} | ${money(c.sfnCompleted)} | ${money(c.sfnSweep)} | ${money(c.lambda)} | ${money(c.scheduler)} | ${money(c.logs)} | ${money(c.xray)} | **${money(c.total)}** | ${money(c.afterFree)} |`);
+      const parts = [c.sfnCompleted, c.sfnSweep, c.lambda, c.scheduler, c.logs, c.xray].map(money);
+      console.log(
+        `| ${row.r.fleet.name} | ${row.usage.scheduler.toLocaleString('en-US')} | ${parts.join(' | ')} | **${money(c.total)}** | ${money(c.afterFree)} |`,
+      );
     }
     console.log('');
   }
-  console.log('¹ the monthly free tiers (Standard transitions, Lambda, Scheduler, X-Ray) applied as if nothing else in the account used them; Express and CloudWatch Logs ingestion have none here.\n');
-  console.log('How the rows were built (daily 7):');
-  const d = rows[0];
-  console.log(`- snapshot-completed: ${fmt(d.cTransitions)} transitions, ${fmt(d.cWall)} ms wall (Express: billed ${d.expressBilledS.toFixed(1)} s × one 64 MB chunk — its definition and payloads are a few KB), ${fmt(d.r.completions[0].invocations.length)} Lambda invocations, ~${fmt(d.cLambdaLogBytes)} log bytes per execution (the functions'; Step Functions' log at level ALL would add ~${fmt(d.cSfnLogBytes)})`);
-  console.log(`- sweep over ${PER} volumes: ${fmt(d.sTransitions)} transitions; Lambda ${Object.entries(d.sweepMs).map(([f, ms]) => `${f} ${fmt(ms)} ms`).join(', ')}; logs ~${fmt(d.sLambdaLogBytes)} bytes (functions) per sweep (Step Functions' log at level ALL would add ~${fmt(d.sSfnLogBytes)})`);
-  console.log(`- Lambda GB-s = measured duration × memory_mb from contract.json (${CONTRACT.functions.map((f) => `${f.name} ${f.memory_mb} MB`).join(', ')})`);
-  console.log(`- logs: functions' JSON lines as measured + ${price('lambda_platform_log_bytes')} bytes of platform records per invocation (estimate) + ${eventOverhead} bytes per log event; Step Functions' log ${DEPLOYED.sfnLogLevel === 'ALL' ? 'at level ALL with data estimated from payload sizes' : `at level ${DEPLOYED.sfnLogLevel}: none, the measured executions all succeeded (a failed or retried task would add its error events); at level ALL estimated from payload sizes (levers)`}`);
-  console.log(`- X-Ray: ${DEPLOYED.tracing ? 'one trace per execution (the state machines are traced)' : 'off by default, so $0 in the tables; with `-c tracing=true` one trace per execution (levers)'}; an upper bound — the default sampling rule records 1 request a second plus 5 % of the rest`);
-  console.log('- EventBridge: the EBS completion events and their rule are free (AWS service events); the sweep\'s scheduled rule costs nothing measurable\n');
+  console.log(
+    '¹ the monthly free tiers (Standard transitions, Lambda, Scheduler, X-Ray) applied as if nothing else in the account used them; Express and CloudWatch Logs ingestion have none here.\n',
+  );
+  reportHowBuilt(rows[0]);
+}
 
-  // --- what dominates the variable cost (no target: below the per-snapshot floor it is not this
-  // design's to meet; the fixed cost below has one) ---
+/** How the rows were built, on the first fleet's (daily 7). */
+function reportHowBuilt({ r, completion: c, sweep: s }) {
+  const sfnLog =
+    DEPLOYED.sfnLogLevel === 'ALL'
+      ? 'at level ALL with data estimated from payload sizes'
+      : `at level ${DEPLOYED.sfnLogLevel}: none, the measured executions all succeeded (a failed or retried task would add its error events); at level ALL estimated from payload sizes (levers)`;
+  const xray = DEPLOYED.tracing
+    ? 'one trace per execution (the state machines are traced)'
+    : 'off by default, so $0 in the tables; with `-c tracing=true` one trace per execution (levers)';
+  console.log('How the rows were built (daily 7):');
+  console.log(
+    `- snapshot-completed: ${fmt(c.transitions)} transitions, ${fmt(c.wall)} ms wall (Express: billed ${c.expressBilledS.toFixed(1)} s × one 64 MB chunk — its definition and payloads are a few KB), ${fmt(r.completions[0].invocations.length)} Lambda invocations, ~${fmt(c.lambdaLogBytes)} log bytes per execution (the functions'; Step Functions' log at level ALL would add ~${fmt(c.sfnLogBytes)})`,
+  );
+  const lambda = Object.entries(s.ms).map(([f, ms]) => `${f} ${fmt(ms)} ms`);
+  console.log(
+    `- sweep over ${PER} volumes: ${fmt(s.transitions)} transitions; Lambda ${lambda.join(', ')}; logs ~${fmt(s.lambdaLogBytes)} bytes (functions) per sweep (Step Functions' log at level ALL would add ~${fmt(s.sfnLogBytes)})`,
+  );
+  console.log(
+    `- Lambda GB-s = measured duration × memory_mb from contract.json (${CONTRACT.functions.map((f) => `${f.name} ${f.memory_mb} MB`).join(', ')})`,
+  );
+  console.log(
+    `- logs: functions' JSON lines as measured + ${price('lambda_platform_log_bytes')} bytes of platform records per invocation (estimate) + ${price('cloudwatch_logs_event_overhead_bytes')} bytes per log event; Step Functions' log ${sfnLog}`,
+  );
+  console.log(`- X-Ray: ${xray}; an upper bound — the default sampling rule records 1 request a second plus 5 % of the rest`);
+  console.log(
+    "- EventBridge: the EBS completion events and their rule are free (AWS service events); the sweep's scheduled rule costs nothing measurable\n",
+  );
+}
+
+/**
+ * What dominates the variable cost, and what the levers would do, from the same measurements (no
+ * target: below the per-snapshot floor it is not this design's to meet; the fixed cost has one).
+ */
+function reportVariable(rows) {
   const daily = rows[0].express;
-  const parts = [['Step Functions (snapshot-completed)', daily.sfnCompleted], ['Step Functions (sweep)', daily.sfnSweep], ['Lambda', daily.lambda], ['Scheduler', daily.scheduler], ['CloudWatch Logs', daily.logs], ['X-Ray', daily.xray]]
-    .sort((a, b) => b[1] - a[1]);
+  const parts = [
+    ['Step Functions (snapshot-completed)', daily.sfnCompleted],
+    ['Step Functions (sweep)', daily.sfnSweep],
+    ['Lambda', daily.lambda],
+    ['Scheduler', daily.scheduler],
+    ['CloudWatch Logs', daily.logs],
+    ['X-Ray', daily.xray],
+  ].sort((a, b) => b[1] - a[1]);
+  const largest = parts.slice(0, 3).map(([n, v]) => `${n} ${money(v)} (${Math.round((100 * v) / daily.total)} %)`);
   console.log(`## Variable cost per ${PER.toLocaleString('en-US')} daily volumes per month`);
-  console.log(`${money(daily.total)} for daily 7 at list prices (${money(daily.afterFree)} after the free tiers). Largest parts: ${parts.slice(0, 3).map(([n, v]) => `${n} ${money(v)} (${Math.round((100 * v) / daily.total)} %)`).join(', ')}.`);
-  // What the levers would do, from the same measurements.
-  const base = rows[0].usage;
-  // Every row but the first changes one setting of the deployed defaults (or two, said so).
+  console.log(
+    `${money(daily.total)} for daily 7 at list prices (${money(daily.afterFree)} after the free tiers). Largest parts: ${largest.join(', ')}.`,
+  );
+  console.log('\nLevers (daily 7, the same measurements):\n');
+  console.log(`| change | total per ${PER.toLocaleString('en-US')} volumes / month | after free tiers¹ |`);
+  console.log('|---|---:|---:|');
+  for (const [label, u] of levers(rows[0].usage)) console.log(`| ${label} | ${money(costOf(u).total)} | ${money(costOf(u).afterFree)} |`);
+}
+
+/** The deployed defaults, then each with one setting changed (or two, said so): [label, usage]. */
+function levers(base) {
   const all = base.sfnLogLevel === 'ALL';
-  const levers = [
+  const rows = [
     [`as deployed: sweep hourly, ${observabilityLabel(base)}`, base],
     ['sweep every 6 hours (`-c sweepSchedule="rate(6 hours)"`)', sweepEvery(base, MONTH_HOURS / 6)],
     ['sweep daily (`-c sweepSchedule="rate(1 day)"`)', sweepEvery(base, 30)],
     all
-      ? ['Step Functions logs ERROR (`-c stateMachineLogLevel=ERROR`): error events only, with their data', { ...base, sfnLogLevel: 'ERROR' }]
-      : ['with Step Functions logs ALL (`-c stateMachineLogLevel=ALL`): every execution\'s full history, with data', { ...base, sfnLogLevel: 'ALL' }],
+      ? [
+          'Step Functions logs ERROR (`-c stateMachineLogLevel=ERROR`): error events only, with their data',
+          { ...base, sfnLogLevel: 'ERROR' },
+        ]
+      : [
+          "with Step Functions logs ALL (`-c stateMachineLogLevel=ALL`): every execution's full history, with data",
+          { ...base, sfnLogLevel: 'ALL' },
+        ],
     base.tracing
       ? ['without X-Ray tracing (`-c tracing=false`)', { ...base, tracing: false }]
       : ['with X-Ray tracing (`-c tracing=true`)', { ...base, tracing: true }],
   ];
   if (!all && !base.tracing) {
-    levers.push(['with both (`-c stateMachineLogLevel=ALL -c tracing=true`): the full history and traces', { ...base, sfnLogLevel: 'ALL', tracing: true }]);
+    rows.push([
+      'with both (`-c stateMachineLogLevel=ALL -c tracing=true`): the full history and traces',
+      { ...base, sfnLogLevel: 'ALL', tracing: true },
+    ]);
   }
-  console.log('\nLevers (daily 7, the same measurements):\n');
-  console.log(`| change | total per ${PER.toLocaleString('en-US')} volumes / month | after free tiers¹ |`);
-  console.log('|---|---:|---:|');
-  for (const [label, u] of levers) console.log(`| ${label} | ${money(costOf(u).total)} | ${money(costOf(u).afterFree)} |`);
+  return rows;
+}
 
-  // --- free tiers ---
-  const u = rows[0].usage;
-  console.log(`\nFree tiers (per account and month, shared with everything else in it; not applied above): Step Functions Standard ${price('sfn_standard_free_transitions').toLocaleString('en-US')} transitions (daily 7 uses ${fmt(u.sweepTransitions)} for the sweep), Lambda ${price('lambda_free_requests').toLocaleString('en-US')} requests and ${price('lambda_free_gb_seconds').toLocaleString('en-US')} GB-s (daily 7 uses ${fmt(u.completedLambdaRequests + u.sweepLambdaRequests)} and ${fmt(u.completedLambdaGbS + u.sweepLambdaGbS)}), Scheduler ${price('scheduler_free_invocations').toLocaleString('en-US')} invocations, X-Ray ${price('xray_free_traces').toLocaleString('en-US')} traces. Express has none.`);
+function reportFreeTiers(u) {
+  const n = (id) => price(id).toLocaleString('en-US');
+  console.log(
+    `\nFree tiers (per account and month, shared with everything else in it; not applied above): Step Functions Standard ${n('sfn_standard_free_transitions')} transitions (daily 7 uses ${fmt(u.sweepTransitions)} for the sweep), Lambda ${n('lambda_free_requests')} requests and ${n('lambda_free_gb_seconds')} GB-s (daily 7 uses ${fmt(u.completedLambdaRequests + u.sweepLambdaRequests)} and ${fmt(u.completedLambdaGbS + u.sweepLambdaGbS)}), Scheduler ${n('scheduler_free_invocations')} invocations, X-Ray ${n('xray_free_traces')} traces. Express has none.`,
+  );
+}
 
-  // --- fixed per deployment, whatever the fleet size ---
+/** The fixed cost per deployment, whatever the fleet size; fails the run when it misses its target. */
+function reportFixedCost(tap) {
   const { file, template } = deployedTemplate();
   const fixed = fixedCost({ metricsSeen: tap.metrics, zerosSeen: tap.zeros, template });
   console.log(`\n## Fixed per deployment per month, before any snapshot (not in the tables; template ${file})\n`);
   console.log(renderFixed(fixed));
   if (!fixed.ok) process.exitCode = 1;
-  const unverified = Object.entries(PRICES).filter(([, p]) => p.status !== 'verified').map(([k]) => k);
+  const unverified = Object.entries(PRICES)
+    .filter(([, p]) => p.status !== 'verified')
+    .map(([k]) => k);
   console.log(`\nPrices not confirmed on a stored AWS page (see scripts/prices.json): ${unverified.join(', ')}.`);
+}
+
+/** `make cost`: run → model → price → report. */
+async function main() {
+  console.log(
+    `ebs-gens cost model: measured on the local stack (moto, cargo lambda watch, aws-local-stepfunctions), priced with scripts/prices.json (${PRICES.sfn_standard_transition.read})\n`,
+  );
+  const tap = logTap();
+  const measured = await measureAll(tap);
+  const model = sweepModel(measured);
+  reportMeasured(measured, model);
+  const rows = measured.runs.map((r) => priceFleet(r, model));
+  reportMonthly(rows, model);
+  reportVariable(rows);
+  reportFreeTiers(rows[0].usage);
+  reportFixedCost(tap);
 }
 
 function fmt(x) {
@@ -637,17 +846,26 @@ export function fixedCost({ metricsSeen, zerosSeen = new Set(), template, contra
   const keys = ofType('AWS::KMS::Key').length;
   const dashboards = ofType('AWS::CloudWatch::Dashboard').length;
   const items = [
-    { what: `custom metrics published every sweep (${always.join(', ')}): ${hourly.length ? hourly.map((k) => k.split('|').slice(1).join(' ')).join('; ') : 'none seen'}`,
-      count: hourly.length, each: priceOf('cloudwatch_custom_metric_month') },
-    { what: `alarms: ${alarms.length} (${alarms.filter(insights).length} on a Metrics Insights query, billed per metric it reads: counted as ${Math.max(1, rules)}, one per rule of the stack; the account's other default-bus rules, and the rules backend's schedule rules, add theirs)`,
-      count: alarmMetrics, each: priceOf('cloudwatch_alarm_month') },
-    { what: 'customer managed KMS keys (the alarm topic\'s, with alarmEmail)', count: keys, each: priceOf('kms_key_month') },
+    {
+      what: `custom metrics published every sweep (${always.join(', ')}): ${hourly.length ? hourly.map((k) => k.split('|').slice(1).join(' ')).join('; ') : 'none seen'}`,
+      count: hourly.length,
+      each: priceOf('cloudwatch_custom_metric_month'),
+    },
+    {
+      what: `alarms: ${alarms.length} (${alarms.filter(insights).length} on a Metrics Insights query, billed per metric it reads: counted as ${Math.max(1, rules)}, one per rule of the stack; the account's other default-bus rules, and the rules backend's schedule rules, add theirs)`,
+      count: alarmMetrics,
+      each: priceOf('cloudwatch_alarm_month'),
+    },
+    { what: "customer managed KMS keys (the alarm topic's, with alarmEmail)", count: keys, each: priceOf('kms_key_month') },
     { what: `dashboards (the first ${FREE_DASHBOARDS} of an account are free)`, count: dashboards, each: 0 },
   ].map((i) => ({ ...i, cost: i.count * i.each }));
   const total = sum(items.map((i) => i.cost));
   const problems = [
     ...(total > FIXED_TARGET ? [`the fixed cost ${money(total)} a month exceeds the target ${money(FIXED_TARGET)}`] : []),
-    ...zeroEmitted.map((k) => `${k.split('|').slice(1).join(' ')} was published at 0: outside metrics.always_emitted a metric must be published only when non-zero (CloudWatch bills every hour it is published)`),
+    ...zeroEmitted.map(
+      (k) =>
+        `${k.split('|').slice(1).join(' ')} was published at 0: outside metrics.always_emitted a metric must be published only when non-zero (CloudWatch bills every hour it is published)`,
+    ),
     ...missing.map((name) => `${name} is in metrics.always_emitted but no run published it`),
   ];
   return { items, total, target: FIXED_TARGET, hourly, zeroEmitted, ok: problems.length === 0, problems };
@@ -669,9 +887,18 @@ export function renderFixed(f) {
  */
 export function deployedTemplate() {
   const out = resolve(ROOT, 'cdk/cdk.out');
-  const find = () => (existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('.template.json')).map((f) => join(out, f)) : []);
+  const find = () =>
+    existsSync(out)
+      ? readdirSync(out)
+          .filter((f) => f.endsWith('.template.json'))
+          .map((f) => join(out, f))
+      : [];
   const newest = (p) => (statSync(p).isDirectory() ? Math.max(0, ...readdirSync(p).map((e) => newest(join(p, e)))) : statSync(p).mtimeMs);
-  const sources = Math.max(...['cdk/lib', 'cdk/bin', 'contract.json', 'statemachine/sweep.asl.json', 'statemachine/snapshot-completed.asl.json'].map((p) => newest(resolve(ROOT, p))));
+  const sources = Math.max(
+    ...['cdk/lib', 'cdk/bin', 'contract.json', 'statemachine/sweep.asl.json', 'statemachine/snapshot-completed.asl.json'].map((p) =>
+      newest(resolve(ROOT, p)),
+    ),
+  );
   let templates = find();
   if (templates.length !== 1 || statSync(templates[0]).mtimeMs < sources) {
     process.stderr.write('synthesizing the stack (cdk synth, bundling skipped) to count its alarms…\n');

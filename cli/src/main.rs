@@ -233,7 +233,6 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         &published.account_id,
         &region,
         "cli",
-        |k| published.var(k).map(str::to_string),
         &ClientConfigs {
             ec2: config_for(&config, &endpoints, Service::Ec2),
             events: config_for(&config, &endpoints, Service::EventBridge),

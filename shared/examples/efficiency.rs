@@ -144,6 +144,14 @@ fn settings(backend: &str) -> Settings {
         ("EBS_GENS_BACKEND", backend),
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
+        (
+            "EBS_GENS_SNAPSHOT_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/ebs-gens-snapshot",
+        ),
+        (
+            "EBS_GENS_SCHEDULER_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler",
+        ),
     ];
     Settings::from_lookup(|k| {
         vars.iter()
@@ -165,9 +173,6 @@ async fn case(volumes: usize, per: usize) -> String {
         "us-east-1",
         "efficiency",
     )
-    .with_snapshot_role(Some(
-        "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
-    ))
     .without_metrics();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     // A catch-up of three generations per volume (30 % of each batch) trips the batch fuse: this
@@ -258,7 +263,7 @@ async fn case(volumes: usize, per: usize) -> String {
 }
 
 /// The fewest calls besides DeleteSnapshot one sweep of a fresh rules deployment can make as
-/// ebs-gens is built: volume listings (ensure-rules by 500, discovery pages of 250, one re-read
+/// ebs-gens is built: volume listings (ensure-schedules by 500, discovery pages of 250, one re-read
 /// per prune batch of ≤ 100, the orphan scan's volumes by id, 200 a call), snapshot listings (at
 /// least one per batch, then the orphan scan's pages of 1000), one instance-name lookup and one
 /// CreateTags per volume with adoptions (each volume's adopted snapshots get their own tags), and
@@ -296,14 +301,7 @@ async fn fresh_and_steady(backend: &str, volumes: usize, per: usize) -> (Calls, 
         "us-east-1",
         "efficiency",
     )
-    .with_snapshot_role(Some(
-        "arn:aws:iam::123456789012:role/ebs-gens-snapshot".into(),
-    ))
-    .with_scheduler(
-        &fake,
-        Some("arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into()),
-        None,
-    )
+    .with_scheduler(&fake)
     .without_metrics();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     // Converge first (adopted snapshots are deleted by the run after their adoption).
@@ -355,7 +353,7 @@ async fn backends(volumes: usize, per: usize) -> String {
         total(&sf),
         total(&ss)
     ));
-    // The scheduler's no-change sweep: volume listings (ensure-rules in pages of 500, discovery
+    // The scheduler's no-change sweep: volume listings (ensure-schedules in pages of 500, discovery
     // in pages of 250, one re-read per prune batch of ≤ 100 within a page), snapshot pages (at
     // least one per batch), schedule pages of 100, one ListRules (the migration check), and the
     // orphan scan.
@@ -406,11 +404,11 @@ async fn backends(volumes: usize, per: usize) -> String {
 
 /// A first deployment of `volumes` volumes on the scheduler backend: one CreateSchedule each,
 /// each Scheduler call taking `latency`, under Scheduler's request-rate bucket as the fake
-/// models it (250 a second, the lowest regional default), ensure-rules called again while it
+/// models it (250 a second, the lowest regional default), ensure-schedules called again while it
 /// reports `more` (the sweep's MoreSchedules loop), each call with the Lambda's 120 s deadline.
 /// Virtual time (tokio's paused clock): the latency and every back-off wait count exactly.
 async fn first_deployment(volumes: usize, latency: std::time::Duration) -> String {
-    use ebs_gens::app::ensure_rules::{self, EnsureInput};
+    use ebs_gens::app::ensure_schedules::{self, EnsureInput};
     let fake = FakeAws::new(ACCOUNT);
     for i in 0..volumes {
         fake.add_volume(&format!("vol-{i:08x}"), None, &[("Daily_Gens", "7")]);
@@ -425,25 +423,21 @@ async fn first_deployment(volumes: usize, latency: std::time::Duration) -> Strin
         "us-east-1",
         "efficiency",
     )
-    .with_scheduler(
-        &fake,
-        Some("arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler".into()),
-        None,
-    )
+    .with_scheduler(&fake)
     .without_metrics();
     let timeout = ebs_gens::contract::FUNCTIONS
         .iter()
-        .find(|f| f.name == "ensure-rules")
-        .expect("ensure-rules in the contract")
+        .find(|f| f.name == "ensure-schedules")
+        .expect("ensure-schedules in the contract")
         .timeout_seconds;
     let started = tokio::time::Instant::now();
     let mut invocations = Vec::new();
     loop {
         let t0 = tokio::time::Instant::now();
         let deadline = t0 + std::time::Duration::from_secs(timeout.into());
-        let out = ensure_rules::handle(&app, EnsureInput::default(), Some(deadline))
+        let out = ensure_schedules::handle(&app, EnsureInput::default(), Some(deadline))
             .await
-            .expect("ensure-rules");
+            .expect("ensure-schedules");
         let took = t0.elapsed();
         assert!(
             took < std::time::Duration::from_secs(timeout.into()),
@@ -469,7 +463,7 @@ async fn first_deployment(volumes: usize, latency: std::time::Duration) -> Strin
         .map(|(t, n)| format!("{:.1} s / {n} changes", t.as_secs_f64()))
         .collect();
     format!(
-        "\n### First deployment on the scheduler backend: {volumes} volumes\n\n{} ensure-rules invocation(s) within one sweep ({}), {:.1} s in all, at {} ms per Scheduler call, {} volumes at once, CreateSchedule limited to 250 a second; {} CreateSchedule calls, {} throttled and waited out.\n",
+        "\n### First deployment on the scheduler backend: {volumes} volumes\n\n{} ensure-schedules invocation(s) within one sweep ({}), {:.1} s in all, at {} ms per Scheduler call, {} volumes at once, CreateSchedule limited to 250 a second; {} CreateSchedule calls, {} throttled and waited out.\n",
         invocations.len(),
         per.join("; "),
         total.as_secs_f64(),

@@ -30,14 +30,14 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use chrono_tz::Tz;
 
+use crate::backend::rules::{valid_rule_chars, validate_prefix};
+use crate::cron::Cron;
 use crate::fuse::Fuse;
 use crate::health::StaleRule;
 use crate::orphans::OrphanPolicy;
 use crate::ownership::{AdoptionMode, AdoptionRule};
 use crate::plan::PlanContext;
 use crate::policy::{GenClass, TagKeys};
-use crate::rules::{valid_rule_chars, validate_prefix};
-use crate::schedule::Schedule;
 
 /// Deployment names: 1..=32 characters of `[A-Za-z0-9._-]`.
 pub const MAX_DEPLOYMENT: usize = 32;
@@ -49,21 +49,22 @@ pub struct ConfigError {
     pub why: String,
 }
 
-pub use crate::backend::Backend;
+pub use crate::backend::{Backend, BackendKind};
 
 /// Everything the core needs from the deployment.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub deployment: String,
+    /// How snapshots are born, with what that needs (see [`Backend`]).
     pub backend: Backend,
+    /// Where the scheduler backend keeps its schedules (known to both backends: a reconcile
+    /// removes what the other backend left behind after a switch).
     pub schedule_group: String,
-    /// Scheduler's flexible time window (0: off): spreads a fleet's fires over this many
-    /// minutes, so 10,000 volumes on one cron stay under EC2's CreateSnapshot bucket.
-    pub flexible_window_minutes: u32,
+    /// What the rules backend's rule names begin with (known to both, likewise).
     pub rule_prefix: String,
     pub tz: Tz,
     pub tag_keys: TagKeys,
-    pub schedules: BTreeMap<GenClass, Schedule>,
+    pub crons: BTreeMap<GenClass, Cron>,
     pub adoption: AdoptionMode,
     pub adoption_window: Duration,
     /// Client-side DeleteSnapshot pacing per Lambda instance (AWS's bucket: 100 burst, 5/s per
@@ -131,9 +132,39 @@ impl Settings {
                 format!("{deployment:?} must be 1..={MAX_DEPLOYMENT} characters of [A-Za-z0-9._-]"),
             ));
         }
+        let schedule_group =
+            get("EBS_GENS_SCHEDULE_GROUP").unwrap_or_else(|| format!("ebs-gens-{deployment}"));
+        if !crate::backend::scheduler::valid_schedule_name(&schedule_group) {
+            return Err(err(
+                "EBS_GENS_SCHEDULE_GROUP",
+                format!("{schedule_group:?} must be 1..=64 characters of [0-9a-zA-Z-_.]"),
+            ));
+        }
+        let arn = |var: &str, valid: fn(&str) -> bool, what: &str| match get(var) {
+            Some(a) if !valid(&a) => Err(err(var, format!("{a:?} is not {what}"))),
+            a => Ok(a),
+        };
+        // All three are checked whichever backend runs (the stack sets them for both).
+        let role = |var: &str| arn(var, crate::backend::valid_role_arn, "an IAM role ARN");
+        let scheduler_role = role("EBS_GENS_SCHEDULER_ROLE_ARN")?;
+        let snapshot_role = role("EBS_GENS_SNAPSHOT_ROLE_ARN")?;
+        let dead_letter_arn = arn(
+            "EBS_GENS_SCHEDULE_DLQ_ARN",
+            crate::backend::valid_queue_arn,
+            "an SQS queue ARN",
+        )?;
+        // Checked on both backends: a bad value is an error even where it is not used.
+        let flexible_window_minutes =
+            ranged(&get, "EBS_GENS_FLEXIBLE_WINDOW_MINUTES", 60, 0..=1440)?;
         let backend = match get("EBS_GENS_BACKEND").as_deref() {
-            None | Some("scheduler") => Backend::Scheduler,
-            Some("rules") => Backend::Rules,
+            None | Some("scheduler") => Backend::Scheduler {
+                flexible_window_minutes,
+                role_arn: scheduler_role,
+                dead_letter_arn,
+            },
+            Some("rules") => Backend::Rules {
+                snapshot_role_arn: snapshot_role,
+            },
             Some(other) => {
                 return Err(err(
                     "EBS_GENS_BACKEND",
@@ -141,16 +172,6 @@ impl Settings {
                 ))
             }
         };
-        let schedule_group =
-            get("EBS_GENS_SCHEDULE_GROUP").unwrap_or_else(|| format!("ebs-gens-{deployment}"));
-        if !crate::schedules::valid_schedule_name(&schedule_group) {
-            return Err(err(
-                "EBS_GENS_SCHEDULE_GROUP",
-                format!("{schedule_group:?} must be 1..=64 characters of [0-9a-zA-Z-_.]"),
-            ));
-        }
-        let flexible_window_minutes: u32 =
-            ranged(&get, "EBS_GENS_FLEXIBLE_WINDOW_MINUTES", 60, 0..=1440)?;
         let rule_prefix =
             get("EBS_GENS_RULE_PREFIX").unwrap_or_else(|| format!("ebs-gens-{deployment}-"));
         validate_prefix(&rule_prefix).map_err(|why| err("EBS_GENS_RULE_PREFIX", why))?;
@@ -166,7 +187,7 @@ impl Settings {
         };
 
         let mut tag_keys = TagKeys::default();
-        let mut schedules = BTreeMap::new();
+        let mut crons = BTreeMap::new();
         for class in GenClass::ALL {
             let upper = class.label().to_ascii_uppercase();
             let key_var = format!("EBS_GENS_TAG_KEY_{upper}");
@@ -175,8 +196,8 @@ impl Settings {
             }
             let cron_var = format!("EBS_GENS_CRON_{upper}");
             let expr = get(&cron_var).unwrap_or_else(|| class.default_cron().to_string());
-            let schedule = Schedule::parse(&expr).map_err(|e| err(&cron_var, e.why))?;
-            schedules.insert(class, schedule);
+            let cron = Cron::parse(&expr).map_err(|e| err(&cron_var, e.why))?;
+            crons.insert(class, cron);
         }
         let keys: Vec<&str> = tag_keys.iter().map(|(_, k)| k).collect();
         if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
@@ -188,9 +209,9 @@ impl Settings {
 
         // On `scheduler` every snapshot we take is born tagged: an untagged one is not ours.
         let adoption = match get("EBS_GENS_ADOPTION") {
-            None => match backend {
-                Backend::Scheduler => AdoptionMode::Never,
-                Backend::Rules => AdoptionMode::ScheduleWindow,
+            None => match backend.kind() {
+                BackendKind::Scheduler => AdoptionMode::Never,
+                BackendKind::Rules => AdoptionMode::ScheduleWindow,
             },
             Some(m) => m.parse().map_err(|why| err("EBS_GENS_ADOPTION", why))?,
         };
@@ -198,7 +219,7 @@ impl Settings {
         // schedule-window adoption matches a snapshot to a fixed fire time; a rate() schedule
         // has none, so not one snapshot of that class could ever be adopted (or pruned).
         if adoption == AdoptionMode::ScheduleWindow {
-            if let Some((class, s)) = schedules.iter().find(|(_, s)| s.is_rate()) {
+            if let Some((class, s)) = crons.iter().find(|(_, s)| s.is_rate()) {
                 return Err(err(
                     &format!("EBS_GENS_CRON_{}", class.label().to_ascii_uppercase()),
                     format!(
@@ -254,7 +275,6 @@ impl Settings {
             orphans,
             backend,
             schedule_group,
-            flexible_window_minutes,
             force_dry_run,
             delete_burst,
             deletes_per_second,
@@ -262,7 +282,7 @@ impl Settings {
             rule_prefix,
             tz,
             tag_keys,
-            schedules,
+            crons,
             adoption,
             adoption_window: Duration::minutes(window),
         })
@@ -273,8 +293,9 @@ impl Settings {
         Settings::from_lookup(|k| std::env::var(k).ok())
     }
 
-    pub fn schedule(&self, class: GenClass) -> &Schedule {
-        &self.schedules[&class]
+    /// When `class` fires (`EBS_GENS_CRON_<CLASS>`).
+    pub fn cron(&self, class: GenClass) -> &Cron {
+        &self.crons[&class]
     }
 
     pub fn plan_context<'a>(&'a self, account_id: &'a str) -> PlanContext<'a> {
@@ -291,21 +312,18 @@ impl Settings {
         StaleRule {
             factor: self.stale_factor,
             grace: self.stale_grace,
-            window: match self.backend {
-                Backend::Scheduler => Duration::minutes(self.flexible_window_minutes.into()),
-                Backend::Rules => Duration::zero(),
-            },
+            window: Duration::minutes(self.backend.flexible_window_minutes().into()),
         }
     }
 
     /// Adoption as the backend fires: EventBridge rules fire in UTC, on time; Scheduler fires
     /// in the deployment's zone, up to its flexible window late.
     pub fn adoption_rule<'a>(&'a self, account_id: &'a str) -> AdoptionRule<'a> {
-        let (tz, late) = match self.backend {
-            Backend::Rules => (Tz::UTC, Duration::zero()),
-            Backend::Scheduler => (
+        let (tz, late) = match self.backend.kind() {
+            BackendKind::Rules => (Tz::UTC, Duration::zero()),
+            BackendKind::Scheduler => (
                 self.tz,
-                Duration::minutes(self.flexible_window_minutes.into()),
+                Duration::minutes(self.backend.flexible_window_minutes().into()),
             ),
         };
         AdoptionRule {
@@ -346,7 +364,7 @@ mod tests {
             ("EBS_GENS_ADOPTION", "any-untagged"),
         ])
         .unwrap();
-        assert!(s.schedule(GenClass::Hourly).is_rate());
+        assert!(s.cron(GenClass::Hourly).is_rate());
     }
 
     #[test]
@@ -355,17 +373,14 @@ mod tests {
         assert_eq!(s.deployment, "default");
         assert_eq!(s.rule_prefix, "ebs-gens-default-");
         assert_eq!(s.tz, Tz::UTC);
-        assert_eq!(
-            s.schedule(GenClass::Daily).expression(),
-            "cron(30 9 * * ? *)"
-        );
+        assert_eq!(s.cron(GenClass::Daily).expression(), "cron(30 9 * * ? *)");
         assert_eq!(s.adoption, AdoptionMode::Never);
         assert_eq!(s.adoption_window, Duration::minutes(15));
         let r = s.adoption_rule("123456789012");
         assert_eq!((r.tz, r.window), (Tz::UTC, Duration::minutes(15 + 60)));
-        assert_eq!(s.backend, Backend::Scheduler);
+        assert_eq!(s.backend, Backend::default());
         assert_eq!(s.schedule_group, "ebs-gens-default");
-        assert_eq!(s.flexible_window_minutes, 60);
+        assert_eq!(s.backend.flexible_window_minutes(), 60);
         assert_eq!(
             s.fuse_volume,
             Fuse {
@@ -450,6 +465,11 @@ mod tests {
             ("EBS_GENS_FLEXIBLE_WINDOW_MINUTES", "1441"),
             ("EBS_GENS_FLEXIBLE_WINDOW_MINUTES", "abc"),
             ("EBS_GENS_SCHEDULE_GROUP", "has space"),
+            ("EBS_GENS_SCHEDULER_ROLE_ARN", "ebs-gens-scheduler"),
+            (
+                "EBS_GENS_SCHEDULE_DLQ_ARN",
+                "arn:aws:iam::123456789012:role/x",
+            ),
             ("EBS_GENS_DRY_RUN", "True"),
             ("EBS_GENS_DRY_RUN", "1"),
             ("EBS_GENS_DRY_RUN", "yes"),

@@ -47,8 +47,8 @@ pub const CONFIG_SCHEMA: u32 = 1;
 /// Every function, as deployed.
 pub const FUNCTIONS: [Function; 4] = [
     Function {
-        name: "ensure-rules",
-        placeholder: "EnsureRulesFunctionArn",
+        name: "ensure-schedules",
+        placeholder: "EnsureSchedulesFunctionArn",
         timeout_seconds: 120,
         memory_mb: 256,
     },
@@ -106,7 +106,7 @@ pub const STATE_MACHINES: [(&str, &[&str]); 2] = [
     (
         "sweep.asl.json",
         &[
-            "EnsureRulesFunctionArn",
+            "EnsureSchedulesFunctionArn",
             "DiscoverVolumesFunctionArn",
             "PruneVolumesFunctionArn",
         ],

@@ -33,6 +33,28 @@ pub struct Decision<'a> {
     pub ack: Option<String>,
 }
 
+impl<'a> Decision<'a> {
+    /// An orphan's decision: its plan under the orphan policy, nothing deferred, contested or
+    /// covered (it has no volume and no schedule); `newest` is shown as its last snapshot and
+    /// it is never stale. The fuses are weighed afterwards, as for a managed volume.
+    pub fn orphan(plan: Plan<'a>, newest: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        Decision {
+            plan,
+            deferred: BTreeSet::new(),
+            contested_by: vec![],
+            freshness: Freshness {
+                newest,
+                allowed_seconds: 0,
+                stale: None,
+            },
+            coverage: vec![],
+            strip: String::new(),
+            held: None,
+            ack: None,
+        }
+    }
+}
+
 impl Decision<'_> {
     /// The planned deletes to carry out in this run (none while the fuse holds them).
     pub fn deletes(&self) -> impl Iterator<Item = &Entry<'_>> {

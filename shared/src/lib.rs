@@ -1,16 +1,19 @@
 //! ebs-gens core library.
 //!
-//! The pure core (no I/O, no SDK types): [`policy`] (tags → what a volume asks for),
-//! [`schedule`] (EventBridge cron/rate), [`ownership`] (names, tags, adoption), [`plan`]
-//! (keep/delete with reasons), [`health`] (staleness, coverage, the deletion fuse, orphans), [`rules`] (EventBridge rule layout), [`schedules`] (Scheduler
-//! schedules, hashed names, reconcile), [`events`] (typed EBS
-//! events) and [`error`] (the stable error names Step Functions matches).
+//! The pure core (no I/O, no SDK types): [`policy`] (tags → what a volume asks for), [`cron`]
+//! (the cron/rate grammar), [`ownership`] (names, tags, adoption), [`plan`] (keep/delete with
+//! reasons), [`decision`] (a volume's plan with its guards), [`fuse`] (the bulk-deletion fuse),
+//! [`health`] (staleness, coverage), [`orphans`] (the orphan policy), [`backend`] (how snapshots
+//! are born: Scheduler schedules or EventBridge rules), [`events`] (typed EBS events) and
+//! [`error`] (the stable error names Step Functions matches). I/O lives in [`aws`] (ports, SDK
+//! adapters, the strict fake) and [`app`] (the handlers).
 
 pub mod app;
 pub mod aws;
 pub mod backend;
 pub mod config;
 pub mod contract;
+pub mod cron;
 pub mod decision;
 pub mod deployment;
 pub mod error;
@@ -23,14 +26,11 @@ pub mod ownership;
 pub mod plan;
 pub mod policy;
 pub mod retry;
-pub mod rules;
-pub mod schedule;
-pub mod schedules;
 pub mod snapshot;
 
 pub use config::Settings;
+pub use cron::Cron;
 pub use error::{Error, ErrorName};
 pub use plan::{plan, Plan, PlanContext, Reason};
 pub use policy::{GenClass, VolumePolicy};
-pub use schedule::Schedule;
 pub use snapshot::{Snapshot, SnapshotState};

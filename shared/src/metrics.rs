@@ -56,9 +56,9 @@ metrics! {
     DeletionsHeld,
     /// Snapshots of ours whose volume is gone or no longer carries a generation tag.
     SnapshotsOrphaned,
-    /// Changes applied by ensure-rules: EventBridge rule operations and schedules created,
+    /// Changes applied by ensure-schedules: EventBridge rule operations and schedules created,
     /// enabled and deleted.
-    RuleChanges,
+    ScheduleChanges,
     /// Our EventBridge rules after reconciling.
     Rules,
 }

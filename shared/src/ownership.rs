@@ -7,8 +7,8 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::cron::Cron;
 use crate::policy::GenClass;
-use crate::schedule::Schedule;
 use crate::snapshot::{
     Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_POLICY, TAG_VOLUME,
 };
@@ -68,7 +68,7 @@ pub fn ownership_tags(
 }
 
 /// How untagged snapshots (made by EventBridge's built-in CreateSnapshot target, which cannot
-/// tag) become ours. The default depends on the backend ([`crate::backend::Backend`]): `never`
+/// tag) become ours. The default depends on the backend ([`crate::backend::BackendKind`]): `never`
 /// on `scheduler` (every snapshot it takes is born tagged, so an untagged one is somebody
 /// else's), `schedule-window` on `rules`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ pub struct AdoptionRule<'a> {
 pub fn decide_adoption(
     rule: &AdoptionRule<'_>,
     snapshot: &Snapshot,
-    volume_schedule: Option<&Schedule>,
+    volume_schedule: Option<&Cron>,
 ) -> Adoption {
     let skip = |reason| Adoption::Skip { reason };
     if snapshot.is_owned_by(rule.deployment) {
@@ -204,13 +204,13 @@ pub fn decide_adoption(
 /// the snapshot decides (when EC2 no longer shows it, its volume being managed does, so a
 /// failure is never hidden); on `rules` snapshots are born untagged, so the volume decides.
 pub fn failure_is_ours(
-    backend: crate::backend::Backend,
+    backend: crate::backend::BackendKind,
     deployment: &str,
     snapshot: Option<&Snapshot>,
     volume_managed: bool,
 ) -> bool {
     match (backend, snapshot) {
-        (crate::backend::Backend::Scheduler, Some(s)) => s.is_owned_by(deployment),
+        (crate::backend::BackendKind::Scheduler, Some(s)) => s.is_owned_by(deployment),
         _ => volume_managed,
     }
 }
@@ -271,8 +271,8 @@ mod tests {
         }
     }
 
-    fn daily() -> Schedule {
-        Schedule::parse("cron(30 9 * * ? *)").unwrap()
+    fn daily() -> Cron {
+        Cron::parse("cron(30 9 * * ? *)").unwrap()
     }
 
     #[test]
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn rate_schedules_cannot_be_matched_by_window() {
-        let rate = Schedule::parse("rate(1 day)").unwrap();
+        let rate = Cron::parse("rate(1 day)").unwrap();
         assert_eq!(
             decide_adoption(
                 &rule(AdoptionMode::ScheduleWindow),
@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn only_our_failures_are_ours() {
-        use crate::backend::Backend::{Rules, Scheduler};
+        use crate::backend::BackendKind::{Rules, Scheduler};
         let ours = snap(0, &[(TAG_MANAGED_BY, "prod")]);
         let dlm = snap(0, &[("aws:dlm:lifecycle-policy-id", "policy-1")]);
         let other = snap(0, &[(TAG_MANAGED_BY, "staging")]);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ebs_gens::app::discover::{self, DiscoverInput};
-use ebs_gens::app::ensure_rules::{self, EnsureInput};
+use ebs_gens::app::ensure_schedules::{self, EnsureInput};
 use ebs_gens::app::prune::{self, PruneInput};
 use ebs_gens::app::sweep::{sweep, sweep_with};
 use ebs_gens::app::tag::TagAction;
@@ -31,6 +31,7 @@ fn settings(extra: &[(&str, &str)]) -> Settings {
     let mut vars = vec![
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
+        ("EBS_GENS_SNAPSHOT_ROLE_ARN", ROLE),
     ];
     vars.extend_from_slice(extra);
     common::settings(&vars)
@@ -38,7 +39,6 @@ fn settings(extra: &[(&str, &str)]) -> Settings {
 
 fn app(fake: &FakeAws) -> FakeApp<'_> {
     App::new(settings(&[]), fake, fake, ACCOUNT, "us-east-1", "test")
-        .with_snapshot_role(Some(ROLE.into()))
 }
 
 /// The volumes of the first batch discovery hands to prune-volumes.
@@ -350,7 +350,7 @@ async fn a_volume_deleted_mid_run_keeps_all_its_snapshots() {
     assert_eq!(ids_of(&fake, "vol-2").len(), 4);
     assert_eq!(out.not_pruned[0].volume_id, "vol-2");
     // The next rule reconciliation drops the deleted volume's target.
-    ensure_rules::handle(&app, EnsureInput::default(), None)
+    ensure_schedules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap();
     let targets: Vec<String> = fake
@@ -397,8 +397,7 @@ async fn converge(fake: &FakeAws) -> (BTreeMap<String, Vec<String>>, Vec<String>
         ACCOUNT,
         "us-east-1",
         "test",
-    )
-    .with_snapshot_role(Some(ROLE.into()));
+    );
     // The first sweep deletes 12 of each volume's 16 snapshots: acknowledged, or the
     // bulk-deletion fuse would hold it.
     for _ in 0..30 {

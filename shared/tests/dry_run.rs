@@ -1,11 +1,11 @@
 //! Dry runs change nothing, on fleets with work in every direction (issue 18.2): schedules and
 //! rules to create, enable, replace and remove, snapshots to adopt and delete, a held volume,
 //! orphans to delete — through the deployment's `EBS_GENS_DRY_RUN=true` (the cautious first
-//! deploy), the sweep's `dry_run` input and ensure-rules alone. Every write call is counted
+//! deploy), the sweep's `dry_run` input and ensure-schedules alone. Every write call is counted
 //! (`FakeAws::writes`), and a real run afterwards shows the fleet had each kind of work to do.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ebs_gens::app::ensure_rules::{self, EnsureInput};
+use ebs_gens::app::ensure_schedules::{self, EnsureInput};
 use ebs_gens::app::sweep::{sweep, SweepSummary};
 use ebs_gens::app::App;
 use ebs_gens::aws::fake::FakeAws;
@@ -39,6 +39,8 @@ fn settings(backend: &str, extra: &[(&str, &str)]) -> Settings {
         // Orphans of a deleted volume are deleted (all but the newest, once a day old).
         ("EBS_GENS_ORPHANS", "keep-last=1,older-than=1"),
         ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_SNAPSHOT_ROLE_ARN", RULE_ROLE),
+        ("EBS_GENS_SCHEDULER_ROLE_ARN", SCHED_ROLE),
     ];
     vars.extend_from_slice(extra);
     common::settings(&vars)
@@ -46,8 +48,7 @@ fn settings(backend: &str, extra: &[(&str, &str)]) -> Settings {
 
 fn app(fake: &FakeAws, settings: Settings) -> FakeApp<'_> {
     App::new(settings, fake, fake, ACCOUNT, "us-east-1", "test")
-        .with_snapshot_role(Some(RULE_ROLE.into()))
-        .with_scheduler(fake, Some(SCHED_ROLE.into()), None)
+        .with_scheduler(fake)
         .without_metrics()
 }
 
@@ -84,7 +85,7 @@ async fn drifted(backend: &str) -> FakeAws {
     history(&fake, "vol-held", 20);
     history(&fake, "vol-adopt", 2);
     history(&fake, "vol-gone", 4);
-    ensure_rules::handle(
+    ensure_schedules::handle(
         &app(&fake, settings(backend, &[])),
         EnsureInput::default(),
         None,
@@ -98,7 +99,7 @@ async fn drifted(backend: &str) -> FakeAws {
     } else {
         settings("scheduler", &[("EBS_GENS_RULE_PREFIX", "not-ours-")])
     };
-    ensure_rules::handle(&app(&fake, other), EnsureInput::default(), None)
+    ensure_schedules::handle(&app(&fake, other), EnsureInput::default(), None)
         .await
         .unwrap();
     // Drift.
@@ -182,14 +183,14 @@ async fn dry_runs_change_nothing(backend: &str) {
         Default::default(),
         "{backend}: dry_run=true wrote"
     );
-    let e = ensure_rules::handle(&normal, EnsureInput { dry_run: true }, None)
+    let e = ensure_schedules::handle(&normal, EnsureInput { dry_run: true }, None)
         .await
         .unwrap();
     assert!(e.changes > 0);
     assert_eq!(
         fake.writes(),
         Default::default(),
-        "{backend}: ensure-rules' dry run wrote"
+        "{backend}: ensure-schedules' dry run wrote"
     );
     assert_eq!(state(&fake), before);
 

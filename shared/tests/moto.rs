@@ -19,8 +19,8 @@ use ebs_gens::aws::pacer::Pacer;
 use ebs_gens::aws::sdk::{SdkEc2, SdkEvents};
 use ebs_gens::aws::NoScheduler;
 use ebs_gens::aws::{Deleted, Ec2Api, ErrorKind, EventsApi};
+use ebs_gens::backend::rules::RuleState;
 use ebs_gens::config::Settings;
-use ebs_gens::rules::RuleState;
 use ebs_gens::snapshot::{TAG_KEEP, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 
 const ACCOUNT: &str = "123456789012"; // moto's default account
@@ -35,6 +35,7 @@ fn settings(extra: &[(&str, &str)]) -> Settings {
         ("EBS_GENS_CRON_DAILY", "cron(0/1 * * * ? *)"),
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "100"),
+        ("EBS_GENS_SNAPSHOT_ROLE_ARN", ROLE),
     ];
     vars.extend_from_slice(extra);
     common::settings(&vars)
@@ -64,9 +65,9 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
-        // scripts/moto_server.py is moto_server with its multi-value tag-key filter made AWS-like.
+        // local/moto_server.py is moto_server with its multi-value tag-key filter made AWS-like.
         let child = Command::new(&python)
-            .arg(root.join("scripts/moto_server.py"))
+            .arg(root.join("local/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
             .envs(env.iter().copied())
@@ -285,7 +286,6 @@ fn app(config: &aws_config::SdkConfig, s: Settings) -> App<(SdkEc2, SdkEvents, N
         "us-east-1",
         "moto-test",
     )
-    .with_snapshot_role(Some(ROLE.into()))
 }
 
 async fn snapshots_of(ec2: &aws_sdk_ec2::Client, vol: &str) -> Vec<aws_sdk_ec2::types::Snapshot> {
@@ -517,7 +517,7 @@ async fn sdk_adapter_classifies_moto_errors() {
         )
         .await
         .unwrap();
-    let t = ebs_gens::rules::Target {
+    let t = ebs_gens::backend::rules::Target {
         id: vol.clone(),
         arn: "arn:aws:events:us-east-1:123456789012:target/create-snapshot".into(),
         input: Some(format!("\"{vol}\"")),
@@ -543,9 +543,9 @@ async fn sdk_adapter_classifies_moto_errors() {
 }
 
 /// `n` daily schedules of deployment `prod`, one per volume.
-fn schedule_specs(n: usize) -> Vec<ebs_gens::schedules::ScheduleSpec> {
+fn schedule_specs(n: usize) -> Vec<ebs_gens::backend::scheduler::ScheduleSpec> {
+    use ebs_gens::backend::scheduler::{spec, ScheduleContext, ScheduleVolume};
     use ebs_gens::policy::GenClass;
-    use ebs_gens::schedules::{spec, ScheduleContext, ScheduleVolume};
     let ctx = ScheduleContext {
         deployment: "prod".into(),
         time_zone: "Asia/Tokyo".into(),
@@ -625,7 +625,7 @@ async fn short_and_empty_pages_with_a_next_token_are_followed_to_the_end() {
         .await
         .unwrap();
     assert!(first.schedules().is_empty() && first.next_token().is_some());
-    let listed = ebs_gens::aws::client::Schedules::new(&api)
+    let listed = ebs_gens::aws::client::Scheduler::new(&api)
         .listed("ebs-gens-prod")
         .await
         .unwrap();
@@ -651,7 +651,7 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
     for s in &specs {
         api.create_schedule("ebs-gens-prod", s).await.unwrap();
     }
-    // The emulator pages as Scheduler does (scripts/moto_server.py): 100, then 30.
+    // The emulator pages as Scheduler does (local/moto_server.py): 100, then 30.
     let first = client
         .list_schedules()
         .group_name("ebs-gens-prod")
@@ -662,7 +662,7 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
     assert_eq!(first.schedules().len(), 100);
     assert!(first.next_token().is_some());
     // Every page followed: 130 names in pages of at most 100.
-    let client_side = ebs_gens::aws::client::Schedules::new(&api);
+    let client_side = ebs_gens::aws::client::Scheduler::new(&api);
     let listed = client_side.listed("ebs-gens-prod").await.unwrap();
     assert!(listed.iter().all(|l| l.enabled));
     let mut names: Vec<String> = listed.into_iter().map(|l| l.name).collect();
@@ -730,7 +730,7 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
         .send()
         .await
         .unwrap();
-    let state = |listed: &[ebs_gens::schedules::ListedSchedule]| {
+    let state = |listed: &[ebs_gens::backend::scheduler::ListedSchedule]| {
         listed
             .iter()
             .find(|l| l.name == off.name)
@@ -757,7 +757,7 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
     let missing = api
         .update_schedule(
             "ebs-gens-prod",
-            &ebs_gens::schedules::ScheduleSpec {
+            &ebs_gens::backend::scheduler::ScheduleSpec {
                 name: "vol-0.daily.000000000000".into(),
                 ..off.clone()
             },

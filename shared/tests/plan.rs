@@ -892,7 +892,7 @@ proptest! {
     ) {
         use ebs_gens::ownership::{decide_adoption, Adoption, AdoptionMode, AdoptionRule};
         let mode: AdoptionMode = mode.parse().unwrap();
-        let schedule = ebs_gens::Schedule::parse("cron(30 9 * * ? *)").unwrap();
+        let schedule = ebs_gens::Cron::parse("cron(30 9 * * ? *)").unwrap();
         let window = Duration::minutes(30);
         let rule = AdoptionRule { mode, window, tz, deployment: DEP, account_id: ACCOUNT };
         for s in &snaps {

@@ -3,7 +3,7 @@
 //! operator, a reconcile too large for one invocation, a partition other than `aws`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ebs_gens::app::ensure_rules::{self, EnsureInput};
+use ebs_gens::app::ensure_schedules::{self, EnsureInput};
 use ebs_gens::app::sweep::sweep;
 use ebs_gens::app::tag;
 use ebs_gens::app::App;
@@ -15,7 +15,6 @@ mod common;
 
 const ACCOUNT: &str = "123456789012";
 const GROUP: &str = "ebs-gens-prod";
-const SCHED_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler";
 
 type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, &'a FakeAws)>;
 
@@ -27,7 +26,7 @@ fn scheduler_settings(vars: &[(&str, &str)]) -> Settings {
 
 fn app<'a>(fake: &'a FakeAws, settings: Settings, region: &str) -> FakeApp<'a> {
     App::new(settings, fake, fake, ACCOUNT, region, "test")
-        .with_scheduler(fake, Some(SCHED_ROLE.into()), None)
+        .with_scheduler(fake)
         .without_metrics()
 }
 
@@ -130,7 +129,7 @@ async fn a_disabled_schedule_is_enabled_again_by_the_next_reconcile() {
         fake.add_volume(&format!("vol-{i}"), None, &[("Daily_Gens", "7")]);
     }
     let app = app(&fake, scheduler_settings(&[]), "us-east-1");
-    let first = ensure_rules::handle(&app, EnsureInput::default(), None)
+    let first = ensure_schedules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap();
     assert_eq!(first.schedules.created.len(), 3);
@@ -144,14 +143,14 @@ async fn a_disabled_schedule_is_enabled_again_by_the_next_reconcile() {
     );
 
     // A dry run reports it and changes nothing.
-    let dry = ensure_rules::handle(&app, EnsureInput { dry_run: true }, None)
+    let dry = ensure_schedules::handle(&app, EnsureInput { dry_run: true }, None)
         .await
         .unwrap();
     assert_eq!(dry.schedules.enabled, vec![name.clone()]);
     assert_eq!(fake.schedule_enabled(GROUP, &name), Some(false));
     assert!(!fake.calls().contains_key("UpdateSchedule"));
 
-    let out = ensure_rules::handle(&app, EnsureInput::default(), None)
+    let out = ensure_schedules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap();
     assert_eq!(out.schedules.enabled, vec![name.clone()]);
@@ -161,7 +160,7 @@ async fn a_disabled_schedule_is_enabled_again_by_the_next_reconcile() {
     // Enabled with its whole definition (UpdateSchedule resets what it is not given).
     assert_eq!(fake.schedules_in(GROUP)[&name], before);
     assert_eq!(fake.fire_schedules(GROUP, now()).len(), 3);
-    let again = ensure_rules::handle(&app, EnsureInput::default(), None)
+    let again = ensure_schedules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap();
     assert_eq!(again.changes, 0);
@@ -214,7 +213,7 @@ async fn schedules_target_the_regions_partition() {
     fake.add_schedule_group(GROUP);
     fake.add_volume("vol-1", None, &[("Daily_Gens", "7")]);
     let app = app(&fake, scheduler_settings(&[]), "cn-north-1");
-    ensure_rules::handle(&app, EnsureInput::default(), None)
+    ensure_schedules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap();
     let all = fake.schedules_in(GROUP);
@@ -241,7 +240,7 @@ async fn a_reconcile_too_large_for_one_invocation_hands_the_rest_to_the_next() {
     loop {
         rounds += 1;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        let out = ensure_rules::handle(&app, EnsureInput::default(), Some(deadline))
+        let out = ensure_schedules::handle(&app, EnsureInput::default(), Some(deadline))
             .await
             .unwrap();
         assert!(
@@ -262,7 +261,7 @@ async fn a_reconcile_too_large_for_one_invocation_hands_the_rest_to_the_next() {
     for i in 400..410 {
         fake.add_volume(&format!("vol-{i:04}"), None, &[("Daily_Gens", "7")]);
     }
-    let e = ensure_rules::handle(
+    let e = ensure_schedules::handle(
         &app,
         EnsureInput::default(),
         Some(tokio::time::Instant::now() + std::time::Duration::from_secs(5)),
@@ -368,24 +367,26 @@ async fn a_deployment_never_reads_the_rules_of_another_whose_name_extends_its_ow
     let role = "arn:aws:iam::123456789012:role/ebs-gens-snapshot";
     let on_rules = |deployment: &str| {
         App::new(
-            common::settings(&[("EBS_GENS_DEPLOYMENT", deployment)]),
+            common::settings(&[
+                ("EBS_GENS_DEPLOYMENT", deployment),
+                ("EBS_GENS_SNAPSHOT_ROLE_ARN", role),
+            ]),
             &fake,
             &fake,
             ACCOUNT,
             "us-east-1",
             "test",
         )
-        .with_snapshot_role(Some(role.into()))
         .without_metrics()
     };
     // `prod-eu`'s rules start with `prod`'s prefix (ebs-gens-prod-).
-    ensure_rules::handle(&on_rules("prod-eu"), EnsureInput::default(), None)
+    ensure_schedules::handle(&on_rules("prod-eu"), EnsureInput::default(), None)
         .await
         .unwrap();
     let theirs = fake.rules();
     assert!(!theirs.is_empty());
     fake.reset_calls();
-    let out = ensure_rules::handle(&on_rules("prod"), EnsureInput::default(), None)
+    let out = ensure_schedules::handle(&on_rules("prod"), EnsureInput::default(), None)
         .await
         .unwrap();
     assert!(out.changes > 0, "{out:?}");

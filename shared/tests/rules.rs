@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use ebs_gens::policy::GenClass;
-use ebs_gens::rules::{
+use ebs_gens::backend::rules::{
     layout, parse_rule_name, schedule_hash, target_input, valid_rule_chars, DesiredVolume,
     ExistingRule, LayoutContext, RuleOp, RuleState, Target, MAX_RULE_NAME, MAX_TARGETS_PER_PUT,
     MAX_TARGETS_PER_RULE,
 };
+use ebs_gens::policy::GenClass;
 use proptest::prelude::*;
 
 const DAILY: &str = "cron(30 9 * * ? *)";
@@ -282,7 +282,7 @@ fn schedule_or_class_change_moves_volumes_to_matching_rules() {
 #[test]
 fn rule_names_stay_valid_whatever_the_schedule_and_prefix() {
     let c = LayoutContext {
-        prefix: "x".repeat(ebs_gens::rules::MAX_PREFIX),
+        prefix: "x".repeat(ebs_gens::backend::rules::MAX_PREFIX),
         ..ctx()
     };
     let desired: Vec<DesiredVolume> = (0..600)
@@ -303,10 +303,11 @@ fn rule_names_stay_valid_whatever_the_schedule_and_prefix() {
         );
         assert!(parse_rule_name(&c.prefix, name).is_some(), "{name}");
     }
-    assert!(
-        ebs_gens::rules::validate_prefix(&"x".repeat(ebs_gens::rules::MAX_PREFIX + 1)).is_err()
-    );
-    assert!(ebs_gens::rules::validate_prefix("web server (prod)").is_err());
+    assert!(ebs_gens::backend::rules::validate_prefix(
+        &"x".repeat(ebs_gens::backend::rules::MAX_PREFIX + 1)
+    )
+    .is_err());
+    assert!(ebs_gens::backend::rules::validate_prefix("web server (prod)").is_err());
 }
 
 fn arb_desired() -> impl Strategy<Value = Vec<DesiredVolume>> {

@@ -26,8 +26,9 @@ fn app(fake: &FakeAws) -> FakeApp<'_> {
     let s = common::settings(&[
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
+        ("EBS_GENS_SNAPSHOT_ROLE_ARN", ROLE),
     ]);
-    App::new(s, fake, fake, ACCOUNT, "us-east-1", "test").with_snapshot_role(Some(ROLE.into()))
+    App::new(s, fake, fake, ACCOUNT, "us-east-1", "test")
 }
 
 fn now() -> DateTime<Utc> {
@@ -404,7 +405,7 @@ async fn discover_and_ensure_inputs_reject_unknown_and_non_boolean_fields() {
         assert_eq!(e.name(), ErrorName::InvalidInput, "{v}");
     }
     for v in [json!({"dryRun": false}), json!({"dry_run": 0})] {
-        let e = input::<ebs_gens::app::ensure_rules::EnsureInput>(v.clone()).unwrap_err();
+        let e = input::<ebs_gens::app::ensure_schedules::EnsureInput>(v.clone()).unwrap_err();
         assert_eq!(e.name(), ErrorName::InvalidInput, "{v}");
     }
 }

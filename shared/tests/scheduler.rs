@@ -3,13 +3,13 @@
 //! leaves a volume snapshotted twice or not at all.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ebs_gens::app::ensure_rules::{self, EnsureInput, EnsureOutput};
+use ebs_gens::app::ensure_schedules::{self, EnsureInput, EnsureOutput};
 use ebs_gens::app::sweep::sweep;
 use ebs_gens::app::tag::{self, TagAction};
 use ebs_gens::app::{App, VolumeJob};
 use ebs_gens::aws::fake::FakeAws;
-use ebs_gens::config::{Backend, Settings};
-use ebs_gens::schedules::parse_schedule_name;
+use ebs_gens::backend::scheduler::parse_schedule_name;
+use ebs_gens::config::{BackendKind, Settings};
 use ebs_gens::snapshot::{TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 
 mod common;
@@ -28,13 +28,14 @@ fn settings(backend: &str) -> Settings {
         ("EBS_GENS_TIME_ZONE", "Asia/Tokyo"),
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
+        ("EBS_GENS_SNAPSHOT_ROLE_ARN", RULE_ROLE),
+        ("EBS_GENS_SCHEDULER_ROLE_ARN", SCHED_ROLE),
+        ("EBS_GENS_SCHEDULE_DLQ_ARN", DLQ),
     ])
 }
 
 fn app<'a>(fake: &'a FakeAws, backend: &str) -> SchedApp<'a> {
-    App::new(settings(backend), fake, fake, ACCOUNT, "us-east-1", "test")
-        .with_snapshot_role(Some(RULE_ROLE.into()))
-        .with_scheduler(fake, Some(SCHED_ROLE.into()), Some(DLQ.into()))
+    App::new(settings(backend), fake, fake, ACCOUNT, "us-east-1", "test").with_scheduler(fake)
 }
 
 fn now() -> DateTime<Utc> {
@@ -52,7 +53,7 @@ fn fleet(n: usize) -> FakeAws {
 }
 
 async fn ensure(app: &SchedApp<'_>) -> EnsureOutput {
-    ensure_rules::handle(app, EnsureInput::default(), None)
+    ensure_schedules::handle(app, EnsureInput::default(), None)
         .await
         .unwrap()
 }
@@ -61,7 +62,7 @@ async fn ensure(app: &SchedApp<'_>) -> EnsureOutput {
 async fn a_fresh_deployment_creates_one_schedule_per_volume_with_our_tags_and_zone() {
     let fake = fleet(12);
     let out = ensure(&app(&fake, "scheduler")).await;
-    assert_eq!(out.backend, Backend::Scheduler);
+    assert_eq!(out.backend, BackendKind::Scheduler);
     assert_eq!(out.schedules.created.len(), 12);
     assert_eq!(fake.calls()["CreateSchedule"], 12);
     assert_eq!(
@@ -198,7 +199,7 @@ async fn born_tagged_snapshots_need_no_adoption_and_are_pruned_to_n() {
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_creates_no_schedule() {
     let fake = fleet(3);
-    let out = ensure_rules::handle(
+    let out = ensure_schedules::handle(
         &app(&fake, "scheduler"),
         EnsureInput { dry_run: true },
         None,
@@ -213,16 +214,14 @@ async fn a_dry_run_creates_no_schedule() {
 #[tokio::test(start_paused = true)]
 async fn without_a_scheduler_role_the_scheduler_backend_fails_loudly() {
     let fake = fleet(1);
-    let app = App::new(
-        settings("scheduler"),
-        &fake,
-        &fake,
-        ACCOUNT,
-        "us-east-1",
-        "t",
-    )
-    .with_scheduler(&fake, None, None);
-    let e = ensure_rules::handle(&app, EnsureInput::default(), None)
+    let mut settings = settings("scheduler");
+    settings.backend = ebs_gens::config::Backend::Scheduler {
+        flexible_window_minutes: 60,
+        role_arn: None,
+        dead_letter_arn: None,
+    };
+    let app = App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "t").with_scheduler(&fake);
+    let e = ensure_schedules::handle(&app, EnsureInput::default(), None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("EBS_GENS_SCHEDULER_ROLE_ARN"), "{e}");
@@ -231,13 +230,13 @@ async fn without_a_scheduler_role_the_scheduler_backend_fails_loudly() {
 
 /// Pacing is the point here: the fake's CreateSchedule bucket is Scheduler's lowest regional
 /// quota (250 requests/s), not lifted. A first deployment of 1,000 volumes is reconciled in one
-/// invocation within ensure-rules' deadline, throttling answered as back-pressure.
+/// invocation within ensure-schedules' deadline, throttling answered as back-pressure.
 #[tokio::test(start_paused = true)]
 async fn a_first_deployment_of_1000_volumes_fits_one_invocation_at_schedulers_real_rate() {
     let fake = fleet(1000);
     let started = tokio::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(120);
-    let out = ensure_rules::handle(
+    let out = ensure_schedules::handle(
         &app(&fake, "scheduler"),
         EnsureInput::default(),
         Some(deadline),
@@ -273,11 +272,11 @@ async fn a_reconcile_over_short_and_empty_pages_sees_every_volume_and_schedule()
 mod reconcile_properties {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use ebs_gens::policy::GenClass;
-    use ebs_gens::schedules::{
+    use ebs_gens::backend::scheduler::{
         parse_schedule_name, reconcile, spec, ListedSchedule, ScheduleContext, ScheduleSpec,
         ScheduleVolume,
     };
+    use ebs_gens::policy::GenClass;
     use proptest::prelude::*;
 
     fn ctx(zone: &str) -> ScheduleContext {

@@ -7,9 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { runStateMachine } from '../../statemachine/runner/local.mjs';
-import { completionEvent } from '../../statemachine/runner/fixtures.mjs';
-import { startStack, ROOT } from '../../statemachine/runner/stack.mjs';
+import { runStateMachine } from '../../local/runner.mjs';
+import { completionEvent } from '../../local/fixtures.mjs';
+import { startStack, ROOT } from '../../local/stack.mjs';
 
 const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
 const COMPLETED = resolve(ROOT, 'statemachine/snapshot-completed.asl.json');
@@ -52,12 +52,18 @@ test('faults: the fault-free sweep, for reference', async () => {
   assert.ok(r.ok, `${r.error}: ${r.cause}`);
   assert.equal(r.output.summary.volumes, 20);
   assert.equal(r.output.summary.failed_batches, 0);
-  assert.equal(r.output.summary.contested, 20, 'each volume also carries another deployment\'s snapshot');
+  assert.equal(r.output.summary.contested, 20, "each volume also carries another deployment's snapshot");
   faultFree = normal(stack.fleet('state'));
   for (const [vol, snaps] of Object.entries(faultFree.snapshots)) {
     assert.ok(snaps.filter((s) => / demo$/.test(s)).length >= 3, `${vol}: never below N`);
-    assert.ok(snaps.some((s) => s.endsWith('pinned')), `${vol}: the pinned snapshot stays`);
-    assert.ok(snaps.some((s) => / other$/.test(s)), `${vol}: the other deployment's snapshot stays`);
+    assert.ok(
+      snaps.some((s) => s.endsWith('pinned')),
+      `${vol}: the pinned snapshot stays`,
+    );
+    assert.ok(
+      snaps.some((s) => / other$/.test(s)),
+      `${vol}: the other deployment's snapshot stays`,
+    );
   }
 });
 
@@ -74,7 +80,9 @@ test('faults: at 20 % the sweep converges in one execution to the fault-free end
   assert.ok(injected > 10, `only ${injected} faults were injected`);
   assert.deepEqual(normal(stack.fleet('state')), faultFree);
   const longest = Math.max(...r.invocations.map((i) => i.ms ?? 0));
-  console.log(`# 20 %: ${stack.proxy.seen.length} AWS calls seen by the proxy, ${injected} injected faults, ${r.invocations.length} Lambda invocations (${r.invocations.filter((i) => i.error).length} failed and retried by the state machine), 1 execution, ${Date.now() - t0} ms, longest invocation ${longest} ms`);
+  console.log(
+    `# 20 %: ${stack.proxy.seen.length} AWS calls seen by the proxy, ${injected} injected faults, ${r.invocations.length} Lambda invocations (${r.invocations.filter((i) => i.error).length} failed and retried by the state machine), 1 execution, ${Date.now() - t0} ms, longest invocation ${longest} ms`,
+  );
 });
 
 test('faults: at 20 % snapshot-completed succeeds on every event', async () => {
@@ -99,7 +107,10 @@ test('faults: at 90 % the sweep fails visibly and deletes nothing the fault-free
   const r = await run(SWEEP, {});
   stack.proxy.chaos(null);
   assert.equal(r.ok, false, 'retries cannot win at 90 %: the execution must fail');
-  assert.ok(['Transient', 'DeleteFailed', 'AccessDenied', 'Internal', 'InvalidInput'].includes(r.error), `failed with ${r.error}: ${r.cause}`);
+  assert.ok(
+    ['Transient', 'DeleteFailed', 'AccessDenied', 'Internal', 'InvalidInput'].includes(r.error),
+    `failed with ${r.error}: ${r.cause}`,
+  );
   // An adoption the faults prevented leaves a snapshot untagged; it is the same snapshot.
   const key = (x) => x.replace(' (untagged)', ' demo');
   const after = normal(stack.fleet('state'));

@@ -1,13 +1,13 @@
 // The default backend end to end: EventBridge Scheduler on moto (which stores schedules but never
-// fires them; scripts/fleet.py fires them as Scheduler would, CreateSnapshot with the target's
+// fires them; local/fleet.py fires them as Scheduler would, CreateSnapshot with the target's
 // Input), both state machines with the real functions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
-import { runStateMachine } from '../../statemachine/runner/local.mjs';
-import { completionEvent } from '../../statemachine/runner/fixtures.mjs';
-import { startStack, ROOT } from '../../statemachine/runner/stack.mjs';
+import { runStateMachine } from '../../local/runner.mjs';
+import { completionEvent } from '../../local/fixtures.mjs';
+import { startStack, ROOT } from '../../local/stack.mjs';
 
 const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
 const COMPLETED = resolve(ROOT, 'statemachine/snapshot-completed.asl.json');
@@ -23,7 +23,7 @@ after(async () => {
 
 const run = (file, input) => runStateMachine(file, input, { endpoint: stack.lambdaEndpoint, retryDelayMs: 0 });
 
-test('scheduler: one schedule per volume in the user\'s zone; snapshots born tagged; pruned to N', async () => {
+test("scheduler: one schedule per volume in the user's zone; snapshots born tagged; pruned to N", async () => {
   await stack.reset();
   stack.fleet('create-group');
   const seeded = stack.fleet('seed-test');
@@ -84,8 +84,12 @@ const cli = (args, env = {}) =>
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('error', (e) => fail(new Error(`${CLI}: ${e.message} (build it with cargo build --workspace --bins)`)));
     child.on('close', (status) => done({ status, stdout, stderr }));
   });

@@ -3,9 +3,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { runStateMachine } from '../../statemachine/runner/local.mjs';
-import { completionEvent } from '../../statemachine/runner/fixtures.mjs';
-import { startStack, ROOT, SNAPSHOT_ROLE } from '../../statemachine/runner/stack.mjs';
+import { runStateMachine } from '../../local/runner.mjs';
+import { completionEvent } from '../../local/fixtures.mjs';
+import { startStack, ROOT, SNAPSHOT_ROLE } from '../../local/stack.mjs';
 
 const SWEEP = resolve(ROOT, 'statemachine/sweep.asl.json');
 const COMPLETED = resolve(ROOT, 'statemachine/snapshot-completed.asl.json');
@@ -50,11 +50,17 @@ test('sweep: rules created enabled, surplus deleted, and a failed delete tried a
   // invocation tried it again after the others and deleted it — six, in one invocation.
   assert.equal(r.output.summary.deleted, 6);
   const prunes = r.invocations.filter((i) => i.state === 'PruneBatch');
-  assert.deepEqual(prunes.map((i) => i.error), [null]);
+  assert.deepEqual(
+    prunes.map((i) => i.error),
+    [null],
+  );
   assert.equal(prunes[0].output.totals.deleted, 6);
   // Then the orphan scan (prune-volumes with {orphans: true}): this fleet has none.
   const scans = r.invocations.filter((i) => i.state === 'ScanOrphans');
-  assert.deepEqual(scans.map((i) => [i.input, i.error, i.output.totals.orphaned]), [[{ volumes: [], orphans: true, dry_run: false, allow_bulk_delete: false }, null, 0]]);
+  assert.deepEqual(
+    scans.map((i) => [i.input, i.error, i.output.totals.orphaned]),
+    [[{ volumes: [], orphans: true, dry_run: false, allow_bulk_delete: false }, null, 0]],
+  );
   assert.equal(r.output.summary.orphaned, 0);
   const state = stack.fleet('state');
   for (const v of seeded.volumes) assert.equal(state.snapshots[v].length, 2, `${v} keeps Daily_Gens=2`);
@@ -112,13 +118,22 @@ test('snapshot-completed: the same completion event twice changes nothing the se
 
   const second = await run(COMPLETED, completionEvent(snapshot, vol));
   assert.ok(second.ok, `${second.error}: ${second.cause}`);
-  assert.deepEqual(second.output.tag.results.map((x) => x.action), ['already-ours']);
+  assert.deepEqual(
+    second.output.tag.results.map((x) => x.action),
+    ['already-ours'],
+  );
   assert.equal(second.output.prune.totals.adopted, 0);
   assert.equal(second.output.prune.totals.deleted, 0);
   for (const v of second.output.prune.volumes) {
     assert.deepEqual([v.adopted, v.deleted], [[], []], v.volume_id);
   }
-  assert.deepEqual(second.invocations.map((i) => [i.function, i.error]), [['tag-snapshot', null], ['prune-volumes', null]]);
+  assert.deepEqual(
+    second.invocations.map((i) => [i.function, i.error]),
+    [
+      ['tag-snapshot', null],
+      ['prune-volumes', null],
+    ],
+  );
   assert.deepEqual(stack.fleet('state'), afterFirst);
 });
 
@@ -130,7 +145,10 @@ test('snapshot-completed: a failed snapshot ends in SnapshotFailed, untagged', a
   const r = await run(COMPLETED, completionEvent(snapshot, vol, 'failed'));
   assert.equal(r.ok, false);
   assert.equal(r.error, 'SnapshotFailed');
-  assert.deepEqual(r.invocations.map((i) => i.function), ['tag-snapshot']);
+  assert.deepEqual(
+    r.invocations.map((i) => i.function),
+    ['tag-snapshot'],
+  );
   const s = stack.fleet('state').snapshots[vol].find((x) => x.id === snapshot);
   assert.deepEqual(s.tags, {});
 });
@@ -149,8 +167,15 @@ test('sweep: a non-boolean dry_run or allow_bulk_delete, or an unknown key, fail
   stack.fleet('seed-test');
   const before = stack.fleet('state');
   const bad = [
-    { dry_run: 'true' }, { dryRun: true }, { dry_run: 1 }, { dry_run: null }, { dry_run: false, extra: 1 }, [],
-    { allow_bulk_delete: 'true' }, { dry_run: false, allow_bulk_delete: 1 }, { allow_bulk_delete: null, dry_run: false },
+    { dry_run: 'true' },
+    { dryRun: true },
+    { dry_run: 1 },
+    { dry_run: null },
+    { dry_run: false, extra: 1 },
+    [],
+    { allow_bulk_delete: 'true' },
+    { dry_run: false, allow_bulk_delete: 1 },
+    { allow_bulk_delete: null, dry_run: false },
     { dry_run: false, allow_bulk_delete: true, extra: 1 },
   ];
   for (const input of bad) {
@@ -198,7 +223,10 @@ test('deletes that keep failing fail both state machines visibly, and nothing el
     assert.equal(r.error, 'DeleteFailed', `${r.error}: ${r.cause}`);
     const prunes = r.invocations.filter((i) => i.state === 'PruneBatch');
     assert.ok(prunes.length > 0 && prunes.every((i) => i.error === null), 'reported by the prune, not thrown');
-    assert.ok(prunes.every((i) => i.output.totals.failed > 0 && i.output.totals.deleted === 0), JSON.stringify(prunes.map((i) => i.output.totals)));
+    assert.ok(
+      prunes.every((i) => i.output.totals.failed > 0 && i.output.totals.deleted === 0),
+      JSON.stringify(prunes.map((i) => i.output.totals)),
+    );
     assert.deepEqual(stack.fleet('state').snapshots, before.snapshots, 'nothing deleted, nothing lost');
 
     // snapshot-completed: PruneOk sends it to DeletesFailed.

@@ -8,15 +8,12 @@ use crate::aws::{Ec2Api, PageRequest, Ports, MAX_VOLUMES_PAGE};
 use crate::error::Error;
 use crate::metrics::{Counts, Metric};
 
-use super::prune::{Attention, Totals};
+pub use super::totals::{fold, BatchResult, Totals, MAX_SUMMARY_ATTENTION};
 use super::{classify_volumes, App, MisconfiguredVolume, VolumeJob};
 
 /// Volumes per prune-volumes invocation (one Map item). 100 volumes with ~10 snapshots each
 /// list in one 1,000-snapshot DescribeSnapshots page.
 pub const DEFAULT_BATCH: usize = 100;
-
-/// Volumes needing attention kept in the sweep summary (the rest are only counted).
-pub const MAX_SUMMARY_ATTENTION: usize = 50;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +31,7 @@ pub struct DiscoverInput {
     pub dry_run: bool,
     /// The sweep's running totals so far (the state machine threads them through).
     #[serde(default)]
-    pub summary: SweepTotals,
+    pub summary: Totals,
     /// The previous page's Map results, folded into `summary`: `{"totals": …}` per pruned
     /// batch, `{"error": {"Error", "Cause"}}` per batch that failed after its retries.
     #[serde(default)]
@@ -49,103 +46,6 @@ pub struct DiscoverInput {
     /// in-process sweep on the emulator).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_bulk_delete: bool,
-}
-
-/// What one Map iteration reports back.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchResult {
-    #[serde(default)]
-    pub totals: Option<Totals>,
-    #[serde(default)]
-    pub error: Option<serde_json::Value>,
-}
-
-/// The sweep's summary, accumulated page by page (`{}` is the empty summary).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SweepTotals {
-    pub volumes: usize,
-    pub misconfigured: usize,
-    pub adopted: usize,
-    pub kept: usize,
-    pub deleted: usize,
-    pub skipped: usize,
-    /// Of `skipped`: deletes IAM refused.
-    pub denied: usize,
-    pub deferred: usize,
-    pub already_gone: usize,
-    pub doubtful: usize,
-    pub contested: usize,
-    pub not_pruned: usize,
-    pub stale: usize,
-    /// Volumes whose deletions the fuse held, and the deletions held.
-    pub held: usize,
-    pub deletions_held: usize,
-    /// Snapshots of ours whose volume is gone or untagged, and those former volumes.
-    pub orphaned: usize,
-    pub orphan_volumes: usize,
-    /// Up to [`MAX_SUMMARY_ATTENTION`] volumes behind `stale`, `held`, `doubtful`,
-    /// `contested`, `not_pruned`.
-    pub attention: Vec<Attention>,
-    /// Batches that still failed after every retry.
-    pub failed_batches: usize,
-    /// The errors of failed batches (at most 10 kept, to bound the state size).
-    #[serde(default)]
-    pub errors: Vec<serde_json::Value>,
-}
-
-/// Folds one page's Map results into the running totals. Pure.
-pub fn fold(mut summary: SweepTotals, results: &[BatchResult]) -> SweepTotals {
-    for r in results {
-        match (&r.totals, &r.error) {
-            (Some(t), None) => {
-                summary.adopted += t.adopted;
-                summary.kept += t.kept;
-                summary.deleted += t.deleted;
-                summary.skipped += t.skipped;
-                summary.denied += t.denied;
-                summary.deferred += t.deferred;
-                summary.already_gone += t.already_gone;
-                summary.doubtful += t.doubtful;
-                summary.contested += t.contested;
-                summary.not_pruned += t.not_pruned;
-                summary.stale += t.stale;
-                summary.held += t.held;
-                summary.deletions_held += t.deletions_held;
-                summary.orphaned += t.orphaned;
-                summary.orphan_volumes += t.orphan_volumes;
-                let room = MAX_SUMMARY_ATTENTION.saturating_sub(summary.attention.len());
-                summary
-                    .attention
-                    .extend(t.attention.iter().take(room).cloned());
-                // Deletes that still failed at the end of the batch: the batch failed (the
-                // execution fails), its deletions counted above all the same.
-                if t.failed > 0 {
-                    summary.failed_batches += 1;
-                    if summary.errors.len() < 10 {
-                        summary.errors.push(serde_json::json!({
-                            "Error": crate::ErrorName::DeleteFailed.as_str(),
-                            "Cause": format!(
-                                "{} snapshot(s) could not be deleted: {}",
-                                t.failed,
-                                crate::error::describe_failed(&t.failures)
-                            ),
-                        }));
-                    }
-                }
-            }
-            (_, error) => {
-                summary.failed_batches += 1;
-                if summary.errors.len() < 10 {
-                    summary
-                        .errors
-                        .push(error.clone().unwrap_or(serde_json::Value::Null));
-                }
-            }
-        }
-    }
-    summary
 }
 
 /// One Map item: exactly a prune-volumes input.
@@ -167,7 +67,7 @@ pub struct DiscoverOutput {
     pub next_cursor: Option<String>,
     pub dry_run: bool,
     /// Running totals including this page's volumes (pruning results arrive with the next call).
-    pub summary: SweepTotals,
+    pub summary: Totals,
 }
 
 pub async fn handle<P: Ports>(
@@ -247,30 +147,4 @@ pub async fn handle<P: Ports>(
         next_cursor: page.next_token.filter(|t| !t.is_empty()),
         dry_run: input.dry_run,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fold_adds_totals_and_counts_failed_batches() {
-        let ok = |d| BatchResult {
-            totals: Some(Totals {
-                deleted: d,
-                kept: 1,
-                ..Totals::default()
-            }),
-            error: None,
-        };
-        let bad = BatchResult {
-            totals: None,
-            error: Some(serde_json::json!({"Error": "DeleteFailed", "Cause": "x"})),
-        };
-        let s = fold(SweepTotals::default(), &[ok(2), ok(3), bad]);
-        assert_eq!((s.deleted, s.kept, s.failed_batches), (5, 2, 1));
-        assert_eq!(s.errors[0]["Error"], "DeleteFailed");
-        let s = fold(s, &[ok(1)]);
-        assert_eq!(s.deleted, 6);
-    }
 }

@@ -3,18 +3,19 @@
 //! handler here.
 
 pub mod discover;
-pub mod ensure_rules;
+pub mod ensure_schedules;
 pub mod prune;
 pub mod runtime;
 pub mod status;
 pub mod sweep;
 pub mod tag;
+pub mod totals;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::client::{Ec2, Events, Schedules};
+use crate::aws::client::{Ec2, Events, Scheduler};
 use crate::aws::pacer::Pacer;
 use crate::aws::{Ec2Api, EventsApi, NoScheduler, Ports, SchedulerApi, Volume};
 use crate::config::Settings;
@@ -23,25 +24,19 @@ use crate::policy::policy_from_tags;
 pub use crate::policy::VolumeJob;
 use crate::snapshot::TAG_NAME;
 
-/// Everything a handler needs, built once per Lambda instance. `S` is the Scheduler port
-/// ([`NoScheduler`] until [`App::with_scheduler`] gives one).
+/// Everything a handler needs, built once per Lambda instance. `P` bundles the ports; the
+/// Scheduler port is [`NoScheduler`] until [`App::with_scheduler`] gives one.
 pub struct App<P: Ports> {
     pub settings: Settings,
     pub ec2: Ec2<P::Ec2>,
     pub events: Events<P::Events>,
-    pub schedules: Schedules<P::Scheduler>,
-    /// The role Scheduler assumes to run a schedule's target (scheduler backend).
-    pub scheduler_role_arn: Option<String>,
-    /// Where Scheduler sends a firing it could not deliver (an SQS queue).
-    pub schedule_dlq_arn: Option<String>,
+    pub scheduler: Scheduler<P::Scheduler>,
     /// Our account id (adoption only takes snapshots this account owns).
     pub account_id: String,
     /// `arn:aws:events:REGION:ACCOUNT:target/create-snapshot`.
     pub target_arn: String,
     /// The AWS partition of the region (`aws`, `aws-cn`, `aws-us-gov`): ARNs are built in it.
     pub partition: &'static str,
-    /// The role the built-in target assumes; required by ensure-rules only.
-    pub snapshot_role_arn: Option<String>,
     /// Function name for metrics.
     pub function: &'static str,
     /// Whether EMF metric lines are written to stdout (off for local reports).
@@ -63,41 +58,30 @@ impl<E: Ec2Api, V: EventsApi> App<(E, V, NoScheduler)> {
                 Pacer::new(settings.delete_burst, settings.deletes_per_second),
             ),
             events: Events::new(events),
-            target_arn: crate::rules::create_snapshot_target_arn(
+            target_arn: crate::backend::rules::create_snapshot_target_arn(
                 partition(region),
                 region,
                 account_id,
             ),
             partition: partition(region),
             account_id: account_id.to_string(),
-            snapshot_role_arn: None,
-            schedules: Schedules::new(NoScheduler),
-            scheduler_role_arn: None,
-            schedule_dlq_arn: None,
+            scheduler: Scheduler::new(NoScheduler),
             settings,
             function,
             emit_metrics: true,
         }
     }
 
-    /// Gives the app a Scheduler port, with the role schedules run as and their dead-letter queue.
-    pub fn with_scheduler<S: SchedulerApi>(
-        self,
-        api: S,
-        role_arn: Option<String>,
-        dlq_arn: Option<String>,
-    ) -> App<(E, V, S)> {
+    /// Gives the app a Scheduler port.
+    pub fn with_scheduler<S: SchedulerApi>(self, api: S) -> App<(E, V, S)> {
         App {
             settings: self.settings,
             ec2: self.ec2,
             events: self.events,
-            schedules: Schedules::new(api),
-            scheduler_role_arn: role_arn,
-            schedule_dlq_arn: dlq_arn,
+            scheduler: Scheduler::new(api),
             account_id: self.account_id,
             target_arn: self.target_arn,
             partition: self.partition,
-            snapshot_role_arn: self.snapshot_role_arn,
             function: self.function,
             emit_metrics: self.emit_metrics,
         }
@@ -111,18 +95,10 @@ impl<P: Ports> App<P> {
         self
     }
 
-    pub fn with_snapshot_role(mut self, role_arn: Option<String>) -> Self {
-        self.snapshot_role_arn = role_arn;
-        self
-    }
-
-    /// Whether this app has what ensure-rules needs for its backend (the role the built-in
-    /// target or Scheduler assumes). Local tools without one skip reconciling.
+    /// Whether the settings carry what ensure-schedules needs for its backend (the role the
+    /// built-in target or Scheduler assumes). Local tools without one skip reconciling.
     pub fn can_reconcile(&self) -> bool {
-        match self.settings.backend {
-            crate::config::Backend::Rules => self.snapshot_role_arn.is_some(),
-            crate::config::Backend::Scheduler => self.scheduler_role_arn.is_some(),
-        }
+        self.settings.backend.role_arn().is_some()
     }
 
     /// Whether this invocation changes nothing: asked for by the input, or forced by the

@@ -20,11 +20,12 @@ pub type SdkApp = App<(SdkEc2, SdkEvents, SdkScheduler)>;
 
 /// Reads settings and environment, loads the SDK configuration and builds the clients once.
 ///
-/// Besides [`Settings`]: `EBS_GENS_ACCOUNT_ID` (required), `EBS_GENS_SNAPSHOT_ROLE_ARN` (the
-/// rules backend), `EBS_GENS_SCHEDULER_ROLE_ARN` and `EBS_GENS_SCHEDULE_DLQ_ARN` (the scheduler
-/// backend), and the SDK's own `AWS_REGION` / `AWS_ENDPOINT_URL`.
+/// Besides [`Settings`]: `EBS_GENS_ACCOUNT_ID` (required) and the SDK's own `AWS_REGION` /
+/// `AWS_ENDPOINT_URL`. ensure-schedules also needs its backend's role: without it the function
+/// fails at start-up, naming the variable, instead of at the first sweep.
 pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
     let settings = Settings::from_env().map_err(|e| Error::Internal(e.to_string()))?;
+    check_start(function, &settings)?;
     let account = std::env::var("EBS_GENS_ACCOUNT_ID")
         .ok()
         .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
@@ -41,9 +42,18 @@ pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
         &account,
         &region,
         function,
-        |k| std::env::var(k).ok(),
         &ClientConfigs::same(&config),
     ))
+}
+
+/// What a function needs beyond valid settings before it takes its first event: ensure-schedules
+/// its backend's role.
+pub fn check_start(function: &str, settings: &Settings) -> Result<(), Error> {
+    if function == super::ensure_schedules::FUNCTION {
+        let role = settings.backend.require_role();
+        role.map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Where each client's calls go: one SDK configuration for every service (the Lambdas), or one
@@ -64,19 +74,15 @@ impl ClientConfigs {
     }
 }
 
-/// The production [`App`] from settings, account, region and the deployment's variables
-/// (`var`: `EBS_GENS_SNAPSHOT_ROLE_ARN`, `EBS_GENS_SCHEDULER_ROLE_ARN`,
-/// `EBS_GENS_SCHEDULE_DLQ_ARN`): the Lambdas pass their environment, the operator's command the
-/// deployment's published one — the same assembly either way.
+/// The production [`App`] from settings, account and region: the Lambdas pass their own, the
+/// operator's command the deployment's published ones — the same assembly either way.
 pub fn assemble(
     settings: Settings,
     account: &str,
     region: &str,
     function: &'static str,
-    var: impl Fn(&str) -> Option<String>,
     configs: &ClientConfigs,
 ) -> SdkApp {
-    let var = |k: &str| var(k).filter(|v| !v.is_empty());
     App::new(
         settings,
         SdkEc2::new(&configs.ec2),
@@ -85,12 +91,7 @@ pub fn assemble(
         region,
         function,
     )
-    .with_snapshot_role(var("EBS_GENS_SNAPSHOT_ROLE_ARN"))
-    .with_scheduler(
-        SdkScheduler::new(&configs.scheduler),
-        var("EBS_GENS_SCHEDULER_ROLE_ARN"),
-        var("EBS_GENS_SCHEDULE_DLQ_ARN"),
-    )
+    .with_scheduler(SdkScheduler::new(&configs.scheduler))
 }
 
 /// Runs `handler` as a Lambda function. Start-up failures are logged and end the process
@@ -157,4 +158,30 @@ pub fn deadline(ctx: &lambda_runtime::Context, function: &str) -> Option<tokio::
         .map(|f| {
             tokio::time::Instant::now() + std::time::Duration::from_secs(f.timeout_seconds.into())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ensure_schedules_without_its_backends_role_fails_at_start() {
+        let role = "arn:aws:iam::123456789012:role/r";
+        for (backend, var) in [
+            ("scheduler", "EBS_GENS_SCHEDULER_ROLE_ARN"),
+            ("rules", "EBS_GENS_SNAPSHOT_ROLE_ARN"),
+        ] {
+            let bare = Settings::from_lookup(|k| (k == "EBS_GENS_BACKEND").then(|| backend.into()));
+            let e = check_start("ensure-schedules", &bare.unwrap()).unwrap_err();
+            assert!(e.to_string().contains(var), "{e}");
+            // The other functions never use it.
+            check_start("prune-volumes", &Settings::default()).unwrap();
+            let with = Settings::from_lookup(|k| match k {
+                "EBS_GENS_BACKEND" => Some(backend.into()),
+                k if k == var => Some(role.into()),
+                _ => None,
+            });
+            check_start("ensure-schedules", &with.unwrap()).unwrap();
+        }
+    }
 }

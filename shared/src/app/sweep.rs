@@ -9,17 +9,18 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Ports;
 use crate::error::Error;
 
-use super::discover::{self, BatchResult, DiscoverInput, SweepTotals};
-use super::ensure_rules::{self, EnsureInput};
+use super::discover::{self, BatchResult, DiscoverInput};
+use super::ensure_schedules::{self, EnsureInput};
 use super::prune::{self, PruneInput};
+use super::totals::Totals;
 use super::App;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepSummary {
     #[serde(flatten)]
-    pub totals: SweepTotals,
+    pub totals: Totals,
     pub rule_changes: usize,
-    /// Why ensure-rules failed, if it did (pruning still runs: it does not depend on rules).
+    /// Why ensure-schedules failed, if it did (pruning still runs: it does not depend on rules).
     pub rules_error: Option<String>,
     pub dry_run: bool,
 }
@@ -108,7 +109,7 @@ pub async fn sweep_with<P: Ports>(
         // As the state machine's MoreSchedules loop: again while the deadline left changes.
         loop {
             match with_retries(attempts, || {
-                ensure_rules::handle(app, EnsureInput { dry_run }, None)
+                ensure_schedules::handle(app, EnsureInput { dry_run }, None)
             })
             .await
             {
@@ -120,7 +121,7 @@ pub async fn sweep_with<P: Ports>(
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "ensure-rules failed; pruning goes on");
+                    tracing::error!(error = %e, "ensure-schedules failed; pruning goes on");
                     rules_error = Some(e.to_string());
                 }
             }

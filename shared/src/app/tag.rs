@@ -2,17 +2,18 @@
 //! core and applies our tags (idempotent: a duplicate event changes nothing); on `failed` it
 //! logs, counts, and tags nothing. Its output names the volumes to prune next.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::aws::Ports;
+use crate::config::BackendKind;
 use crate::error::Error;
 use crate::events::{parse_completion, Outcome};
 use crate::metrics::{Counts, Metric};
 use crate::ownership::{decide_adoption, failure_is_ours, Adoption, SkipReason};
 
-use super::{adopt, classify_volumes, Adoptions, App, VolumeJob};
+use super::{adopt, classify_volumes, Adoptions, App, MisconfiguredVolume, VolumeJob};
 
 /// What tag-snapshot did with one snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,90 +46,28 @@ pub struct TagOutput {
 pub async fn handle<P: Ports>(app: &App<P>, event: serde_json::Value) -> Result<TagOutput, Error> {
     let completions = parse_completion(event)?;
     let dry_run = app.dry_run(false);
-    let mut results = Vec::new();
-    let mut failed = Vec::new();
     let mut counts = Counts::of(&[Metric::SnapshotsAdopted, Metric::SnapshotsFailed]);
-    let result = |snapshot_id: &str, volume_id: &str, action, reason: String| SnapshotResult {
-        snapshot_id: snapshot_id.to_string(),
-        volume_id: volume_id.to_string(),
-        action,
-        reason,
-    };
-
     let (ok, bad): (Vec<_>, Vec<_>) = completions
         .into_iter()
         .partition(|c| c.outcome == Outcome::Succeeded);
 
-    // Fetch: the volumes concerned (failed ones too: ownership of a failure), then each snapshot.
-    let mut volume_ids: Vec<String> = ok.iter().chain(&bad).map(|c| c.volume_id.clone()).collect();
-    volume_ids.sort();
-    volume_ids.dedup();
-    let volumes = if volume_ids.is_empty() {
-        vec![]
-    } else {
-        app.ec2.volumes_by_id(&volume_ids).await?
-    };
-    let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
+    // Fetch: the volumes concerned (failed ones too: ownership of a failure).
+    let (jobs, misconfigured) = volumes_of(app, ok.iter().chain(&bad)).await?;
     counts.add(Metric::VolumesMisconfigured, misconfigured.len() as u64);
-    let jobs: BTreeMap<String, VolumeJob> =
-        jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
-
     // Failures: ours are counted, alarmed and fail the execution; the rest are logged only.
-    for c in bad {
-        let managed = jobs.contains_key(&c.volume_id)
-            || misconfigured.iter().any(|m| m.volume_id == c.volume_id);
-        let snap = match app.settings.backend {
-            crate::config::Backend::Scheduler => app.ec2.snapshot(&c.snapshot_id).await?,
-            crate::config::Backend::Rules => None,
-        };
-        if failure_is_ours(
-            app.settings.backend,
-            &app.settings.deployment,
-            snap.as_ref(),
-            managed,
-        ) {
-            tracing::error!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "EBS reports the snapshot failed; not tagged");
-            counts.add(Metric::SnapshotsFailed, 1);
-            failed.push(result(
-                &c.snapshot_id,
-                &c.volume_id,
-                TagAction::Failed,
-                c.cause,
-            ));
-        } else {
-            tracing::debug!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "a snapshot that is not ours failed");
-            results.push(result(
-                &c.snapshot_id,
-                &c.volume_id,
-                TagAction::Skipped,
-                format!("failed, not ours: {}", c.cause),
-            ));
-        }
-    }
-
+    let (failed, mut results) = failures(app, bad, &jobs, &misconfigured).await?;
+    counts.add(Metric::SnapshotsFailed, failed.len() as u64);
     // Decide (each snapshot is read: the event names the volume, EC2 knows the truth).
     let (wanted, mut decided) = triage(app, &ok, &jobs, &misconfigured).await?;
     results.append(&mut decided);
-
     // Apply.
-    let adopted = adopt(
-        app,
-        &jobs,
-        &wanted,
-        "completed snapshot of a managed volume",
-        dry_run,
-    )
-    .await?;
-
+    let why = "completed snapshot of a managed volume";
+    let adopted = adopt(app, &jobs, &wanted, why, dry_run).await?;
     // Report.
     for (vol, (ids, _)) in &adopted.tagged {
         for id in ids {
-            results.push(result(
-                id,
-                vol,
-                TagAction::Adopted,
-                format!("adoption mode {}", app.settings.adoption),
-            ));
+            let why = format!("adoption mode {}", app.settings.adoption);
+            results.push(result(id, vol, TagAction::Adopted, why));
         }
     }
     for (vol, id, why) in &adopted.refused {
@@ -138,22 +77,80 @@ pub async fn handle<P: Ports>(app: &App<P>, event: serde_json::Value) -> Result<
         counts.add(Metric::SnapshotsAdopted, adopted.count() as u64);
     }
     app.publish(&counts, chrono::Utc::now());
-
-    let touched: Vec<VolumeJob> = ok
+    // The managed volumes a snapshot completed for, once each: the next state prunes them.
+    let touched: BTreeMap<&str, &VolumeJob> = ok
         .iter()
-        .filter_map(|c| {
-            jobs.get(&c.volume_id)
-                .map(|j| (j.volume_id.clone(), j.clone()))
-        })
-        .collect::<BTreeMap<_, _>>()
-        .into_values()
+        .filter_map(|c| jobs.get(&c.volume_id).map(|j| (j.volume_id.as_str(), j)))
         .collect();
     Ok(TagOutput {
         results,
-        volumes: touched,
+        volumes: touched.into_values().cloned().collect(),
         failed,
         dry_run,
     })
+}
+
+fn result(snapshot_id: &str, volume_id: &str, action: TagAction, reason: String) -> SnapshotResult {
+    SnapshotResult {
+        snapshot_id: snapshot_id.to_string(),
+        volume_id: volume_id.to_string(),
+        action,
+        reason,
+    }
+}
+
+/// The completions' volumes, read once each: managed ones by id, and the misconfigured.
+async fn volumes_of<'a, P: Ports>(
+    app: &App<P>,
+    completions: impl Iterator<Item = &'a crate::events::Completion>,
+) -> Result<(BTreeMap<String, VolumeJob>, Vec<MisconfiguredVolume>), Error> {
+    let ids: BTreeSet<String> = completions.map(|c| c.volume_id.clone()).collect();
+    let ids: Vec<String> = ids.into_iter().collect();
+    let volumes = match ids.is_empty() {
+        true => vec![],
+        false => app.ec2.volumes_by_id(&ids).await?,
+    };
+    let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
+    let jobs = jobs.into_iter().map(|j| (j.volume_id.clone(), j)).collect();
+    Ok((jobs, misconfigured))
+}
+
+/// Failed snapshots: ours (counted, alarmed, failing the execution) and the others' (skipped).
+async fn failures<P: Ports>(
+    app: &App<P>,
+    bad: Vec<crate::events::Completion>,
+    jobs: &BTreeMap<String, VolumeJob>,
+    misconfigured: &[MisconfiguredVolume],
+) -> Result<(Vec<SnapshotResult>, Vec<SnapshotResult>), Error> {
+    let (mut ours, mut others) = (vec![], vec![]);
+    let backend = app.settings.backend.kind();
+    for c in bad {
+        let managed = jobs.contains_key(&c.volume_id)
+            || misconfigured.iter().any(|m| m.volume_id == c.volume_id);
+        let snap = match backend {
+            BackendKind::Scheduler => app.ec2.snapshot(&c.snapshot_id).await?,
+            BackendKind::Rules => None,
+        };
+        if failure_is_ours(backend, &app.settings.deployment, snap.as_ref(), managed) {
+            tracing::error!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "EBS reports the snapshot failed; not tagged");
+            ours.push(result(
+                &c.snapshot_id,
+                &c.volume_id,
+                TagAction::Failed,
+                c.cause,
+            ));
+        } else {
+            tracing::debug!(snapshot_id = %c.snapshot_id, volume_id = %c.volume_id, cause = %c.cause, "a snapshot that is not ours failed");
+            let why = format!("failed, not ours: {}", c.cause);
+            others.push(result(
+                &c.snapshot_id,
+                &c.volume_id,
+                TagAction::Skipped,
+                why,
+            ));
+        }
+    }
+    Ok((ours, others))
 }
 
 /// For each succeeded completion: adopt its snapshot, or say why not.
@@ -161,15 +158,9 @@ async fn triage<P: Ports>(
     app: &App<P>,
     ok: &[crate::events::Completion],
     jobs: &BTreeMap<String, VolumeJob>,
-    misconfigured: &[super::MisconfiguredVolume],
+    misconfigured: &[MisconfiguredVolume],
 ) -> Result<(Adoptions, Vec<SnapshotResult>), Error> {
     let mut results = Vec::new();
-    let result = |snapshot_id: &str, volume_id: &str, action, reason: String| SnapshotResult {
-        snapshot_id: snapshot_id.to_string(),
-        volume_id: volume_id.to_string(),
-        action,
-        reason,
-    };
     let rule = app.settings.adoption_rule(&app.account_id);
     let mut wanted = Adoptions::new();
     for c in ok {
@@ -199,7 +190,7 @@ async fn triage<P: Ports>(
             results.push(skip(why));
             continue;
         }
-        match decide_adoption(&rule, &snap, Some(app.settings.schedule(job.finest()))) {
+        match decide_adoption(&rule, &snap, Some(app.settings.cron(job.finest()))) {
             Adoption::Adopt => wanted
                 .entry(c.volume_id.clone())
                 .or_default()

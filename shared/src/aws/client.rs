@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::time::Instant;
 
-use crate::rules::{ExistingRule, RuleOp};
+use crate::backend::rules::{ExistingRule, RuleOp};
 use crate::snapshot::Snapshot;
 
 use super::pacer::Pacer;
@@ -227,7 +227,7 @@ impl<A: EventsApi> Events<A> {
         // `prod-eu`'s rules): only names of our own layout are read further, never touched.
         for r in summaries
             .into_iter()
-            .filter(|r| crate::rules::parse_rule_name(prefix, &r.name).is_some())
+            .filter(|r| crate::backend::rules::parse_rule_name(prefix, &r.name).is_some())
         {
             let targets = all_pages(|t| self.api.list_targets(&r.name, t)).await?;
             out.push(ExistingRule {
@@ -265,13 +265,13 @@ impl<A: EventsApi> Events<A> {
 }
 
 /// EventBridge Scheduler as ebs-gens uses it: one group, our schedules in it.
-pub struct Schedules<A> {
+pub struct Scheduler<A> {
     api: A,
 }
 
-impl<A: SchedulerApi> Schedules<A> {
+impl<A: SchedulerApi> Scheduler<A> {
     pub fn new(api: A) -> Self {
-        Schedules { api }
+        Scheduler { api }
     }
 
     pub fn api(&self) -> &A {
@@ -279,7 +279,7 @@ impl<A: SchedulerApi> Schedules<A> {
     }
 
     /// Every schedule in `group` with its state (pages of 100).
-    pub async fn listed(&self, group: &str) -> R<Vec<crate::schedules::ListedSchedule>> {
+    pub async fn listed(&self, group: &str) -> R<Vec<crate::backend::scheduler::ListedSchedule>> {
         all_pages(|t| self.api.list_schedules(group, t)).await
     }
 
@@ -291,11 +291,11 @@ impl<A: SchedulerApi> Schedules<A> {
     /// in [`Applied::left`] for the next invocation. Stops starting volumes at the first other
     /// failure and returns it with how many changes were applied.
     ///
-    /// [`ScheduleChanges::by_volume`]: crate::schedules::ScheduleChanges::by_volume
+    /// [`ScheduleChanges::by_volume`]: crate::backend::scheduler::ScheduleChanges::by_volume
     pub async fn apply(
         &self,
         group: &str,
-        changes: &crate::schedules::ScheduleChanges,
+        changes: &crate::backend::scheduler::ScheduleChanges,
         deadline: Option<Instant>,
     ) -> Result<Applied, (usize, AwsError)> {
         use futures_util::StreamExt;
@@ -375,7 +375,7 @@ pub struct Applied {
 /// A unit that failed: stop starting others; what it did not apply is left.
 fn fail(
     stop: &AtomicBool,
-    u: &crate::schedules::VolumeScheduleChange<'_>,
+    u: &crate::backend::scheduler::VolumeScheduleChange<'_>,
     done: usize,
     e: AwsError,
 ) -> (usize, usize, Option<AwsError>) {

@@ -18,9 +18,9 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::rules::Target;
+use crate::backend::scheduler::ListedSchedule;
 use crate::error::Error;
-use crate::rules::Target;
-use crate::schedules::ListedSchedule;
 use crate::snapshot::Snapshot;
 
 /// DescribeVolumes: `MaxResults` 5..=500.
@@ -253,7 +253,7 @@ pub trait Ec2Api: Send + Sync {
 pub struct RuleSummary {
     pub name: String,
     pub schedule_expression: Option<String>,
-    pub state: crate::rules::RuleState,
+    pub state: crate::backend::rules::RuleState,
 }
 
 /// The EventBridge calls ebs-gens makes.
@@ -292,14 +292,14 @@ pub trait SchedulerApi: Send + Sync {
     fn create_schedule(
         &self,
         group: &str,
-        spec: &crate::schedules::ScheduleSpec,
+        spec: &crate::backend::scheduler::ScheduleSpec,
     ) -> impl Future<Output = R<()>> + Send;
     /// UpdateSchedule with the whole definition, enabled (UpdateSchedule resets every field it
     /// is not given; `ResourceNotFoundException` when the name does not exist).
     fn update_schedule(
         &self,
         group: &str,
-        spec: &crate::schedules::ScheduleSpec,
+        spec: &crate::backend::scheduler::ScheduleSpec,
     ) -> impl Future<Output = R<()>> + Send;
     /// DeleteSchedule (`ResourceNotFoundException` when it does not exist).
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = R<()>> + Send;
@@ -316,14 +316,14 @@ impl<T: SchedulerApi> SchedulerApi for &T {
     fn create_schedule(
         &self,
         group: &str,
-        spec: &crate::schedules::ScheduleSpec,
+        spec: &crate::backend::scheduler::ScheduleSpec,
     ) -> impl Future<Output = R<()>> + Send {
         (**self).create_schedule(group, spec)
     }
     fn update_schedule(
         &self,
         group: &str,
-        spec: &crate::schedules::ScheduleSpec,
+        spec: &crate::backend::scheduler::ScheduleSpec,
     ) -> impl Future<Output = R<()>> + Send {
         (**self).update_schedule(group, spec)
     }
@@ -342,10 +342,10 @@ impl SchedulerApi for NoScheduler {
     async fn list_schedules(&self, _: &str, _: Option<String>) -> R<Page<ListedSchedule>> {
         Err(no_scheduler("ListSchedules"))
     }
-    async fn create_schedule(&self, _: &str, _: &crate::schedules::ScheduleSpec) -> R<()> {
+    async fn create_schedule(&self, _: &str, _: &crate::backend::scheduler::ScheduleSpec) -> R<()> {
         Err(no_scheduler("CreateSchedule"))
     }
-    async fn update_schedule(&self, _: &str, _: &crate::schedules::ScheduleSpec) -> R<()> {
+    async fn update_schedule(&self, _: &str, _: &crate::backend::scheduler::ScheduleSpec) -> R<()> {
         Err(no_scheduler("UpdateSchedule"))
     }
     async fn delete_schedule(&self, _: &str, _: &str) -> R<()> {

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use tokio::time::Duration;
 
-use crate::rules::Target;
+use crate::backend::rules::Target;
 use crate::snapshot::Snapshot;
 
 use super::{

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types as ec2t;
 use aws_sdk_eventbridge::types as evt;
 use chrono::{DateTime, Utc};
 
-use crate::rules::{RuleState, Target};
+use crate::backend::rules::{RuleState, Target};
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
@@ -473,7 +473,7 @@ fn build_error(op: &str, e: impl std::fmt::Display) -> AwsError {
 /// The parts of a schedule's definition CreateSchedule and UpdateSchedule both take.
 fn schedule_parts(
     op: &str,
-    spec: &crate::schedules::ScheduleSpec,
+    spec: &crate::backend::scheduler::ScheduleSpec,
 ) -> R<(
     aws_sdk_scheduler::types::FlexibleTimeWindow,
     aws_sdk_scheduler::types::Target,
@@ -510,7 +510,7 @@ fn schedule_parts(
     Ok((window, target))
 }
 
-fn schedule_description(spec: &crate::schedules::ScheduleSpec) -> String {
+fn schedule_description(spec: &crate::backend::scheduler::ScheduleSpec) -> String {
     format!("ebs-gens: {} snapshots of {}", spec.class, spec.volume_id)
 }
 
@@ -519,13 +519,13 @@ impl super::SchedulerApi for SdkScheduler {
         &self,
         group: &str,
         next_token: Option<String>,
-    ) -> R<Page<crate::schedules::ListedSchedule>> {
+    ) -> R<Page<crate::backend::scheduler::ListedSchedule>> {
         use aws_sdk_scheduler::types::ScheduleState;
         let out = self
             .client
             .list_schedules()
             .group_name(group)
-            .max_results(crate::schedules::MAX_SCHEDULES_PAGE)
+            .max_results(crate::backend::scheduler::MAX_SCHEDULES_PAGE)
             .set_next_token(next_token)
             .send()
             .await
@@ -535,7 +535,7 @@ impl super::SchedulerApi for SdkScheduler {
                 .schedules()
                 .iter()
                 .filter_map(|s| {
-                    Some(crate::schedules::ListedSchedule {
+                    Some(crate::backend::scheduler::ListedSchedule {
                         name: s.name()?.to_string(),
                         // Only an explicit DISABLED is off: a summary without a state is
                         // taken as enabled, so nothing is re-written on a guess.
@@ -547,7 +547,11 @@ impl super::SchedulerApi for SdkScheduler {
         })
     }
 
-    async fn create_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+    async fn create_schedule(
+        &self,
+        group: &str,
+        spec: &crate::backend::scheduler::ScheduleSpec,
+    ) -> R<()> {
         let op = "CreateSchedule";
         let (window, target) = schedule_parts(op, spec)?;
         self.client
@@ -566,7 +570,11 @@ impl super::SchedulerApi for SdkScheduler {
         Ok(())
     }
 
-    async fn update_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+    async fn update_schedule(
+        &self,
+        group: &str,
+        spec: &crate::backend::scheduler::ScheduleSpec,
+    ) -> R<()> {
         let op = "UpdateSchedule";
         let (window, target) = schedule_parts(op, spec)?;
         self.client

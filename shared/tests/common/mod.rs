@@ -7,10 +7,20 @@ pub mod fleet;
 
 /// Settings for deployment `prod` on the rules backend (the suites written for it): `vars` in
 /// order, later entries win.
+/// The role the rules backend's built-in target assumes, as the stack names it.
+#[allow(dead_code)]
+pub const SNAPSHOT_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-snapshot";
+/// The role the scheduler backend's schedules run as.
+#[allow(dead_code)]
+pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/ebs-gens-prod-scheduler";
+
 pub fn settings(vars: &[(&str, &str)]) -> Settings {
     let mut all: Vec<(String, String)> = vec![
         ("EBS_GENS_DEPLOYMENT".into(), "prod".into()),
         ("EBS_GENS_BACKEND".into(), "rules".into()),
+        // The roles the stack gives a deployment (each backend reads its own).
+        ("EBS_GENS_SNAPSHOT_ROLE_ARN".into(), SNAPSHOT_ROLE.into()),
+        ("EBS_GENS_SCHEDULER_ROLE_ARN".into(), SCHEDULER_ROLE.into()),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::from_lookup(move |k| {

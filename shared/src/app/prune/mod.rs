@@ -112,7 +112,7 @@ pub fn adoptions(
     let mut out = Adoptions::new();
     for (vol, snaps) in snapshots {
         let Some(job) = jobs.get(vol) else { continue };
-        let schedule = settings.schedule(job.finest());
+        let schedule = settings.cron(job.finest());
         for s in snaps.iter().filter(|s| s.tags.is_empty()) {
             if decide_adoption(&rule, s, Some(schedule)) == Adoption::Adopt {
                 out.entry(vol.clone()).or_default().push(s.id.clone());

@@ -10,14 +10,13 @@ use crate::aws::{Ports, Volume};
 use crate::decision::{batch_fuse, fuse, Decision, VolumeFacts};
 use crate::error::Error;
 use crate::fuse::ACK_GONE;
-use crate::health::Freshness;
 use crate::orphans::{plan_orphans, Orphaned};
 use crate::plan::group_by_volume;
 use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE, TAG_POLICY};
 
 use super::super::{classify_volumes, Adopted, App};
 use super::apply::apply_all;
-use super::report::{flag, volume_report, PruneInput, PruneOutput, Totals};
+use super::report::{flag, volume_report, PruneInput, PruneOutput, Totals, VolumeReport};
 use super::{finish, NO_VOLUME};
 
 /// The orphan scan: every snapshot of ours in one listing, grouped by volume; the volumes
@@ -36,17 +35,44 @@ pub(super) async fn orphans<P: Ports>(
         ));
     }
     let dry_run = app.dry_run(input.dry_run);
+    let found = find(app).await?;
+    let decisions = decide(app, &found, input.allow_bulk_delete, now);
+    let mut totals = Totals::default();
+    let mut reports: Vec<_> = found
+        .iter()
+        .zip(&decisions)
+        .map(|(o, d)| report(&mut totals, o, d, &app.settings.deployment))
+        .collect();
+    let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
+    for report in &reports {
+        totals.count(report);
+        tracing::info!(volume_id = %report.volume_id, reason = ?report.orphaned, deleted = report.deleted.len(), orphans = %app.settings.orphans, dry_run, "orphaned snapshots");
+    }
+    totals.volumes = found.len();
+    let full = input.full_report;
+    finish(app, reports, vec![], totals, failed, dry_run, full, now)
+}
+
+/// A former volume's snapshots of ours, why they are orphans, and the volume when it exists.
+struct Orphan {
+    volume_id: String,
+    snapshots: Vec<Snapshot>,
+    why: Orphaned,
+    volume: Option<Volume>,
+}
+
+/// Every snapshot of ours, grouped by volume; the groups whose volume is gone or untagged.
+async fn find<P: Ports>(app: &App<P>) -> Result<Vec<Orphan>, Error> {
     let settings = &app.settings;
     // Copies and imports carry the placeholder volume `vol-ffffffff`: no volume's orphans.
     let mut ours = group_by_volume(app.ec2.snapshots_managed_by(&settings.deployment).await?);
     ours.remove(NO_VOLUME);
     let ids: Vec<String> = ours.keys().cloned().collect();
-    let read = if ids.is_empty() {
-        vec![]
-    } else {
-        app.ec2.volumes_by_id(&ids).await?
+    let read = match ids.is_empty() {
+        true => vec![],
+        false => app.ec2.volumes_by_id(&ids).await?,
     };
-    let present: BTreeMap<String, Volume> =
+    let mut present: BTreeMap<String, Volume> =
         read.iter().map(|v| (v.id.clone(), v.clone())).collect();
     let (jobs, bad) = classify_volumes(settings, read);
     let tagged: BTreeSet<&str> = jobs
@@ -54,89 +80,80 @@ pub(super) async fn orphans<P: Ports>(
         .map(|j| j.volume_id.as_str())
         .chain(bad.iter().map(|m| m.volume_id.as_str()))
         .collect();
-    let found: Vec<(&String, &Vec<Snapshot>, Orphaned)> = ours
-        .iter()
+    Ok(ours
+        .into_iter()
         .filter(|(vol, _)| !tagged.contains(vol.as_str()))
-        .map(|(vol, snaps)| {
-            let why = if present.contains_key(vol.as_str()) {
-                Orphaned::Untagged
-            } else {
-                Orphaned::VolumeGone
+        .map(|(volume_id, snapshots)| {
+            let volume = present.remove(&volume_id);
+            let why = match volume {
+                Some(_) => Orphaned::Untagged,
+                None => Orphaned::VolumeGone,
             };
-            (vol, snaps, why)
+            Orphan {
+                volume_id,
+                snapshots,
+                why,
+                volume,
+            }
         })
-        .collect();
+        .collect())
+}
+
+/// Each orphan's plan under the orphan policy, weighed by the volume fuse (a tag removed by
+/// mistake must not become a bulk deletion at the next sweep; an untagged volume can still
+/// carry the acknowledgement) and then the batch fuse. A gone volume's hold is released by the
+/// run's acknowledgement, its volume having no tag to carry one. Pure.
+fn decide<'a, P: Ports>(
+    app: &App<P>,
+    found: &'a [Orphan],
+    allow_bulk_delete: bool,
+    now: DateTime<Utc>,
+) -> Vec<Decision<'a>> {
+    let settings = &app.settings;
     let ctx = settings.plan_context(&app.account_id);
-    let mut decisions: Vec<Decision<'_>> = found
+    let mut decisions: Vec<Decision<'a>> = found
         .iter()
-        .map(|(vol, snaps, _)| {
-            let mut d = Decision {
-                plan: plan_orphans(vol, settings.orphans, &ctx, snaps, now),
-                deferred: BTreeSet::new(),
-                contested_by: vec![],
-                freshness: Freshness {
-                    newest: newest_of_ours(snaps, &settings.deployment),
-                    allowed_seconds: 0,
-                    stale: None,
-                },
-                coverage: vec![],
-                strip: String::new(),
-                held: None,
-                ack: None,
-            };
-            // The volume fuse too: a tag removed by mistake must not become a bulk deletion
-            // at the next sweep. An untagged volume can still carry the acknowledgement.
+        .map(|o| {
+            let plan = plan_orphans(&o.volume_id, settings.orphans, &ctx, &o.snapshots, now);
+            let newest = newest_of_ours(&o.snapshots, &settings.deployment);
+            let mut d = Decision::orphan(plan, newest);
+            let ack_tag = o
+                .volume
+                .as_ref()
+                .and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE));
             let facts = VolumeFacts {
                 created: None,
-                ack_tag: present
-                    .get(vol.as_str())
-                    .and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE).map(String::as_str)),
-                allow_bulk_delete: input.allow_bulk_delete,
+                ack_tag: ack_tag.map(String::as_str),
+                allow_bulk_delete,
             };
             fuse(settings, &mut d, &facts, now);
             d
         })
         .collect();
     batch_fuse(settings, &mut decisions, now);
-    for ((_, _, why), d) in found.iter().zip(decisions.iter_mut()) {
-        if let (Orphaned::VolumeGone, Some(h)) = (why, &mut d.held) {
+    for (o, d) in found.iter().zip(decisions.iter_mut()) {
+        if let (Orphaned::VolumeGone, Some(h)) = (o.why, &mut d.held) {
             h.acknowledge = ACK_GONE.to_string();
         }
     }
+    decisions
+}
 
-    let mut totals = Totals::default();
-    let mut reports = Vec::with_capacity(found.len());
-    let none = Adopted::default();
-    for ((vol, snaps, why), d) in found.iter().zip(&decisions) {
-        let policy = snaps
-            .iter()
-            .filter(|s| s.is_owned_by(&settings.deployment) && s.tag(TAG_POLICY).is_some())
-            .max_by_key(|s| s.start_time)
-            .and_then(|s| s.tag(TAG_POLICY))
-            .map_or_else(|| "unknown".to_string(), |p| format!("was {p}"));
-        let mut report = volume_report(vol, policy, d, &none);
-        report.orphaned = Some(*why);
-        flag(&mut totals, &report, &settings.deployment);
-        totals.orphaned += snaps.len();
-        totals.orphan_volumes += 1;
-        reports.push(report);
-    }
-    let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
-    for report in &reports {
-        totals.count(report);
-        tracing::info!(volume_id = %report.volume_id, reason = ?report.orphaned, deleted = report.deleted.len(), orphans = %settings.orphans, dry_run, "orphaned snapshots");
-    }
-    totals.volumes = found.len();
-    finish(
-        app,
-        reports,
-        vec![],
-        totals,
-        failed,
-        dry_run,
-        input.full_report,
-        now,
-    )
+/// An orphan's report: its former policy (from its newest snapshot's tag) and why it is one.
+fn report(totals: &mut Totals, o: &Orphan, d: &Decision<'_>, deployment: &str) -> VolumeReport {
+    let policy = o
+        .snapshots
+        .iter()
+        .filter(|s| s.is_owned_by(deployment) && s.tag(TAG_POLICY).is_some())
+        .max_by_key(|s| s.start_time)
+        .and_then(|s| s.tag(TAG_POLICY))
+        .map_or_else(|| "unknown".to_string(), |p| format!("was {p}"));
+    let mut report = volume_report(&o.volume_id, policy, d, &Adopted::default());
+    report.orphaned = Some(o.why);
+    flag(totals, &report, deployment);
+    totals.orphaned += o.snapshots.len();
+    totals.orphan_volumes += 1;
+    report
 }
 
 fn newest_of_ours(snaps: &[Snapshot], deployment: &str) -> Option<DateTime<Utc>> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::{Duration, Instant};
 
 use crate::decision::Decision;
-use crate::error::{Error, FailedDelete};
+use crate::error::Error;
 use crate::fuse::Held;
 use crate::health::Coverage;
 use crate::metrics::{Counts, Metric};
@@ -132,49 +132,7 @@ pub struct VolumeReport {
     pub orphaned: Option<Orphaned>,
 }
 
-/// A volume that needs an operator's eye, as listed in totals and the sweep summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Attention {
-    pub volume_id: String,
-    /// `stale`, `held`, `doubtful`, `contested` or `not-pruned`.
-    pub state: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Totals {
-    pub volumes: usize,
-    pub adopted: usize,
-    pub kept: usize,
-    pub deleted: usize,
-    pub skipped: usize,
-    /// Of `skipped`: refused by IAM.
-    pub denied: usize,
-    pub deferred: usize,
-    pub already_gone: usize,
-    pub failed: usize,
-    pub doubtful: usize,
-    pub contested: usize,
-    /// Volumes in the input whose tags no longer make them managed (removed, broken) or that
-    /// no longer exist: nothing was deleted for them.
-    pub not_pruned: usize,
-    /// Volumes whose newest completed snapshot is older than their schedule allows.
-    pub stale: usize,
-    /// Volumes whose deletions the fuse held, and how many deletions that is.
-    pub held: usize,
-    pub deletions_held: usize,
-    /// Orphan scan: snapshots of ours whose volume is gone or untagged, and those volumes.
-    pub orphaned: usize,
-    pub orphan_volumes: usize,
-    /// Up to [`MAX_ATTENTION`] of the volumes behind `stale`, `held`, `doubtful`, `contested`,
-    /// `not_pruned`.
-    pub attention: Vec<Attention>,
-    /// Up to [`MAX_ATTENTION`] of the `failed` deletes, with EC2's error.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failures: Vec<FailedDelete>,
-}
+pub use crate::app::totals::{Attention, Totals};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PruneOutput {

@@ -67,7 +67,7 @@ impl EventsApi for FakeAws {
                 format!("invalid rule name {rule:?}"),
             ));
         }
-        if let Err(e) = Schedule::parse(schedule) {
+        if let Err(e) = Cron::parse(schedule) {
             return Err(err(
                 op,
                 ErrorKind::Invalid,

@@ -20,11 +20,11 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use crate::rules::{
+use crate::backend::rules::{
     valid_rule_chars, RuleState, Target, MAX_IDS_PER_REMOVE, MAX_RULE_NAME, MAX_TARGETS_PER_PUT,
     MAX_TARGETS_PER_RULE,
 };
-use crate::schedule::Schedule;
+use crate::cron::Cron;
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
@@ -131,7 +131,7 @@ struct State {
     injected: u64,
     /// Scheduler: groups, and schedules by (group, name).
     schedule_groups: std::collections::BTreeSet<String>,
-    schedules: BTreeMap<(String, String), crate::schedules::ScheduleSpec>,
+    schedules: BTreeMap<(String, String), crate::backend::scheduler::ScheduleSpec>,
     /// Schedules someone disabled (by (group, name)): listed as DISABLED, never fired.
     disabled_schedules: std::collections::BTreeSet<(String, String)>,
     /// How long each Scheduler call takes (virtual time under `tokio::time::pause`).
@@ -382,7 +382,10 @@ impl FakeAws {
     }
 
     /// Every schedule in `group`: name → spec.
-    pub fn schedules_in(&self, group: &str) -> BTreeMap<String, crate::schedules::ScheduleSpec> {
+    pub fn schedules_in(
+        &self,
+        group: &str,
+    ) -> BTreeMap<String, crate::backend::scheduler::ScheduleSpec> {
         self.st()
             .schedules
             .iter()

@@ -3,7 +3,7 @@
 use super::*;
 
 /// What Scheduler validates in a schedule's definition (Create and Update alike).
-fn validate_schedule(op: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+fn validate_schedule(op: &str, spec: &crate::backend::scheduler::ScheduleSpec) -> R<()> {
     let invalid = |why: String| Err(err(op, ErrorKind::Invalid, "ValidationException", why));
     if !spec.target_arn.starts_with("arn:aws")
         || !spec
@@ -12,13 +12,13 @@ fn validate_schedule(op: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
     {
         return invalid(format!("Invalid target ARN {}", spec.target_arn));
     }
-    if !crate::schedules::valid_schedule_name(&spec.name) {
+    if !crate::backend::scheduler::valid_schedule_name(&spec.name) {
         return invalid(format!(
             "Name {:?} must be 1-64 characters of [0-9a-zA-Z-_.]",
             spec.name
         ));
     }
-    if Schedule::parse(&spec.expression).is_err() {
+    if Cron::parse(&spec.expression).is_err() {
         return invalid(format!("Invalid Schedule Expression {}", spec.expression));
     }
     if spec.time_zone.parse::<chrono_tz::Tz>().is_err() {
@@ -53,7 +53,7 @@ impl crate::aws::SchedulerApi for FakeAws {
         &self,
         group: &str,
         next_token: Option<String>,
-    ) -> R<Page<crate::schedules::ListedSchedule>> {
+    ) -> R<Page<crate::backend::scheduler::ListedSchedule>> {
         self.scheduler_call().await;
         let op = "ListSchedules";
         let mut st = self.st();
@@ -61,11 +61,11 @@ impl crate::aws::SchedulerApi for FakeAws {
         if !st.schedule_groups.contains(group) {
             return Err(no_group(op, group));
         }
-        let names: Vec<crate::schedules::ListedSchedule> = st
+        let names: Vec<crate::backend::scheduler::ListedSchedule> = st
             .schedules
             .keys()
             .filter(|(g, _)| g == group)
-            .map(|k| crate::schedules::ListedSchedule {
+            .map(|k| crate::backend::scheduler::ListedSchedule {
                 name: k.1.clone(),
                 enabled: !st.disabled_schedules.contains(k),
             })
@@ -73,7 +73,7 @@ impl crate::aws::SchedulerApi for FakeAws {
         let req = PageRequest {
             filters: vec![Filter::new("group", [group])],
             ids: vec![],
-            max_results: Some(crate::schedules::MAX_SCHEDULES_PAGE),
+            max_results: Some(crate::backend::scheduler::MAX_SCHEDULES_PAGE),
             next_token,
             owners: vec![],
         };
@@ -82,12 +82,16 @@ impl crate::aws::SchedulerApi for FakeAws {
             op,
             &req,
             &["group"],
-            (1, crate::schedules::MAX_SCHEDULES_PAGE),
+            (1, crate::backend::scheduler::MAX_SCHEDULES_PAGE),
             names,
         )
     }
 
-    async fn create_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+    async fn create_schedule(
+        &self,
+        group: &str,
+        spec: &crate::backend::scheduler::ScheduleSpec,
+    ) -> R<()> {
         self.scheduler_call().await;
         let op = "CreateSchedule";
         let mut st = self.st();
@@ -109,7 +113,11 @@ impl crate::aws::SchedulerApi for FakeAws {
         Ok(())
     }
 
-    async fn update_schedule(&self, group: &str, spec: &crate::schedules::ScheduleSpec) -> R<()> {
+    async fn update_schedule(
+        &self,
+        group: &str,
+        spec: &crate::backend::scheduler::ScheduleSpec,
+    ) -> R<()> {
         self.scheduler_call().await;
         let op = "UpdateSchedule";
         let mut st = self.st();

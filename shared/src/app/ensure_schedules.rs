@@ -1,4 +1,4 @@
-//! ensure-rules: reconcile how snapshots are born with the managed volumes, for the configured
+//! ensure-schedules: reconcile how snapshots are born with the managed volumes, for the configured
 //! backend — and remove the other backend's rules or schedules in the same run, so a volume is
 //! never snapshotted twice after a switch.
 //!
@@ -13,18 +13,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{ErrorKind, Ports};
-use crate::config::Backend;
-use crate::error::Error;
-use crate::metrics::{Counts, Metric};
-use crate::rules::{
+use crate::backend::rules::{
     layout, parse_rule_name, DesiredVolume, ExistingRule, LayoutContext, RuleOp,
     DEFAULT_RULES_PER_BUS,
 };
-use crate::schedules::{
+use crate::backend::scheduler::{
     reconcile, spec, ListedSchedule, ScheduleChanges, ScheduleContext, ScheduleVolume,
 };
+use crate::config::BackendKind;
+use crate::error::Error;
+use crate::metrics::{Counts, Metric};
 
 use super::{classify_volumes, display_names, App, MisconfiguredVolume, VolumeJob};
+
+/// The function's name (its binary, contract entry and metric dimension).
+pub const FUNCTION: &str = "ensure-schedules";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,14 +50,14 @@ pub struct ScheduleReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnsureOutput {
-    pub backend: Backend,
+    pub backend: BackendKind,
     /// The rule operations applied (or, in a dry run, that would be).
     pub ops: Vec<RuleOp>,
     /// How many changes (rule operations + schedules created, enabled and deleted) were
     /// applied (or would be, in a dry run).
     pub changes: usize,
     /// Schedule changes the deadline left for the next invocation: the sweep calls
-    /// ensure-rules again while this is true.
+    /// ensure-schedules again while this is true.
     #[serde(default)]
     pub more: bool,
     /// How many of our rules exist afterwards.
@@ -75,38 +78,96 @@ pub async fn handle<P: Ports>(
     deadline: Option<tokio::time::Instant>,
 ) -> Result<EnsureOutput, Error> {
     let dry_run = app.dry_run(input.dry_run);
+    let now = fetch(app).await?;
+    let scheduler_backend = app.settings.backend.kind() == BackendKind::Scheduler;
+    let (rule_jobs, schedule_jobs): (&[VolumeJob], &[VolumeJob]) = match scheduler_backend {
+        false => (&now.jobs, &[]),
+        true => (&[], &now.jobs),
+    };
+    let rule_plan = plan_rules(app, rule_jobs, &now.misconfigured, &now.rules)?;
+    let mut sched = plan_schedules(
+        app,
+        schedule_jobs,
+        &now.misconfigured,
+        &now.schedules,
+        scheduler_backend,
+    )?;
+    // Only schedules being written need their tags' `Name` (one instance lookup for them).
+    fill_tags(app, &now.jobs, &mut sched.create).await?;
+    fill_tags(app, &now.jobs, &mut sched.enable).await?;
+    log_changes(&rule_plan.ops, &sched, dry_run);
+    let left = match dry_run {
+        true => 0,
+        false => apply(app, &rule_plan.ops, &sched, deadline).await?,
+    };
+    let more = left > 0;
+    if more {
+        // Each call must make progress, so the state machine's MoreSchedules loop ends.
+        if left == sched.count() {
+            return Err(Error::Transient {
+                op: FUNCTION.into(),
+                message: format!(
+                    "the deadline came before any of {left} schedule changes could be applied"
+                ),
+            });
+        }
+        tracing::warn!(
+            left,
+            "deadline near: schedule changes left for the next invocation"
+        );
+    }
+    // On the scheduler backend rules are removed only once every schedule is in place.
+    let rule_ops = if more && scheduler_backend {
+        0
+    } else {
+        rule_plan.ops.len()
+    };
+    let changes = rule_ops + sched.count() - left;
+    let mut counts = Counts::default();
+    counts.add(
+        Metric::ScheduleChanges,
+        if dry_run { 0 } else { changes as u64 },
+    );
+    counts.add(Metric::Rules, rule_plan.rules.len() as u64);
+    app.publish(&counts, chrono::Utc::now());
+    Ok(report(app, now, rule_plan, sched, changes, more, dry_run))
+}
+
+/// What exists: the managed and misconfigured volumes, our rules and our schedules.
+struct Current {
+    jobs: Vec<VolumeJob>,
+    misconfigured: Vec<MisconfiguredVolume>,
+    rules: Vec<ExistingRule>,
+    schedules: Vec<ListedSchedule>,
+}
+
+async fn fetch<P: Ports>(app: &App<P>) -> Result<Current, Error> {
     let volumes = app.ec2.volumes_matching(app.volume_filter()).await?;
     let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
-    let existing_rules = app
+    let rules = app
         .events
         .rules_with_prefix(&app.settings.rule_prefix)
         .await?;
-    let group = app.settings.schedule_group.clone();
-    let existing_schedules = match app.schedules.listed(&group).await {
+    let schedules = match app.scheduler.listed(&app.settings.schedule_group).await {
         // A rules deployment whose stack has no group has no schedules to remove.
-        Err(e) if e.kind == ErrorKind::NotFound && app.settings.backend == Backend::Rules => {
+        Err(e)
+            if e.kind == ErrorKind::NotFound
+                && app.settings.backend.kind() == BackendKind::Rules =>
+        {
             vec![]
         }
         other => other?,
     };
+    Ok(Current {
+        jobs,
+        misconfigured,
+        rules,
+        schedules,
+    })
+}
 
-    let (rule_jobs, schedule_jobs): (&[VolumeJob], &[VolumeJob]) = match app.settings.backend {
-        Backend::Rules => (&jobs, &[]),
-        Backend::Scheduler => (&[], &jobs),
-    };
-    let rule_plan = plan_rules(app, rule_jobs, &misconfigured, &existing_rules)?;
-    let mut sched = plan_schedules(
-        app,
-        schedule_jobs,
-        &misconfigured,
-        &existing_schedules,
-        app.settings.backend == Backend::Scheduler,
-    )?;
-    // Only schedules being written need their tags' `Name` (one instance lookup for them).
-    fill_tags(app, &jobs, &mut sched.create).await?;
-    fill_tags(app, &jobs, &mut sched.enable).await?;
-
-    for op in &rule_plan.ops {
+fn log_changes(ops: &[RuleOp], sched: &ScheduleChanges, dry_run: bool) {
+    for op in ops {
         tracing::info!(op = %serde_json::to_string(op).unwrap_or_default(), dry_run, "rule change");
     }
     for s in &sched.create {
@@ -118,68 +179,58 @@ pub async fn handle<P: Ports>(
     for name in &sched.delete {
         tracing::info!(schedule = %name, dry_run, "schedule deleted");
     }
-    let mut left = 0;
-    if !dry_run {
-        // Schedules first: when switching to the scheduler, a volume gets its schedule before
-        // its rule goes; when switching to rules, the rule exists before the schedule goes.
-        // Rules are removed only once every schedule is in place.
-        if app.settings.backend == Backend::Scheduler {
-            left = apply_schedules(app, &group, &sched, deadline).await?;
-            if left == 0 {
-                apply_rules(app, &rule_plan.ops).await?;
-            }
-        } else {
-            apply_rules(app, &rule_plan.ops).await?;
-            left = apply_schedules(app, &group, &sched, deadline).await?;
+}
+
+/// Applies both plans; returns the schedule changes the deadline left. Schedules first: when
+/// switching to the scheduler, a volume gets its schedule before its rule goes (rules are
+/// removed only once every schedule is in place); when switching to rules, the rule exists
+/// before the schedule goes.
+async fn apply<P: Ports>(
+    app: &App<P>,
+    ops: &[RuleOp],
+    sched: &ScheduleChanges,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<usize, Error> {
+    let group = &app.settings.schedule_group;
+    if app.settings.backend.kind() == BackendKind::Scheduler {
+        let left = apply_schedules(app, group, sched, deadline).await?;
+        if left == 0 {
+            apply_rules(app, ops).await?;
         }
-    }
-    let more = left > 0;
-    if more {
-        // Each call must make progress, so the state machine's MoreSchedules loop ends.
-        if left == sched.count() {
-            return Err(Error::Transient {
-                op: "ensure-rules".into(),
-                message: format!(
-                    "the deadline came before any of {left} schedule changes could be applied"
-                ),
-            });
-        }
-        tracing::warn!(
-            left,
-            "deadline near: schedule changes left for the next invocation"
-        );
-    }
-    let rule_ops = if more && app.settings.backend == Backend::Scheduler {
-        0
+        Ok(left)
     } else {
-        rule_plan.ops.len()
-    };
-    let changes = rule_ops + sched.count() - left;
-    let mut counts = Counts::default();
-    counts.add(
-        Metric::RuleChanges,
-        if dry_run { 0 } else { changes as u64 },
-    );
-    counts.add(Metric::Rules, rule_plan.rules.len() as u64);
-    app.publish(&counts, chrono::Utc::now());
-    Ok(EnsureOutput {
-        backend: app.settings.backend,
+        apply_rules(app, ops).await?;
+        apply_schedules(app, group, sched, deadline).await
+    }
+}
+
+fn report<P: Ports>(
+    app: &App<P>,
+    now: Current,
+    rule_plan: crate::backend::rules::Layout,
+    sched: ScheduleChanges,
+    changes: usize,
+    more: bool,
+    dry_run: bool,
+) -> EnsureOutput {
+    EnsureOutput {
+        backend: app.settings.backend.kind(),
         changes,
         more,
         rule_count: rule_plan.rules.len(),
         ops: rule_plan.ops,
         rules: rule_plan.rules,
         schedules: ScheduleReport {
-            group,
+            group: app.settings.schedule_group.clone(),
             created: sched.create.iter().map(|s| s.name.clone()).collect(),
             enabled: sched.enable.iter().map(|s| s.name.clone()).collect(),
             deleted: sched.delete,
             unchanged: sched.unchanged,
         },
-        managed: jobs.len(),
-        misconfigured: misconfigured.len(),
+        managed: now.jobs.len(),
+        misconfigured: now.misconfigured.len(),
         dry_run,
-    })
+    }
 }
 
 /// The rules layout for `jobs` (empty for the scheduler backend: every rule of ours goes).
@@ -188,16 +239,16 @@ fn plan_rules<P: Ports>(
     jobs: &[VolumeJob],
     misconfigured: &[MisconfiguredVolume],
     existing: &[ExistingRule],
-) -> Result<crate::rules::Layout, Error> {
+) -> Result<crate::backend::rules::Layout, Error> {
     let mut desired: Vec<DesiredVolume> = jobs
         .iter()
         .map(|j| DesiredVolume {
             volume_id: j.volume_id.clone(),
             class: j.finest(),
-            schedule: app.settings.schedule(j.finest()).expression().to_string(),
+            schedule: app.settings.cron(j.finest()).expression().to_string(),
         })
         .collect();
-    let rules_backend = app.settings.backend == Backend::Rules;
+    let rules_backend = app.settings.backend.kind() == BackendKind::Rules;
     // A misconfigured volume keeps its current placement: a typo must not stop its snapshots.
     for m in misconfigured.iter().filter(|_| rules_backend) {
         let current = existing.iter().find_map(|r| {
@@ -215,15 +266,10 @@ fn plan_rules<P: Ports>(
             });
         }
     }
-    let role_arn = match (&app.snapshot_role_arn, rules_backend) {
-        (Some(r), _) => r.clone(),
-        (None, true) => {
-            return Err(Error::Internal(
-                "EBS_GENS_SNAPSHOT_ROLE_ARN is not set (needed by EBS_GENS_BACKEND=rules)".into(),
-            ))
-        }
-        // Removing rules needs no role.
-        (None, false) => String::new(),
+    // Removing rules needs no role; creating them does.
+    let role_arn = match rules_backend {
+        true => require_role(app)?,
+        false => String::new(),
     };
     let ctx = LayoutContext {
         prefix: app.settings.rule_prefix.clone(),
@@ -251,15 +297,10 @@ fn plan_schedules<P: Ports>(
     existing: &[ListedSchedule],
     scheduler_backend: bool,
 ) -> Result<ScheduleChanges, Error> {
-    let ctx = match (&app.scheduler_role_arn, scheduler_backend) {
-        (Some(role), _) => schedule_context(app, role),
-        (None, true) => {
-            return Err(Error::Internal(
-                "EBS_GENS_SCHEDULER_ROLE_ARN is not set (needed by EBS_GENS_BACKEND=scheduler)"
-                    .into(),
-            ))
-        }
-        (None, false) => schedule_context(app, ""),
+    // Deleting schedules needs no role; creating them does.
+    let ctx = match scheduler_backend {
+        true => schedule_context(app, &require_role(app)?),
+        false => schedule_context(app, ""),
     };
     let desired: Vec<_> = jobs
         .iter()
@@ -274,13 +315,21 @@ fn plan_schedules<P: Ports>(
     Ok(reconcile(&desired, existing, &keep))
 }
 
+/// The backend's role; ensure-schedules checks it at start-up, so this fails only for an app
+/// built without that check (a local tool).
+fn require_role<P: Ports>(app: &App<P>) -> Result<String, Error> {
+    let role = app.settings.backend.require_role();
+    role.map(str::to_string)
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
 fn schedule_context<P: Ports>(app: &App<P>, role: &str) -> ScheduleContext {
     ScheduleContext {
         deployment: app.settings.deployment.clone(),
         time_zone: app.settings.tz.name().to_string(),
-        flexible_window_minutes: app.settings.flexible_window_minutes,
+        flexible_window_minutes: app.settings.backend.flexible_window_minutes(),
         role_arn: role.to_string(),
-        dead_letter_arn: app.schedule_dlq_arn.clone(),
+        dead_letter_arn: app.settings.backend.dead_letter_arn().map(str::to_string),
         partition: app.partition.to_string(),
     }
 }
@@ -293,7 +342,7 @@ fn schedule_volume<P: Ports>(
     ScheduleVolume {
         volume_id: j.volume_id.clone(),
         class: j.finest(),
-        expression: app.settings.schedule(j.finest()).expression().to_string(),
+        expression: app.settings.cron(j.finest()).expression().to_string(),
         tags,
         // The policy is in the snapshots' `ebs-gens:policy` tag, so a changed policy is a new
         // schedule too.
@@ -310,7 +359,7 @@ fn schedule_volume<P: Ports>(
 async fn fill_tags<P: Ports>(
     app: &App<P>,
     jobs: &[VolumeJob],
-    create: &mut [crate::schedules::ScheduleSpec],
+    create: &mut [crate::backend::scheduler::ScheduleSpec],
 ) -> Result<(), Error> {
     if create.is_empty() {
         return Ok(());
@@ -322,7 +371,7 @@ async fn fill_tags<P: Ports>(
         .filter_map(|s| by_id.get(s.volume_id.as_str()).copied())
         .collect();
     let names = display_names(&app.ec2, &need).await?;
-    let ctx = schedule_context(app, app.scheduler_role_arn.as_deref().unwrap_or_default());
+    let ctx = schedule_context(app, app.settings.backend.role_arn().unwrap_or_default());
     for s in create.iter_mut() {
         let (Some(job), Some(name)) = (by_id.get(s.volume_id.as_str()), names.get(&s.volume_id))
         else {
@@ -354,7 +403,7 @@ async fn apply_schedules<P: Ports>(
     changes: &ScheduleChanges,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<usize, Error> {
-    match app.schedules.apply(group, changes, deadline).await {
+    match app.scheduler.apply(group, changes, deadline).await {
         Ok(a) => Ok(a.left),
         Err((done, e)) => {
             tracing::error!(applied = done, of = changes.count(), error = %e, "schedule changes stopped");

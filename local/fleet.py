@@ -1,15 +1,15 @@
 """Seeds and inspects an emulated EC2 fleet (moto) for the state-machine tests and `make demo`.
 
-    python scripts/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
-    python scripts/fleet.py --endpoint URL seed-demo   -> JSON with the ids it created
-    python scripts/fleet.py --endpoint URL seed-faults -> JSON with the ids it created
-    python scripts/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
-    python scripts/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
-    python scripts/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
-    python scripts/fleet.py --endpoint URL create-group   -> the deployment's schedule group
-    python scripts/fleet.py --endpoint URL schedules      -> JSON: our schedules (expression, zone, input)
-    python scripts/fleet.py --endpoint URL fire-schedules -> each schedule fires: CreateSnapshot with its Input
-    python scripts/fleet.py --endpoint URL seed-fleet --volumes N --tag Daily_Gens=7 [--tag ...]
+    python local/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
+    python local/fleet.py --endpoint URL seed-demo   -> JSON with the ids it created
+    python local/fleet.py --endpoint URL seed-faults -> JSON with the ids it created
+    python local/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
+    python local/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
+    python local/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
+    python local/fleet.py --endpoint URL create-group   -> the deployment's schedule group
+    python local/fleet.py --endpoint URL schedules      -> JSON: our schedules (expression, zone, input)
+    python local/fleet.py --endpoint URL fire-schedules -> each schedule fires: CreateSnapshot with its Input
+    python local/fleet.py --endpoint URL seed-fleet --volumes N --tag Daily_Gens=7 [--tag ...]
                                  [--history K --every-hours H] -> JSON with the ids it created
 
 Only ever talks to the endpoint it is given (an emulator on loopback).

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CONTRACT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../contract.json');
+export const CONTRACT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../contract.json');
 
 function load(path) {
   let c;
@@ -14,10 +14,17 @@ function load(path) {
     throw new Error(`cannot read the contract ${path} (generate it with \`make contract\`): ${e.message}`);
   }
   const ok =
-    Array.isArray(c?.functions) && c.functions.length > 0 &&
-    c.functions.every((f) => typeof f.name === 'string' && typeof f.placeholder === 'string' && Number.isInteger(f.timeout_seconds) && f.timeout_seconds > 0) &&
-    Array.isArray(c.state_machines) && typeof c.tags?.managed_by === 'string' && typeof c.tags?.keep === 'string' &&
-    typeof c.metrics?.namespace === 'string' && Array.isArray(c.metrics?.names);
+    Array.isArray(c?.functions) &&
+    c.functions.length > 0 &&
+    c.functions.every(
+      (f) =>
+        typeof f.name === 'string' && typeof f.placeholder === 'string' && Number.isInteger(f.timeout_seconds) && f.timeout_seconds > 0,
+    ) &&
+    Array.isArray(c.state_machines) &&
+    typeof c.tags?.managed_by === 'string' &&
+    typeof c.tags?.keep === 'string' &&
+    typeof c.metrics?.namespace === 'string' &&
+    Array.isArray(c.metrics?.names);
   if (!ok) throw new Error(`${path}: unexpected shape (regenerate it with \`make contract\`)`);
   return c;
 }

@@ -19,7 +19,7 @@ more remain. With EBS_GENS_MOTO_SHORT_PAGES=1 in the emulator's environment, eve
 answers as AWS may: the first page empty but for its NextToken, later pages at most half of
 MaxResults — so a client that stops at a short or empty page loses items, and a test sees it.
 
-Usage is the same as moto_server: python scripts/moto_server.py -H 127.0.0.1 -p PORT
+Usage is the same as moto_server: python local/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import datetime

@@ -14,14 +14,14 @@ use croner::parser::{CronParser, Seconds, Year};
 /// Why a schedule expression was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("schedule {expr:?} is not a valid EventBridge expression: {why}")]
-pub struct ScheduleError {
+pub struct CronError {
     pub expr: String,
     pub why: String,
 }
 
 /// A parsed EventBridge schedule expression.
 #[derive(Clone)]
-pub struct Schedule {
+pub struct Cron {
     expr: String,
     kind: Kind,
 }
@@ -32,20 +32,20 @@ enum Kind {
     Rate(Duration),
 }
 
-impl fmt::Debug for Schedule {
+impl fmt::Debug for Cron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Schedule").field(&self.expr).finish()
+        f.debug_tuple("Cron").field(&self.expr).finish()
     }
 }
 
-impl PartialEq for Schedule {
+impl PartialEq for Cron {
     fn eq(&self, other: &Self) -> bool {
         self.expr == other.expr
     }
 }
-impl Eq for Schedule {}
+impl Eq for Cron {}
 
-impl fmt::Display for Schedule {
+impl fmt::Display for Cron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.expr)
     }
@@ -206,8 +206,8 @@ impl Field {
     }
 }
 
-fn parse_rate(expr: &str, body: &str) -> Result<Duration, ScheduleError> {
-    let err = |why: &str| ScheduleError {
+fn parse_rate(expr: &str, body: &str) -> Result<Duration, CronError> {
+    let err = |why: &str| CronError {
         expr: expr.to_string(),
         why: why.to_string(),
     };
@@ -237,17 +237,17 @@ fn parse_rate(expr: &str, body: &str) -> Result<Duration, ScheduleError> {
         .ok_or_else(|| err("rate too large"))
 }
 
-impl Schedule {
+impl Cron {
     /// Parses `cron(m h dom mon dow year)` or `rate(n unit)`.
-    pub fn parse(expr: &str) -> Result<Schedule, ScheduleError> {
-        let err = |why: String| ScheduleError {
+    pub fn parse(expr: &str) -> Result<Cron, CronError> {
+        let err = |why: String| CronError {
             expr: expr.to_string(),
             why,
         };
         let e = expr.trim();
         if let Some(body) = e.strip_prefix("rate(").and_then(|b| b.strip_suffix(')')) {
             let every = parse_rate(expr, body)?;
-            return Ok(Schedule {
+            return Ok(Cron {
                 expr: e.to_string(),
                 kind: Kind::Rate(every),
             });
@@ -294,7 +294,7 @@ impl Schedule {
             .build()
             .parse(&pattern)
             .map_err(|e| err(e.to_string()))?;
-        Ok(Schedule {
+        Ok(Cron {
             expr: e.to_string(),
             kind: Kind::Cron(Box::new(cron)),
         })
@@ -364,7 +364,7 @@ mod tests {
 
     /// Next `n` fire times strictly after `from`.
     fn next_n(expr: &str, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
-        let s = Schedule::parse(expr).unwrap();
+        let s = Cron::parse(expr).unwrap();
         let mut out = Vec::new();
         let mut t = from + Duration::seconds(1);
         for _ in 0..n {
@@ -457,7 +457,7 @@ mod tests {
             vec![at(2026, 11, 27, 10, 15), at(2026, 12, 25, 10, 15)]
         );
         // After the last year it never fires again.
-        let s = Schedule::parse("cron(15 10 ? * 6L 2026-2027)").unwrap();
+        let s = Cron::parse("cron(15 10 ? * 6L 2026-2027)").unwrap();
         assert_eq!(s.next_fire_at_or_after(at(2028, 1, 1, 0, 0)), None);
     }
 
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn default_class_crons_parse() {
         for c in crate::policy::GenClass::ALL {
-            Schedule::parse(c.default_cron()).unwrap();
+            Cron::parse(c.default_cron()).unwrap();
         }
     }
 
@@ -529,13 +529,13 @@ mod tests {
             "rate(-5 minutes)",
             "",
         ] {
-            assert!(Schedule::parse(bad).is_err(), "{bad} should be refused");
+            assert!(Cron::parse(bad).is_err(), "{bad} should be refused");
         }
     }
 
     #[test]
     fn rate_has_no_known_fire_times() {
-        let s = Schedule::parse("rate(1 day)").unwrap();
+        let s = Cron::parse("rate(1 day)").unwrap();
         assert!(s.is_rate());
         assert_eq!(s.rate(), Some(Duration::days(1)));
         assert_eq!(
@@ -543,14 +543,14 @@ mod tests {
             None
         );
         assert_eq!(
-            Schedule::parse("rate(5 minutes)").unwrap().rate(),
+            Cron::parse("rate(5 minutes)").unwrap().rate(),
             Some(Duration::minutes(5))
         );
     }
 
     #[test]
     fn fired_within_is_inclusive_at_both_ends() {
-        let s = Schedule::parse("cron(30 9 * * ? *)").unwrap();
+        let s = Cron::parse("cron(30 9 * * ? *)").unwrap();
         let w = Duration::minutes(15);
         assert_eq!(
             s.fired_within(Tz::UTC, at(2026, 11, 25, 9, 30), w),
@@ -573,7 +573,7 @@ mod tests {
     #[test]
     fn fire_times_follow_the_zone_the_schedule_fires_in() {
         // 09:30 in Pago Pago (UTC-11) is 20:30 UTC; 09:31 UTC is 22:31 there the day before.
-        let s = Schedule::parse("cron(30 9 * * ? *)").unwrap();
+        let s = Cron::parse("cron(30 9 * * ? *)").unwrap();
         let w = Duration::minutes(15);
         let pago = chrono_tz::Pacific::Pago_Pago;
         assert_eq!(

@@ -12,7 +12,7 @@ export { FUNCTIONS };
 export function loadDefinition(file, substitutions = FUNCTIONS) {
   let text = readFileSync(file, 'utf8');
   for (const [key, value] of Object.entries(substitutions)) {
-    text = text.replaceAll('${' + key + '}', value);
+    text = text.replaceAll(`\${${key}}`, value);
   }
   const left = text.match(/\$\{[A-Za-z]+\}/);
   if (left) throw new Error(`${file}: no substitution for ${left[0]}`);

@@ -1,8 +1,12 @@
 // Starts the local stack the state machines run on, all on 127.0.0.1: a moto server (EC2,
-// EventBridge, Scheduler, SSM), a small fault-injecting proxy in front of it, and `cargo lambda
-// watch` serving the four functions with AWS_ENDPOINT_URL pointed at the proxy. Like the CDK stack,
-// it publishes the deployment's configuration in SSM (/ebs-gens/<deployment>/config), where the
-// `ebs-gens` CLI reads it. `stop()` ends all of them.
+// EventBridge, Scheduler, SSM; moto_server.py), a small fault-injecting proxy in front of it, and
+// `cargo lambda watch` serving the four functions with AWS_ENDPOINT_URL pointed at the proxy. Like
+// the CDK stack, it publishes the deployment's configuration in SSM (/ebs-gens/<deployment>/config),
+// where the `ebs-gens` CLI reads it. `stop()` ends all of them; `fleet(...)` runs fleet.py against
+// the emulator (seed a fleet, fire schedules, read its state).
+//
+// The rest of local/: runner.mjs runs a state machine's ASL on this stack (aws-local-stepfunctions);
+// contract.mjs reads contract.json; fixtures.mjs builds EBS events; package.json pins the Node tools.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer, request } from 'node:http';
 import { createServer as createNetServer, connect } from 'node:net';
@@ -10,7 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONTRACT, MAX_TIMEOUT_SECONDS } from './contract.mjs';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ACCOUNT = '123456789012';
 export const DEPLOYMENT = 'demo';
 export const SNAPSHOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/ebs-gens-${DEPLOYMENT}-snapshot`;
@@ -66,12 +70,20 @@ function prng(seed) {
 function awsError(res, json, throttled) {
   if (json) {
     const type = throttled ? 'ThrottlingException' : 'InternalException';
-    res.writeHead(throttled ? 400 : 500, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type, 'x-amzn-requestid': 'chaos' });
+    res.writeHead(throttled ? 400 : 500, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-errortype': type,
+      'x-amzn-requestid': 'chaos',
+    });
     res.end(JSON.stringify({ __type: type, message: throttled ? 'Rate exceeded' : 'Internal service error (injected)' }));
   } else {
-    const [status, code, message] = throttled ? [503, 'RequestLimitExceeded', 'Request limit exceeded.'] : [500, 'InternalError', 'An internal error has occurred.'];
+    const [status, code, message] = throttled
+      ? [503, 'RequestLimitExceeded', 'Request limit exceeded.']
+      : [500, 'InternalError', 'An internal error has occurred.'];
     res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8' });
-    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>chaos</RequestID></Response>`);
+    res.end(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>chaos</RequestID></Response>`,
+    );
   }
 }
 
@@ -105,7 +117,9 @@ async function startProxy(target) {
       if (fault) {
         fault.times -= 1;
         res.writeHead(400, { 'content-type': 'text/xml' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code ?? 'IncorrectState'}</Code><Message>injected by the test proxy</Message></Error></Errors><RequestID>proxy</RequestID></Response>`);
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code ?? 'IncorrectState'}</Code><Message>injected by the test proxy</Message></Error></Errors><RequestID>proxy</RequestID></Response>`,
+        );
         return;
       }
       const up = request(`${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
@@ -264,7 +278,7 @@ export async function startStack({ env = {}, log = () => {} } = {}) {
     await proxy?.close();
   };
   const motoPort = await freePort();
-  const moto = spawn(`${ROOT}/.venv/bin/python`, [`${ROOT}/scripts/moto_server.py`, '-H', '127.0.0.1', '-p', String(motoPort)], {
+  const moto = spawn(`${ROOT}/.venv/bin/python`, [`${ROOT}/local/moto_server.py`, '-H', '127.0.0.1', '-p', String(motoPort)], {
     env: { ...process.env, MOTO_EC2_LOAD_DEFAULT_AMIS: 'false' },
     stdio: 'ignore',
     detached: true,
@@ -282,7 +296,10 @@ export async function startStack({ env = {}, log = () => {} } = {}) {
       proxy,
       lambdaEndpoint: watch.endpoint,
       config,
-      fleet: (...args) => JSON.parse(execFileSync(`${ROOT}/.venv/bin/python`, [`${ROOT}/scripts/fleet.py`, '--endpoint', motoUrl, ...args], { encoding: 'utf8' })),
+      fleet: (...args) =>
+        JSON.parse(
+          execFileSync(`${ROOT}/.venv/bin/python`, [`${ROOT}/local/fleet.py`, '--endpoint', motoUrl, ...args], { encoding: 'utf8' }),
+        ),
       // Resetting moto empties its SSM too: the configuration is published again, as a deployment keeps it.
       reset: async () => {
         await fetch(`${motoUrl}/moto-api/reset`, { method: 'POST' });

@@ -1,0 +1,385 @@
+// `make demo` in three parts, each usable on its own:
+// - runDemo drives the local stack through the system's day — seed the demo fleet, reconcile the
+//   schedules, the schedules fire, one snapshot-completed per snapshot, the hourly sweep,
+//   `ebs-gens status` — and returns what happened (a plain object, no printing);
+// - DEMO_REPORT prints that result, one section per step (runDemo's onStep calls it as each step
+//   ends, so the report appears as the demo runs);
+// - DEMO_CHECKS compare the result with the emulator, each check returning its failures as
+//   sentences (checkDemo runs them all). tests/statemachine/demo-checks.test.mjs runs them on
+//   made-up results.
+// scripts/local.mjs demo puts the three together.
+import { spawnSync } from 'node:child_process';
+import { fn, stateMachineFile, TAGS } from '../local/contract.mjs';
+import { completionEvent } from '../local/fixtures.mjs';
+import { runStateMachine } from '../local/runner.mjs';
+import { ACCOUNT, DEPLOYMENT, ROOT } from '../local/stack.mjs';
+
+const SWEEP = stateMachineFile('sweep.asl.json');
+const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
+// Function names, checked against contract.json.
+const ENSURE_SCHEDULES = fn('ensure-schedules');
+const PRUNE_VOLUMES = fn('prune-volumes');
+const TAG_SNAPSHOT = fn('tag-snapshot');
+
+export const BACKENDS = ['scheduler', 'rules'];
+
+// --- run ------------------------------------------------------------------------------------
+
+/** The demo fleet (fleet.py seed-demo) and the emulator's state before anything runs. */
+function seed(stack, backend) {
+  // The schedule group the stack creates in AWS.
+  if (backend === 'scheduler') stack.fleet('create-group');
+  const seeded = stack.fleet('seed-demo');
+  return { seeded, managed: Object.keys(seeded.volumes), before: stack.fleet('state') };
+}
+
+/** The first reconcile creates the schedules or rules (the hourly sweep does this in AWS). */
+async function ensureSchedules(stack) {
+  const url = `${stack.lambdaEndpoint}/2015-03-31/functions/${ENSURE_SCHEDULES}/invocations`;
+  const ensure = await (await fetch(url, { method: 'POST', body: '{}' })).json();
+  if (ensure.errorType) throw new Error(`${ENSURE_SCHEDULES}: ${ensure.errorType}: ${ensure.errorMessage}`);
+  return ensure;
+}
+
+/**
+ * The schedules (or rules) fire. moto never fires them: fleet.py does what Scheduler (CreateSnapshot
+ * with the target's Input, tags included) or the built-in target does.
+ */
+function fire(stack, backend) {
+  return stack.fleet(backend === 'scheduler' ? 'fire-schedules' : 'fire');
+}
+
+/** EBS reports each completion: snapshot-completed tags the snapshot (if needed) and prunes its volume. */
+async function completions(stack, fired) {
+  const runs = [];
+  for (const { volume, snapshot } of fired) {
+    const r = await runStateMachine(COMPLETED, completionEvent(snapshot, volume), { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
+    runs.push({
+      snapshot,
+      ok: r.ok,
+      error: r.error,
+      cause: r.cause,
+      adopted: r.output?.tag?.results?.filter((x) => x.action === 'adopted').length ?? 0,
+      // Each prune-volumes report: deletions and adoptions on the event, before the sweep.
+      prunes: r.invocations.filter((i) => i.function === PRUNE_VOLUMES && i.output).flatMap((i) => i.output.volumes),
+    });
+  }
+  return runs;
+}
+
+/** The hourly sweep, then the emulator's state (and, on the scheduler backend, its schedules). */
+async function sweep(stack, backend) {
+  const run = await runStateMachine(SWEEP, { dry_run: false }, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
+  const reports = run.invocations.filter((i) => i.state === 'PruneBatch' && i.output).flatMap((i) => i.output.volumes);
+  const after = stack.fleet('state');
+  const schedules = backend === 'scheduler' ? stack.fleet('schedules') : undefined;
+  return { sweep: run, reports, after, schedules };
+}
+
+/** The operator's view: `ebs-gens status` against the emulator. */
+function status(stack) {
+  const cli = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}/target`}/debug/ebs-gens`;
+  const args = ['status', '--endpoint-url', stack.motoUrl, '--region', 'us-east-1', '--deployment', DEPLOYMENT, '--account-id', ACCOUNT];
+  const st = spawnSync(cli, args, {
+    encoding: 'utf8',
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NO_COLOR: '1' },
+  });
+  if (st.error) throw new Error(`${cli}: ${st.error.message} (build it with cargo build --workspace --bins)`);
+  return { status: st.status, stdout: st.stdout, stderr: st.stderr };
+}
+
+/**
+ * Runs the demo on a started stack (local/stack.mjs startStack, with EBS_GENS_BACKEND=`backend`).
+ * `onStep(step, result)` is called as each step ends, with the result so far; steps are the keys of
+ * DEMO_REPORT, in order. Returns `{ backend, seeded, managed, before, ensure, fired, completions,
+ * sweep, reports, after, schedules, status }`.
+ */
+export async function runDemo(stack, backend, onStep = () => {}) {
+  const r = { backend, ...seed(stack, backend) };
+  onStep('seeded', r);
+  r.ensure = await ensureSchedules(stack);
+  onStep('ensured', r);
+  r.fired = fire(stack, backend);
+  onStep('fired', r);
+  r.completions = await completions(stack, r.fired);
+  onStep('completed', r);
+  Object.assign(r, await sweep(stack, backend));
+  onStep('swept', r);
+  r.status = status(stack);
+  onStep('status', r);
+  return r;
+}
+
+// --- what the result adds up to (shared by the report and the checks) ------------------------
+
+/** Snapshots the emulator holds for `volumes` in `state` (fleet.py state). */
+export const countSnapshots = (state, volumes) => volumes.reduce((n, v) => n + (state.snapshots[v]?.length ?? 0), 0);
+
+/** Snapshots tag-snapshot adopted on their completion events. */
+const adoptedOnEvents = (completions) => completions.reduce((n, c) => n + c.adopted, 0);
+
+/** A reason without its period ("daily 2026-11-01" → "daily"), to count reasons by kind. */
+const reasonKind = (reason) => reason.replace(/ \d{4}-W?\d\d(-\d\d)?$/, '');
+
+/**
+ * One row per volume the sweep reported (sorted by instance name, then volume): adoptions and
+ * deletions of both phases (completion events and the sweep), what it keeps (held deletions
+ * included) and why; and the totals.
+ */
+export function tally(r) {
+  // Deletions and adoptions happened in both phases: on each completion event and in the sweep.
+  const earlier = {};
+  for (const rep of r.completions.flatMap((c) => c.prunes)) {
+    earlier[rep.volume_id] ??= { adopted: 0, deleted: 0 };
+    earlier[rep.volume_id].adopted += rep.adopted.length;
+    earlier[rep.volume_id].deleted += rep.deleted.length;
+  }
+  const instanceOf = (v) => r.seeded.instances[r.seeded.volumes[v]?.instance] ?? 'unattached';
+  const byInstance = (a, b) => instanceOf(a.volume_id).localeCompare(instanceOf(b.volume_id)) || a.volume_id.localeCompare(b.volume_id);
+  const rows = [...r.reports].sort(byInstance).map((rep) => {
+    const why = {};
+    for (const reason of rep.kept.flatMap((k) => k.reasons)) {
+      const kind = reasonKind(reason);
+      why[kind] = (why[kind] ?? 0) + 1;
+    }
+    const e = earlier[rep.volume_id] ?? { adopted: 0, deleted: 0 };
+    const whyText = Object.entries(why)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(', ');
+    return {
+      report: rep,
+      instance: instanceOf(rep.volume_id),
+      adopted: e.adopted + rep.adopted.length,
+      deleted: e.deleted + rep.deleted.length,
+      // Held deletions (the fuse) stay too.
+      kept: rep.kept.length + (rep.held_back?.length ?? 0),
+      note: rep.held ? `HELD: ${rep.held.why}` : rep.stale ? `STALE: ${rep.stale}` : whyText,
+    };
+  });
+  const total = (key) => rows.reduce((n, row) => n + row[key], 0);
+  return {
+    rows,
+    kept: total('kept'),
+    deleted: total('deleted'),
+    adopted: total('adopted'),
+    adoptedByEvent: adoptedOnEvents(r.completions),
+  };
+}
+
+// --- report -----------------------------------------------------------------------------------
+
+const pad = (s, n) => String(s).padEnd(n);
+
+/** The first lines, printed before the stack starts. */
+export const demoHeader = (backend) =>
+  `ebs-gens demo (backend ${backend}): moto (EC2, EventBridge, Scheduler), cargo lambda watch, aws-local-stepfunctions — all on 127.0.0.1\n`;
+
+function reportSeeded({ seeded, managed, before }) {
+  const all = [...managed, ...seeded.misconfigured];
+  console.log(
+    `Seeded ${Object.keys(seeded.instances).length} instances, ${managed.length} managed volumes and ${seeded.misconfigured.length} misconfigured one,`,
+  );
+  console.log(`${countSnapshots(before, all)} snapshots: 5 weeks of daily history (some completion events "missed", so untagged),`);
+  console.log(`a pinned snapshot (${TAGS.keep}) and one owned by another deployment. On purpose: "reports" (Daily_Gens=3 after 30:`);
+  console.log(`its bulk deletion is held), "stale-data" (its schedule never fires) and "retired" (deleted, its snapshots orphaned).\n`);
+}
+
+function reportSchedules({ backend, schedules, after }) {
+  if (backend === 'scheduler') {
+    console.log(`Schedules (EventBridge Scheduler, group ebs-gens-${DEPLOYMENT}, target aws-sdk:ec2:createSnapshot with our tags):`);
+    for (const [name, sch] of Object.entries(schedules)) {
+      console.log(`  ${pad(name, 45)} ${pad(sch.expression, 20)} ${sch.time_zone}`);
+    }
+  } else {
+    console.log('Rules (EventBridge, built-in create-snapshot target, RoleArn set, created enabled):');
+    for (const rule of after.rules) {
+      console.log(`  ${pad(rule.name, 38)} ${pad(rule.schedule, 22)} ${pad(rule.state, 8)} ${rule.targets.length} targets`);
+    }
+  }
+}
+
+function reportVolumes(r, t) {
+  console.log('\nPer volume (after the sweep):');
+  console.log(
+    `  ${pad('volume', 22)} ${pad('instance', 14)} ${pad('policy', 18)} ${pad('adopted', 8)} ${pad('deleted', 8)} ${pad('kept', 5)} why kept`,
+  );
+  for (const row of t.rows) {
+    const v = row.report.volume_id;
+    console.log(
+      `  ${pad(v, 22)} ${pad(row.instance, 14)} ${pad(row.report.policy, 18)} ${pad(row.adopted, 8)} ${pad(row.deleted, 8)} ${pad(row.kept, 5)} ${row.note}`,
+    );
+  }
+  for (const v of r.seeded.misconfigured) {
+    const held = r.after.snapshots[v]?.length ?? 0;
+    const why = `tag ${TAGS.generation_keys.daily}="seven": reported, nothing deleted`;
+    console.log(`  ${pad(v, 22)} ${pad('unattached', 14)} ${pad('MISCONFIGURED', 18)} ${pad(0, 8)} ${pad(0, 8)} ${pad(held, 5)} ${why}`);
+  }
+}
+
+function reportTotals(r, t) {
+  const s = r.sweep.output?.summary ?? {};
+  const { before, after, managed, fired } = r;
+  console.log('\nTotals');
+  console.log(
+    `  sweep summary: volumes ${s.volumes}, misconfigured ${s.misconfigured}, adopted ${s.adopted}, kept ${s.kept}, deleted ${s.deleted}, failed batches ${s.failed_batches}`,
+  );
+  console.log(
+    `  health: stale ${s.stale}, held ${s.held} (${s.deletions_held} deletions), orphaned ${s.orphaned} snapshots of ${s.orphan_volumes} former volumes`,
+  );
+  console.log(
+    `  all runs: adopted ${t.adopted} whose completion events were missed (${PRUNE_VOLUMES}) + ${t.adoptedByEvent} on their events (${TAG_SNAPSHOT}), deleted ${t.deleted}, kept ${t.kept}`,
+  );
+  console.log(
+    `  emulator: ${countSnapshots(before, managed)} snapshots of managed volumes before, ${fired.length} taken by the schedule, ${countSnapshots(after, managed)} now`,
+  );
+}
+
+/** The report, one printer per step of runDemo (in order). */
+export const DEMO_REPORT = {
+  seeded: reportSeeded,
+  ensured: ({ ensure }) =>
+    console.log(
+      `${ENSURE_SCHEDULES}: ${ensure.changes} changes, ${ensure.rule_count} rules, ${ensure.schedules.created.length} schedules created`,
+    ),
+  fired: ({ backend, fired }) =>
+    console.log(`Schedule fired: ${fired.length} new snapshots${backend === 'scheduler' ? ', born tagged' : ', untagged'}`),
+  completed: ({ fired, completions }) =>
+    console.log(`Completion events: ${fired.length} executions of snapshot-completed, ${adoptedOnEvents(completions)} snapshots adopted\n`),
+  swept: (r) => {
+    const t = tally(r);
+    reportSchedules(r);
+    reportVolumes(r, t);
+    reportTotals(r, t);
+  },
+  status: ({ status: st }) => console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`),
+};
+
+/** The last lines: the failures, or that all is well. */
+export function reportVerdict(failures) {
+  if (failures.length) {
+    console.log('\nFAILED:');
+    for (const f of failures) console.log(`  - ${f}`);
+  } else {
+    console.log(`\nOK: the report matches the emulator; deployment "${DEPLOYMENT}" stopped every process it started.`);
+  }
+}
+
+// --- checks -----------------------------------------------------------------------------------
+// Each takes the result of runDemo and its tally, and returns its failures (sentences; none when
+// all is well). In the order the demo has always listed them.
+
+/** The volume's row of `ebs-gens status` ('' when it has none). */
+const statusRow = (r, v) => r.status.stdout.split('\n').find((l) => l.includes(v)) ?? '';
+const attention = (r, v, state) => r.sweep.output?.summary?.attention?.some((a) => a.volume_id === v && a.state === state);
+
+export const DEMO_CHECKS = {
+  completionsSucceeded: (r) => r.completions.filter((c) => !c.ok).map((c) => `snapshot-completed ${c.snapshot}: ${c.error}: ${c.cause}`),
+
+  scheduledSnapshotsBornTagged: (r, t) =>
+    r.backend === 'scheduler' && t.adoptedByEvent !== 0 ? [`${t.adoptedByEvent} snapshots born of a schedule needed adoption`] : [],
+
+  sweepSucceeded: (r) => (r.sweep.ok ? [] : [`sweep: ${r.sweep.error}: ${r.sweep.cause}`]),
+
+  oneSchedulePerManagedVolume(r) {
+    if (r.backend !== 'scheduler') return [];
+    const failures = [];
+    const n = Object.keys(r.schedules).length;
+    if (n !== r.managed.length) failures.push(`${n} schedules for ${r.managed.length} managed volumes`);
+    if (r.after.rules.length) failures.push(`${r.after.rules.length} EventBridge rules on the scheduler backend`);
+    return failures;
+  },
+
+  /** The report must match what the emulator holds: what it keeps (held deletions too), not what it deleted. */
+  reportMatchesEmulator(r, t) {
+    const failures = [];
+    for (const { report: rep } of t.rows) {
+      const held = (r.after.snapshots[rep.volume_id] ?? []).map((s) => s.id).sort();
+      const kept = [...rep.kept, ...(rep.held_back ?? [])].map((k) => k.snapshot_id).sort();
+      if (JSON.stringify(held) !== JSON.stringify(kept)) {
+        failures.push(`${rep.volume_id}: moto holds ${held.length} snapshots, the report kept ${kept.length}`);
+      }
+      for (const d of rep.deleted) if (held.includes(d.snapshot_id)) failures.push(`${d.snapshot_id} reported deleted but still exists`);
+    }
+    return failures;
+  },
+
+  misconfiguredKeepsItsSnapshots: (r) =>
+    r.seeded.misconfigured
+      .filter((v) => (r.after.snapshots[v]?.length ?? 0) !== r.before.snapshots[v].length)
+      .map((v) => `${v}: misconfigured volume lost snapshots`),
+
+  pinnedAndForeignKept(r) {
+    const left = new Set(Object.values(r.after.snapshots).flatMap((snaps) => snaps.map((s) => s.id)));
+    return [...r.seeded.pinned, ...r.seeded.foreign].filter((id) => !left.has(id)).map((id) => `${id} (pinned / not ours) was deleted`);
+  },
+
+  /** A held volume loses nothing (its fired snapshot is added) and the summary lists it. */
+  heldDeletesNothing(r) {
+    const failures = [];
+    for (const v of r.seeded.held) {
+      const expected = (r.before.snapshots[v]?.length ?? 0) + r.fired.filter((f) => f.volume === v).length;
+      const now = r.after.snapshots[v]?.length;
+      if (now !== expected) failures.push(`${v}: held, yet ${expected - (now ?? 0)} snapshots were deleted`);
+      if (!attention(r, v, 'held')) failures.push(`${v}: not listed as held in the sweep summary`);
+    }
+    return failures;
+  },
+
+  staleReported(r) {
+    const s = r.sweep.output?.summary ?? {};
+    const failures = r.seeded.stale.filter((v) => !attention(r, v, 'stale')).map((v) => `${v}: not listed as stale in the sweep summary`);
+    if (s.stale !== r.seeded.stale.length) failures.push(`sweep counted ${s.stale} stale volumes, seeded ${r.seeded.stale.length}`);
+    return failures;
+  },
+
+  /** The orphans are found and, under EBS_GENS_ORPHANS=keep, kept. */
+  orphansFoundAndKept(r) {
+    const s = r.sweep.output?.summary ?? {};
+    const failures = [];
+    const seeded = countSnapshots(r.before, r.seeded.orphaned);
+    if (s.orphaned !== seeded || s.orphan_volumes !== r.seeded.orphaned.length) {
+      failures.push(
+        `sweep found ${s.orphaned} orphaned snapshots of ${s.orphan_volumes} volumes, seeded ${seeded} of ${r.seeded.orphaned.length}`,
+      );
+    }
+    if (countSnapshots(r.after, r.seeded.orphaned) !== seeded) failures.push('orphaned snapshots were deleted under EBS_GENS_ORPHANS=keep');
+    return failures;
+  },
+
+  /** Before + fired − deleted = now = what the reports keep, and every managed volume reported. */
+  snapshotsAddUp(r, t) {
+    const failures = [];
+    const before = countSnapshots(r.before, r.managed);
+    const now = countSnapshots(r.after, r.managed);
+    const fired = r.fired.length;
+    if (before + fired - t.deleted !== now) failures.push(`before ${before} + fired ${fired} - deleted ${t.deleted} != now ${now}`);
+    if (now !== t.kept) failures.push(`moto holds ${now} snapshots of managed volumes, report kept ${t.kept}`);
+    if (r.reports.length !== r.managed.length)
+      failures.push(`the sweep reported ${r.reports.length} of ${r.managed.length} managed volumes`);
+    return failures;
+  },
+
+  /** Exit 2 (critical): one volume is stale and one misconfigured. */
+  statusCritical: (r) =>
+    r.status.status === 2 ? [] : [`ebs-gens status exited ${r.status.status}, expected 2 (critical: one stale, one misconfigured volume)`],
+
+  /** Each volume's row says what it is: stale, held, misconfigured, an orphan's former volume, or ok. */
+  statusRows(r) {
+    const { seeded } = r;
+    const unless = (volumes, pattern, message) => volumes.filter((v) => !pattern.test(statusRow(r, v))).map(message);
+    const healthy = r.managed.filter((v) => ![...seeded.stale, ...seeded.held].includes(v));
+    return [
+      ...unless(seeded.stale, /\bstale\b/, (v) => `ebs-gens status: ${v} not shown stale`),
+      ...unless(seeded.held, /\bheld\b/, (v) => `ebs-gens status: ${v} not shown held`),
+      ...unless(seeded.misconfigured, /misconfigured/, (v) => `ebs-gens status: ${v} not shown misconfigured`),
+      ...unless(seeded.orphaned, /volume deleted/, (v) => `ebs-gens status: ${v} not listed among the orphans`),
+      ...unless(healthy, /\bok\b/, (v) => `ebs-gens status: ${v} is not ok: ${statusRow(r, v)}`),
+    ];
+  },
+};
+
+/** Every check's failures, in order (none: the demo agrees with the emulator). */
+export function checkDemo(r) {
+  const t = tally(r);
+  return Object.values(DEMO_CHECKS).flatMap((check) => check(r, t));
+}

@@ -1,0 +1,156 @@
+// The demo's checks (scripts/demo.mjs) on made-up results, without the stack: a result that agrees
+// with its emulator passes every check, and each kind of disagreement is caught by the check named
+// for it, with the sentence `make demo` prints.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkDemo, DEMO_CHECKS, tally } from '../../scripts/demo.mjs';
+
+const snaps = (...ids) => ids.map((id) => ({ id, tags: {} }));
+const kept = (...ids) => ids.map((id) => ({ snapshot_id: id, reasons: ['daily 2026-11-01'] }));
+
+/**
+ * A demo run whose reports agree with the emulator: vol-a (on web01) loses a1 on its completion
+ * event and a2 in the sweep; vol-h's bulk deletion is held; vol-s is stale; vol-m is
+ * misconfigured; vol-g was deleted, leaving two orphans. (The status checks find a volume's row by
+ * its id, so these ids avoid the words they look for, as real ids do.)
+ */
+function agreeing(backend = 'scheduler') {
+  const seeded = {
+    instances: { 'i-1': 'web01' },
+    volumes: { 'vol-a': { instance: 'i-1' }, 'vol-h': { instance: null }, 'vol-s': { instance: null } },
+    misconfigured: ['vol-m'],
+    pinned: ['pin'],
+    foreign: ['foreign'],
+    held: ['vol-h'],
+    stale: ['vol-s'],
+    orphaned: ['vol-g'],
+  };
+  const before = {
+    snapshots: {
+      'vol-a': snaps('a1', 'a2', 'a3', 'pin', 'foreign'),
+      'vol-h': snaps('h1', 'h2', 'h3'),
+      'vol-s': snaps('s1'),
+      'vol-m': snaps('m1'),
+      'vol-g': snaps('g1', 'g2'),
+    },
+    rules: [],
+  };
+  const after = {
+    snapshots: {
+      'vol-a': snaps('a3', 'a4', 'pin', 'foreign'),
+      'vol-h': snaps('h1', 'h2', 'h3', 'h4'),
+      'vol-s': snaps('s1'),
+      'vol-m': snaps('m1'),
+      'vol-g': snaps('g1', 'g2'),
+    },
+    rules: backend === 'rules' ? [{ name: 'ebs-gens-demo-daily', schedule: 'cron(0 5 * * ? *)', state: 'ENABLED', targets: [] }] : [],
+  };
+  const reports = [
+    { volume_id: 'vol-s', policy: 'daily=7', adopted: [], deleted: [], kept: kept('s1'), stale: 'no snapshot for 3 days' },
+    { volume_id: 'vol-a', policy: 'daily=7', adopted: [], deleted: [{ snapshot_id: 'a2' }], kept: kept('a3', 'a4', 'pin', 'foreign') },
+    {
+      volume_id: 'vol-h',
+      policy: 'daily=3',
+      adopted: [],
+      deleted: [],
+      kept: kept('h4'),
+      held_back: kept('h1', 'h2', 'h3'),
+      held: { why: '3 of 4' },
+    },
+  ];
+  const summary = {
+    stale: 1,
+    orphaned: 2,
+    orphan_volumes: 1,
+    attention: [
+      { volume_id: 'vol-h', state: 'held' },
+      { volume_id: 'vol-s', state: 'stale' },
+    ],
+  };
+  const prune = (volume_id, deleted) => ({ volume_id, adopted: [], deleted: deleted.map((snapshot_id) => ({ snapshot_id })) });
+  return {
+    backend,
+    seeded,
+    managed: Object.keys(seeded.volumes),
+    before,
+    fired: [
+      { volume: 'vol-a', snapshot: 'a4' },
+      { volume: 'vol-h', snapshot: 'h4' },
+    ],
+    completions: [
+      { snapshot: 'a4', ok: true, adopted: 0, prunes: [prune('vol-a', ['a1'])] },
+      { snapshot: 'h4', ok: true, adopted: 0, prunes: [prune('vol-h', [])] },
+    ],
+    sweep: { ok: true, output: { summary } },
+    reports,
+    after,
+    schedules: backend === 'scheduler' ? { a: {}, held: {}, stale: {} } : undefined,
+    status: {
+      status: 2,
+      stdout: 'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\n',
+      stderr: '',
+    },
+  };
+}
+
+test('a demo whose reports agree with the emulator passes every check, on both backends', () => {
+  assert.deepEqual(checkDemo(agreeing('scheduler')), []);
+  assert.deepEqual(checkDemo(agreeing('rules')), []);
+});
+
+test('the tally adds both phases per volume (completion events, then the sweep), sorted by instance', () => {
+  const t = tally(agreeing());
+  assert.deepEqual(
+    t.rows.map((row) => [row.report.volume_id, row.instance, row.adopted, row.deleted, row.kept]),
+    [
+      ['vol-h', 'unattached', 0, 0, 4],
+      ['vol-s', 'unattached', 0, 0, 1],
+      ['vol-a', 'web01', 0, 2, 4],
+    ],
+  );
+  assert.deepEqual([t.deleted, t.kept, t.adopted, t.adoptedByEvent], [2, 9, 0, 0]);
+  assert.equal(t.rows[0].note, 'HELD: 3 of 4');
+  assert.equal(t.rows[2].note, 'daily ×4');
+});
+
+/** The failures of one named check on `r`. */
+const failuresOf = (name, r) => DEMO_CHECKS[name](r, tally(r));
+
+test('each disagreement is caught by the check named for it', () => {
+  const cases = [
+    ['completionsSucceeded', (r) => Object.assign(r.completions[0], { ok: false, error: 'States.Timeout', cause: 'late' })],
+    ['scheduledSnapshotsBornTagged', (r) => (r.completions[0].adopted = 1)],
+    ['sweepSucceeded', (r) => Object.assign(r.sweep, { ok: false, error: 'States.TaskFailed', cause: 'boom' })],
+    ['oneSchedulePerManagedVolume', (r) => r.after.rules.push({ name: 'stray', targets: [] })],
+    ['reportMatchesEmulator', (r) => r.after.snapshots['vol-a'].push({ id: 'a2' })],
+    ['misconfiguredKeepsItsSnapshots', (r) => (r.after.snapshots['vol-m'] = [])],
+    ['pinnedAndForeignKept', (r) => (r.after.snapshots['vol-a'] = r.after.snapshots['vol-a'].filter((s) => s.id !== 'pin'))],
+    ['heldDeletesNothing', (r) => r.sweep.output.summary.attention.shift()],
+    ['staleReported', (r) => (r.sweep.output.summary.stale = 0)],
+    ['orphansFoundAndKept', (r) => r.after.snapshots['vol-g'].pop()],
+    ['snapshotsAddUp', (r) => r.reports.pop()],
+    ['statusCritical', (r) => (r.status.status = 0)],
+    ['statusRows', (r) => (r.status.stdout = r.status.stdout.replace('vol-h  held', 'vol-h  ok'))],
+  ];
+  assert.deepEqual(cases.map(([name]) => name).sort(), Object.keys(DEMO_CHECKS).sort(), 'one case per check');
+  for (const [name, spoil] of cases) {
+    const r = agreeing();
+    assert.deepEqual(failuresOf(name, r), [], `${name} passes before`);
+    spoil(r);
+    assert.notDeepEqual(failuresOf(name, r), [], `${name} catches its disagreement`);
+    assert.ok(checkDemo(r).length > 0);
+  }
+});
+
+test('the failures read as make demo prints them', () => {
+  const r = agreeing();
+  r.after.snapshots['vol-a'] = r.after.snapshots['vol-a'].filter((s) => s.id !== 'pin');
+  r.status.status = 0;
+  assert.deepEqual(checkDemo(r), [
+    'vol-a: moto holds 3 snapshots, the report kept 4',
+    'pin (pinned / not ours) was deleted',
+    'before 9 + fired 2 - deleted 2 != now 8',
+    'moto holds 8 snapshots of managed volumes, report kept 9',
+    'ebs-gens status exited 0, expected 2 (critical: one stale, one misconfigured volume)',
+  ]);
+});
