@@ -1,6 +1,6 @@
 //! The names Rust, the state machines, the CDK app and the local runner must agree on — tag
 //! keys, metric namespace/names/dimensions, error names, the functions (with their timeouts)
-//! and the state machines' `${…}` placeholders — as one machine-readable document,
+//! the state machines' `${…}` placeholders and every setting (`config::table`) — as one machine-readable document,
 //! `contract.json` at the top of the repository. CDK and the runner import that file; the
 //! test `contract_json_is_current` fails when it is stale (regenerate it with
 //! `make contract`), and `tests/asl.rs` checks the state machines against it.
@@ -157,6 +157,8 @@ pub fn document() -> Value {
             "task_margin_seconds": EVENT_TASK_MARGIN_SECONDS,
         }),
         "state_machines": STATE_MACHINES.iter().map(|(file, ph)| json!({"file": file, "placeholders": ph})).collect::<Vec<_>>(),
+        "settings": crate::config::table::document(),
+        "time_zones": crate::config::table::time_zones(),
     })
 }
 

@@ -43,7 +43,7 @@ impl GenClass {
     }
 
     /// The default tag key for this class (`Daily_Gens`).
-    pub fn default_tag_key(self) -> &'static str {
+    pub const fn default_tag_key(self) -> &'static str {
         match self {
             GenClass::Hourly => "Hourly_Gens",
             GenClass::Daily => "Daily_Gens",
@@ -63,7 +63,7 @@ impl GenClass {
     }
 
     /// The default EventBridge schedule for this class.
-    pub fn default_cron(self) -> &'static str {
+    pub const fn default_cron(self) -> &'static str {
         match self {
             GenClass::Hourly => "cron(0 * * * ? *)",
             GenClass::Daily => "cron(30 9 * * ? *)",

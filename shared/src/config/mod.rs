@@ -1,29 +1,8 @@
-//! Deployment configuration, read once from the environment in each Lambda's `main`.
-//!
-//! | variable                         | default                  |
-//! |----------------------------------|--------------------------|
-//! | `EBS_GENS_DEPLOYMENT`            | `default`                |
-//! | `EBS_GENS_RULE_PREFIX`           | `ebs-gens-<deployment>-` |
-//! | `EBS_GENS_TIME_ZONE`             | `UTC` (IANA name)        |
-//! | `EBS_GENS_ADOPTION`              | `never` on `scheduler`, `schedule-window` on `rules` |
-//! | `EBS_GENS_ADOPTION_WINDOW_MINUTES` | `15`                   |
-//! | `EBS_GENS_DRY_RUN`               | `false` (`true`: change nothing) |
-//! | `EBS_GENS_DELETE_BURST`          | `20`                     |
-//! | `EBS_GENS_DELETES_PER_SECOND`    | `2`                      |
-//! | `EBS_GENS_BACKEND`               | `scheduler` (or `rules`: the 2017 recipe's built-in target) |
-//! | `EBS_GENS_SCHEDULE_GROUP`        | `ebs-gens-<deployment>`  |
-//! | `EBS_GENS_FLEXIBLE_WINDOW_MINUTES` | `60` (`0`: off; at most 1440) |
-//! | `EBS_GENS_STALE_FACTOR`          | `1.5` (× the finest class's period; 1..=100) |
-//! | `EBS_GENS_STALE_GRACE_MINUTES`   | `15` (0..=10080; Scheduler's flexible window is added) |
-//! | `EBS_GENS_FUSE_VOLUME_PERCENT`   | `50` (1..=100; 100: off)  |
-//! | `EBS_GENS_FUSE_VOLUME_MIN`       | `5`                      |
-//! | `EBS_GENS_FUSE_BATCH_PERCENT`    | `25` (1..=100; 100: off)  |
-//! | `EBS_GENS_FUSE_BATCH_MIN`        | `100`                    |
-//! | `EBS_GENS_ORPHANS`               | `keep` (or `keep-last=K,older-than=DAYS`) |
-//! | `EBS_GENS_TAG_KEY_<CLASS>`       | `Hourly_Gens`, `Daily_Gens`, ... |
-//! | `EBS_GENS_CRON_<CLASS>`          | see [`GenClass::default_cron`] |
-//!
-//! `<CLASS>` is `HOURLY`, `DAILY`, `WEEKLY` or `MONTHLY`.
+//! Deployment configuration, read once from the environment in each Lambda's `main`. Every
+//! setting — variable, context key, type, range, default — is described in [`table`]; the
+//! ranges and defaults below come from there.
+
+pub mod table;
 
 use std::collections::BTreeMap;
 
@@ -112,6 +91,30 @@ where
         })
 }
 
+/// A whole-number setting of the table, its default when unset.
+fn int<T: TryFrom<i64>>(
+    get: &impl Fn(&str) -> Option<String>,
+    row: &table::Setting,
+) -> Result<T, ConfigError> {
+    let default = row.default.and_then(|d| d.parse().ok());
+    let n = ranged(
+        get,
+        row.var(),
+        default.expect("a table default"),
+        row.int_range(),
+    )?;
+    Ok(T::try_from(n).unwrap_or_else(|_| panic!("{}'s range fits its type", row.var())))
+}
+
+/// A decimal setting of the table, its default when unset (finite: `NaN` is refused).
+fn number(get: &impl Fn(&str) -> Option<String>, row: &table::Setting) -> Result<f64, ConfigError> {
+    let table::Kind::Number { min, max } = row.kind else {
+        panic!("{} is not a number setting", row.var());
+    };
+    let default = row.default.and_then(|d| d.parse().ok());
+    ranged(get, row.var(), default.expect("a table default"), min..=max)
+}
+
 impl Settings {
     /// Reads settings through `lookup` (e.g. `|k| std::env::var(k).ok()`), validating each.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
@@ -154,8 +157,7 @@ impl Settings {
             "an SQS queue ARN",
         )?;
         // Checked on both backends: a bad value is an error even where it is not used.
-        let flexible_window_minutes =
-            ranged(&get, "EBS_GENS_FLEXIBLE_WINDOW_MINUTES", 60, 0..=1440)?;
+        let flexible_window_minutes = int(&get, &table::FLEXIBLE_WINDOW_MINUTES)?;
         let backend = match get("EBS_GENS_BACKEND").as_deref() {
             None | Some("scheduler") => Backend::Scheduler {
                 flexible_window_minutes,
@@ -192,6 +194,13 @@ impl Settings {
             let upper = class.label().to_ascii_uppercase();
             let key_var = format!("EBS_GENS_TAG_KEY_{upper}");
             if let Some(k) = get(&key_var) {
+                // EC2's limit on a tag key.
+                if k.chars().count() > 128 {
+                    return Err(err(
+                        &key_var,
+                        format!("{k:?} is longer than 128 characters"),
+                    ));
+                }
                 tag_keys = tag_keys.with_key(class, k);
             }
             let cron_var = format!("EBS_GENS_CRON_{upper}");
@@ -215,7 +224,7 @@ impl Settings {
             },
             Some(m) => m.parse().map_err(|why| err("EBS_GENS_ADOPTION", why))?,
         };
-        let window: i64 = ranged(&get, "EBS_GENS_ADOPTION_WINDOW_MINUTES", 15, 1..=1440)?;
+        let window: i64 = int(&get, &table::ADOPTION_WINDOW_MINUTES)?;
         // schedule-window adoption matches a snapshot to a fixed fire time; a rate() schedule
         // has none, so not one snapshot of that class could ever be adopted (or pruned).
         if adoption == AdoptionMode::ScheduleWindow {
@@ -229,20 +238,8 @@ impl Settings {
                 ));
             }
         }
-        let delete_burst: u32 = ranged(&get, "EBS_GENS_DELETE_BURST", 20, 1..=100)?;
-        let deletes_per_second = match get("EBS_GENS_DELETES_PER_SECOND") {
-            None => 2.0,
-            Some(r) => r
-                .parse::<f64>()
-                .ok()
-                .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1000.0)
-                .ok_or_else(|| {
-                    err(
-                        "EBS_GENS_DELETES_PER_SECOND",
-                        format!("{r:?} is not a rate in (0, 1000]"),
-                    )
-                })?,
-        };
+        let delete_burst: u32 = int(&get, &table::DELETE_BURST)?;
+        let deletes_per_second = number(&get, &table::DELETES_PER_SECOND)?;
         let force_dry_run = match get("EBS_GENS_DRY_RUN").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -253,15 +250,15 @@ impl Settings {
                 ))
             }
         };
-        let stale_factor: f64 = ranged(&get, "EBS_GENS_STALE_FACTOR", 1.5, 1.0..=100.0)?;
-        let grace: i64 = ranged(&get, "EBS_GENS_STALE_GRACE_MINUTES", 15, 0..=10080)?;
+        let stale_factor: f64 = number(&get, &table::STALE_FACTOR)?;
+        let grace: i64 = int(&get, &table::STALE_GRACE_MINUTES)?;
         let fuse_volume = Fuse {
-            percent: ranged(&get, "EBS_GENS_FUSE_VOLUME_PERCENT", 50, 1..=100)?,
-            min: ranged(&get, "EBS_GENS_FUSE_VOLUME_MIN", 5, 0..=100_000)?,
+            percent: int(&get, &table::FUSE_VOLUME_PERCENT)?,
+            min: int(&get, &table::FUSE_VOLUME_MIN)?,
         };
         let fuse_batch = Fuse {
-            percent: ranged(&get, "EBS_GENS_FUSE_BATCH_PERCENT", 25, 1..=100)?,
-            min: ranged(&get, "EBS_GENS_FUSE_BATCH_MIN", 100, 0..=1_000_000)?,
+            percent: int(&get, &table::FUSE_BATCH_PERCENT)?,
+            min: int(&get, &table::FUSE_BATCH_MIN)?,
         };
         let orphans = match get("EBS_GENS_ORPHANS") {
             None => OrphanPolicy::Keep,
@@ -491,6 +488,118 @@ mod tests {
                 e.to_string().contains(bad.0.trim_end_matches("WEEKLY")),
                 "{e}"
             );
+        }
+    }
+
+    /// Every variable `from_lookup` reads is in the table, and every variable in the table is
+    /// read: the table cannot describe a setting the functions ignore, or miss one they read.
+    #[test]
+    fn settings_table_names_exactly_the_variables_read() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        for backend in ["scheduler", "rules"] {
+            Settings::from_lookup(|k| {
+                asked.borrow_mut().insert(k.to_string());
+                (k == "EBS_GENS_BACKEND").then(|| backend.to_string())
+            })
+            .unwrap();
+        }
+        let table: std::collections::BTreeSet<String> = table::SETTINGS
+            .iter()
+            .filter_map(|s| s.env.map(str::to_string))
+            .collect();
+        assert_eq!(asked.into_inner(), table);
+    }
+
+    /// Each row's type, range and default are what the parser does: the default given
+    /// explicitly changes nothing, the bounds are accepted, one step outside is refused naming
+    /// the variable, and so is a value of the wrong shape.
+    #[test]
+    fn settings_table_ranges_and_defaults_are_the_parsers() {
+        use table::Kind;
+        let unset = format!("{:?}", with(&[]).unwrap());
+        for row in table::SETTINGS
+            .iter()
+            .filter(|r| r.set_by == table::SetBy::Operator)
+        {
+            let Some(var) = row.env else { continue };
+            if let Some(d) = row.default {
+                let explicit = format!("{:?}", with(&[(var, d)]).unwrap());
+                assert_eq!(explicit, unset, "{var}={d} is not the default");
+            }
+            let (good, bad): (Vec<String>, Vec<String>) = match row.kind {
+                Kind::Integer { min, max } => (
+                    vec![min.to_string(), max.to_string()],
+                    vec![
+                        (min - 1).to_string(),
+                        (max + 1).to_string(),
+                        "abc".into(),
+                        "1.5".into(),
+                    ],
+                ),
+                Kind::Number { min, max } => (
+                    vec![min.to_string(), max.to_string()],
+                    vec![
+                        (min - 0.001).to_string(),
+                        (max + 1.0).to_string(),
+                        "NaN".into(),
+                        "abc".into(),
+                    ],
+                ),
+                Kind::Boolean => (
+                    vec!["true".into(), "false".into()],
+                    vec!["True".into(), "1".into()],
+                ),
+                Kind::OneOf(values) => (
+                    values.iter().map(|v| v.to_string()).collect(),
+                    vec!["bogus".into(), values[0].to_uppercase()],
+                ),
+                Kind::TimeZone => (
+                    table::time_zones().iter().map(|z| z.to_string()).collect(),
+                    vec!["Mars/Olympus".into(), "utc+1".into()],
+                ),
+                Kind::Cron => (
+                    vec!["cron(0 3 * * ? *)".into()],
+                    vec!["cron(0 18 * * *)".into(), "daily".into()],
+                ),
+                Kind::Orphans {
+                    keep_last,
+                    older_than_days,
+                } => (
+                    vec![
+                        format!("keep-last={},older-than={}", keep_last.0, older_than_days.1),
+                        format!("keep-last={},older-than={}", keep_last.1, older_than_days.0),
+                    ],
+                    vec![
+                        format!("keep-last={},older-than=30", keep_last.0 - 1),
+                        format!("keep-last={},older-than=30", keep_last.1 + 1),
+                        format!("keep-last=3,older-than={}", older_than_days.1 + 1),
+                        "delete".into(),
+                    ],
+                ),
+                Kind::Text { .. } => (vec![], vec![format!("{} x", "x".repeat(200))]),
+                Kind::Arn { .. } => (vec![], vec!["not-an-arn".into()]),
+            };
+            for v in &good {
+                // A rate cannot be matched to a fire time: adoption may not be schedule-window.
+                with(&[(var, v.as_str()), ("EBS_GENS_ADOPTION", "any-untagged")])
+                    .unwrap_or_else(|e| panic!("{var}={v:?} refused: {e}"));
+            }
+            for v in &bad {
+                let e = with(&[(var, v.as_str())]).expect_err(&format!("{var}={v:?} accepted"));
+                assert_eq!(e.var, var, "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn stack_set_rows_are_refused_when_malformed() {
+        for row in table::SETTINGS
+            .iter()
+            .filter(|r| r.set_by == table::SetBy::Stack)
+        {
+            let var = row.env.unwrap();
+            let e = with(&[(var, "has space, not an ARN")]).expect_err(var);
+            assert_eq!(e.var, var);
         }
     }
 }
