@@ -16,7 +16,7 @@
 // A second fleet one volume larger than a sweep page gives the sweep's transitions per page (250
 // volumes) and per batch (100 volumes), and the per-page and per-volume costs of its functions.
 //
-// The tables price the stack as deployed with its defaults, read from cdk/lib/config.ts: Step
+// The tables price the stack as deployed with its defaults, read from contract.json's settings: Step
 // Functions logging at level ERROR (with execution data) and no X-Ray tracing. The measured
 // executions all succeed, and at ERROR or FATAL an execution that succeeds logs nothing (ERROR
 // logs only error events, such as a failed or retried task's TaskFailed), so the default's Step
@@ -62,17 +62,27 @@ const MONTH_HOURS = 720;
 const SWEEPS_PER_MONTH = MONTH_HOURS; // the default sweepSchedule, rate(1 hour)
 const GB = 1e9; // bytes; CloudWatch Logs ingestion (1e9 rather than 2^30: the larger estimate)
 
-// What the stack deploys without -c stateMachineLogLevel / -c tracing (cdk/lib/config.ts).
-const CDK_CONFIG = resolve(ROOT, 'cdk/lib/config.ts');
-function cdkDefault(name, pattern) {
-  const m = pattern.exec(readFileSync(CDK_CONFIG, 'utf8'));
-  if (!m) throw new Error(`${CDK_CONFIG}: found no ${name} (the default this script prices)`);
-  return m[1];
+/**
+ * What the stack deploys without -c stateMachineLogLevel / -c tracing: the defaults of contract.json's
+ * settings table, which the CDK app deploys (cdk/lib/config.ts reads them from the same rows).
+ */
+export function deployedDefaults(contract = CONTRACT) {
+  const byContext = (key) => {
+    const row = (contract.settings ?? []).find((r) => r.context === key);
+    if (typeof row?.default !== 'string') {
+      throw new Error(
+        `contract.json settings: no default for ${key}, the default this script prices (regenerate it with \`make contract\`)`,
+      );
+    }
+    return row.default;
+  };
+  const sfnLogLevel = byContext('stateMachineLogLevel');
+  if (!['ALL', 'ERROR', 'FATAL'].includes(sfnLogLevel)) {
+    throw new Error(`contract.json settings: stateMachineLogLevel's default ${sfnLogLevel} is not a level this script prices`);
+  }
+  return { sfnLogLevel, tracing: byContext('tracing') === 'true' };
 }
-const DEPLOYED = {
-  sfnLogLevel: cdkDefault('DEFAULT_STATE_MACHINE_LOG_LEVEL', /DEFAULT_STATE_MACHINE_LOG_LEVEL\b[^=]*=\s*'(ALL|ERROR|FATAL)'/),
-  tracing: cdkDefault('DEFAULT_TRACING', /DEFAULT_TRACING\b[^=]*=\s*(true|false)\b/) === 'true',
-};
+const DEPLOYED = deployedDefaults();
 /** How the Step Functions log and tracing settings read in a label. */
 const observabilityLabel = ({ sfnLogLevel, tracing }) =>
   `Step Functions logs ${sfnLogLevel} with execution data${sfnLogLevel === 'ALL' ? '' : ' (nothing of a successful execution)'}, ${tracing ? 'X-Ray tracing on' : 'no X-Ray tracing'}`;
@@ -594,7 +604,7 @@ function monthlyUsage(fleet, c, s) {
     sweepSfnAllLogBytes: SWEEPS_PER_MONTH * s.sfnLogBytes,
     sweepLambdaLogBytes: SWEEPS_PER_MONTH * s.lambdaLogBytes,
     scheduler: executions, // one schedule invocation per snapshot taken
-    // As deployed by default (cdk/lib/config.ts); the levers price the other settings.
+    // As deployed by default (contract.json settings); the levers price the other settings.
     sfnLogLevel: DEPLOYED.sfnLogLevel,
     tracing: DEPLOYED.tracing,
   };

@@ -1,30 +1,43 @@
-import { CONTRACT } from './contract';
+// The deployment's settings: the EbsGens props, read from context by bin/app.ts. What each accepts
+// and its default come from contract.json `settings` (shared/src/config/table.rs, the table the
+// functions read their environment with); every prop is validated from it before anything is
+// synthesized, so a value the functions would refuse at start-up stops the synth instead.
+import { CONTRACT, type ContractSetting, type SettingType } from './contract';
 
-/** Deployment settings: the CDK props that become the functions' environment. */
+/**
+ * Deployment settings: the CDK props that become the functions' environment. Each is a row of
+ * contract.json `settings` (its context key is the prop's name, `tagKeys.daily` for a nested one):
+ * docs/settings.md lists them with what they accept and their defaults.
+ */
 export interface EbsGensSettings {
   /** `ebs-gens:managed-by` value; also names the rules and the IAM scope. 1-32 of [A-Za-z0-9._-]. */
   readonly deployment: string;
-  /** Tag keys per class (default Hourly_Gens, Daily_Gens, Weekly_Gens, Monthly_Gens). */
+  /** The volume tag per class that asks for its generations (`<key>=N`; default Hourly_Gens, Daily_Gens, Weekly_Gens, Monthly_Gens). */
   readonly tagKeys?: Partial<Record<GenClass, string>>;
-  /** EventBridge cron per class (defaults in the README). */
+  /** When each class's snapshots are taken: an EventBridge `cron(…)` (six fields) or `rate(…)` (defaults in docs/settings.md). */
   readonly crons?: Partial<Record<GenClass, string>>;
-  /** IANA zone in which days, weeks and months are counted (default UTC). */
+  /** IANA zone in which schedules fire (scheduler backend) and days, weeks and months are counted (default UTC); one the functions know (contract.json time_zones). */
   readonly timeZone?: string;
   /**
    * Which untagged snapshots of a managed volume are adopted (EBS_GENS_ADOPTION): `schedule-window`,
-   * `any-untagged` or `never`. The default follows the backend, as in shared/src/config.rs: `never`
+   * `any-untagged` or `never`. The default follows the backend, as in shared/src/config: `never`
    * on `scheduler` (every snapshot a schedule takes is born tagged, so an untagged one is someone
    * else's — e.g. a user's manual snapshot, which adopting would later delete) and `schedule-window`
    * on `rules` (the built-in target's snapshots arrive untagged and must be adopted).
    */
   readonly adoption?: Adoption;
+  /**
+   * With `schedule-window` adoption: how long after a fire time a snapshot still counts as the
+   * schedule's (EBS_GENS_ADOPTION_WINDOW_MINUTES), 1..=1440 minutes (default 15).
+   */
+  readonly adoptionWindowMinutes?: number;
   /** Sweep schedule (default rate(1 hour)). */
   readonly sweepSchedule?: string;
   /** When true every function runs with EBS_GENS_DRY_RUN=true: nothing is changed. */
   readonly dryRun?: boolean;
   /** E-mail address subscribed to the alarm topic (optional). */
   readonly alarmEmail?: string;
-  /** Log retention in days (default 30). */
+  /** How long the functions' and state machines' logs are kept, in days: one of CloudWatch Logs' periods (default 30). */
   readonly logRetentionDays?: number;
   /**
    * How snapshots are born (EBS_GENS_BACKEND): `scheduler` (default) — one EventBridge Scheduler
@@ -56,6 +69,16 @@ export interface EbsGensSettings {
    */
   readonly orphans?: string;
   /**
+   * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
+   * 100, shared by the account), 1..=100 (default 20).
+   */
+  readonly deleteBurst?: number;
+  /**
+   * DeleteSnapshot calls per second per prune after the burst (EBS_GENS_DELETES_PER_SECOND; EC2
+   * refills 5/s per account and region), a number from 0.001 to 1000 (default 2).
+   */
+  readonly deletesPerSecond?: number;
+  /**
    * Both state machines' execution log level (always with execution data): `ERROR` (default) logs
    * the error events — a failed task, retried or not; a failed, timed-out or aborted execution —
    * with their error and cause, and nothing of an execution that went well; `ALL` logs every event
@@ -78,48 +101,38 @@ export interface EbsGensSettings {
   readonly reservedConcurrency?: number;
 }
 
+/** The props that are rows of the settings table: every prop but the two per-class maps, and those maps' entries. */
+export type SettingKey = Exclude<keyof EbsGensSettings, 'tagKeys' | 'crons'> | `tagKeys.${GenClass}` | `crons.${GenClass}`;
+/** A prop's type (a class's tag key or cron: a string). */
+export type SettingValue<K extends SettingKey> = K extends keyof EbsGensSettings ? NonNullable<EbsGensSettings[K]> : string;
+
+/** The table row of a context key / prop (throws for one contract.json does not list). */
+export function settingRow(key: string): ContractSetting {
+  const row = CONTRACT.settings.find((r) => r.context === key);
+  if (!row) throw new Error(`contract.json settings has no row for ${key}`);
+  return row;
+}
+
+/** The operator's settings: every row with a context key, in the table's order. */
+export const OPERATOR_SETTINGS = CONTRACT.settings.filter(
+  (r): r is ContractSetting & { readonly context: SettingKey } => r.set_by === 'operator' && r.context !== null,
+);
+
+/** A table row's values (an enum's), typed: the table is what the code's unions must name. */
+function valuesOf<T extends string>(key: string): readonly T[] {
+  const row = settingRow(key);
+  if (row.type !== 'enum' || !row.values) throw new Error(`contract.json settings: ${key} is not an enum`);
+  return row.values as readonly T[];
+}
+
 export type StateMachineLogLevel = 'ALL' | 'ERROR' | 'FATAL';
-export const STATE_MACHINE_LOG_LEVELS: readonly StateMachineLogLevel[] = ['ALL', 'ERROR', 'FATAL'];
-export const DEFAULT_STATE_MACHINE_LOG_LEVEL: StateMachineLogLevel = 'ERROR';
-export const DEFAULT_TRACING = false;
-/** reservedConcurrency: per function; the account's default concurrency limit is 1000. */
-export const MAX_RESERVED_CONCURRENCY = 1000;
+export const STATE_MACHINE_LOG_LEVELS = valuesOf<StateMachineLogLevel>('stateMachineLogLevel');
+export const DEFAULT_STATE_MACHINE_LOG_LEVEL = settingRow('stateMachineLogLevel').default as StateMachineLogLevel;
+export const DEFAULT_TRACING = settingRow('tracing').default === 'true';
 
 export type Adoption = 'schedule-window' | 'any-untagged' | 'never';
-export const ADOPTIONS: readonly Adoption[] = ['schedule-window', 'any-untagged', 'never'];
 
 export type Backend = 'scheduler' | 'rules';
-export const BACKENDS: readonly Backend[] = ['scheduler', 'rules'];
-export const DEFAULT_BACKEND: Backend = 'scheduler';
-export const DEFAULT_FLEXIBLE_WINDOW_MINUTES = 60;
-/** Scheduler's MaximumWindowInMinutes is 1..=1440; 0 here means the window is off. */
-export const MAX_FLEXIBLE_WINDOW_MINUTES = 1440;
-
-/**
- * The whole-number settings of shared/src/config.rs `Settings::from_lookup` (`ranged`): context key,
- * environment variable, Rust's inclusive range and default, and what the number means.
- */
-export interface WholeNumberSetting {
-  readonly env: string;
-  readonly min: number;
-  readonly max: number;
-  readonly fallback: number;
-  /** What the number means, for the error message. */
-  readonly what: string;
-}
-export const WHOLE_NUMBER_SETTINGS = {
-  staleGraceMinutes: { env: 'EBS_GENS_STALE_GRACE_MINUTES', min: 0, max: 10080, fallback: 15, what: 'minutes added to the stale limit' },
-  fuseVolumePercent: { env: 'EBS_GENS_FUSE_VOLUME_PERCENT', min: 1, max: 100, fallback: 50, what: 'percent of a volume\'s completed snapshots; 100 turns the volume fuse off' },
-  fuseVolumeMin: { env: 'EBS_GENS_FUSE_VOLUME_MIN', min: 0, max: 100_000, fallback: 5, what: 'deletions per volume the fuse never holds' },
-  fuseBatchPercent: { env: 'EBS_GENS_FUSE_BATCH_PERCENT', min: 1, max: 100, fallback: 25, what: 'percent of a prune batch\'s completed snapshots; 100 turns the batch fuse off' },
-  fuseBatchMin: { env: 'EBS_GENS_FUSE_BATCH_MIN', min: 0, max: 1_000_000, fallback: 100, what: 'deletions per prune batch the fuse never holds' },
-} as const satisfies Record<string, WholeNumberSetting>;
-export type WholeNumberSettingName = keyof typeof WHOLE_NUMBER_SETTINGS;
-export const WHOLE_NUMBER_SETTING_NAMES = Object.keys(WHOLE_NUMBER_SETTINGS) as WholeNumberSettingName[];
-/** EBS_GENS_STALE_FACTOR: a number 1..=100, default 1.5 (× the finest class's period). */
-export const STALE_FACTOR = { env: 'EBS_GENS_STALE_FACTOR', min: 1, max: 100, fallback: 1.5 } as const;
-/** EBS_GENS_ORPHANS (shared/src/orphans.rs OrphanPolicy::from_str): K 1..=1000, DAYS 1..=36500. */
-export const ORPHANS = { env: 'EBS_GENS_ORPHANS', fallback: 'keep', keepLast: [1, 1000], olderThan: [1, 36500] } as const;
 
 export type GenClass = 'hourly' | 'daily' | 'weekly' | 'monthly';
 const GEN_CLASSES: readonly GenClass[] = ['hourly', 'daily', 'weekly', 'monthly'];
@@ -131,7 +144,6 @@ export const CLASSES: GenClass[] = CONTRACT.classes.map((c) => {
 if (CLASSES.length !== GEN_CLASSES.length || new Set(CLASSES).size !== GEN_CLASSES.length) {
   throw new Error(`contract.json classes ${JSON.stringify(CONTRACT.classes)} must be exactly ${GEN_CLASSES.join(', ')}`);
 }
-export const DEFAULT_TAG_KEYS = Object.fromEntries(CLASSES.map((c) => [c, CONTRACT.tags.generation_keys[c]])) as Record<GenClass, string>;
 /**
  * The tag keys the functions ever write (shared/src/snapshot.rs OUR_TAG_KEYS, the ownership tags of
  * shared/src/ownership.rs): every snapshot tag of ours but the pin, which only an operator sets. The
@@ -139,24 +151,233 @@ export const DEFAULT_TAG_KEYS = Object.fromEntries(CLASSES.map((c) => [c, CONTRA
  * it must come from an operator, and CreateTags (limited to these keys) cannot write it.
  */
 export const OUR_TAG_KEYS: readonly string[] = [
-  CONTRACT.tags.volume, CONTRACT.tags.managed_by, CONTRACT.tags.class, CONTRACT.tags.policy, CONTRACT.tags.name,
+  CONTRACT.tags.volume,
+  CONTRACT.tags.managed_by,
+  CONTRACT.tags.class,
+  CONTRACT.tags.policy,
+  CONTRACT.tags.name,
 ];
 /** The deployment that owns a snapshot; scopes every destructive permission. */
 export const MANAGED_BY = CONTRACT.tags.managed_by;
 /** The tag that pins a snapshot (shared/src/snapshot.rs TAG_KEEP): any value but `false`. */
 export const KEEP_TAG = CONTRACT.tags.keep;
 
-export function validate(s: EbsGensSettings): void {
-  if (!/^[A-Za-z0-9._-]{1,32}$/.test(s.deployment)) {
-    throw new Error(`deployment ${JSON.stringify(s.deployment)} must be 1-32 characters of [A-Za-z0-9._-]`);
+/**
+ * What a type of setting accepts: its words for an error message, and its parser, which returns the
+ * value as the functions' environment carries it (the canonical text) or calls `refuse`.
+ */
+interface TypeRule {
+  readonly accepts: (row: ContractSetting) => string;
+  readonly parse: (row: ContractSetting, value: unknown, refuse: (why?: string) => never) => string;
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+const oneOf = (values: readonly string[]) =>
+  values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+/** An enum whose values are whole numbers (logRetentionDays): the number itself is accepted too, and is the prop's type. */
+const numericEnum = (row: ContractSetting) => row.type === 'enum' && (row.values ?? []).every((v) => /^[0-9]+$/.test(v));
+/** The row's pattern, as Rust reads it (`u`: `.` and `{1,128}` count characters, not UTF-16 units). */
+const patternOf = (row: ContractSetting) => new RegExp(row.pattern ?? '(?!)', 'u');
+const TIME_ZONES: ReadonlySet<string> = new Set(CONTRACT.time_zones);
+/** A whole number from cdk.json or a prop, or a string of digits from `-c key=value` (no sign, space or exponent); NaN for anything else. */
+const wholeNumber = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : NaN);
+const clamp = (n: number, [lo, hi]: readonly [number, number]) => Math.min(Math.max(n, lo), hi);
+/** An orphans row's ranges of K and DAYS (loadContract checked they are there). */
+const orphanRanges = (r: ContractSetting): readonly [readonly [number, number], readonly [number, number]] => [
+  r.keep_last ?? [1, 1],
+  r.older_than_days ?? [1, 1],
+];
+
+const TYPES: Readonly<Record<SettingType, TypeRule>> = {
+  integer: {
+    accepts: (r) => `a whole number from ${r.min} to ${r.max}`,
+    parse: (r, v, refuse) => {
+      const n = wholeNumber(v);
+      return Number.isInteger(n) && n >= (r.min as number) && n <= (r.max as number) ? String(n) : refuse();
+    },
+  },
+  // A number from cdk.json or a prop, a decimal such as `2` or `1.5` from `-c key=value` (no sign,
+  // exponent, space or bare point: `1e1`, `.5`, `inf` are refused). The environment gets the number
+  // as JavaScript prints it, which Rust's f64 parser reads back as the same value.
+  number: {
+    accepts: (r) => `a decimal number from ${r.min} to ${r.max}`,
+    parse: (r, v, refuse) => {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
+      return Number.isFinite(n) && n >= (r.min as number) && n <= (r.max as number) ? String(n) : refuse();
+    },
+  },
+  // Booleans from cdk.json, the strings "true" / "false" from -c; `True`, `1`, `yes` are refused: a
+  // typo must not silently turn dry-run off.
+  boolean: {
+    accepts: () => 'true or false',
+    parse: (_r, v, refuse) => (v === true || v === 'true' ? 'true' : v === false || v === 'false' ? 'false' : refuse()),
+  },
+  // Exactly one of the values (`Never`, `all`, `OFF` are refused); a numeric one also as a number.
+  enum: {
+    accepts: (r) => oneOf(r.values ?? []),
+    parse: (r, v, refuse) => {
+      const text = typeof v === 'string' ? v : typeof v === 'number' && numericEnum(r) ? String(v) : undefined;
+      return text !== undefined && (r.values ?? []).includes(text) ? text : refuse();
+    },
+  },
+  time_zone: {
+    accepts: () =>
+      `one of the ${TIME_ZONES.size} IANA time zone names the functions know (contract.json time_zones), such as UTC or Europe/Berlin`,
+    parse: (_r, v, refuse) => (typeof v === 'string' && TIME_ZONES.has(v) ? v : refuse()),
+  },
+  // The shape only (the functions parse the whole grammar): `cron(0 18 * * *)`, five fields, is refused.
+  cron: {
+    accepts: (r) => `an EventBridge cron(…) of six fields or rate(…) expression, matching ${r.pattern}`,
+    parse: (r, v, refuse) => (typeof v === 'string' && patternOf(r).test(v) ? v : refuse()),
+  },
+  // Exactly `keep`, or `keep-last=K,older-than=DAYS` (either order, no spaces), written out in the
+  // canonical order: a policy that deletes snapshots must be exactly what was meant.
+  orphans: {
+    accepts: (r) => {
+      const [k, d] = orphanRanges(r);
+      return `keep or keep-last=K,older-than=DAYS with K from ${k[0]} to ${k[1]} and DAYS from ${d[0]} to ${d[1]}, e.g. keep-last=${clamp(3, k)},older-than=${clamp(90, d)}`;
+    },
+    parse: (r, v, refuse) => {
+      if (v === 'keep') return 'keep';
+      if (typeof v !== 'string') return refuse();
+      const m = /^keep-last=([0-9]+),older-than=([0-9]+)$/.exec(v) ?? /^older-than=([0-9]+),keep-last=([0-9]+)$/.exec(v);
+      if (!m) return refuse();
+      const [keep, days] = v.startsWith('keep-last=') ? [Number(m[1]), Number(m[2])] : [Number(m[2]), Number(m[1])];
+      const [[kMin, kMax], [dMin, dMax]] = orphanRanges(r);
+      if (keep < kMin || keep > kMax)
+        refuse(` (keep-last=${keep} is outside ${kMin}..${kMax}: the newest snapshot of a former volume is always kept)`);
+      if (days < dMin || days > dMax) refuse(` (older-than=${days} is outside ${dMin}..${dMax})`);
+      return `keep-last=${keep},older-than=${days}`;
+    },
+  },
+  text: {
+    accepts: (r) => `text matching ${r.pattern}`,
+    parse: (r, v, refuse) => (typeof v === 'string' && patternOf(r).test(v) ? v : refuse()),
+  },
+  // Never an operator's: the stack writes it from what it creates.
+  arn: {
+    accepts: (r) => `an ${r.service} ARN, which the stack sets`,
+    parse: (_r, _v, refuse) => refuse(),
+  },
+};
+
+/** What an operator should know when these are refused, besides what the table says (the CDK's reasons). */
+const NOTES: Partial<Record<SettingKey, string>> = {
+  stateMachineLogLevel: 'OFF is not offered: an Express execution keeps no history, its log is its only record',
+  reservedConcurrency: 'Lambda refuses a reservation that leaves the account fewer than 100 unreserved',
+};
+
+/** A row's doc as a clause: no Markdown, no final period, no "(default …)" (the message says it), lower-cased when it starts with a plain word. */
+function clause(doc: string): string {
+  const text = doc
+    .replaceAll('`', '')
+    .replace(/\.$/, '')
+    .replace(/\s*\(default [^)]*\)$/, '');
+  return /^[A-Z][a-z]*[\s,:;]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text;
+}
+
+/** A row's default in words: its value, how it depends on another setting, or none. */
+export function defaultText(row: ContractSetting): string {
+  return row.default ?? (row.default_doc ? row.default_doc.replaceAll('`', '') : 'none');
+}
+
+/** The error for a refused value: the key (as given: `name`), what it accepts, what it does, its default, and the value. */
+function refusal(row: ContractSetting, key: string, name: string, value: unknown, why = ''): Error {
+  const about = [clause(row.doc), `default ${defaultText(row)}`, NOTES[key as SettingKey]].filter(Boolean).join('; ');
+  return new Error(`context setting ${name} must be ${TYPES[row.type].accepts(row)} (${about}), got ${JSON.stringify(value)}${why}`);
+}
+
+/**
+ * A setting's value checked against its row of contract.json settings, as the functions' environment
+ * carries it (`007` → `7`, `older-than=90,keep-last=3` → `keep-last=3,older-than=90`); undefined when
+ * absent. Anything the row does not accept stops the synth with an error naming the key, what it
+ * accepts (range, values or pattern), its default and the value (`name`: the key as it was given,
+ * when it was given under a former name).
+ */
+export function parseSetting(key: string, value: unknown, name = key): string | undefined {
+  if (value === undefined) return undefined;
+  const row = settingRow(key);
+  return TYPES[row.type].parse(row, value, (why) => {
+    throw refusal(row, key, name, value, why);
+  });
+}
+
+/** The canonical text as the prop's type: a number, a boolean or the text. */
+function asProp(row: ContractSetting, text: string): unknown {
+  if (row.type === 'integer' || row.type === 'number' || numericEnum(row)) return Number(text);
+  if (row.type === 'boolean') return text === 'true';
+  return text;
+}
+
+/** A setting's value checked like parseSetting, as its prop's type (`'30'` → 30, `'true'` → true). */
+export function parseProp<K extends SettingKey>(key: K, value: unknown, name: string = key): SettingValue<K> | undefined {
+  const text = parseSetting(key, value, name);
+  return text === undefined ? undefined : (asProp(settingRow(key), text) as SettingValue<K>);
+}
+
+/** The prop a key names, as given (`tagKeys.daily`: `s.tagKeys?.daily`). */
+export function givenSetting(s: EbsGensSettings, key: SettingKey): unknown {
+  const [prop, cls] = key.split('.');
+  const v = (s as unknown as Record<string, unknown>)[prop];
+  return cls === undefined ? v : typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[cls] : undefined;
+}
+
+/**
+ * The adoption a backend gets when none is given (shared/src/config): `never` on `scheduler`, whose
+ * snapshots are born with our tags, `schedule-window` on `rules`, whose snapshots arrive untagged.
+ */
+export function defaultAdoption(backend: Backend): Adoption {
+  return backend === 'rules' ? 'schedule-window' : 'never';
+}
+
+/** The defaults that depend on another setting (contract.json: default null, default_doc saying on what). */
+const DEPENDENT_DEFAULTS: Partial<Record<SettingKey, (s: EbsGensSettings) => string>> = {
+  adoption: (s) => defaultAdoption(requiredSetting(s, 'backend')),
+};
+for (const row of OPERATOR_SETTINGS) {
+  if (row.default === null && row.default_doc && !DEPENDENT_DEFAULTS[row.context]) {
+    throw new Error(`contract.json settings: ${row.context}'s default depends on something (${row.default_doc}) the CDK app does not know`);
   }
+}
+
+/** A setting as the functions' environment carries it: as given, else its default, else undefined (none). */
+export function settingText(s: EbsGensSettings, key: SettingKey): string | undefined {
+  const given = givenSetting(s, key);
+  if (given !== undefined) return parseSetting(key, given);
+  return settingRow(key).default ?? DEPENDENT_DEFAULTS[key]?.(s);
+}
+
+/** A setting as its prop's type: as given, else its default, else undefined (alarmEmail, reservedConcurrency: none). */
+export function settingOf<K extends SettingKey>(s: EbsGensSettings, key: K): SettingValue<K> | undefined {
+  const text = settingText(s, key);
+  return text === undefined ? undefined : (asProp(settingRow(key), text) as SettingValue<K>);
+}
+
+/** A setting that always has a value (one with a default): as settingOf, throwing when there is none. */
+export function requiredSetting<K extends SettingKey>(s: EbsGensSettings, key: K): SettingValue<K> {
+  const v = settingOf(s, key);
+  if (v === undefined) throw new Error(`setting ${key} has no value and no default`);
+  return v;
+}
+
+/**
+ * Checks every setting against its row of contract.json settings (the same check as reading context,
+ * for settings given to the construct directly), and the deployment against the CDK's own rule.
+ */
+export function validate(s: EbsGensSettings): void {
+  // Required: the construct has no default deployment (the app's is `default`).
+  parseSetting('deployment', s.deployment ?? null);
+  for (const row of OPERATOR_SETTINGS) parseSetting(row.context, givenSetting(s, row.context));
   // IAM scopes each deployment to rule/ebs-gens-<deployment>-<class>-* (ruleArnPatterns). Deployment
   // "prod"'s pattern rule/ebs-gens-prod-daily-* would also match the rules of a deployment named
   // "prod-daily" (ebs-gens-prod-daily-hourly-…) or "prod-daily-eu" (ebs-gens-prod-daily-eu-…). Two
   // deployments' rule names can only collide that way when one of them has a class name as a
   // dash-separated part after its first one, so such names are refused and the patterns stay
   // unambiguous (case-insensitively, to be safe against look-alike names).
-  const clash = s.deployment.split('-').slice(1).find((part) => (CLASSES as string[]).includes(part.toLowerCase()));
+  const clash = s.deployment
+    .split('-')
+    .slice(1)
+    .find((part) => (CLASSES as string[]).includes(part.toLowerCase()));
   if (clash !== undefined) {
     throw new Error(
       `deployment ${JSON.stringify(s.deployment)} must not contain "-hourly", "-daily", "-weekly" or "-monthly" as a dash-separated part ` +
@@ -164,166 +385,6 @@ export function validate(s: EbsGensSettings): void {
         `another deployment's pattern match this deployment's rules (e.g. "prod" and "prod-daily")`,
     );
   }
-  // Also checked here, not only when parsing context: the stack can be built from settings directly.
-  if (s.backend !== undefined) parseBackend('backend', s.backend);
-  if (s.adoption !== undefined) parseAdoption('adoption', s.adoption, s.backend ?? DEFAULT_BACKEND);
-  if (s.flexibleWindowMinutes !== undefined) parseFlexibleWindowMinutes('flexibleWindowMinutes', s.flexibleWindowMinutes);
-  if (s.staleFactor !== undefined) parseStaleFactor('staleFactor', s.staleFactor);
-  for (const name of WHOLE_NUMBER_SETTING_NAMES) {
-    if (s[name] !== undefined) parseWholeNumberSetting(name, s[name], WHOLE_NUMBER_SETTINGS[name]);
-  }
-  if (s.orphans !== undefined) parseOrphans('orphans', s.orphans);
-  if (s.stateMachineLogLevel !== undefined) parseStateMachineLogLevel('stateMachineLogLevel', s.stateMachineLogLevel);
-  if (s.tracing !== undefined) parseBooleanSetting('tracing', s.tracing);
-  if (s.reservedConcurrency !== undefined) parseReservedConcurrency('reservedConcurrency', s.reservedConcurrency);
-}
-
-/**
- * The `reservedConcurrency` setting: a whole number 1..=1000 (a number from cdk.json, a string of
- * digits from `-c key=value`); absent means no reservation. Anything else (`0`, `abc`, `1.5`, "")
- * stops the synth: 0 would stop every function.
- */
-export function parseReservedConcurrency(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_RESERVED_CONCURRENCY) {
-    throw new Error(
-      `context setting ${name} must be a whole number from 1 to ${MAX_RESERVED_CONCURRENCY} (concurrent executions reserved for each function; ` +
-        `default none: Lambda refuses a reservation that leaves the account fewer than 100 unreserved), got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-/**
- * The `stateMachineLogLevel` setting: exactly `ALL`, `ERROR` or `FATAL` (upper case, as Step
- * Functions spells them); absent means ERROR. Anything else (`all`, `OFF`, `INFO`, "") stops the
- * synth — OFF too: the log is the only record an Express execution leaves.
- */
-export function parseStateMachineLogLevel(name: string, value: unknown): StateMachineLogLevel {
-  if (value === undefined) return DEFAULT_STATE_MACHINE_LOG_LEVEL;
-  if ((STATE_MACHINE_LOG_LEVELS as readonly unknown[]).includes(value)) return value as StateMachineLogLevel;
-  throw new Error(
-    `context setting ${name} must be ALL, ERROR or FATAL (default ${DEFAULT_STATE_MACHINE_LOG_LEVEL}, always with execution data; ` +
-      `OFF is not offered: an Express execution keeps no history, its log is its only record), got ${JSON.stringify(value)}`,
-  );
-}
-
-/** The `backend` setting: exactly `scheduler` or `rules`; absent means scheduler. */
-export function parseBackend(name: string, value: unknown): Backend {
-  if (value === undefined) return DEFAULT_BACKEND;
-  if ((BACKENDS as readonly unknown[]).includes(value)) return value as Backend;
-  throw new Error(`context setting ${name} must be ${BACKENDS.join(' or ')} (default ${DEFAULT_BACKEND}), got ${JSON.stringify(value)}`);
-}
-
-/**
- * The adoption a backend gets when none is given (shared/src/config.rs): `never` on `scheduler`, whose
- * snapshots are born with our tags, `schedule-window` on `rules`, whose snapshots arrive untagged.
- */
-export function defaultAdoption(backend: Backend): Adoption {
-  return backend === 'rules' ? 'schedule-window' : 'never';
-}
-
-/**
- * The `adoption` setting: exactly `schedule-window`, `any-untagged` or `never`; absent means the
- * backend's default (defaultAdoption). Anything else (`Never`, `window`, "") stops the synth: a typo
- * must not silently adopt — and later delete — snapshots that are not ours.
- */
-export function parseAdoption(name: string, value: unknown, backend: Backend): Adoption {
-  if (value === undefined) return defaultAdoption(backend);
-  if ((ADOPTIONS as readonly unknown[]).includes(value)) return value as Adoption;
-  throw new Error(
-    `context setting ${name} must be ${ADOPTIONS.join(', ')} (default ${defaultAdoption('scheduler')} on the scheduler backend, ` +
-      `${defaultAdoption('rules')} on rules), got ${JSON.stringify(value)}`,
-  );
-}
-
-/**
- * The `flexibleWindowMinutes` setting: a whole number 0..=1440 (a number from cdk.json, a string of
- * digits from `-c key=value`); absent means 60. Anything else (`abc`, `1.5`, `-1`, "") stops the synth.
- */
-export function parseFlexibleWindowMinutes(name: string, value: unknown): number {
-  if (value === undefined) return DEFAULT_FLEXIBLE_WINDOW_MINUTES;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_FLEXIBLE_WINDOW_MINUTES) {
-    throw new Error(
-      `context setting ${name} must be a whole number of minutes from 0 (off) to ${MAX_FLEXIBLE_WINDOW_MINUTES} (default ${DEFAULT_FLEXIBLE_WINDOW_MINUTES}), got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-/**
- * A whole-number context setting within Rust's inclusive range (a number from cdk.json, a string of
- * digits from `-c key=value`); absent means Rust's default. Anything else (`abc`, `1.5`, `-1`, `+5`,
- * " 5", "", out of range) stops the synth with a message naming the setting and the accepted form.
- */
-export function parseWholeNumberSetting(name: string, value: unknown, r: WholeNumberSetting): number {
-  if (value === undefined) return r.fallback;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < r.min || n > r.max) {
-    throw new Error(
-      `context setting ${name} must be a whole number from ${r.min} to ${r.max} (${r.what}; default ${r.fallback}), got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-/**
- * The `staleFactor` setting: a number from 1 to 100 (a number from cdk.json, a decimal such as `2` or
- * `1.5` from `-c key=value`); absent means 1.5. Anything else (`abc`, `0.5`, `NaN`, `1e1`, `.5`, "")
- * stops the synth. The environment gets the number as JavaScript prints it (never an exponent in
- * 1..100), which Rust's f64 parser reads back as the same value.
- */
-export function parseStaleFactor(name: string, value: unknown): number {
-  if (value === undefined) return STALE_FACTOR.fallback;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n < STALE_FACTOR.min || n > STALE_FACTOR.max) {
-    throw new Error(
-      `context setting ${name} must be a number from ${STALE_FACTOR.min} to ${STALE_FACTOR.max} such as 1.5 or 2 ` +
-        `(× the finest class's period; default ${STALE_FACTOR.fallback}), got ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-/**
- * The `orphans` setting: exactly `keep`, or `keep-last=K,older-than=DAYS` (the two parts in either
- * order, no spaces; K 1..=1000, DAYS 1..=36500, as shared/src/orphans.rs OrphanPolicy::from_str);
- * absent means keep. Returned in the canonical form `keep-last=K,older-than=DAYS`. Anything else
- * (`delete`, `keep-last=0,older-than=30`, `keep-last=3`, "") stops the synth: a policy that deletes
- * snapshots must be exactly what was meant.
- */
-export function parseOrphans(name: string, value: unknown): string {
-  if (value === undefined) return ORPHANS.fallback;
-  const [kMin, kMax] = ORPHANS.keepLast;
-  const [dMin, dMax] = ORPHANS.olderThan;
-  const refuse = (why: string): never => {
-    throw new Error(
-      `context setting ${name} must be keep (the default) or keep-last=K,older-than=DAYS with K from ${kMin} to ${kMax} ` +
-        `and DAYS from ${dMin} to ${dMax} (e.g. keep-last=3,older-than=90), got ${JSON.stringify(value)}${why}`,
-    );
-  };
-  if (value === 'keep') return 'keep';
-  if (typeof value !== 'string') return refuse('');
-  const m = /^keep-last=([0-9]+),older-than=([0-9]+)$/.exec(value) ?? /^older-than=([0-9]+),keep-last=([0-9]+)$/.exec(value);
-  if (!m) return refuse('');
-  const [keep, days] = value.startsWith('keep-last=') ? [Number(m[1]), Number(m[2])] : [Number(m[2]), Number(m[1])];
-  if (keep < kMin || keep > kMax) refuse(` (keep-last=${keep} is outside ${kMin}..${kMax}: the newest snapshot of a former volume is always kept)`);
-  if (days < dMin || days > dMax) refuse(` (older-than=${days} is outside ${dMin}..${dMax})`);
-  return `keep-last=${keep},older-than=${days}`;
-}
-
-/**
- * A boolean context setting: exactly `true` / `false` (booleans from cdk.json, or the strings "true" /
- * "false" from `-c key=value`); absent means `fallback`. Anything else (`True`, `1`, `yes`, "") stops
- * the synth: a typo must not silently turn dry-run off.
- */
-export function parseBooleanSetting(name: string, value: unknown, fallback = false): boolean {
-  if (value === undefined) return fallback;
-  if (value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  throw new Error(`context setting ${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
 /** The ARN patterns of this deployment's schedule rules: one per class, the class pinned after the prefix. */
@@ -337,9 +398,9 @@ export function rulePrefix(s: EbsGensSettings): string {
 }
 
 /**
- * The deployment's EventBridge Scheduler schedule group: shared/src/config.rs's default for
+ * The deployment's EventBridge Scheduler schedule group: shared/src/config's default for
  * EBS_GENS_SCHEDULE_GROUP. At most 41 characters (the deployment is at most 32) of [A-Za-z0-9._-],
- * within Scheduler's 1-64 of [0-9a-zA-Z-_.]. IAM scopes ensure-rules to schedule/<group>/*: the `/`
+ * within Scheduler's 1-64 of [0-9a-zA-Z-_.]. IAM scopes ensure-schedules to schedule/<group>/*: the `/`
  * after the name pins the group, so "prod" cannot reach "prod-eu"'s schedules.
  */
 export function scheduleGroupName(s: EbsGensSettings): string {
@@ -359,30 +420,39 @@ export function configParameterName(deployment: string): string {
   return CONTRACT.config_parameter.name.replaceAll('{deployment}', deployment);
 }
 
-/** The functions' environment (read by shared/src/config.rs). */
+/**
+ * A class's tag key and cron reach the environment only when given: the functions take each class's
+ * default from the same table, and an environment without them is what every deployment has run
+ * with so far (an unchanged template, a smaller published configuration).
+ */
+const writtenWhenGiven = (key: SettingKey) => key.includes('.');
+
+/**
+ * The functions' environment (read by shared/src/config): every operator setting the functions read,
+ * as given or with its default (adoption's following the backend), so the template and the published
+ * configuration say what runs; and the two names the stack derives from the deployment. The roles'
+ * and the queue's ARNs are added where they are created (Backend).
+ */
 export function functionEnvironment(s: EbsGensSettings): Record<string, string> {
-  const env: Record<string, string> = {
-    EBS_GENS_DEPLOYMENT: s.deployment,
-    EBS_GENS_RULE_PREFIX: rulePrefix(s),
-    EBS_GENS_TIME_ZONE: s.timeZone ?? 'UTC',
-    // Always set, so the template (and the published configuration) says which mode runs.
-    EBS_GENS_ADOPTION: s.adoption ?? defaultAdoption(s.backend ?? DEFAULT_BACKEND),
-    EBS_GENS_DRY_RUN: String(s.dryRun ?? false),
-    // Read (and validated) by every function's Settings; ensure-rules acts on them.
-    EBS_GENS_BACKEND: s.backend ?? DEFAULT_BACKEND,
-    EBS_GENS_SCHEDULE_GROUP: scheduleGroupName(s),
-    EBS_GENS_FLEXIBLE_WINDOW_MINUTES: String(s.flexibleWindowMinutes ?? DEFAULT_FLEXIBLE_WINDOW_MINUTES),
-    // Read by every function's Settings; prune-volumes acts on them (staleness, the fuse, the orphan
-    // scan). Always set, with Rust's defaults, like the settings above: the template says what runs.
-    [STALE_FACTOR.env]: String(s.staleFactor ?? STALE_FACTOR.fallback),
-    ...Object.fromEntries(WHOLE_NUMBER_SETTING_NAMES.map((n) => [WHOLE_NUMBER_SETTINGS[n].env, String(s[n] ?? WHOLE_NUMBER_SETTINGS[n].fallback)])),
-    [ORPHANS.env]: s.orphans === undefined ? ORPHANS.fallback : parseOrphans('orphans', s.orphans),
-  };
-  for (const c of CLASSES) {
-    const key = s.tagKeys?.[c];
-    if (key) env[`EBS_GENS_TAG_KEY_${c.toUpperCase()}`] = key;
-    const cron = s.crons?.[c];
-    if (cron) env[`EBS_GENS_CRON_${c.toUpperCase()}`] = cron;
+  const derived: Record<string, string> = { EBS_GENS_RULE_PREFIX: rulePrefix(s), EBS_GENS_SCHEDULE_GROUP: scheduleGroupName(s) };
+  const env: Record<string, string> = {};
+  for (const row of CONTRACT.settings) {
+    if (row.env === null) continue;
+    if (row.set_by === 'stack') {
+      const value = derived[row.env];
+      if (value === undefined) continue;
+      // Checked like any value: the functions would refuse a prefix or group their pattern does not match.
+      if (!patternOf(row).test(value)) throw new Error(`${row.env} ${JSON.stringify(value)} does not match contract.json's ${row.pattern}`);
+      env[row.env] = value;
+      continue;
+    }
+    const key = row.context as SettingKey;
+    if (writtenWhenGiven(key) && givenSetting(s, key) === undefined) continue;
+    const text = settingText(s, key);
+    if (text !== undefined) env[row.env] = text;
+  }
+  for (const name of Object.keys(derived)) {
+    if (!(name in env)) throw new Error(`contract.json settings has no stack row for ${name}, which the stack sets`);
   }
   return env;
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
+import { settingRow } from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
 function synth(context: Record<string, unknown> = {}) {
@@ -70,10 +71,22 @@ test('reserved concurrency is opt-in: none by default; -c reservedConcurrency=N 
 });
 
 test('a bad reservedConcurrency stops the synth, naming the setting, the range and the value', () => {
+  // The range from contract.json's settings table (the same Rust documents).
+  const { min, max } = settingRow('reservedConcurrency');
+  assert.deepEqual([min, max], [1, 1000]);
+  const form = new RegExp(
+    `^context setting reservedConcurrency must be a whole number from ${min} to ${max} \\(reserved concurrency for each function; ` +
+      'default none; Lambda refuses a reservation that leaves the account fewer than 100 unreserved\\), got ',
+  );
   for (const bad of ['0', '1001', 'abc', '1.5', '', ' 5', '+5', '-1', 0, 1001, 2.5, -1, null, true]) {
-    assert.throws(() => buildApp({ deployment: 'prod', reservedConcurrency: bad }, true), (e: Error) =>
-      /^context setting reservedConcurrency must be a whole number from 1 to 1000 \(concurrent executions reserved for each function; default none: Lambda refuses a reservation that leaves the account fewer than 100 unreserved\), got /.test(e.message)
-        && e.message.endsWith(`got ${JSON.stringify(bad)}`), `reservedConcurrency=${JSON.stringify(bad)}`);
+    assert.throws(
+      () => buildApp({ deployment: 'prod', reservedConcurrency: bad }, true),
+      (e: Error) => form.test(e.message) && e.message.endsWith(`got ${JSON.stringify(bad)}`),
+      `reservedConcurrency=${JSON.stringify(bad)}`,
+    );
   }
-  assert.throws(() => new EbsGensStack(new App(), 'S', { settings: { deployment: 'prod', reservedConcurrency: 0 } }), /context setting reservedConcurrency must be/);
+  assert.throws(
+    () => new EbsGensStack(new App(), 'S', { settings: { deployment: 'prod', reservedConcurrency: 0 } }),
+    /context setting reservedConcurrency must be/,
+  );
 });

@@ -20,7 +20,13 @@ function synth(context: Record<string, unknown> = {}) {
 }
 
 const scheduler = synth();
-const rules = synth({ backend: 'rules', timeZone: 'Asia/Tokyo', 'tagKey.daily': 'Backup_Daily', 'cron.daily': 'cron(0 18 * * ? *)', orphans: 'keep-last=3,older-than=90' });
+const rules = synth({
+  backend: 'rules',
+  timeZone: 'Asia/Tokyo',
+  'tagKey.daily': 'Backup_Daily',
+  'cron.daily': 'cron(0 18 * * ? *)',
+  orphans: 'keep-last=3,older-than=90',
+});
 
 const resources = (t: Template, type: string): [string, any][] => Object.entries(t.findResources(type));
 /** The one parameter: its logical id and properties. */
@@ -60,7 +66,9 @@ const functionsEnvironment = (t: Template): Record<string, unknown> => {
   return all;
 };
 const logicalId = (t: Template, type: string, prefix: string): string => {
-  const ids = resources(t, type).map(([id]) => id).filter((id) => id.startsWith(prefix));
+  const ids = resources(t, type)
+    .map(([id]) => id)
+    .filter((id) => id.startsWith(prefix));
   assert.equal(ids.length, 1, `${prefix}: ${ids.join(', ')}`);
   return ids[0];
 };
@@ -76,7 +84,7 @@ test('one String parameter /ebs-gens/<deployment>/config, Standard tier, and its
   }
 });
 
-test('its value: schema 1, the deployment, region and account, and both state machines\' ARNs', () => {
+test("its value: schema 1, the deployment, region and account, and both state machines' ARNs", () => {
   for (const t of [scheduler, rules]) {
     const c = configOf(t);
     assert.deepEqual(Object.keys(c), ['schema', 'deployment', 'region', 'account_id', 'environment', 'state_machines']);
@@ -97,7 +105,7 @@ test('its environment is every EBS_GENS_* variable the functions are given, exac
     const env = configOf(t).environment;
     assert.deepEqual(env, functionsEnvironment(t));
     for (const k of Object.keys(env)) assert.match(k, /^EBS_GENS_[A-Z_]+$/);
-    // ensure-rules' roles and queue are in it too: an in-process sweep on the emulator reconciles with them.
+    // ensure-schedules' roles and queue are in it too: an in-process sweep on the emulator reconciles with them.
     assert.deepEqual(env.EBS_GENS_SCHEDULER_ROLE_ARN, { 'Fn::GetAtt': [logicalId(t, 'AWS::IAM::Role', 'SchedulerRole'), 'Arn'] });
     assert.deepEqual(env.EBS_GENS_SCHEDULE_DLQ_ARN, { 'Fn::GetAtt': [logicalId(t, 'AWS::SQS::Queue', 'ScheduleDeadLetterQueue'), 'Arn'] });
     assert.deepEqual(env.EBS_GENS_ACCOUNT_ID, { Ref: 'AWS::AccountId' });
@@ -113,7 +121,7 @@ test('its environment is every EBS_GENS_* variable the functions are given, exac
   );
 });
 
-test('no function may read it (or any parameter): the CLI alone reads it, with the operator\'s credentials', () => {
+test("no function may read it (or any parameter): the CLI alone reads it, with the operator's credentials", () => {
   for (const t of [scheduler, rules]) {
     const statements = resources(t, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
     for (const s of statements) for (const a of [].concat(s.Action)) assert.doesNotMatch(a as string, /^ssm:/i);
@@ -123,23 +131,47 @@ test('no function may read it (or any parameter): the CLI alone reads it, with t
 test('it fits a Standard parameter (4 KB) with every token at its longest; a configuration that could not stops the synth', () => {
   // The largest settings a deployment can give: a 32-character name, 128-character tag keys, long crons.
   const long = (c: string) => `${c}_${'G'.repeat(126)}`;
-  const app = buildApp({
-    deployment: 'a'.repeat(32), backend: 'rules', timeZone: 'America/Argentina/ComodRivadavia', orphans: 'keep-last=1000,older-than=36500',
-    'tagKey.hourly': long('H'), 'tagKey.daily': long('D'), 'tagKey.weekly': long('W'), 'tagKey.monthly': long('M'),
-    'cron.hourly': 'cron(0,5,10,15,20,25,30,35,40,45,50,55 * * * ? *)', 'cron.daily': 'cron(0 0,2,4,6,8,10,12,14,16,18,20,22 ? * MON-FRI *)',
-    'cron.weekly': 'cron(0 18 ? * SUN,MON,TUE,WED,THU,FRI,SAT *)', 'cron.monthly': 'cron(0 18 1,8,15,22 JAN,FEB,MAR,APR,MAY,JUN,JUL,AUG,SEP,OCT,NOV,DEC ? *)',
-  }, true);
+  const app = buildApp(
+    {
+      deployment: 'a'.repeat(32),
+      backend: 'rules',
+      timeZone: 'America/Argentina/ComodRivadavia',
+      orphans: 'keep-last=1000,older-than=36500',
+      'tagKey.hourly': long('H'),
+      'tagKey.daily': long('D'),
+      'tagKey.weekly': long('W'),
+      'tagKey.monthly': long('M'),
+      'cron.hourly': 'cron(0,5,10,15,20,25,30,35,40,45,50,55 * * * ? *)',
+      'cron.daily': 'cron(0 0,2,4,6,8,10,12,14,16,18,20,22 ? * MON-FRI *)',
+      'cron.weekly': 'cron(0 18 ? * SUN,MON,TUE,WED,THU,FRI,SAT *)',
+      'cron.monthly': 'cron(0 18 1,8,15,22 JAN,FEB,MAR,APR,MAY,JUN,JUL,AUG,SEP,OCT,NOV,DEC ? *)',
+    },
+    true,
+  );
   assert.doesNotThrow(() => app.synth());
   // Counted directly: each token at its longest (150 characters).
-  const bytes = checkConfigSize(deploymentConfig('prod', { EBS_GENS_ACCOUNT_ID: Aws.ACCOUNT_ID }, { sweep: Aws.REGION, snapshot_completed: 'x' }));
-  const literal = JSON.stringify({ schema: 1, deployment: 'prod', region: '', account_id: '', environment: { EBS_GENS_ACCOUNT_ID: '' }, state_machines: { sweep: '', snapshot_completed: 'x' } });
+  const bytes = checkConfigSize(
+    deploymentConfig('prod', { EBS_GENS_ACCOUNT_ID: Aws.ACCOUNT_ID }, { sweep: Aws.REGION, snapshot_completed: 'x' }),
+  );
+  const literal = JSON.stringify({
+    schema: 1,
+    deployment: 'prod',
+    region: '',
+    account_id: '',
+    environment: { EBS_GENS_ACCOUNT_ID: '' },
+    state_machines: { sweep: '', snapshot_completed: 'x' },
+  });
   assert.equal(bytes, literal.length + 4 * 150);
   const huge = deploymentConfig('prod', { EBS_GENS_TAG_KEY_DAILY: 'x'.repeat(MAX_CONFIG_BYTES) }, { sweep: 'a', snapshot_completed: 'b' });
-  assert.throws(() => checkConfigSize(huge), /^Error: the published configuration \/ebs-gens\/prod\/config could be \d+ bytes, over the 4096 a Standard SSM parameter holds/);
+  assert.throws(
+    () => checkConfigSize(huge),
+    /^Error: the published configuration \/ebs-gens\/prod\/config could be \d+ bytes, over the 4096 a Standard SSM parameter holds/,
+  );
 });
 
-test('the local stack publishes the same shape under the same name (statemachine/runner/stack.mjs), for the CLI on the emulator', async () => {
-  const local = await import(pathToFileURL(resolve(__dirname, '../../statemachine/runner/stack.mjs')).href);
+test('the local stack publishes the same shape under the same name (local/stack.mjs), for the CLI on the emulator', async () => {
+  const path = resolve(__dirname, '../../local/stack.mjs');
+  const local = await import(pathToFileURL(path).href);
   assert.equal(local.configParameterName('demo'), configParameterName('demo'));
   const vars = local.lambdaEnv('http://127.0.0.1:1', { EBS_GENS_BACKEND: 'rules' });
   const c = local.deploymentConfig(vars);

@@ -10,6 +10,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
 import { CONTRACT, CONTRACT_PATH, loadContract, metricName } from '../lib/contract';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
+import { constructId, contractEntry, contractFunctions } from '../lib/functions';
 
 const contract = JSON.parse(readFileSync(resolve(__dirname, '../../contract.json'), 'utf8'));
 
@@ -21,7 +22,8 @@ function synth(context: Record<string, unknown> = {}) {
 }
 
 const template = synth({ alarmEmail: 'ops@example.com' });
-const resources = (type: string): [string, any][] => Object.entries(template.findResources(type)).map(([id, r]) => [id, (r as any).Properties]);
+const resources = (type: string): [string, any][] =>
+  Object.entries(template.findResources(type)).map(([id, r]) => [id, (r as any).Properties]);
 const statements = (): any[] => resources('AWS::IAM::Policy').flatMap(([, p]) => p.PolicyDocument.Statement);
 const machines = () => resources('AWS::StepFunctions::StateMachine');
 const aslText = (file: string) => readFileSync(resolve(__dirname, '../../statemachine', file), 'utf8');
@@ -39,7 +41,7 @@ test('the CDK app reads the contract at the top of the repository', () => {
   assert.deepEqual(CONTRACT, contract);
 });
 
-test('one Lambda per contract function, with the contract\'s timeout and memory', () => {
+test("one Lambda per contract function, with the contract's timeout and memory", () => {
   const lambdas = resources('AWS::Lambda::Function');
   assert.deepEqual(lambdas.map(([, p]) => functionNameOf(p)).sort(), contract.functions.map((f: any) => f.name).sort());
   for (const [id, p] of lambdas) {
@@ -55,12 +57,17 @@ test(`every alarm in the ${contract.metrics.namespace} namespace is on a metric 
   const functions = contract.functions.map((f: any) => f.name);
   for (const [id, a] of emf) {
     assert.ok(contract.metrics.names.includes(a.MetricName), `${id}: ${a.MetricName} is not in contract.metrics.names`);
-    assert.deepEqual(a.Dimensions.map((d: any) => d.Name), contract.metrics.dimensions, `${id} dimensions`);
+    assert.deepEqual(
+      a.Dimensions.map((d: any) => d.Name),
+      contract.metrics.dimensions,
+      `${id} dimensions`,
+    );
     assert.ok(functions.includes(a.Dimensions.find((d: any) => d.Name === 'Function').Value), `${id}: unknown Function dimension`);
   }
   // No alarm reads a custom namespace other than the contract's (AWS/* are CloudWatch's own).
   for (const [id, a] of resources('AWS::CloudWatch::Alarm')) {
-    if (a.Namespace) assert.ok(a.Namespace === contract.metrics.namespace || a.Namespace.startsWith('AWS/'), `${id}: namespace ${a.Namespace}`);
+    if (a.Namespace)
+      assert.ok(a.Namespace === contract.metrics.namespace || a.Namespace.startsWith('AWS/'), `${id}: namespace ${a.Namespace}`);
   }
 });
 
@@ -69,7 +76,9 @@ test(`every ${contract.metrics.namespace} metric on the dashboard is one the fun
   assert.equal(boards.length, 1);
   const body = boards[0][1].DashboardBody;
   const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : '<token>')).join('');
-  const series: any[][] = JSON.parse(text).widgets.filter((w: any) => w.type === 'metric').flatMap((w: any) => w.properties.metrics);
+  const series: any[][] = JSON.parse(text)
+    .widgets.filter((w: any) => w.type === 'metric')
+    .flatMap((w: any) => w.properties.metrics);
   const emf = series.filter((m) => m[0] === contract.metrics.namespace);
   assert.ok(emf.length > 0, 'no EMF metric on the dashboard');
   const functions = contract.functions.map((f: any) => f.name);
@@ -83,14 +92,25 @@ test(`every ${contract.metrics.namespace} metric on the dashboard is one the fun
   for (const m of series) assert.ok(m[0] === contract.metrics.namespace || m[0].startsWith('AWS/'), `namespace ${m[0]}`);
   // The health metrics the functions publish since the fleet-health change, all on the dashboard.
   const shown = new Set(emf.map((m) => m[1]));
-  for (const name of ['VolumesStale', 'DeletionsHeld', 'SnapshotsOrphaned', 'SnapshotsDeleted', 'SnapshotsAdopted', 'SnapshotsFailed', 'VolumesMisconfigured', 'VolumesDoubtful']) {
+  for (const name of [
+    'VolumesStale',
+    'DeletionsHeld',
+    'SnapshotsOrphaned',
+    'SnapshotsDeleted',
+    'SnapshotsAdopted',
+    'SnapshotsFailed',
+    'VolumesMisconfigured',
+    'VolumesDoubtful',
+  ]) {
     assert.ok(contract.metrics.names.includes(name), `${name} is not in contract.metrics.names`);
     assert.ok(shown.has(name), `${name} is not on the dashboard`);
   }
 });
 
 test('what waits for an operator is alarmed: stale volumes and held deletions (orphans, kept by default, are not)', () => {
-  const emf = resources('AWS::CloudWatch::Alarm').filter(([, a]) => a.Namespace === contract.metrics.namespace).map(([, a]) => a.MetricName);
+  const emf = resources('AWS::CloudWatch::Alarm')
+    .filter(([, a]) => a.Namespace === contract.metrics.namespace)
+    .map(([, a]) => a.MetricName);
   for (const name of ['VolumesStale', 'DeletionsHeld']) {
     assert.ok(contract.metrics.names.includes(name), `${name} is not in contract.metrics.names`);
     assert.equal(emf.filter((m) => m === name).length, 1, `${name} alarmed once`);
@@ -107,7 +127,10 @@ test('every alarm treats missing data as not breaching: outside metrics.always_e
   const always: string[] = contract.metrics.always_emitted ?? ['VolumesManaged'];
   for (const name of always) assert.ok(contract.metrics.names.includes(name), `${name} is not in contract.metrics.names`);
   const rules = synth({ backend: 'rules' });
-  for (const [name, t] of [['scheduler, alarmEmail', template], ['rules, no alarmEmail', rules]] as const) {
+  for (const [name, t] of [
+    ['scheduler, alarmEmail', template],
+    ['rules, no alarmEmail', rules],
+  ] as const) {
     const all = Object.entries(t.findResources('AWS::CloudWatch::Alarm')).map(([id, r]) => [id, (r as any).Properties] as const);
     assert.equal(all.length, 12, name);
     for (const [id, a] of all) {
@@ -131,8 +154,12 @@ test('an alarm on a metric the functions do not emit stops the synth', () => {
   assert.throws(() => metricName('SnapshotsDeletd'), /SnapshotsDeletd is not emitted/);
 });
 
-test('each state machine substitutes exactly its contract placeholders, each with its function\'s ARN', () => {
-  const lambdaIdOf = (name: string) => resources('AWS::Lambda::Function').find(([, p]) => functionNameOf(p) === name)![0];
+test("each state machine substitutes exactly its contract placeholders, each with its function's ARN", () => {
+  const lambdaIdOf = (name: string) => {
+    const found = resources('AWS::Lambda::Function').find(([, p]) => functionNameOf(p) === name);
+    assert.ok(found, `no Lambda named ${name}`);
+    return found[0];
+  };
   assert.equal(machines().length, contract.state_machines.length);
   for (const entry of contract.state_machines) {
     const asl = aslText(entry.file);
@@ -148,7 +175,7 @@ test('each state machine substitutes exactly its contract placeholders, each wit
   }
 });
 
-test('every Lambda Task state waits the contract\'s task timeout for its function', () => {
+test("every Lambda Task state waits the contract's task timeout for its function", () => {
   for (const entry of contract.state_machines) {
     const definition = JSON.parse(aslText(entry.file));
     const tasks: [string, any][] = [];
@@ -164,16 +191,17 @@ test('every Lambda Task state waits the contract\'s task timeout for its functio
     const lambdaTasks = tasks.filter(([, st]) => /\$\{[A-Za-z0-9_]+\}/.test(JSON.stringify(st.Parameters ?? st.Arguments ?? {})));
     assert.ok(lambdaTasks.length > 0, entry.file);
     for (const [name, st] of lambdaTasks) {
-      const placeholder = /\$\{([A-Za-z0-9_]+)\}/.exec(JSON.stringify(st.Parameters ?? st.Arguments))![1];
+      const placeholder = /\$\{([A-Za-z0-9_]+)\}/.exec(JSON.stringify(st.Parameters ?? st.Arguments))?.[1];
       const fn = contract.functions.find((f: any) => f.placeholder === placeholder);
       // The event path (Express, 5 minutes) has its own budget: the prune's deadline comes from its
       // input, and tag-snapshot's own timeout bounds its Task (contract event_path).
       const margin = fn.task_timeout_seconds - fn.timeout_seconds;
-      const expected = entry.file !== 'snapshot-completed.asl.json'
-        ? fn.task_timeout_seconds
-        : fn.name === 'prune-volumes'
-          ? contract.event_path.prune_deadline_seconds + margin
-          : fn.timeout_seconds + contract.event_path.task_margin_seconds;
+      const expected =
+        entry.file !== 'snapshot-completed.asl.json'
+          ? fn.task_timeout_seconds
+          : fn.name === 'prune-volumes'
+            ? contract.event_path.prune_deadline_seconds + margin
+            : fn.timeout_seconds + contract.event_path.task_margin_seconds;
       assert.equal(st.TimeoutSeconds, expected, `${entry.file} ${name} (${fn.name})`);
     }
   }
@@ -191,12 +219,14 @@ test('the state machines may invoke exactly the functions whose placeholders the
       .map((r: any) => r['Fn::GetAtt']?.[0])
       .filter(Boolean);
     const expected = entry.placeholders.map((p: string) => contract.functions.find((f: any) => f.placeholder === p).name);
-    const names = [...new Set(invoked)].map((lid) => functionNameOf((template.findResources('AWS::Lambda::Function')[lid as string] as any).Properties));
+    const names = [...new Set(invoked)].map((lid) =>
+      functionNameOf((template.findResources('AWS::Lambda::Function')[lid as string] as any).Properties),
+    );
     assert.deepEqual(names.sort(), [...expected].sort(), id);
   }
 });
 
-test('IAM conditions use the contract\'s tag keys', () => {
+test("IAM conditions use the contract's tag keys", () => {
   const t = contract.tags;
   const tagKeys = statements().filter((s) => s.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']);
   // The Lambda roles (tag-snapshot, prune-volumes: two each) and the Scheduler role (TagSpecifications).
@@ -217,14 +247,17 @@ test('IAM conditions use the contract\'s tag keys', () => {
   }
 });
 
-test('rule names, permissions and the functions\' EBS_GENS_RULE_PREFIX follow the contract\'s rule_prefix', () => {
+test("rule names, permissions and the functions' EBS_GENS_RULE_PREFIX follow the contract's rule_prefix", () => {
   const prefix = contract.rule_prefix.replace('{deployment}', 'prod');
   for (const [, p] of resources('AWS::Lambda::Function')) assert.equal(p.Environment.Variables.EBS_GENS_RULE_PREFIX, prefix);
   // The rule-management statement (DeleteRule in both backends; PutRule only in the rules backend).
   const rules = statements().filter((s) => ([] as any[]).concat(s.Action).includes('events:DeleteRule'));
   assert.equal(rules.length, 1);
   const patterns = ([] as any[]).concat(rules[0].Resource).map((r: any) => r['Fn::Join'][1].at(-1));
-  assert.deepEqual(patterns, contract.classes.map((c: string) => `:rule/${prefix}${c}-*`));
+  assert.deepEqual(
+    patterns,
+    contract.classes.map((c: string) => `:rule/${prefix}${c}-*`),
+  );
 });
 
 test('a contract that is missing or malformed stops the synth with a clear message', () => {
@@ -250,4 +283,64 @@ test('a contract that is missing or malformed stops the synth with a clear messa
   orphan.state_machines[0].placeholders.push('NoSuchFunctionArn');
   writeFileSync(join(dir, 'orphan.json'), JSON.stringify(orphan));
   assert.throws(() => loadContract(join(dir, 'orphan.json')), /NoSuchFunctionArn names no function/);
+  // The settings table and the time zones: every field the CDK app validates settings with.
+  const malformed: [string, (c: any) => void, RegExp][] = [
+    ['no-settings', (c) => delete c.settings, /settings must be a non-empty list/],
+    ['bad-type', (c) => (c.settings[0].type = 'colour'), /settings\[0\]\.type must be one of integer, number, /],
+    ['no-range', (c) => delete c.settings.find((r: any) => r.type === 'integer').max, /settings\[\d+\]: min and max must be integers/],
+    ['no-values', (c) => (c.settings.find((r: any) => r.type === 'enum').values = []), /settings\[\d+\]\.values must be a non-empty list/],
+    [
+      'bad-pattern',
+      (c) => (c.settings.find((r: any) => r.type === 'text').pattern = '^[a-$'),
+      /settings\[\d+\]\.pattern "\^\[a-\$" is not a regular expression/,
+    ],
+    ['twice', (c) => c.settings.push({ ...c.settings[1] }), /settings\[\d+\]: EBS_GENS_BACKEND is in the settings twice/],
+    ['no-zones', (c) => delete c.time_zones, /time_zones must be a non-empty list of strings/],
+  ];
+  for (const [name, spoil, error] of malformed) {
+    const c = structuredClone(contract);
+    spoil(c);
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
+    assert.throws(() => loadContract(join(dir, `${name}.json`)), error, name);
+  }
+});
+
+test('a renamed function keeps its construct id: ensure-schedules and its former name ensure-rules both work, one place maps them', () => {
+  // contract.json lists the function under its new name or (before the rename landed) its former
+  // one; either way it is the same function, with the construct id it was first deployed under, so
+  // the function, its role and its log group keep their logical IDs (test/identity.test.ts).
+  const dir = mkdtempSync(join(tmpdir(), 'contract-'));
+  const withEnsure = (name: string, placeholder: string) => {
+    const c = structuredClone(contract);
+    const entry = c.functions.find((f: any) => f.name === 'ensure-schedules' || f.name === 'ensure-rules');
+    const old = entry.placeholder;
+    Object.assign(entry, { name, placeholder });
+    for (const sm of c.state_machines) sm.placeholders = sm.placeholders.map((p: string) => (p === old ? placeholder : p));
+    const path = join(dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify(c));
+    return loadContract(path);
+  };
+  const renamed = contractFunctions(withEnsure('ensure-schedules', 'EnsureSchedulesFunctionArn'));
+  const former = contractFunctions(withEnsure('ensure-rules', 'EnsureRulesFunctionArn'));
+  assert.deepEqual(former.names, renamed.names);
+  assert.deepEqual([...renamed.names].sort(), ['discover-volumes', 'ensure-schedules', 'prune-volumes', 'tag-snapshot']);
+  // The binary (and Function dimension) is the contract's name; the construct id is the historical one.
+  assert.equal(renamed.entries['ensure-schedules'].name, 'ensure-schedules');
+  assert.equal(former.entries['ensure-schedules'].name, 'ensure-rules');
+  assert.equal(constructId('ensure-schedules'), 'ensure-rules');
+  for (const n of ['discover-volumes', 'tag-snapshot', 'prune-volumes'] as const) assert.equal(constructId(n), n);
+  // The synthesized template follows whichever the contract in the repository says.
+  const ensureLambda = resources('AWS::Lambda::Function').filter(([, p]) => functionNameOf(p) === contractEntry('ensure-schedules').name);
+  assert.equal(ensureLambda.length, 1);
+  assert.match(ensureLambda[0][0], /^Functionsensurerules[0-9A-F]{8}$/);
+  // A name the construct does not know, or one function listed under both names, stops the synth.
+  assert.throws(
+    () => contractFunctions(withEnsure('ensure-everything', 'EnsureEverythingFunctionArn')),
+    /contract\.json function ensure-everything is unknown to the CDK app \(it would get no permissions\)/,
+  );
+  const both = structuredClone(contract);
+  const ensure = both.functions.find((f: any) => f.name === 'ensure-schedules' || f.name === 'ensure-rules');
+  both.functions.push({ ...ensure, name: ensure.name === 'ensure-rules' ? 'ensure-schedules' : 'ensure-rules', placeholder: 'X' });
+  writeFileSync(join(dir, 'both.json'), JSON.stringify(both));
+  assert.throws(() => contractFunctions(loadContract(join(dir, 'both.json'))), /contract\.json lists ensure-schedules twice/);
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
-import { DEFAULT_STATE_MACHINE_LOG_LEVEL, DEFAULT_TRACING, EbsGensSettings, STATE_MACHINE_LOG_LEVELS } from '../lib/config';
+import { DEFAULT_STATE_MACHINE_LOG_LEVEL, DEFAULT_TRACING, type EbsGensSettings, STATE_MACHINE_LOG_LEVELS } from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
 const MACHINES = ['SnapshotCompleted', 'Sweep'] as const;
@@ -33,23 +33,27 @@ const synth = (context: Record<string, unknown> = {}) => {
 const machines = (t: Template): Record<(typeof MACHINES)[number], any> => {
   const all = Object.entries(t.findResources('AWS::StepFunctions::StateMachine'));
   assert.equal(all.length, MACHINES.length);
-  return Object.fromEntries(MACHINES.map((m) => {
-    const found = all.filter(([id]) => id.startsWith(m));
-    assert.equal(found.length, 1, m);
-    return [m, (found[0][1] as any).Properties];
-  })) as Record<(typeof MACHINES)[number], any>;
+  return Object.fromEntries(
+    MACHINES.map((m) => {
+      const found = all.filter(([id]) => id.startsWith(m));
+      assert.equal(found.length, 1, m);
+      return [m, (found[0][1] as any).Properties];
+    }),
+  ) as Record<(typeof MACHINES)[number], any>;
 };
 /** The SF1 / SF2 acknowledgements in a nag report: rule → the constructs it was acknowledged on. */
 const sfAcks = (nag: any): Record<string, string[]> => {
   const out: Record<string, string[]> = {};
   for (const v of nag.suppressedViolations.filter((x: any) => /^AwsSolutions-SF[12]$/.test(x.ruleName))) {
     assert.match(v.reason, v.ruleName === 'AwsSolutions-SF1' ? SF1_REASON : SF2_REASON, v.ruleName);
-    for (const c of v.violatingConstructs) (out[v.ruleName] ??= []).push(c.constructPath);
+    const constructs = out[v.ruleName] ?? [];
+    out[v.ruleName] = constructs;
+    for (const c of v.violatingConstructs) constructs.push(c.constructPath);
   }
   for (const k of Object.keys(out)) out[k].sort();
   return out;
 };
-const BOTH = ['EbsGens-prod/SnapshotCompleted/Resource', 'EbsGens-prod/Sweep/Resource'];
+const BOTH = ['EbsGens-prod/Snapshots/Orchestration/SnapshotCompleted/Resource', 'EbsGens-prod/Snapshots/Orchestration/Sweep/Resource'];
 /** X-Ray actions anywhere in the template's IAM policies. */
 const xrayActions = (t: Template): string[] =>
   Object.values(t.findResources('AWS::IAM::Policy'))
@@ -83,12 +87,17 @@ test('defaults: cdk-nag is clean; SF1 and SF2 are acknowledged on the two state 
   clean(defaults.nag);
   assert.deepEqual(sfAcks(defaults.nag), { 'AwsSolutions-SF1': BOTH, 'AwsSolutions-SF2': BOTH });
   const sf = defaults.nag.suppressedViolations.filter((v: any) => /^AwsSolutions-SF[12]$/.test(v.ruleName));
-  for (const v of sf) assert.match(v.acknowledgedAt, /^EbsGens-prod\/(SnapshotCompleted|Sweep)$/, 'acknowledged on the state machine, not the stack');
+  for (const v of sf)
+    assert.match(
+      v.acknowledgedAt,
+      /^EbsGens-prod\/Snapshots\/Orchestration\/(SnapshotCompleted|Sweep)$/,
+      'acknowledged on the state machine, not the stack',
+    );
   const sf1 = sf.find((v: any) => v.ruleName === 'AwsSolutions-SF1');
   assert.match(sf1.reason, /^cost: level ERROR with execution data by default/);
 });
 
-test('stateMachineLogLevel sets both machines\' level, execution data kept; SF1 is acknowledged only below ALL', () => {
+test("stateMachineLogLevel sets both machines' level, execution data kept; SF1 is acknowledged only below ALL", () => {
   for (const level of STATE_MACHINE_LOG_LEVELS) {
     const { template, nag } = synth({ stateMachineLogLevel: level });
     for (const [m, p] of Object.entries(machines(template))) {
@@ -134,28 +143,60 @@ test('ALL and tracing together: what was deployed before, and cdk-nag needs no S
   assert.deepEqual(sfAcks(nag), {});
 });
 
-test('only the state machines change: the functions, their environment and every other resource are the defaults\'', () => {
+test("only the state machines change: the functions, their environment and every other resource are the defaults'", () => {
   const { template } = synth({ stateMachineLogLevel: 'ALL', tracing: 'true' });
   const a = template.toJSON().Resources;
   const d = defaults.template.toJSON().Resources;
   assert.deepEqual(Object.keys(a).sort(), Object.keys(d).sort());
-  const changed = Object.keys(a).filter((id) => JSON.stringify(a[id]) !== JSON.stringify(d[id])).map((id) => a[id].Type).sort();
+  const changed = Object.keys(a)
+    .filter((id) => JSON.stringify(a[id]) !== JSON.stringify(d[id]))
+    .map((id) => a[id].Type)
+    .sort();
   // The two state machines, and the two roles' default policies (X-Ray's actions).
-  assert.deepEqual(changed, ['AWS::IAM::Policy', 'AWS::IAM::Policy', 'AWS::StepFunctions::StateMachine', 'AWS::StepFunctions::StateMachine']);
+  assert.deepEqual(changed, [
+    'AWS::IAM::Policy',
+    'AWS::IAM::Policy',
+    'AWS::StepFunctions::StateMachine',
+    'AWS::StepFunctions::StateMachine',
+  ]);
 });
 
 test('a bad value stops the synth, naming the key and the value', () => {
   const bad: Record<string, unknown[]> = {
-    stateMachineLogLevel: ['OFF', 'off', 'all', 'All', 'error', 'Error', 'fatal', 'INFO', 'DEBUG', 'NONE', '', ' ALL', 'ALL ', 'ERROR,FATAL', null, true, 0, ['ALL']],
+    stateMachineLogLevel: [
+      'OFF',
+      'off',
+      'all',
+      'All',
+      'error',
+      'Error',
+      'fatal',
+      'INFO',
+      'DEBUG',
+      'NONE',
+      '',
+      ' ALL',
+      'ALL ',
+      'ERROR,FATAL',
+      null,
+      true,
+      0,
+      ['ALL'],
+    ],
     tracing: ['True', 'TRUE', 'False', '1', '0', 'yes', 'no', 'on', 'off', '', ' true', null, 1, 0],
   };
   const form: Record<string, RegExp> = {
-    stateMachineLogLevel: /^context setting stateMachineLogLevel must be ALL, ERROR or FATAL \(default ERROR, always with execution data; OFF is not offered: .*\), got /,
-    tracing: /^context setting tracing must be true or false, got /,
+    stateMachineLogLevel:
+      /^context setting stateMachineLogLevel must be ALL, ERROR or FATAL \(.*always with execution data.*; default ERROR; OFF is not offered: .*\), got /,
+    tracing: /^context setting tracing must be true or false \(.*; default false\), got /,
   };
   for (const [key, values] of Object.entries(bad)) {
     for (const b of values) {
-      assert.throws(() => build({ [key]: b }), (e: Error) => form[key].test(e.message) && e.message.endsWith(`got ${JSON.stringify(b)}`), `${key}=${JSON.stringify(b)}`);
+      assert.throws(
+        () => build({ [key]: b }),
+        (e: Error) => form[key].test(e.message) && e.message.endsWith(`got ${JSON.stringify(b)}`),
+        `${key}=${JSON.stringify(b)}`,
+      );
     }
   }
 });

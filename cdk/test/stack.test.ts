@@ -9,6 +9,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
 import { EbsGensStack, dashboardName } from '../lib/ebs-gens-stack';
+import { contractEntry } from '../lib/functions';
 
 function synth(context: Record<string, unknown> = {}) {
   const app = buildApp({ deployment: 'prod', ...context }, true);
@@ -31,7 +32,9 @@ const actionsOf = (s: any): string[] => [].concat(s.Action);
 const allows = (s: any) => s.Effect === 'Allow';
 const alarms = (): any[] => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties);
 const logicalIdOf = (type: string, pred: (props: any) => boolean): string => {
-  const ids = Object.entries(template.findResources(type)).filter(([, r]: [string, any]) => pred(r.Properties)).map(([id]) => id);
+  const ids = Object.entries(template.findResources(type))
+    .filter(([, r]: [string, any]) => pred(r.Properties))
+    .map(([id]) => id);
   assert.equal(ids.length, 1, `${type}: ${ids.join(', ')}`);
   return ids[0];
 };
@@ -42,13 +45,19 @@ test('four arm64 provided.al2023 functions with JSON logs and retention', () => 
     Runtime: 'provided.al2023',
     Architectures: ['arm64'],
     LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
-    Environment: { Variables: Match.objectLike({ EBS_GENS_DEPLOYMENT: 'prod', EBS_GENS_TIME_ZONE: 'Asia/Tokyo', EBS_GENS_DRY_RUN: 'false' }) },
+    Environment: {
+      Variables: Match.objectLike({ EBS_GENS_DEPLOYMENT: 'prod', EBS_GENS_TIME_ZONE: 'Asia/Tokyo', EBS_GENS_DRY_RUN: 'false' }),
+    },
   });
   template.hasResourceProperties('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ EBS_GENS_CRON_DAILY: 'cron(0 18 * * ? *)', EBS_GENS_SCHEDULER_ROLE_ARN: Match.anyValue() }) },
+    Environment: {
+      Variables: Match.objectLike({ EBS_GENS_CRON_DAILY: 'cron(0 18 * * ? *)', EBS_GENS_SCHEDULER_ROLE_ARN: Match.anyValue() }),
+    },
   });
   rules.template.hasResourceProperties('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ EBS_GENS_CRON_DAILY: 'cron(0 18 * * ? *)', EBS_GENS_SNAPSHOT_ROLE_ARN: Match.anyValue() }) },
+    Environment: {
+      Variables: Match.objectLike({ EBS_GENS_CRON_DAILY: 'cron(0 18 * * ? *)', EBS_GENS_SNAPSHOT_ROLE_ARN: Match.anyValue() }),
+    },
   });
   template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
 });
@@ -67,7 +76,13 @@ test('CreateTags only on snapshots, only our keys, never relabelling another dep
   assert.equal(tags.length, 4, 'two statements each for tag-snapshot and prune-volumes');
   for (const s of tags) {
     // ebs-gens:policy too: every snapshot we create or adopt records the policy it was made under.
-    assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:policy', 'ebs-gens:volume']);
+    assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [
+      'Name',
+      'ebs-gens:class',
+      'ebs-gens:managed-by',
+      'ebs-gens:policy',
+      'ebs-gens:volume',
+    ]);
     assert.equal(s.Condition.Null['aws:TagKeys'], 'false');
     assert.deepEqual(s.Condition.StringEqualsIfExists, { 'aws:RequestTag/ebs-gens:managed-by': 'prod' });
     assert.match(JSON.stringify(s.Resource), /snapshot\/\*/);
@@ -92,7 +107,9 @@ test('rules backend: EventBridge permissions only on our rule prefix; PassRole o
   const ours = rulesStatements().filter((s) => actionsOf(s).some((a) => /^events:(Put|Remove|Delete)/.test(a)));
   assert.equal(ours.length, 2, 'rule management, and PutTargets with its target condition');
   for (const s of ours) assert.match(JSON.stringify(s.Resource), /rule\/ebs-gens-prod-(hourly|daily|weekly|monthly)-\*/);
-  const pass = rulesStatements().filter((s) => actionsOf(s).includes('iam:PassRole') && JSON.stringify(s.Resource).includes('SnapshotRole'));
+  const pass = rulesStatements().filter(
+    (s) => actionsOf(s).includes('iam:PassRole') && JSON.stringify(s.Resource).includes('SnapshotRole'),
+  );
   assert.equal(pass.length, 1);
   assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } });
   assert.match(JSON.stringify(pass[0].Resource), /SnapshotRole/);
@@ -101,11 +118,14 @@ test('rules backend: EventBridge permissions only on our rule prefix; PassRole o
 test('rules backend: the snapshot role trusts EventBridge and may only CreateSnapshot', () => {
   const template = rules.template;
   const snapshotRole = template.findResources('AWS::IAM::Role', {
-    Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'events.amazonaws.com' } })] }) },
+    Properties: {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'events.amazonaws.com' } })] }),
+    },
   });
   assert.ok(Object.keys(snapshotRole).some((id) => id.startsWith('SnapshotRole')));
   const snapshotPolicies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) =>
-    JSON.stringify(p.Properties.Roles).includes('SnapshotRole'));
+    JSON.stringify(p.Properties.Roles).includes('SnapshotRole'),
+  );
   assert.equal(snapshotPolicies.length, 1);
   const acts = (snapshotPolicies[0] as any).Properties.PolicyDocument.Statement.flatMap(actionsOf);
   assert.deepEqual(acts, ['ec2:CreateSnapshot']);
@@ -129,26 +149,39 @@ test('EBS createSnapshot completions (succeeded and failed) start snapshot-compl
 
 test('state machine definitions come from statemachine/ with the functions substituted', () => {
   template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-    DefinitionString: Match.serializedJson(Match.objectLike({
-      StartAt: 'TagSnapshot',
-      States: Match.objectLike({
-        TagSnapshot: Match.objectLike({ Resource: 'arn:aws:states:::lambda:invoke', Retry: Match.arrayWith([Match.objectLike({ ErrorEquals: Match.arrayWith(['Transient']) })]) }),
-        SnapshotFailed: Match.objectLike({ Type: 'Fail', Error: 'SnapshotFailed' }),
+    DefinitionString: Match.serializedJson(
+      Match.objectLike({
+        StartAt: 'TagSnapshot',
+        States: Match.objectLike({
+          TagSnapshot: Match.objectLike({
+            Resource: 'arn:aws:states:::lambda:invoke',
+            Retry: Match.arrayWith([Match.objectLike({ ErrorEquals: Match.arrayWith(['Transient']) })]),
+          }),
+          SnapshotFailed: Match.objectLike({ Type: 'Fail', Error: 'SnapshotFailed' }),
+        }),
       }),
-    })),
+    ),
     DefinitionSubstitutions: Match.objectLike({ TagSnapshotFunctionArn: Match.anyValue(), PruneVolumesFunctionArn: Match.anyValue() }),
     TracingConfiguration: { Enabled: false },
     LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: true }),
   });
   template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-    DefinitionString: Match.serializedJson(Match.objectLike({ StartAt: 'Init', States: Match.objectLike({ PruneBatches: Match.objectLike({ Type: 'Map', MaxConcurrency: 2 }) }) })),
+    DefinitionString: Match.serializedJson(
+      Match.objectLike({
+        StartAt: 'Init',
+        States: Match.objectLike({ PruneBatches: Match.objectLike({ Type: 'Map', MaxConcurrency: 2 }) }),
+      }),
+    ),
   });
 });
 
 test('alarms on what finally failed, not on failures a Step Functions retry can still make good', () => {
   // A delete that fails is tried again inside the prune: only what still fails counts, and it fails
   // the execution — the alarm is the failed execution, not the metric.
-  assert.deepEqual(alarms().filter((a) => a.MetricName === 'DeleteFailed' || JSON.stringify(a.Metrics ?? '').includes('DeleteFailed')), []);
+  assert.deepEqual(
+    alarms().filter((a) => a.MetricName === 'DeleteFailed' || JSON.stringify(a.Metrics ?? '').includes('DeleteFailed')),
+    [],
+  );
   // What the retries could not fix: failed executions, per state machine, both state machines.
   const executions = alarms().filter((a) => a.Namespace === 'AWS/States' && a.MetricName === 'ExecutionsFailed');
   assert.deepEqual(
@@ -172,9 +205,16 @@ test('alarms on permanent refusals: the EMF metrics, per deployment and function
     ['VolumesContested', 'prune-volumes'],
   ]) {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'ebs-gens', MetricName: metricName, Statistic: 'Sum', Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'Deployment', Value: 'prod' }, { Name: 'Function', Value: fn }],
+      Namespace: 'ebs-gens',
+      MetricName: metricName,
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      Dimensions: [
+        { Name: 'Deployment', Value: 'prod' },
+        { Name: 'Function', Value: fn },
+      ],
       AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
     });
   }
@@ -182,7 +222,10 @@ test('alarms on permanent refusals: the EMF metrics, per deployment and function
 
 test('failed invocations of the schedule rules (created at runtime, not in the template) are alarmed', () => {
   const rulesAlarms = Object.values(rules.template.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties);
-  for (const [name, list] of [['scheduler', alarms()], ['rules', rulesAlarms]] as const) {
+  for (const [name, list] of [
+    ['scheduler', alarms()],
+    ['rules', rulesAlarms],
+  ] as const) {
     const failed = list.filter((a) => JSON.stringify(a.Metrics ?? []).includes('FailedInvocations'));
     assert.equal(failed.length, 1, name);
     assert.equal(failed[0].Metrics[0].Expression, 'SELECT SUM(FailedInvocations) FROM SCHEMA("AWS/Events", RuleName)', name);
@@ -213,7 +256,9 @@ test('alarm e-mails can be delivered: a rotated customer managed key CloudWatch 
   assert.deepEqual(cw[0].Condition, { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
   // enforceSSL's topic policy replaces SNS's default one, so CloudWatch needs an explicit Allow.
   const topicPolicy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0] as any;
-  const publish = topicPolicy.Properties.PolicyDocument.Statement.filter((st: any) => allows(st) && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+  const publish = topicPolicy.Properties.PolicyDocument.Statement.filter(
+    (st: any) => allows(st) && st.Principal?.Service === 'cloudwatch.amazonaws.com',
+  );
   assert.equal(publish.length, 1);
   assert.deepEqual(actionsOf(publish[0]), ['sns:Publish']);
   assert.match(JSON.stringify(publish[0].Condition.ArnLike['aws:SourceArn']), /:cloudwatch:.*:alarm:\*/);
@@ -230,11 +275,17 @@ test('cdk-nag: no unacknowledged finding, every acknowledgement has a reason', (
     // Wildcards, SQS3 (no dead-letter queue) on the schedules' dead-letter queue itself, and SF1 / SF2
     // (log level ALL, X-Ray) on the two state machines, opt-in for cost (observability.test.ts).
     if (v.ruleName === 'AwsSolutions-SQS3') {
-      assert.deepEqual(v.violatingConstructs.map((c: any) => c.constructPath), ['EbsGens-prod/ScheduleDeadLetterQueue/Resource']);
+      assert.deepEqual(
+        v.violatingConstructs.map((c: any) => c.constructPath),
+        ['EbsGens-prod/Snapshots/Backend/ScheduleDeadLetterQueue/Resource'],
+      );
       continue;
     }
     if (v.ruleName === 'AwsSolutions-SF1' || v.ruleName === 'AwsSolutions-SF2') {
-      assert.match(v.violatingConstructs.map((c: any) => c.constructPath).join(), /^EbsGens-prod\/(SnapshotCompleted|Sweep)\/Resource$/);
+      assert.match(
+        v.violatingConstructs.map((c: any) => c.constructPath).join(),
+        /^EbsGens-prod\/Snapshots\/Orchestration\/(SnapshotCompleted|Sweep)\/Resource$/,
+      );
       assert.match(v.reason, /^cost: /);
       continue;
     }
@@ -258,7 +309,9 @@ test('the functions log JSON at application log level INFO, so EMF lines (JSON w
 
 test('dryRun is strictly true or false (boolean from cdk.json, string from -c); anything else stops the synth', () => {
   const dryRunOf = (t: Template) => {
-    const vars = Object.values(t.findResources('AWS::Lambda::Function')).map((f: any) => f.Properties.Environment.Variables.EBS_GENS_DRY_RUN);
+    const vars = Object.values(t.findResources('AWS::Lambda::Function')).map(
+      (f: any) => f.Properties.Environment.Variables.EBS_GENS_DRY_RUN,
+    );
     assert.equal(new Set(vars).size, 1);
     return vars[0];
   };
@@ -267,7 +320,11 @@ test('dryRun is strictly true or false (boolean from cdk.json, string from -c); 
   assert.equal(dryRunOf(synth({ dryRun: false }).template), 'false');
   assert.equal(dryRunOf(synth({ dryRun: 'false' }).template), 'false');
   for (const bad of ['True', 'TRUE', '1', 'yes', '', ' true', 1, 0, null, 'False']) {
-    assert.throws(() => synth({ dryRun: bad }), (e: Error) => e.message.includes('dryRun') && e.message.includes(JSON.stringify(bad)), `dryRun=${JSON.stringify(bad)}`);
+    assert.throws(
+      () => synth({ dryRun: bad }),
+      (e: Error) => e.message.includes('dryRun') && e.message.includes(JSON.stringify(bad)),
+      `dryRun=${JSON.stringify(bad)}`,
+    );
   }
 });
 
@@ -281,7 +338,8 @@ test('a pinned snapshot cannot be deleted: explicit Deny while ebs-gens:keep is 
   assert.match(JSON.stringify(deny[0].Resource), /snapshot\/\*/);
   // In the same policy as the only Allow, so it binds the role that can delete.
   const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) =>
-    p.Properties.PolicyDocument.Statement.some((s: any) => actionsOf(s).includes('ec2:DeleteSnapshot')));
+    p.Properties.PolicyDocument.Statement.some((s: any) => actionsOf(s).includes('ec2:DeleteSnapshot')),
+  );
   assert.equal(policies.length, 1);
 });
 
@@ -290,17 +348,29 @@ test('rules backend: PutTargets only with the built-in create-snapshot target (e
   assert.equal(put.length, 1);
   assert.deepEqual(actionsOf(put[0]), ['events:PutTargets']);
   assert.deepEqual(put[0].Condition['ForAllValues:ArnEquals'], {
-    'events:TargetArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':target/create-snapshot']] },
+    'events:TargetArn': {
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':target/create-snapshot'],
+      ],
+    },
   });
   assert.deepEqual(put[0].Condition.Null, { 'events:TargetArn': 'false' });
 });
 
 test('rule permissions pin the class after the prefix: "prod" cannot touch "prod-eu"\'s rules', () => {
-  const ruleStatements = [...statements(), ...rulesStatements()].filter((s) => actionsOf(s).some((a) => a.startsWith('events:') && a !== 'events:ListRules'));
+  const ruleStatements = [...statements(), ...rulesStatements()].filter((s) =>
+    actionsOf(s).some((a) => a.startsWith('events:') && a !== 'events:ListRules'),
+  );
   assert.ok(ruleStatements.length > 0);
   for (const s of ruleStatements) {
     const resources = [].concat(s.Resource).map((r: any) => r['Fn::Join'][1].at(-1));
-    assert.deepEqual(resources, [':rule/ebs-gens-prod-hourly-*', ':rule/ebs-gens-prod-daily-*', ':rule/ebs-gens-prod-weekly-*', ':rule/ebs-gens-prod-monthly-*']);
+    assert.deepEqual(resources, [
+      ':rule/ebs-gens-prod-hourly-*',
+      ':rule/ebs-gens-prod-daily-*',
+      ':rule/ebs-gens-prod-weekly-*',
+      ':rule/ebs-gens-prod-monthly-*',
+    ]);
   }
   // No resource pattern anywhere that a longer deployment name could fall into.
   for (const s of [...statements(), ...rulesStatements()]) assert.doesNotMatch(JSON.stringify(s.Resource), /ebs-gens-prod-\*/);
@@ -311,7 +381,7 @@ test('rule permissions pin the class after the prefix: "prod" cannot touch "prod
   for (const ok of ['daily', 'prod-eu', 'prod-dailyish', 'daily-prod']) assert.doesNotThrow(() => synth({ deployment: ok }), ok);
 });
 
-test('rules backend: the create-snapshot role\'s trust has no condition EventBridge is not documented to send', () => {
+test("rules backend: the create-snapshot role's trust has no condition EventBridge is not documented to send", () => {
   const roles = Object.entries(rules.template.findResources('AWS::IAM::Role')).filter(([id]) => id.startsWith('SnapshotRole'));
   assert.equal(roles.length, 1);
   const trust = (roles[0][1] as any).Properties.AssumeRolePolicyDocument.Statement;
@@ -319,17 +389,26 @@ test('rules backend: the create-snapshot role\'s trust has no condition EventBri
 });
 
 test('Step Functions log to /aws/vendedlogs/states/ebs-gens-<deployment>-<machine>', () => {
-  for (const [machine, name] of [['SnapshotCompleted', 'snapshot-completed'], ['Sweep', 'sweep']]) {
+  for (const [machine, name] of [
+    ['SnapshotCompleted', 'snapshot-completed'],
+    ['Sweep', 'sweep'],
+  ]) {
     const logGroup = logicalIdOf('AWS::Logs::LogGroup', (p) => p.LogGroupName === `/aws/vendedlogs/states/ebs-gens-prod-${name}`);
-    const sm = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(([id]) => id.startsWith(machine) && !id.startsWith(`${machine}Role`));
+    const sm = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+      ([id]) => id.startsWith(machine) && !id.startsWith(`${machine}Role`),
+    );
     assert.equal(sm.length, 1, machine);
-    assert.deepEqual((sm[0][1] as any).Properties.LoggingConfiguration.Destinations, [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }]);
+    assert.deepEqual((sm[0][1] as any).Properties.LoggingConfiguration.Destinations, [
+      { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } },
+    ]);
   }
 });
 
 test('snapshot-completed is Express, the sweep Standard; both log ERROR with execution data, untraced (the defaults)', () => {
   const machineProps = (prefix: string) => {
-    const sm = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(([id]) => id.startsWith(prefix) && !id.startsWith(`${prefix}Role`));
+    const sm = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+      ([id]) => id.startsWith(prefix) && !id.startsWith(`${prefix}Role`),
+    );
     assert.equal(sm.length, 1, prefix);
     return (sm[0][1] as any).Properties;
   };
@@ -345,13 +424,15 @@ test('snapshot-completed is Express, the sweep Standard; both log ERROR with exe
 });
 
 test('EventBridge may still start the Express snapshot-completed (StartExecution)', () => {
-  const rule = Object.values(template.findResources('AWS::Events::Rule')).map((r: any) => r.Properties)
+  const rule = Object.values(template.findResources('AWS::Events::Rule'))
+    .map((r: any) => r.Properties)
     .find((p) => p.EventPattern?.['detail-type']?.[0] === 'EBS Snapshot Notification');
   assert.ok(rule, 'the EBS completion rule');
   const [target] = rule.Targets;
   assert.match(target.Arn.Ref, /^SnapshotCompleted/);
   const roleId = target.RoleArn['Fn::GetAtt'][0];
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')).map((p: any) => p.Properties)
+  const policies = Object.values(template.findResources('AWS::IAM::Policy'))
+    .map((p: any) => p.Properties)
     .filter((p) => JSON.stringify(p.Roles).includes(roleId));
   const starts = policies.flatMap((p) => p.PolicyDocument.Statement).filter((s: any) => actionsOf(s).includes('states:StartExecution'));
   assert.equal(starts.length, 1);
@@ -361,8 +442,12 @@ test('EventBridge may still start the Express snapshot-completed (StartExecution
 
 test('snapshot-completed (Express): failed and timed-out executions are both alarmed, per state machine', () => {
   for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
-    const found = alarms().filter((a) => a.Namespace === 'AWS/States' && a.MetricName === metric
-      && /^SnapshotCompleted/.test(a.Dimensions.find((d: any) => d.Name === 'StateMachineArn')?.Value?.Ref ?? ''));
+    const found = alarms().filter(
+      (a) =>
+        a.Namespace === 'AWS/States' &&
+        a.MetricName === metric &&
+        /^SnapshotCompleted/.test(a.Dimensions.find((d: any) => d.Name === 'StateMachineArn')?.Value?.Ref ?? ''),
+    );
     assert.equal(found.length, 1, metric);
     assert.equal(found[0].Statistic, 'Sum', metric);
     assert.equal(found[0].Threshold, 1, metric);
@@ -376,7 +461,8 @@ test('each function may read exactly what it reads: prune-volumes re-reads its v
   const describes = (name: string): string[] => {
     const fn = lambdas.find((p) => p.Description === `ebs-gens ${name} (prod)`);
     const role = fn.Role['Fn::GetAtt'][0];
-    return Object.values(template.findResources('AWS::IAM::Policy')).map((p: any) => p.Properties)
+    return Object.values(template.findResources('AWS::IAM::Policy'))
+      .map((p: any) => p.Properties)
       .filter((p) => JSON.stringify(p.Roles) === JSON.stringify([{ Ref: role }]))
       .flatMap((p) => p.PolicyDocument.Statement)
       .filter((st: any) => st.Resource === '*')
@@ -387,25 +473,39 @@ test('each function may read exactly what it reads: prune-volumes re-reads its v
   assert.deepEqual(describes('prune-volumes'), ['ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeVolumes']);
   assert.deepEqual(describes('tag-snapshot'), ['ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeVolumes']);
   assert.deepEqual(describes('discover-volumes'), ['ec2:DescribeVolumes']);
-  assert.deepEqual(describes('ensure-rules'), ['ec2:DescribeTags', 'ec2:DescribeVolumes']);
+  assert.deepEqual(describes(contractEntry('ensure-schedules').name), ['ec2:DescribeTags', 'ec2:DescribeVolumes']);
 });
 
-test('stale volumes and held deletions are alarmed: Maximum over an hour (the sweep\'s rhythm), > 0, to the alarm topic', () => {
+test("stale volumes and held deletions are alarmed: Maximum over an hour (the sweep's rhythm), > 0, to the alarm topic", () => {
   for (const metricName of ['VolumesStale', 'DeletionsHeld']) {
     const found = alarms().filter((a) => a.Namespace === 'ebs-gens' && a.MetricName === metricName);
     assert.equal(found.length, 1, metricName);
-    assert.deepEqual(found[0], {
-      ...found[0],
-      Statistic: 'Maximum', Period: 3600, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'Deployment', Value: 'prod' }, { Name: 'Function', Value: 'prune-volumes' }],
-    }, metricName);
+    assert.deepEqual(
+      found[0],
+      {
+        ...found[0],
+        Statistic: 'Maximum',
+        Period: 3600,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        Dimensions: [
+          { Name: 'Deployment', Value: 'prod' },
+          { Name: 'Function', Value: 'prune-volumes' },
+        ],
+      },
+      metricName,
+    );
     assert.match(found[0].AlarmActions[0].Ref, /^AlarmTopic/, metricName);
   }
   // The held alarm says how to let the deletions go: the volume tag an operator sets.
   assert.match(alarms().find((a) => a.MetricName === 'DeletionsHeld').AlarmDescription, /ebs-gens:allow-bulk-delete=/);
   // Orphans are kept by default: a count to look at, not a page.
-  assert.deepEqual(alarms().filter((a) => a.MetricName === 'SnapshotsOrphaned'), []);
+  assert.deepEqual(
+    alarms().filter((a) => a.MetricName === 'SnapshotsOrphaned'),
+    [],
+  );
 });
 
 /** The dashboard's body as JSON: the Fn::Join's tokens (region, ARNs) become placeholder text. */
@@ -413,7 +513,10 @@ const dashboardBody = (t: Template): any => {
   const boards = Object.values(t.findResources('AWS::CloudWatch::Dashboard')).map((d: any) => d.Properties);
   assert.equal(boards.length, 1);
   const body = boards[0].DashboardBody;
-  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : `<${JSON.stringify(p).replace(/"/g, '')}>`)).join('');
+  const text =
+    typeof body === 'string'
+      ? body
+      : body['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : `<${JSON.stringify(p).replace(/"/g, '')}>`)).join('');
   return { name: boards[0].DashboardName, body: JSON.parse(text) };
 };
 
@@ -424,16 +527,26 @@ test('a dashboard ebs-gens-<deployment> graphs what was done, what waits for som
   const series: any[][] = graphs.flatMap((w: any) => w.properties.metrics);
   const emf = (metric: string) => series.filter((m) => m[0] === 'ebs-gens' && m[1] === metric);
   for (const [metric, fn] of [
-    ['SnapshotsDeleted', 'prune-volumes'], ['SnapshotsAdopted', 'tag-snapshot'], ['SnapshotsAdopted', 'prune-volumes'],
-    ['DeletionsHeld', 'prune-volumes'], ['VolumesStale', 'prune-volumes'], ['SnapshotsOrphaned', 'prune-volumes'],
-    ['SnapshotsFailed', 'tag-snapshot'], ['VolumesMisconfigured', 'discover-volumes'], ['VolumesDoubtful', 'prune-volumes'],
+    ['SnapshotsDeleted', 'prune-volumes'],
+    ['SnapshotsAdopted', 'tag-snapshot'],
+    ['SnapshotsAdopted', 'prune-volumes'],
+    ['DeletionsHeld', 'prune-volumes'],
+    ['VolumesStale', 'prune-volumes'],
+    ['SnapshotsOrphaned', 'prune-volumes'],
+    ['SnapshotsFailed', 'tag-snapshot'],
+    ['VolumesMisconfigured', 'discover-volumes'],
+    ['VolumesDoubtful', 'prune-volumes'],
   ]) {
     const m = emf(metric).filter((x) => x.slice(2, 6).join(' ') === `Deployment prod Function ${fn}`);
     assert.equal(m.length, 1, `${metric} (${fn})`);
   }
   // Failed executions of both state machines, and the Express one's timeouts.
   const states = series.filter((m) => m[0] === 'AWS/States');
-  const of = (metric: string) => states.filter((m) => m[1] === metric).map((m) => String(m[3]).replace(/^<\{Ref:(\w+?)[0-9A-F]{8}\}>$/, '$1')).sort();
+  const of = (metric: string) =>
+    states
+      .filter((m) => m[1] === metric)
+      .map((m) => String(m[3]).replace(/^<\{Ref:(\w+?)[0-9A-F]{8}\}>$/, '$1'))
+      .sort();
   assert.deepEqual(of('ExecutionsFailed'), ['SnapshotCompleted', 'Sweep']);
   assert.deepEqual(of('ExecutionsTimedOut'), ['SnapshotCompleted']);
   // Every alarm is on the dashboard too.
@@ -456,9 +569,12 @@ test('the dashboard name is a valid dashboard name for every deployment name, an
   assert.equal(dashboardBody(Template.fromStack(stack)).name, dotted);
 });
 
-test('outputs: the sweep state machine\'s ARN (ebs-gens sweep --remote --state-machine-arn) and the dashboard', () => {
+test("outputs: the sweep state machine's ARN (ebs-gens sweep --remote --state-machine-arn) and the dashboard", () => {
   const outputs = template.findOutputs('*');
-  const sweep = logicalIdOf('AWS::StepFunctions::StateMachine', (p) => p.DefinitionString === readFileSync(join(__dirname, '../../statemachine/sweep.asl.json'), 'utf8'));
+  const sweep = logicalIdOf(
+    'AWS::StepFunctions::StateMachine',
+    (p) => p.DefinitionString === readFileSync(join(__dirname, '../../statemachine/sweep.asl.json'), 'utf8'),
+  );
   assert.deepEqual(outputs.SweepStateMachineArn.Value, { Ref: sweep });
   assert.deepEqual(outputs.DashboardName.Value, { Ref: logicalIdOf('AWS::CloudWatch::Dashboard', () => true) });
 });

@@ -15,6 +15,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
+use ebs_gens::app::explain::{self};
+use ebs_gens::app::remote::{self};
 use ebs_gens::app::runtime::{self, ClientConfigs, SdkApp};
 use ebs_gens::app::status::{self, Severity, Step};
 use ebs_gens::app::sweep::{sweep_with, Progress};
@@ -190,29 +192,33 @@ impl Ctx {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let ctx = connect(&cli).await?;
+    match cli.command {
+        Command::Status => status_cmd(&ctx).await,
+        Command::Plan { volumes } => plan_cmd(&ctx, &volumes).await,
+        Command::Explain { snapshot_id } => explain_cmd(&ctx, &snapshot_id).await,
+        Command::Sweep {
+            apply,
+            allow_bulk_delete,
+            remote: true,
+        } => remote_sweep_cmd(&ctx, apply, allow_bulk_delete).await,
+        Command::Sweep {
+            apply,
+            allow_bulk_delete,
+            remote: false,
+        } => sweep_cmd(&ctx, apply, allow_bulk_delete).await,
+    }
+}
+
+/// Everything a command needs: the refusals that come before any call, then the deployment's
+/// published configuration and the app built from it, as the Lambdas build theirs.
+async fn connect(cli: &Cli) -> anyhow::Result<Ctx> {
     // Never the silent `default`: the deployment names the configuration to act on.
     let deployment = cli.deployment.clone().filter(|d| !d.is_empty()).context(
         "give --deployment (or EBS_GENS_DEPLOYMENT): the deployment's name, its ebs-gens:managed-by value",
     )?;
     let endpoints = Endpoints::resolve(cli.endpoint_url.as_deref(), |k| std::env::var(k).ok());
-    // Checked before any call: a change in a real account runs only under the deployment's
-    // roles (its state machine), never with the operator's credentials.
-    if let Command::Sweep {
-        apply: true,
-        remote: false,
-        ..
-    } = cli.command
-    {
-        let away = endpoints.not_loopback();
-        if !away.is_empty() {
-            bail!(
-                "sweep --apply changes a real account only through the deployed state machine: \
-                 use `ebs-gens sweep --remote --apply`. (In this process only against an emulator \
-                 on loopback; these services are not: {})",
-                away.join(", ")
-            );
-        }
-    }
+    refuse_in_process_apply_away_from_loopback(&cli.command, &endpoints)?;
     let local: Vec<(String, String)> = std::env::vars()
         .filter(|(k, v)| k.starts_with("EBS_GENS_") && !v.is_empty())
         .collect();
@@ -240,7 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         },
     )
     .without_metrics();
-    let ctx = Ctx {
+    Ok(Ctx {
         app,
         published,
         config,
@@ -248,22 +254,32 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         output: cli.output,
         spin: Spinner::new(cli.output),
         now: Utc::now(),
-    };
-    match cli.command {
-        Command::Status => status_cmd(&ctx).await,
-        Command::Plan { volumes } => plan_cmd(&ctx, &volumes).await,
-        Command::Explain { snapshot_id } => explain_cmd(&ctx, &snapshot_id).await,
-        Command::Sweep {
-            apply,
-            allow_bulk_delete,
-            remote: true,
-        } => remote_sweep_cmd(&ctx, apply, allow_bulk_delete).await,
-        Command::Sweep {
-            apply,
-            allow_bulk_delete,
-            remote: false,
-        } => sweep_cmd(&ctx, apply, allow_bulk_delete).await,
+    })
+}
+
+/// Checked before any call: a change in a real account runs only under the deployment's roles
+/// (its state machine), never with the operator's credentials.
+fn refuse_in_process_apply_away_from_loopback(
+    command: &Command,
+    endpoints: &Endpoints,
+) -> anyhow::Result<()> {
+    if let Command::Sweep {
+        apply: true,
+        remote: false,
+        ..
+    } = command
+    {
+        let away = endpoints.not_loopback();
+        if !away.is_empty() {
+            bail!(
+                "sweep --apply changes a real account only through the deployed state machine: \
+                 use `ebs-gens sweep --remote --apply`. (In this process only against an emulator \
+                 on loopback; these services are not: {})",
+                away.join(", ")
+            );
+        }
     }
+    Ok(())
 }
 
 /// `status`: exit 0 all ok, 1 warning, 2 critical.
@@ -305,12 +321,12 @@ async fn remote_sweep_cmd(ctx: &Ctx, apply: bool, allow_bulk_delete: bool) -> an
         &ctx.endpoints,
         Service::StepFunctions,
     ));
-    let run = status::SweepRun {
+    let run = remote::SweepRun {
         dry_run: !apply,
         allow_bulk_delete,
     };
     let arn = &ctx.published.state_machines.sweep;
-    let e = status::remote_sweep(&api, arn, run, ctx.now, status::POLL, |e| {
+    let e = remote::remote_sweep(&api, arn, run, ctx.now, remote::POLL, |e| {
         ctx.spin.say(format!("{}: {}", e.arn, e.status))
     })
     .await?;
@@ -376,7 +392,7 @@ async fn published(
 #[derive(Debug, serde::Serialize)]
 pub struct Explained {
     pub snapshot: ebs_gens::Snapshot,
-    pub verdict: status::Verdict,
+    pub verdict: explain::Verdict,
     pub reasons: Vec<String>,
     /// The volume's policy now (or `was …` for an orphan), and the policy the snapshot was
     /// made under (its `ebs-gens:policy` tag).
@@ -424,14 +440,14 @@ async fn explain(app: &SdkApp, id: &str, now: chrono::DateTime<Utc>) -> anyhow::
         };
         return Ok(Explained {
             snapshot: snap,
-            verdict: status::Verdict::Keep,
+            verdict: explain::Verdict::Keep,
             reasons: vec![why],
             volume_policy: "-".into(),
             made_under,
             orphaned: None,
         });
     };
-    let (verdict, reasons) = status::verdict(&report, id);
+    let (verdict, reasons) = explain::verdict(&report, id);
     Ok(Explained {
         snapshot: snap,
         verdict,

@@ -6,8 +6,9 @@ use std::io::IsTerminal;
 use chrono::{DateTime, Utc};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
+use ebs_gens::app::explain::{self, Verdict};
 use ebs_gens::app::prune::VolumeReport;
-use ebs_gens::app::status::{self, FleetStatus, Severity, State, Verdict};
+use ebs_gens::app::status::{FleetStatus, Severity, State};
 use ebs_gens::app::sweep::SweepSummary;
 use ebs_gens::app::MisconfiguredVolume;
 use ebs_gens::aws::Execution;
@@ -171,7 +172,7 @@ pub fn plan(reports: &[VolumeReport], bad: &[MisconfiguredVolume]) -> String {
             ))
         );
         let mut t = table(&["SNAPSHOT", "ACTION", "WHY"]);
-        for row in status::rows(r) {
+        for row in explain::rows(r) {
             t.add_row(vec![
                 row.snapshot_id,
                 action(&row.action).to_string(),
@@ -227,7 +228,7 @@ fn action(v: &Verdict) -> &'static str {
 pub struct PlannedVolume<'a> {
     #[serde(flatten)]
     pub report: &'a VolumeReport,
-    pub snapshots: Vec<status::PlanRow>,
+    pub snapshots: Vec<explain::PlanRow>,
 }
 
 pub fn planned(reports: &[VolumeReport]) -> Vec<PlannedVolume<'_>> {
@@ -235,7 +236,7 @@ pub fn planned(reports: &[VolumeReport]) -> Vec<PlannedVolume<'_>> {
         .iter()
         .map(|report| PlannedVolume {
             report,
-            snapshots: status::rows(report),
+            snapshots: explain::rows(report),
         })
         .collect()
 }
@@ -305,7 +306,7 @@ pub fn sweep(s: &SweepSummary) -> String {
     for a in &t.attention {
         let _ = writeln!(out, "  {} {}: {}", a.volume_id, a.state, a.reason);
     }
-    if let Some(e) = &s.rules_error {
+    if let Some(e) = &s.schedules_error {
         let _ = writeln!(out, "  schedules not reconciled: {e}");
     }
     for e in &t.errors {

@@ -184,7 +184,11 @@ async fn case(volumes: usize, per: usize) -> String {
         summary.totals.deleted, f.deletes
     );
     assert!(!summary.failed(), "{:?}", summary.totals.errors);
-    assert!(summary.rules_error.is_none(), "{:?}", summary.rules_error);
+    assert!(
+        summary.schedules_error.is_none(),
+        "{:?}",
+        summary.schedules_error
+    );
     let mut ours = fake.calls();
     ours.insert("(runs to converge)", 1);
 
@@ -307,13 +311,13 @@ async fn fresh_and_steady(backend: &str, volumes: usize, per: usize) -> (Calls, 
     // Converge first (adopted snapshots are deleted by the run after their adoption).
     for _ in 0..2 {
         let s = sweep(&app, false, now, 3).await.unwrap();
-        assert!(!s.failed(), "{:?} {:?}", s.totals.errors, s.rules_error);
+        assert!(!s.failed(), "{:?} {:?}", s.totals.errors, s.schedules_error);
     }
     let fresh = fake.calls();
     fake.reset_calls();
     let s = sweep(&app, false, now, 3).await.unwrap();
     assert_eq!(
-        (s.totals.deleted, s.rule_changes),
+        (s.totals.deleted, s.schedule_changes),
         (0, 0),
         "{backend}: not a no-change sweep"
     );

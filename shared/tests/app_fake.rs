@@ -143,7 +143,7 @@ async fn sweep_keeps_n_deletes_surplus_and_makes_two_rules_for_seven_volumes() {
     // A second sweep changes nothing.
     fake.reset_calls();
     let again = sweep(&app(&fake), false, now(), 3).await.unwrap();
-    assert_eq!((again.totals.deleted, again.rule_changes), (0, 0));
+    assert_eq!((again.totals.deleted, again.schedule_changes), (0, 0));
     assert!(!fake.calls().contains_key("DeleteSnapshot"));
 }
 

@@ -152,7 +152,7 @@ fn assert_work_in_every_direction(s: &SweepSummary) {
     assert!(t.held > 0, "no held volume: {t:?}");
     assert!(t.orphaned > 0, "no orphans: {t:?}");
     assert!(
-        s.rule_changes > 0,
+        s.schedule_changes > 0,
         "no schedule or rule change planned: {s:?}"
     );
 }

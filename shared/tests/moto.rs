@@ -322,7 +322,7 @@ async fn sweep_against_moto_keeps_generations_and_creates_enabled_rules() {
     assert_eq!(summary.totals.volumes, 9, "7 web + db + loose");
     assert_eq!(summary.totals.misconfigured, 1);
     assert!(
-        !summary.failed() && summary.rules_error.is_none(),
+        !summary.failed() && summary.schedules_error.is_none(),
         "{summary:?}"
     );
     assert_eq!(summary.totals.adopted, 1);
@@ -411,7 +411,7 @@ async fn sweep_against_moto_keeps_generations_and_creates_enabled_rules() {
         (
             again.totals.deleted,
             again.totals.adopted,
-            again.rule_changes
+            again.schedule_changes
         ),
         (0, 0, 0)
     );

@@ -1,7 +1,9 @@
 //! The operator's view on the strict fake: status and explain from the same handlers, a
 //! followed remote sweep and its input, execution names as Step Functions treats them.
 
-use ebs_gens::app::status::{self, Severity, State, Verdict};
+use ebs_gens::app::explain::{self, Verdict};
+use ebs_gens::app::remote::{self};
+use ebs_gens::app::status::{self, Severity, State};
 use ebs_gens::aws::fake::FakeAws;
 
 mod common;
@@ -52,19 +54,19 @@ async fn status_grades_the_fleet_and_explain_finds_each_snapshot() {
     let ok = rep.iter().find(|r| r.volume_id == "vol-ok").unwrap();
     let newest = &ok.kept[0].snapshot_id;
     assert_eq!(
-        status::verdict(ok, newest),
+        explain::verdict(ok, newest),
         (Verdict::Keep, vec!["last 2 daily".to_string()])
     );
     let surplus = &ok.deleted[0].snapshot_id;
-    assert_eq!(status::verdict(ok, surplus).0, Verdict::Delete);
+    assert_eq!(explain::verdict(ok, surplus).0, Verdict::Delete);
     let h = rep.iter().find(|r| r.volume_id == "vol-held").unwrap();
-    let (v, why) = status::verdict(h, &held[29]);
+    let (v, why) = explain::verdict(h, &held[29]);
     assert_eq!(v, Verdict::Held);
     assert!(why
         .last()
         .unwrap()
         .contains("ebs-gens:allow-bulk-delete=2026-11-25"));
-    assert_eq!(status::verdict(h, "snap-nope").0, Verdict::Unplanned);
+    assert_eq!(explain::verdict(h, "snap-nope").0, Verdict::Unplanned);
 
     // Unknown or unmanaged volumes are named.
     let e = status::volumes(&app, &["vol-missing".into(), "vol-typo".into()])
@@ -77,10 +79,10 @@ async fn status_grades_the_fleet_and_explain_finds_each_snapshot() {
 async fn a_remote_sweep_is_started_and_followed_to_its_end() {
     let fake = FakeAws::new(ACCOUNT);
     let arn = "arn:aws:states:us-east-1:111122223333:stateMachine:ebs-gens-prod-sweep";
-    let follow = status::remote_sweep(
+    let follow = remote::remote_sweep(
         &fake,
         arn,
-        status::SweepRun {
+        remote::SweepRun {
             dry_run: true,
             allow_bulk_delete: false,
         },
@@ -109,11 +111,11 @@ async fn a_remote_sweep_is_started_and_followed_to_its_end() {
 async fn a_remote_sweep_carries_allow_bulk_delete_as_a_boolean_the_state_machine_accepts() {
     let fake = FakeAws::new(ACCOUNT);
     let arn = "arn:aws:states:us-east-1:111122223333:stateMachine:ebs-gens-prod-sweep";
-    let run = status::SweepRun {
+    let run = remote::SweepRun {
         dry_run: false,
         allow_bulk_delete: true,
     };
-    status::remote_sweep(
+    remote::remote_sweep(
         &fake,
         arn,
         run,

@@ -77,7 +77,7 @@ async fn a_manual_snapshot_is_never_adopted_nor_deleted_on_the_scheduler_backend
         assert!(!s.failed(), "{s:?}");
         // The in-process sweep counts schedule changes too (the volume's schedule, created
         // by the first sweep), not only rule operations.
-        assert_eq!(s.rule_changes, 1 - round, "round {round}");
+        assert_eq!(s.schedule_changes, 1 - round, "round {round}");
     }
     assert!(
         exists(&fake, &manual),
@@ -403,7 +403,8 @@ async fn a_deployment_never_reads_the_rules_of_another_whose_name_extends_its_ow
 
 #[tokio::test(start_paused = true)]
 async fn plan_shows_a_row_with_reasons_for_every_snapshot_the_next_prune_touches() {
-    use ebs_gens::app::status::{self, Verdict};
+    use ebs_gens::app::explain::{self, Verdict};
+    use ebs_gens::app::status::{self};
     // Untagged: one older than every generation (adopted, then surplus: deferred) and one
     // newer (adopted and kept).
     let (fake, old_manual) = pago_fleet(pago_fire(5));
@@ -422,7 +423,7 @@ async fn plan_shows_a_row_with_reasons_for_every_snapshot_the_next_prune_touches
     let reports = status::plan(&a, &status::batches(jobs), now(), &|_| {})
         .await
         .unwrap();
-    let rows = status::rows(&reports[0]);
+    let rows = explain::rows(&reports[0]);
     let mut seen: Vec<&str> = rows.iter().map(|r| r.snapshot_id.as_str()).collect();
     seen.sort_unstable();
     let mut all: Vec<String> = fake.snapshots().into_iter().map(|s| s.id).collect();
@@ -449,7 +450,7 @@ async fn plan_shows_a_row_with_reasons_for_every_snapshot_the_next_prune_touches
     );
     // `explain` reads the same rows.
     assert_eq!(
-        status::verdict(&reports[0], &old_manual).0,
+        explain::verdict(&reports[0], &old_manual).0,
         Verdict::Deferred
     );
 }

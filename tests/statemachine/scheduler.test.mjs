@@ -152,7 +152,7 @@ test('cli: sweep --apply refuses before any call when one service resolves off l
   assert.notEqual(dry.status, 3, dry.stderr);
   const summary = JSON.parse(dry.stdout);
   assert.equal(summary.dry_run, true);
-  assert.ok(summary.deleted > 0 && summary.rule_changes > 0, dry.stdout);
+  assert.ok(summary.deleted > 0 && summary.schedule_changes > 0, dry.stdout);
   const writes = stack.proxy.seen.filter((a) => /^(Create|Delete|Put|Remove|Update|Modify)/.test(a));
   assert.deepEqual(writes, [], 'the dry run wrote');
   assert.deepEqual(stack.fleet('schedules'), {}, 'the dry run created schedules');

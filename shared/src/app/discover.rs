@@ -75,38 +75,13 @@ pub async fn handle<P: Ports>(
     mut input: DiscoverInput,
 ) -> Result<DiscoverOutput, Error> {
     input.dry_run = app.dry_run(input.dry_run);
-    let page_size = input.page_size.unwrap_or(MAX_VOLUMES_PAGE);
-    if !(5..=MAX_VOLUMES_PAGE).contains(&page_size) {
-        return Err(Error::InvalidInput(format!(
-            "page_size {page_size} is not 5..={MAX_VOLUMES_PAGE}"
-        )));
-    }
-    let batch_size = input.batch_size.unwrap_or(DEFAULT_BATCH);
-    if !(1..=200).contains(&batch_size) {
-        return Err(Error::InvalidInput(format!(
-            "batch_size {batch_size} is not 1..=200"
-        )));
-    }
+    let (page_size, batch_size) = sizes(&input)?;
     let mut summary = fold(input.summary.clone(), &input.results);
     if let Some(o) = &input.orphans {
         summary = fold(summary, std::slice::from_ref(o));
     }
     if input.fold_only {
-        if summary.failed_batches > 0 {
-            tracing::error!(
-                failed_batches = summary.failed_batches,
-                "sweep finished with failed batches"
-            );
-        }
-        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), dry_run = input.dry_run, "sweep summary");
-        return Ok(DiscoverOutput {
-            batches: vec![],
-            misconfigured: vec![],
-            managed: 0,
-            next_cursor: None,
-            dry_run: input.dry_run,
-            summary,
-        });
+        return Ok(last_fold(summary, input.dry_run));
     }
     let page = app
         .ec2
@@ -147,4 +122,40 @@ pub async fn handle<P: Ports>(
         next_cursor: page.next_token.filter(|t| !t.is_empty()),
         dry_run: input.dry_run,
     })
+}
+
+/// The page and batch sizes asked for, checked (a hand-made input gets a clear error).
+fn sizes(input: &DiscoverInput) -> Result<(i32, usize), Error> {
+    let page_size = input.page_size.unwrap_or(MAX_VOLUMES_PAGE);
+    if !(5..=MAX_VOLUMES_PAGE).contains(&page_size) {
+        return Err(Error::InvalidInput(format!(
+            "page_size {page_size} is not 5..={MAX_VOLUMES_PAGE}"
+        )));
+    }
+    let batch_size = input.batch_size.unwrap_or(DEFAULT_BATCH);
+    if !(1..=200).contains(&batch_size) {
+        return Err(Error::InvalidInput(format!(
+            "batch_size {batch_size} is not 1..=200"
+        )));
+    }
+    Ok((page_size, batch_size))
+}
+
+/// The sweep's last step: the summary, logged, and no page.
+fn last_fold(summary: Totals, dry_run: bool) -> DiscoverOutput {
+    if summary.failed_batches > 0 {
+        tracing::error!(
+            failed_batches = summary.failed_batches,
+            "sweep finished with failed batches"
+        );
+    }
+    tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), dry_run, "sweep summary");
+    DiscoverOutput {
+        batches: vec![],
+        misconfigured: vec![],
+        managed: 0,
+        next_cursor: None,
+        dry_run,
+        summary,
+    }
 }

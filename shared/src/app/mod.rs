@@ -4,7 +4,9 @@
 
 pub mod discover;
 pub mod ensure_schedules;
+pub mod explain;
 pub mod prune;
+pub mod remote;
 pub mod runtime;
 pub mod status;
 pub mod sweep;

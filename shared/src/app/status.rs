@@ -1,15 +1,13 @@
 //! The operator's view (the `ebs-gens` CLI): the fleet's health, the next prune's plan, why a
-//! snapshot is kept, and a deployed sweep followed to its end. Every answer comes from the
+//! snapshot is kept ([`super::explain`]); a deployed sweep is followed by [`super::remote`]. Every answer comes from the
 //! handlers the Lambdas run — discovery, then prune-volumes in a dry run, then the orphan scan
 //! in a dry run — so the CLI can never disagree with what the deployment would do. The only
-//! decisions here ([`assess`], [`verdict`]) are pure.
-
-use std::time::Duration as StdDuration;
+//! decision here ([`assess`]) is pure.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Execution, ExecutionsApi, Ports};
+use crate::aws::Ports;
 use crate::error::Error;
 use crate::health::Coverage;
 
@@ -360,80 +358,6 @@ pub async fn status<P: Ports>(
     Ok(assess(&app.settings, &jobs, &reports, &bad, &orphans, now))
 }
 
-/// What the next run does with one snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Keep,
-    Delete,
-    /// Planned for deletion, held by the fuse.
-    Held,
-    /// Planned for deletion, left for the next run.
-    Deferred,
-    /// Untagged: the next run makes it ours.
-    Adopt,
-    /// Planned for deletion, refused for good (AMI, AWS Backup, lock, IAM).
-    Skipped,
-    /// Not in the plan (not a snapshot of this volume, or gone).
-    Unplanned,
-}
-
-/// One snapshot of a volume's dry-run report: what the next run does with it, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanRow {
-    pub snapshot_id: String,
-    pub action: Verdict,
-    pub reasons: Vec<String>,
-}
-
-/// Every snapshot the next prune of this volume touches — kept, adopted, held, deferred,
-/// deleted, refused — with its reasons: kept first (newest first), then what goes. Pure.
-pub fn rows(report: &VolumeReport) -> Vec<PlanRow> {
-    let adopted = |id: &str| report.adopted.iter().any(|a| a == id);
-    let row = |action: Verdict, i: &prune::Item| PlanRow {
-        snapshot_id: i.snapshot_id.clone(),
-        action,
-        reasons: i.reasons.clone(),
-    };
-    let mut out: Vec<PlanRow> = Vec::new();
-    for i in &report.kept {
-        let mut r = row(Verdict::Keep, i);
-        if adopted(&i.snapshot_id) {
-            r.action = Verdict::Adopt;
-            r.reasons
-                .insert(0, "untagged: adopted in the next run".into());
-        }
-        out.push(r);
-    }
-    for i in &report.held_back {
-        let mut r = row(Verdict::Held, i);
-        if let Some(h) = &report.held {
-            r.reasons
-                .push(format!("held: {}; to allow it: {}", h.why, h.acknowledge));
-        }
-        out.push(r);
-    }
-    for i in &report.deferred {
-        let mut r = row(Verdict::Deferred, i);
-        if adopted(&i.snapshot_id) {
-            r.reasons
-                .insert(0, "untagged: adopted in the next run".into());
-        }
-        out.push(r);
-    }
-    out.extend(report.deleted.iter().map(|i| row(Verdict::Delete, i)));
-    out.extend(report.skipped.iter().map(|i| row(Verdict::Skipped, i)));
-    out
-}
-
-/// Where a snapshot sits in its volume's dry-run report, with the reasons. Pure.
-pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String>) {
-    rows(report)
-        .into_iter()
-        .find(|r| r.snapshot_id == snapshot_id)
-        .map_or((Verdict::Unplanned, vec![]), |r| (r.action, r.reasons))
-}
-
 /// A sweep graded like `status`: failed batches or stale/misconfigured volumes are critical;
 /// held, doubtful or contested volumes a warning. Pure.
 pub fn sweep_severity(s: &super::sweep::SweepSummary) -> Severity {
@@ -444,52 +368,5 @@ pub fn sweep_severity(s: &super::sweep::SweepSummary) -> Severity {
         Severity::Warning
     } else {
         Severity::Ok
-    }
-}
-
-/// How often a followed execution is polled.
-pub const POLL: StdDuration = StdDuration::from_secs(2);
-
-/// What a remote sweep is asked to do: the sweep state machine's whole input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct SweepRun {
-    pub dry_run: bool,
-    /// Release the deletions the bulk-deletion fuse holds (never in a dry run's name only:
-    /// the state machine passes it to every prune batch).
-    pub allow_bulk_delete: bool,
-}
-
-/// Starts the deployed sweep state machine and follows the execution until it ends.
-pub async fn remote_sweep<X: ExecutionsApi>(
-    api: &X,
-    state_machine_arn: &str,
-    run: SweepRun,
-    now: DateTime<Utc>,
-    poll: StdDuration,
-    tick: impl Fn(&Execution),
-) -> Result<Execution, Error> {
-    let name = format!(
-        "ebs-gens-cli-{}{}{}",
-        now.format("%Y%m%dT%H%M%S"),
-        if run.dry_run { "-dry-run" } else { "" },
-        if run.allow_bulk_delete { "-bulk" } else { "" }
-    );
-    // Only what differs from the defaults: `{"dry_run":true}` as before, or with the flag.
-    let input = if run.allow_bulk_delete {
-        serde_json::json!({ "dry_run": run.dry_run, "allow_bulk_delete": true })
-    } else {
-        serde_json::json!({ "dry_run": run.dry_run })
-    }
-    .to_string();
-    let arn = api
-        .start_execution(state_machine_arn, &name, &input)
-        .await?;
-    loop {
-        let e = api.describe_execution(&arn).await?;
-        tick(&e);
-        if e.status != "RUNNING" && e.status != "PENDING_REDRIVE" {
-            return Ok(e);
-        }
-        tokio::time::sleep(poll).await;
     }
 }

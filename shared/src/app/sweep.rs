@@ -1,4 +1,4 @@
-//! The sweep run in-process: exactly the steps of `statemachine/sweep.asl.json` (ensure rules,
+//! The sweep run in-process: exactly the steps of `statemachine/sweep.asl.json` (ensure schedules,
 //! then discover page by page, prune each page's batches, fold their results into the running
 //! summary, scan for orphans, and fold the last page and the scan at the end), with the state machine's retry of retryable
 //! errors. Used by the tests and the benchmarks (the local `sweep` command runs the ASL itself).
@@ -19,16 +19,17 @@ use super::App;
 pub struct SweepSummary {
     #[serde(flatten)]
     pub totals: Totals,
-    pub rule_changes: usize,
-    /// Why ensure-schedules failed, if it did (pruning still runs: it does not depend on rules).
-    pub rules_error: Option<String>,
+    /// Changes ensure-schedules applied: schedules created, enabled and deleted, rule operations.
+    pub schedule_changes: usize,
+    /// Why ensure-schedules failed, if it did (pruning still runs: it does not depend on it).
+    pub schedules_error: Option<String>,
     pub dry_run: bool,
 }
 
 impl SweepSummary {
     /// Whether anything failed (the state machine ends in a Fail state then).
     pub fn failed(&self) -> bool {
-        self.totals.failed_batches > 0 || self.rules_error.is_some()
+        self.totals.failed_batches > 0 || self.schedules_error.is_some()
     }
 }
 
@@ -103,30 +104,9 @@ pub async fn sweep_with<P: Ports>(
     attempts: u32,
     progress: impl Fn(Progress),
 ) -> Result<SweepSummary, Error> {
-    let mut rule_changes = 0;
-    let mut rules_error = None;
+    let (mut schedule_changes, mut schedules_error) = (0, None);
     if app.can_reconcile() {
-        // As the state machine's MoreSchedules loop: again while the deadline left changes.
-        loop {
-            match with_retries(attempts, || {
-                ensure_schedules::handle(app, EnsureInput { dry_run }, None)
-            })
-            .await
-            {
-                Ok(ensured) => {
-                    // Every change: rule operations and schedules created, enabled, deleted.
-                    rule_changes += ensured.changes;
-                    if ensured.more {
-                        continue;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "ensure-schedules failed; pruning goes on");
-                    rules_error = Some(e.to_string());
-                }
-            }
-            break;
-        }
+        (schedule_changes, schedules_error) = reconcile(app, dry_run, attempts).await;
         progress(Progress::Reconciled);
     }
     // Pages of 250 volumes, as `sweep.asl.json` asks for.
@@ -148,12 +128,10 @@ pub async fn sweep_with<P: Ports>(
                 allow_bulk_delete: batch.allow_bulk_delete,
                 ..Default::default()
             };
-            results.push(batch_result(
-                with_retries(attempts, || {
-                    prune::handle(app, prune_input.clone(), now, None)
-                })
-                .await,
-            ));
+            let pruned = with_retries(attempts, || {
+                prune::handle(app, prune_input.clone(), now, None)
+            });
+            results.push(batch_result(pruned.await));
             progress(Progress::Batch(n));
         }
         input = DiscoverInput {
@@ -168,24 +146,57 @@ pub async fn sweep_with<P: Ports>(
         };
         if input.fold_only {
             // As the state machine's Orphans step: after the last page, before the last fold.
-            let scan = PruneInput {
-                dry_run,
-                allow_bulk_delete,
-                orphans: true,
-                ..Default::default()
-            };
-            input.orphans = Some(batch_result(
-                with_retries(attempts, || prune::handle(app, scan.clone(), now, None)).await,
-            ));
+            input.orphans =
+                Some(scan_orphans(app, dry_run, allow_bulk_delete, now, attempts).await);
             progress(Progress::Orphans);
             let last = discover::handle(app, input).await?;
             return Ok(SweepSummary {
                 totals: last.summary,
-                rule_changes,
-                rules_error,
+                schedule_changes,
+                schedules_error,
                 // What was done, not what was asked (`EBS_GENS_DRY_RUN=true` forces a dry run).
                 dry_run: app.dry_run(dry_run),
             });
         }
     }
+}
+
+/// As the state machine's EnsureSchedules and MoreSchedules loop: again while the deadline left
+/// changes; a failure is reported and pruning goes on.
+async fn reconcile<P: Ports>(
+    app: &App<P>,
+    dry_run: bool,
+    attempts: u32,
+) -> (usize, Option<String>) {
+    let mut changes = 0;
+    loop {
+        let ensured = with_retries(attempts, || {
+            ensure_schedules::handle(app, EnsureInput { dry_run }, None)
+        });
+        match ensured.await {
+            Ok(e) if e.more => changes += e.changes,
+            Ok(e) => return (changes + e.changes, None),
+            Err(e) => {
+                tracing::error!(error = %e, "ensure-schedules failed; pruning goes on");
+                return (changes, Some(e.to_string()));
+            }
+        }
+    }
+}
+
+/// The orphan scan, as the state machine's ScanOrphans step (its result folded like a batch's).
+async fn scan_orphans<P: Ports>(
+    app: &App<P>,
+    dry_run: bool,
+    allow_bulk_delete: bool,
+    now: DateTime<Utc>,
+    attempts: u32,
+) -> BatchResult {
+    let scan = PruneInput {
+        dry_run,
+        allow_bulk_delete,
+        orphans: true,
+        ..Default::default()
+    };
+    batch_result(with_retries(attempts, || prune::handle(app, scan.clone(), now, None)).await)
 }

@@ -28,7 +28,7 @@ use crate::ownership::{decide_adoption, Adoption};
 use crate::plan::group_by_volume;
 use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE};
 
-use super::{adopt, classify_volumes, Adoptions, App, MisconfiguredVolume, VolumeJob};
+use super::{adopt, classify_volumes, Adopted, Adoptions, App, MisconfiguredVolume, VolumeJob};
 
 use apply::apply_all;
 pub use apply::DELETE_RETRY_WAITS;
@@ -144,15 +144,7 @@ pub async fn handle<P: Ports>(
     } = fetch(app, &ids).await?;
 
     // Adopt (a write, skipped in a dry run), then plan as if tagged.
-    let wanted = adoptions(&app.settings, &app.account_id, &jobs, &snapshots);
-    let adopted = adopt(app, &jobs, &wanted, "untagged, matches schedule", dry_run).await?;
-    for (vol, (tagged, tags)) in &adopted.tagged {
-        for s in snapshots.get_mut(vol).into_iter().flatten() {
-            if tagged.contains(&s.id) {
-                s.tags.extend(tags.iter().cloned());
-            }
-        }
-    }
+    let adopted = adopt_untagged(app, &jobs, &mut snapshots, dry_run).await?;
 
     let mut totals = Totals {
         volumes: ids.len(),
@@ -165,28 +157,14 @@ pub async fn handle<P: Ports>(
     }
 
     // Decide, every volume first: the batch fuse weighs them together.
-    let mut decisions: Vec<Decision<'_>> = jobs
-        .iter()
-        .map(|(vol, job)| {
-            let v = volumes.get(vol);
-            let facts = VolumeFacts {
-                created: v.and_then(|v| v.create_time),
-                ack_tag: v.and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE).map(String::as_str)),
-                allow_bulk_delete: input.allow_bulk_delete,
-            };
-            let snaps = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
-            decide(
-                &app.settings,
-                &app.account_id,
-                job,
-                snaps,
-                adopted.ids(vol),
-                &facts,
-                now,
-            )
-        })
-        .collect();
-    batch_fuse(&app.settings, &mut decisions, now);
+    let ctx = DecideContext {
+        snapshots: &snapshots,
+        volumes: &volumes,
+        adopted: &adopted,
+        allow_bulk_delete: input.allow_bulk_delete,
+        now,
+    };
+    let decisions = decide_all(app, &jobs, &ctx);
 
     let mut reports: Vec<VolumeReport> = jobs
         .values()
@@ -213,6 +191,67 @@ pub async fn handle<P: Ports>(
         input.full_report,
         now,
     )
+}
+
+/// Adopts the untagged snapshots the adoption mode makes ours and tags them in `snapshots` too,
+/// so the plan sees them as tagged (a write: skipped in a dry run).
+async fn adopt_untagged<P: Ports>(
+    app: &App<P>,
+    jobs: &BTreeMap<String, VolumeJob>,
+    snapshots: &mut BTreeMap<String, Vec<Snapshot>>,
+    dry_run: bool,
+) -> Result<Adopted, Error> {
+    let wanted = adoptions(&app.settings, &app.account_id, jobs, snapshots);
+    let adopted = adopt(app, jobs, &wanted, "untagged, matches schedule", dry_run).await?;
+    for (vol, (tagged, tags)) in &adopted.tagged {
+        for s in snapshots.get_mut(vol).into_iter().flatten() {
+            if tagged.contains(&s.id) {
+                s.tags.extend(tags.iter().cloned());
+            }
+        }
+    }
+    Ok(adopted)
+}
+
+/// What every volume's decision reads besides its job.
+struct DecideContext<'a> {
+    snapshots: &'a BTreeMap<String, Vec<Snapshot>>,
+    volumes: &'a BTreeMap<String, Volume>,
+    adopted: &'a Adopted,
+    allow_bulk_delete: bool,
+    now: DateTime<Utc>,
+}
+
+/// Each volume's decision (plan, guards, volume fuse), then the batch fuse over them all. Pure.
+fn decide_all<'a, P: Ports>(
+    app: &'a App<P>,
+    jobs: &'a BTreeMap<String, VolumeJob>,
+    ctx: &DecideContext<'a>,
+) -> Vec<Decision<'a>> {
+    let mut decisions: Vec<Decision<'a>> = jobs
+        .iter()
+        .map(|(vol, job)| {
+            let v = ctx.volumes.get(vol);
+            let facts = VolumeFacts {
+                created: v.and_then(|v| v.create_time),
+                ack_tag: v.and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE).map(String::as_str)),
+                allow_bulk_delete: ctx.allow_bulk_delete,
+            };
+            let snaps = ctx.snapshots.get(vol).map_or(&[][..], Vec::as_slice);
+            let adopted = ctx.adopted.ids(vol);
+            decide(
+                &app.settings,
+                &app.account_id,
+                job,
+                snaps,
+                adopted,
+                &facts,
+                ctx.now,
+            )
+        })
+        .collect();
+    batch_fuse(&app.settings, &mut decisions, ctx.now);
+    decisions
 }
 
 /// Counts, publishes, and reports what still failed (`totals.failed`, `totals.failures`).

@@ -1,0 +1,147 @@
+// Least privilege, per function: what each function's role may do beyond writing its own logs. No
+// resources of its own: the statements go into the functions' roles' default policies.
+import { Aws } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { type Backend, SNAPSHOTS } from './backend';
+import { type EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, ruleArnPatterns, requiredSetting } from './config';
+import type { FunctionName } from './functions';
+import { layoutOnly } from './logical-ids';
+
+export interface FunctionPoliciesProps {
+  readonly settings: EbsGensSettings;
+  readonly functions: Record<FunctionName, lambda.Function>;
+  readonly backend: Backend;
+}
+
+export class FunctionPolicies extends Construct {
+  constructor(scope: Construct, id: string, props: FunctionPoliciesProps) {
+    super(scope, id);
+    layoutOnly(this);
+    const { settings: s, functions: f, backend } = props;
+    const rulesBackend = requiredSetting(s, 'backend') === 'rules';
+    const ruleArns = ruleArnPatterns(s, Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID);
+    const describe = (...actions: string[]) => new iam.PolicyStatement({ actions, resources: ['*'] });
+
+    // CreateTags: only our keys, only managed-by = this deployment, and only on snapshots untagged
+    // by any deployment or already ours. IAM rationale: docs/deploy.md#iam-create-tags
+    const tagConditions = (owner: Record<string, Record<string, string>>) => ({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': OUR_TAG_KEYS },
+      Null: { 'aws:TagKeys': 'false' },
+      StringEqualsIfExists: { [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
+      ...owner,
+    });
+    const createOurTags = [
+      new iam.PolicyStatement({
+        sid: 'TagUnownedSnapshotsWithOurKeysOnly',
+        actions: ['ec2:CreateTags'],
+        resources: [SNAPSHOTS],
+        conditions: tagConditions({ Null: { 'aws:TagKeys': 'false', [`aws:ResourceTag/${MANAGED_BY}`]: 'true' } }),
+      }),
+      new iam.PolicyStatement({
+        sid: 'RetagOurSnapshotsWithOurKeysOnly',
+        actions: ['ec2:CreateTags'],
+        resources: [SNAPSHOTS],
+        conditions: { ...tagConditions({}), StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
+      }),
+    ];
+    f['discover-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes'));
+    f['tag-snapshot'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
+    for (const st of createOurTags) f['tag-snapshot'].addToRolePolicy(st);
+    // DescribeVolumes: prune re-reads each volume's tags (policy, ebs-gens:allow-bulk-delete) and creation
+    // time before deciding, and the sweep's orphan scan (ScanOrphans) asks which volumes still exist.
+    f['prune-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
+    for (const st of createOurTags) f['prune-volumes'].addToRolePolicy(st);
+    f['prune-volumes'].addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteOnlyOurSnapshots',
+        actions: ['ec2:DeleteSnapshot'],
+        resources: [SNAPSHOTS],
+        conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
+      }),
+    );
+    // A pin holds even against a bug. IAM rationale: docs/deploy.md#iam-pin
+    f['prune-volumes'].addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'NeverDeletePinnedSnapshots',
+        effect: iam.Effect.DENY,
+        actions: ['ec2:DeleteSnapshot'],
+        resources: [SNAPSHOTS],
+        conditions: {
+          StringNotEqualsIgnoreCase: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },
+          Null: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },
+        },
+      }),
+    );
+
+    const ensure = f['ensure-schedules'];
+    // DescribeTags: the instances' Name tags, for the Name each scheduled snapshot is born with.
+    ensure.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeTags', 'events:ListRules'));
+    // IAM rationale (no resource-level permission): docs/deploy.md#iam-list-schedules
+    ensure.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListSchedulesSupportsNoResourceLevelPermissions',
+        actions: ['scheduler:ListSchedules'],
+        resources: ['*'],
+      }),
+    );
+    // Only this deployment's schedules; Create and Update only where schedules are made.
+    // IAM rationale: docs/deploy.md#iam-schedule-scope
+    ensure.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyOurScheduleGroup',
+        actions: rulesBackend
+          ? ['scheduler:GetSchedule', 'scheduler:DeleteSchedule']
+          : ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:GetSchedule', 'scheduler:DeleteSchedule'],
+        resources: [backend.scheduleArns],
+      }),
+    );
+    // CreateSchedule and UpdateSchedule both name the execution role in their target: iam:PassRole.
+    if (!rulesBackend) {
+      ensure.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'PassOnlyTheSchedulerRole',
+          actions: ['iam:PassRole'],
+          resources: [backend.schedulerRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
+      );
+    }
+    // Only this deployment's rules, one ARN pattern per class; creating them only on the rules
+    // backend. IAM rationale: docs/deploy.md#iam-rule-scope
+    ensure.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyOurRules',
+        actions: rulesBackend
+          ? ['events:ListTargetsByRule', 'events:PutRule', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule']
+          : ['events:ListTargetsByRule', 'events:RemoveTargets', 'events:DeleteRule', 'events:DescribeRule'],
+        resources: ruleArns,
+      }),
+    );
+    if (backend.snapshotRole) {
+      // ...and on them only the built-in create-snapshot target. IAM rationale: docs/deploy.md#iam-rule-scope
+      ensure.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyTheCreateSnapshotTarget',
+          actions: ['events:PutTargets'],
+          resources: ruleArns,
+          conditions: {
+            'ForAllValues:ArnEquals': {
+              'events:TargetArn': `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:target/create-snapshot`,
+            },
+            Null: { 'events:TargetArn': 'false' },
+          },
+        }),
+      );
+      ensure.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'PassOnlyTheSnapshotRole',
+          actions: ['iam:PassRole'],
+          resources: [backend.snapshotRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
+        }),
+      );
+    }
+  }
+}
