@@ -39,6 +39,7 @@ export const CONTEXT_KEYS = {
   fuseBatchPercent: true,
   fuseBatchMin: true,
   orphans: true,
+  copies: true,
   deleteBurst: true,
   deletesPerSecond: true,
   sweepSchedule: true,

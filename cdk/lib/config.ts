@@ -69,6 +69,12 @@ export interface EbsGensSettings {
    */
   readonly orphans?: string;
   /**
+   * Copies in other regions (EBS_GENS_COPIES): `CLASS:REGION=N` rules, e.g. `weekly:us-west-2=8`, each
+   * keeping the newest N generations of that class there (default off). A volume's `ebs-gens:copies`
+   * tag replaces them for it, among these regions.
+   */
+  readonly copies?: string;
+  /**
    * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
    * 100, shared by the account), 1..=100 (default 20).
    */
@@ -157,6 +163,30 @@ export const OUR_TAG_KEYS: readonly string[] = [
   CONTRACT.tags.policy,
   CONTRACT.tags.name,
 ];
+/** The tags a copy in another region is born with (shared/src/app/copies.rs `spec`). */
+export const COPY_TAG_KEYS: readonly string[] = [
+  CONTRACT.tags.managed_by,
+  CONTRACT.tags.volume,
+  CONTRACT.tags.class,
+  CONTRACT.tags.copy_of,
+  CONTRACT.tags.source_region,
+  CONTRACT.tags.source_start,
+  CONTRACT.tags.name,
+];
+
+/** The regions the deployment copies to (EBS_GENS_COPIES), each once. */
+export function copyRegions(s: EbsGensSettings): string[] {
+  const rules = settingOf(s, 'copies');
+  if (rules === undefined || rules === 'off') return [];
+  return [
+    ...new Set(
+      String(rules)
+        .split(/[ ,]+/)
+        .filter(Boolean)
+        .map((r) => r.split(':')[1].split('=')[0]),
+    ),
+  ].sort();
+}
 /** The deployment that owns a snapshot; scopes every destructive permission. */
 export const MANAGED_BY = CONTRACT.tags.managed_by;
 /** The tag that pins a snapshot (shared/src/snapshot.rs TAG_KEEP): any value but `false`. */
@@ -253,6 +283,34 @@ const TYPES: Readonly<Record<SettingType, TypeRule>> = {
   text: {
     accepts: (r) => `text matching ${r.pattern}`,
     parse: (r, v, refuse) => (typeof v === 'string' && patternOf(r).test(v) ? v : refuse()),
+  },
+  // `off`, or CLASS:REGION=N rules (spaces or commas between them) as shared/src/copies.rs parses
+  // them: a known region, N within range, each (class, region) once, at most max_destinations regions.
+  copies: {
+    accepts: (r) =>
+      `off or CLASS:REGION=N rules such as weekly:us-west-2=8 (N from 1 to ${r.max_keep}, at most ${r.max_destinations} regions, a region one of ${(r.regions ?? []).length} AWS regions)`,
+    parse: (r, v, refuse) => {
+      if (typeof v !== 'string') return refuse();
+      const text = v.trim();
+      if (text === '' || text === 'off') return 'off';
+      const seen = new Set<string>();
+      const rules: string[] = [];
+      for (const item of text.split(/[ ,]+/).filter(Boolean)) {
+        const m = /^([a-z]+):([a-z0-9-]+)=([0-9]+)$/.exec(item);
+        if (!m) return refuse(` (${item} is not CLASS:REGION=N)`);
+        const [, cls, region, n] = m;
+        if (!(CONTRACT.classes as readonly string[]).includes(cls)) return refuse(` (${cls} is not a class)`);
+        if (!(r.regions ?? []).includes(region)) return refuse(` (${region} is not an AWS region ebs-gens knows)`);
+        const keep = Number(n);
+        if (keep < 1 || keep > (r.max_keep as number)) return refuse(` (${n} is not 1..${r.max_keep})`);
+        if (seen.has(`${cls}:${region}`)) return refuse(` (${cls}:${region} is given twice)`);
+        seen.add(`${cls}:${region}`);
+        rules.push(`${cls}:${region}=${keep}`);
+      }
+      if (new Set(rules.map((x) => x.split(':')[1].split('=')[0])).size > (r.max_destinations as number))
+        return refuse(` (more than ${r.max_destinations} regions)`);
+      return rules.join(' ');
+    },
   },
   // Never an operator's: the stack writes it from what it creates.
   arn: {

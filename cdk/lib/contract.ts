@@ -17,7 +17,7 @@ export interface ContractFunction {
 }
 
 /** What a setting accepts (contract.json settings[].type; shared/src/config/table.rs `Kind`). */
-export type SettingType = 'integer' | 'number' | 'boolean' | 'enum' | 'time_zone' | 'cron' | 'orphans' | 'text' | 'arn';
+export type SettingType = 'integer' | 'number' | 'boolean' | 'enum' | 'time_zone' | 'cron' | 'orphans' | 'text' | 'arn' | 'copies';
 export const SETTING_TYPES: readonly SettingType[] = [
   'integer',
   'number',
@@ -28,6 +28,7 @@ export const SETTING_TYPES: readonly SettingType[] = [
   'orphans',
   'text',
   'arn',
+  'copies',
 ];
 
 /**
@@ -52,6 +53,10 @@ export interface ContractSetting {
   readonly older_than_days?: readonly [number, number];
   /** arn: the service of the ARN. */
   readonly service?: string;
+  /** copies: the regions a copy may go to, a destination's most generations, the most destinations. */
+  readonly regions?: readonly string[];
+  readonly max_keep?: number;
+  readonly max_destinations?: number;
   /** The value when none is given, as text; null: none (or one that depends on another setting, see default_doc). */
   readonly default: string | null;
   /** The default in words, when it depends on something else. */
@@ -72,6 +77,12 @@ export interface Contract {
     readonly policy: string;
     /** On a volume, set by an operator (never by us): lets today's runs past the bulk-deletion fuse. */
     readonly allow_bulk_delete: string;
+    /** On a copy in another region: its source snapshot, the source's region and start time. */
+    readonly copy_of: string;
+    readonly source_region: string;
+    readonly source_start: string;
+    /** On a volume, set by an operator: its own copy rules. */
+    readonly copies: string;
     readonly generation_keys: Readonly<Record<string, string>>;
   };
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */

@@ -10,7 +10,7 @@
 //
 // The construct ids below and in the parts are part of every deployment's logical IDs: renaming one
 // replaces resources in every stack that holds an EbsGens (test/identity.test.ts checks the app's).
-import { Aws, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -20,7 +20,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { Backend } from './backend';
-import { type EbsGensSettings, functionEnvironment, requiredSetting, ruleArnPatterns, validate } from './config';
+import { copyRegions, type EbsGensSettings, functionEnvironment, requiredSetting, ruleArnPatterns, validate } from './config';
 import { FunctionPolicies } from './function-policies';
 import { FUNCTION_NAMES, type FunctionName, Functions, contractEntry } from './functions';
 import { layoutOnly } from './logical-ids';
@@ -63,6 +63,15 @@ export class EbsGens extends Construct {
     layoutOnly(this);
     const { code, ...s } = props;
     validate(s);
+    // Copies go to another region of the same partition (the functions refuse anything else at start-up).
+    const here = Stack.of(this).region;
+    if (!Token.isUnresolved(here)) {
+      for (const r of copyRegions(s)) {
+        if (r === here) throw new Error(`context setting copies: ${r} is this stack's own region; copies go to another region`);
+        const partition = (x: string) => (x.startsWith('cn-') ? 'aws-cn' : x.startsWith('us-gov-') ? 'aws-us-gov' : 'aws');
+        if (partition(r) !== partition(here)) throw new Error(`context setting copies: ${r} is in another partition than ${here}`);
+      }
+    }
     // Two deployments of one name in one stack would take the same fixed names (schedule group, log
     // groups, dashboard, parameter) and the same IAM scope; CloudFormation would only fail at deploy.
     const twin = Stack.of(this)
@@ -140,6 +149,12 @@ export class EbsGens extends Construct {
       ack(
         pattern,
         `${ensure} creates and removes rules it names itself (<prefix><class>-<hash>-<nn>); the prefix and class limit it to this deployment's rules, PutTargets to the create-snapshot target.`,
+      );
+    }
+    for (const region of copyRegions(s)) {
+      ack(
+        `arn:<AWS::Partition>:ec2:${region}::snapshot/*`,
+        'Copies in a destination region: their ids are not known in advance; CopySnapshot there requires aws:RequestTag/ebs-gens:managed-by = this deployment and our copy tag keys, CreateTags only as part of the copy (ec2:CreateAction = CopySnapshot), DeleteSnapshot only on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned copies).',
       );
     }
     for (const name of FUNCTION_NAMES) {

@@ -5,7 +5,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { type Backend, SNAPSHOTS } from './backend';
-import { type EbsGensSettings, KEEP_TAG, MANAGED_BY, OUR_TAG_KEYS, ruleArnPatterns, requiredSetting } from './config';
+import {
+  COPY_TAG_KEYS,
+  copyRegions,
+  type EbsGensSettings,
+  KEEP_TAG,
+  MANAGED_BY,
+  OUR_TAG_KEYS,
+  ruleArnPatterns,
+  requiredSetting,
+} from './config';
 import type { FunctionName } from './functions';
 import { layoutOnly } from './logical-ids';
 
@@ -53,11 +62,47 @@ export class FunctionPolicies extends Construct {
     // time before deciding, and the sweep's orphan scan (ScanOrphans) asks which volumes still exist.
     f['prune-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
     for (const st of createOurTags) f['prune-volumes'].addToRolePolicy(st);
+    // Copies in other regions: copy only our snapshots, only to the configured regions, born with
+    // our tags and this deployment's managed-by; delete there on the same terms as here.
+    // IAM rationale: docs/deploy.md#iam-copies
+    const destinations = copyRegions(s).map((r) => `arn:${Aws.PARTITION}:ec2:${r}::snapshot/*`);
+    if (destinations.length > 0) {
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'CopyOnlyOurSnapshots',
+          actions: ['ec2:CopySnapshot'],
+          resources: [SNAPSHOTS],
+          conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
+        }),
+      );
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'CopiesBornOursInOurDestinations',
+          actions: ['ec2:CopySnapshot'],
+          resources: destinations,
+          conditions: {
+            StringEquals: { [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': COPY_TAG_KEYS },
+          },
+        }),
+      );
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'TagCopiesOnlyAsTheyAreMade',
+          actions: ['ec2:CreateTags'],
+          resources: destinations,
+          conditions: {
+            StringEquals: { 'ec2:CreateAction': 'CopySnapshot', [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': COPY_TAG_KEYS },
+          },
+        }),
+      );
+    }
     f['prune-volumes'].addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'DeleteOnlyOurSnapshots',
         actions: ['ec2:DeleteSnapshot'],
-        resources: [SNAPSHOTS],
+        resources: [SNAPSHOTS, ...destinations],
         conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
       }),
     );
@@ -67,7 +112,7 @@ export class FunctionPolicies extends Construct {
         sid: 'NeverDeletePinnedSnapshots',
         effect: iam.Effect.DENY,
         actions: ['ec2:DeleteSnapshot'],
-        resources: [SNAPSHOTS],
+        resources: [SNAPSHOTS, ...destinations],
         conditions: {
           StringNotEqualsIgnoreCase: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },
           Null: { [`aws:ResourceTag/${KEEP_TAG}`]: 'false' },

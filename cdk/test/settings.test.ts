@@ -459,6 +459,8 @@ function sample(row: ContractSetting & { context: SettingKey }): unknown {
       return 'rate(7 days)';
     case 'orphans':
       return `keep-last=${row.keep_last?.[1]},older-than=${row.older_than_days?.[1]}`;
+    case 'copies':
+      return `weekly:${row.regions?.[0]}=${row.max_keep}`;
     default: {
       const s = TEXT_SAMPLES[row.context] ?? row.context.replaceAll('.', '_');
       assert.match(s, new RegExp(row.pattern ?? '(?!)', 'u'), `${row.context}: add a sample that matches ${row.pattern} to TEXT_SAMPLES`);
@@ -603,6 +605,25 @@ test("each type's bounds: accepted at the bounds, refused one step outside, with
             '',
           ],
           says: [`K from ${kLo} to ${kHi} and DAYS from ${dLo} to ${dHi}`, ...says],
+        };
+      }
+      case 'copies': {
+        const [r0, r1] = row.regions ?? [];
+        const max = row.max_keep as number;
+        const many = (row.regions ?? []).slice(0, (row.max_destinations as number) + 1).map((r) => `daily:${r}=1`);
+        return {
+          ok: ['off', `weekly:${r0}=1`, `daily:${r0}=${max} weekly:${r1}=1`, `daily:${r0}=1,weekly:${r0}=2`],
+          bad: [
+            `weekly:${r0}=0`,
+            `weekly:${r0}=${max + 1}`,
+            'weekly:mars-east-1=3',
+            `yearly:${r0}=3`,
+            `weekly:${r0}=1 weekly:${r0}=2`,
+            'weekly',
+            many.join(' '),
+            7,
+          ],
+          says: ['CLASS:REGION=N', ...says],
         };
       }
       default: {

@@ -234,8 +234,10 @@ async fn connect(cli: &Cli) -> anyhow::Result<Ctx> {
         .context("no AWS region: give --region or set AWS_REGION")?;
     let published = published(&config_for(&config, &endpoints, Service::Ssm), &deployment).await?;
     published.check_place(cli.account_id.as_deref(), &region)?;
+    let settings = published.settings(&local)?;
+    runtime::check_region(&settings, &region)?;
     let app = runtime::assemble(
-        published.settings(&local)?,
+        settings,
         &published.account_id,
         &region,
         "cli",

@@ -4,6 +4,7 @@
 //! |----------------|----------------------------------------------------------------|---------------|
 //! | `Transient`    | throttling, 5xx, timeouts: the same call may succeed later      | Retry         |
 //! | `DeleteFailed` | deletes that still failed after the prune's own retries (reported in its totals, never thrown): the Fail state that ends the execution | Fail |
+//! | `CopyFailed`   | copies in other regions, or their deletes, that AWS refused (reported in the totals, never thrown): the execution fails | Fail |
 //! | `InvalidInput` | a malformed event or request; retrying cannot help             | Catch         |
 //! | `AccessDenied` | IAM refused a call: a deployment problem                       | Catch         |
 //! | `Internal`     | anything else (a bug): fails loudly                            | Catch         |
@@ -19,15 +20,17 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorName {
     Transient,
     DeleteFailed,
+    CopyFailed,
     InvalidInput,
     AccessDenied,
     Internal,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 5] = [
+    pub const ALL: [ErrorName; 6] = [
         ErrorName::Transient,
         ErrorName::DeleteFailed,
+        ErrorName::CopyFailed,
         ErrorName::InvalidInput,
         ErrorName::AccessDenied,
         ErrorName::Internal,
@@ -37,6 +40,7 @@ impl ErrorName {
         match self {
             ErrorName::Transient => "Transient",
             ErrorName::DeleteFailed => "DeleteFailed",
+            ErrorName::CopyFailed => "CopyFailed",
             ErrorName::InvalidInput => "InvalidInput",
             ErrorName::AccessDenied => "AccessDenied",
             ErrorName::Internal => "Internal",

@@ -13,6 +13,7 @@ pub mod aws;
 pub mod backend;
 pub mod config;
 pub mod contract;
+pub mod copies;
 pub mod cron;
 pub mod decision;
 pub mod deployment;

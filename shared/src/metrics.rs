@@ -61,6 +61,12 @@ metrics! {
     ScheduleChanges,
     /// Our EventBridge rules after reconciling.
     Rules,
+    /// Copies started in other regions (not in a dry run).
+    SnapshotsCopied,
+    /// Copies deleted in other regions, beyond their destination's generations (not in a dry run).
+    CopiesDeleted,
+    /// Copies or copy deletes AWS refused, and volumes whose copies could not be planned.
+    CopiesFailed,
 }
 
 impl Metric {

@@ -143,6 +143,8 @@ pub enum Reason {
     OrphanExpired {
         days: u32,
     },
+    /// Kept: a destination's most recently made copy, from which its next copy is incremental.
+    IncrementalBase,
 }
 
 impl fmt::Display for Reason {
@@ -161,6 +163,9 @@ impl fmt::Display for Reason {
             Reason::OrphanNewest { n } => write!(f, "orphan, newest {n} of its former volume"),
             Reason::OrphanYoung { days } => write!(f, "orphan younger than {days} days"),
             Reason::OrphanExpired { days } => write!(f, "orphan older than {days} days"),
+            Reason::IncrementalBase => {
+                f.write_str("most recent copy (the next copy is incremental from it)")
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! emulator and the strict fake. Each `functions/*` binary only builds an [`App`] and calls one
 //! handler here.
 
+pub mod copies;
 pub mod discover;
 pub mod ensure_schedules;
 pub mod explain;
@@ -33,6 +34,10 @@ pub struct App<P: Ports> {
     pub ec2: Ec2<P::Ec2>,
     pub events: Events<P::Events>,
     pub scheduler: Scheduler<P::Scheduler>,
+    /// EC2 in each copy destination region (`EBS_GENS_COPIES`), its deletes paced apart.
+    pub destinations: BTreeMap<String, Ec2<P::Ec2>>,
+    /// The region the volumes and their snapshots are in.
+    pub region: String,
     /// Our account id (adoption only takes snapshots this account owns).
     pub account_id: String,
     /// `arn:aws:events:REGION:ACCOUNT:target/create-snapshot`.
@@ -68,6 +73,8 @@ impl<E: Ec2Api, V: EventsApi> App<(E, V, NoScheduler)> {
             partition: partition(region),
             account_id: account_id.to_string(),
             scheduler: Scheduler::new(NoScheduler),
+            destinations: BTreeMap::new(),
+            region: region.to_string(),
             settings,
             function,
             emit_metrics: true,
@@ -81,6 +88,8 @@ impl<E: Ec2Api, V: EventsApi> App<(E, V, NoScheduler)> {
             ec2: self.ec2,
             events: self.events,
             scheduler: Scheduler::new(api),
+            destinations: self.destinations,
+            region: self.region,
             account_id: self.account_id,
             target_arn: self.target_arn,
             partition: self.partition,
@@ -94,6 +103,14 @@ impl<P: Ports> App<P> {
     /// Stops writing EMF lines (for local tools whose stdout is a report).
     pub fn without_metrics(mut self) -> Self {
         self.emit_metrics = false;
+        self
+    }
+
+    /// Gives the app EC2 in a copy destination region.
+    pub fn with_destination(mut self, region: &str, api: P::Ec2) -> Self {
+        let pacer = Pacer::new(self.settings.delete_burst, self.settings.deletes_per_second);
+        self.destinations
+            .insert(region.to_string(), Ec2::new(api, pacer));
         self
     }
 

@@ -37,6 +37,7 @@ pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
         .region()
         .map(|r| r.to_string())
         .ok_or_else(|| Error::Internal("no AWS region configured (AWS_REGION)".into()))?;
+    check_region(&settings, &region)?;
     Ok(assemble(
         settings,
         &account,
@@ -44,6 +45,13 @@ pub async fn build(function: &'static str) -> Result<SdkApp, Error> {
         function,
         &ClientConfigs::same(&config),
     ))
+}
+
+/// What the settings ask of the region the functions run in: copies go elsewhere, within the
+/// partition.
+pub fn check_region(settings: &Settings, region: &str) -> Result<(), Error> {
+    let copies = settings.copies.check_source(region);
+    copies.map_err(|why| Error::Internal(format!("configuration EBS_GENS_COPIES: {why}")))
 }
 
 /// What a function needs beyond valid settings before it takes its first event: ensure-schedules
@@ -83,7 +91,13 @@ pub fn assemble(
     function: &'static str,
     configs: &ClientConfigs,
 ) -> SdkApp {
-    App::new(
+    let destinations: Vec<String> = settings
+        .copies
+        .regions()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let mut app = App::new(
         settings,
         SdkEc2::new(&configs.ec2),
         SdkEvents::new(&configs.events),
@@ -91,7 +105,17 @@ pub fn assemble(
         region,
         function,
     )
-    .with_scheduler(SdkScheduler::new(&configs.scheduler))
+    .with_scheduler(SdkScheduler::new(&configs.scheduler));
+    // One EC2 client per copy destination: the same credentials and endpoint, its own region.
+    for r in destinations {
+        let config = configs
+            .ec2
+            .to_builder()
+            .region(aws_config::Region::new(r.clone()))
+            .build();
+        app = app.with_destination(&r, SdkEc2::new(&config));
+    }
+    app
 }
 
 /// Runs `handler` as a Lambda function. Start-up failures are logged and end the process

@@ -66,6 +66,12 @@ pub struct Totals {
     /// Up to `prune::MAX_ATTENTION` of the `failed` deletes, with EC2's error.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<FailedDelete>,
+    /// Copies started in other regions, left for a later run (20 in flight), deleted there,
+    /// and refused (a copy or delete AWS refused, or a volume whose copies could not be planned).
+    pub copied: usize,
+    pub copies_deferred: usize,
+    pub copies_deleted: usize,
+    pub copies_failed: usize,
     /// Sweep only: batches that failed after every retry, or finished with failed deletes.
     pub failed_batches: usize,
     /// Sweep only: those batches' errors (at most [`MAX_ERRORS`], to bound the state size).
@@ -96,9 +102,19 @@ impl Totals {
         self.deletions_held += t.deletions_held;
         self.orphaned += t.orphaned;
         self.orphan_volumes += t.orphan_volumes;
+        self.copied += t.copied;
+        self.copies_deferred += t.copies_deferred;
+        self.copies_deleted += t.copies_deleted;
+        self.copies_failed += t.copies_failed;
         let room = MAX_SUMMARY_ATTENTION.saturating_sub(self.attention.len());
         self.attention
             .extend(t.attention.iter().take(room).cloned());
+        if t.copies_failed > 0 {
+            self.batch_failed(serde_json::json!({
+                "Error": crate::ErrorName::CopyFailed.as_str(),
+                "Cause": format!("{} copy step(s) failed; see the batch's volume reports", t.copies_failed),
+            }));
+        }
         if t.failed > 0 {
             self.batch_failed(serde_json::json!({
                 "Error": crate::ErrorName::DeleteFailed.as_str(),

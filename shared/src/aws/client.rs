@@ -152,6 +152,20 @@ impl<A: Ec2Api> Ec2<A> {
         .await
     }
 
+    /// Our copies of the given source volumes in this (destination) region: self-owned
+    /// snapshots tagged `ebs-gens:managed-by=<deployment>` and `ebs-gens:volume` one of them.
+    pub async fn copies_of(&self, deployment: &str, volume_ids: &[String]) -> R<Vec<Snapshot>> {
+        let ours = [Filter::new(
+            &format!("tag:{}", crate::snapshot::TAG_MANAGED_BY),
+            [deployment],
+        )];
+        let by_volume = format!("tag:{}", crate::snapshot::TAG_VOLUME);
+        by_filter(volume_ids, &by_volume, &ours, MAX_SNAPSHOTS_PAGE, |req| {
+            self.api.describe_snapshots(owned_by_us(req))
+        })
+        .await
+    }
+
     /// One snapshot by id; `None` when it no longer exists.
     pub async fn snapshot(&self, id: &str) -> R<Option<Snapshot>> {
         let req = PageRequest {

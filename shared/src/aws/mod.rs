@@ -70,6 +70,9 @@ pub enum ErrorKind {
     AccessDenied,
     /// A quota or validation error (`LimitExceededException`, `InvalidParameterValue`, ...).
     Invalid,
+    /// A concurrency limit that frees itself (`ResourceLimitExceeded`: 20 copies in flight per
+    /// destination region): back-pressure, left for a later run, never a failure.
+    Busy,
     /// Anything else.
     Other,
 }
@@ -121,6 +124,7 @@ pub fn classify(code: &str, message: &str, status: Option<u16>) -> ErrorKind {
         "InvalidSnapshot.InUse" => ErrorKind::InUse,
         "ConflictException" => ErrorKind::Conflict,
         "SnapshotLocked" => ErrorKind::Locked,
+        "ResourceLimitExceeded" => ErrorKind::Busy,
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" => {
             ErrorKind::AccessDenied
         }
@@ -246,6 +250,20 @@ pub trait Ec2Api: Send + Sync {
     ) -> impl Future<Output = R<()>> + Send;
     /// DeleteSnapshot.
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send;
+    /// CopySnapshot, called on the destination region's client; the copy's id.
+    fn copy_snapshot(&self, req: &CopySpec) -> impl Future<Output = R<String>> + Send;
+}
+
+/// One CopySnapshot request (EC2 API reference, CopySnapshot): the copy is born with `tags`
+/// (AWS copies none). Without `kms_key_id` an encrypted source is copied with the destination's
+/// default EBS key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySpec {
+    pub source_region: String,
+    pub source_snapshot_id: String,
+    pub description: String,
+    pub tags: Vec<(String, String)>,
+    pub kms_key_id: Option<String>,
 }
 
 /// A rule as ListRules reports it (targets are listed separately).
@@ -418,6 +436,9 @@ impl<T: Ec2Api> Ec2Api for &T {
         tags: &[(String, String)],
     ) -> impl Future<Output = R<()>> + Send {
         (**self).create_tags(ids, tags)
+    }
+    fn copy_snapshot(&self, req: &CopySpec) -> impl Future<Output = R<String>> + Send {
+        (**self).copy_snapshot(req)
     }
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send {
         (**self).delete_snapshot(id)

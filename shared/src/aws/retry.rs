@@ -12,7 +12,8 @@ use crate::backend::rules::Target;
 use crate::snapshot::Snapshot;
 
 use super::{
-    AwsError, Deleted, Ec2Api, EventsApi, Page, PageRequest, ResourceTag, RuleSummary, Volume,
+    AwsError, CopySpec, Deleted, Ec2Api, EventsApi, Page, PageRequest, ResourceTag, RuleSummary,
+    Volume,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -92,6 +93,11 @@ impl<A: Ec2Api> Ec2Api for Retrying<A> {
             self.inner.delete_snapshot(id)
         })
         .await
+    }
+    /// Not retried here: a CopySnapshot whose answer was lost may have started a copy, and a
+    /// second call would start another. The next run sees the first by its source tag.
+    async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {
+        self.inner.copy_snapshot(req).await
     }
 }
 

@@ -13,8 +13,8 @@ use crate::backend::rules::{RuleState, Target};
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
-    classify, AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Page, PageRequest, ResourceTag,
-    RuleSummary, Volume, MAX_EVENTS_PAGE,
+    classify, AwsError, CopySpec, Deleted, Ec2Api, ErrorKind, EventsApi, Page, PageRequest,
+    ResourceTag, RuleSummary, Volume, MAX_EVENTS_PAGE,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -260,6 +260,38 @@ impl Ec2Api for SdkEc2 {
             .await
             .map_err(|e| sdk_error("DeleteSnapshot", e))?;
         Ok(Deleted::Deleted)
+    }
+
+    async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {
+        let tags = ec2t::TagSpecification::builder()
+            .resource_type(ec2t::ResourceType::Snapshot)
+            .set_tags(Some(
+                req.tags
+                    .iter()
+                    .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .build();
+        let out = self
+            .client
+            .copy_snapshot()
+            .source_region(&req.source_region)
+            .source_snapshot_id(&req.source_snapshot_id)
+            .description(&req.description)
+            .tag_specifications(tags)
+            .set_kms_key_id(req.kms_key_id.clone())
+            .set_encrypted(req.kms_key_id.is_some().then_some(true))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CopySnapshot", e))?;
+        out.snapshot_id().map(str::to_string).ok_or_else(|| {
+            AwsError::new(
+                "CopySnapshot",
+                ErrorKind::Other,
+                "NoSnapshotId",
+                "CopySnapshot returned no snapshot id",
+            )
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use crate::backend::rules::{valid_rule_chars, validate_prefix};
+use crate::copies::CopyRules;
 use crate::cron::Cron;
 use crate::fuse::Fuse;
 use crate::health::StaleRule;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub fuse_batch: Fuse,
     /// What happens to snapshots of ours whose volume is gone or untagged.
     pub orphans: OrphanPolicy,
+    /// Which generations are copied to which regions (a volume's tag may replace them).
+    pub copies: CopyRules,
 }
 
 impl Default for Settings {
@@ -264,7 +267,12 @@ impl Settings {
             None => OrphanPolicy::Keep,
             Some(v) => v.parse().map_err(|why| err("EBS_GENS_ORPHANS", why))?,
         };
+        let copies = match get("EBS_GENS_COPIES") {
+            None => CopyRules::default(),
+            Some(v) => v.parse().map_err(|why| err("EBS_GENS_COPIES", why))?,
+        };
         Ok(Settings {
+            copies,
             stale_factor,
             stale_grace: Duration::minutes(grace),
             fuse_volume,
@@ -578,6 +586,20 @@ mod tests {
                 ),
                 Kind::Text { .. } => (vec![], vec![format!("{} x", "x".repeat(200))]),
                 Kind::Arn { .. } => (vec![], vec!["not-an-arn".into()]),
+                Kind::Copies {
+                    regions, max_keep, ..
+                } => (
+                    vec![
+                        format!("weekly:{}=1 daily:{}={max_keep}", regions[0], regions[1]),
+                        "off".into(),
+                    ],
+                    vec![
+                        format!("weekly:{}=0", regions[0]),
+                        format!("weekly:{}={}", regions[0], max_keep + 1),
+                        "weekly:mars-east-1=3".into(),
+                        "yearly:us-west-2=3".into(),
+                    ],
+                ),
             };
             for v in &good {
                 // A rate cannot be matched to a fire time: adoption may not be schedule-window.

@@ -33,6 +33,13 @@ pub enum Kind {
     Text { pattern: &'static str },
     /// An ARN the stack writes (never set by hand).
     Arn { service: &'static str },
+    /// Copy rules, `CLASS:REGION=N` separated by spaces or commas, or `off`
+    /// (`crate::copies::CopyRules`).
+    Copies {
+        regions: &'static [&'static str],
+        max_keep: u32,
+        max_destinations: usize,
+    },
 }
 
 /// Who sets a setting.
@@ -158,6 +165,16 @@ impl Setting {
             Kind::Arn { service } => {
                 o.insert("type".into(), json!("arn"));
                 o.insert("service".into(), json!(service));
+            }
+            Kind::Copies {
+                regions,
+                max_keep,
+                max_destinations,
+            } => {
+                o.insert("type".into(), json!("copies"));
+                o.insert("regions".into(), json!(regions));
+                o.insert("max_keep".into(), json!(max_keep));
+                o.insert("max_destinations".into(), json!(max_destinations));
             }
         }
         v
@@ -292,6 +309,17 @@ pub const ORPHANS: Setting = Setting::new(
 )
 .default("keep")
 .doc("Snapshots of ours whose volume is gone or untagged: `keep`, or `keep-last=K,older-than=DAYS` (then deleted beyond the newest K once DAYS old).");
+pub const COPIES: Setting = Setting::new(
+    "EBS_GENS_COPIES",
+    "copies",
+    Kind::Copies {
+        regions: crate::copies::KNOWN_REGIONS,
+        max_keep: crate::copies::MAX_COPY_KEEP,
+        max_destinations: crate::copies::MAX_DESTINATIONS,
+    },
+)
+.default("off")
+.doc("Copies in other regions: `CLASS:REGION=N` rules (e.g. `weekly:us-west-2=8`), each keeping the newest N generations of that class there; a volume's `ebs-gens:copies` tag replaces them for it, among these regions.");
 pub const RULE_PREFIX: Setting = Setting::new(
     "EBS_GENS_RULE_PREFIX",
     "",
@@ -403,6 +431,7 @@ pub const SETTINGS: &[Setting] = &[
     FUSE_BATCH_PERCENT,
     FUSE_BATCH_MIN,
     ORPHANS,
+    COPIES,
     DELETE_BURST,
     DELETES_PER_SECOND,
     cdk(
@@ -495,6 +524,13 @@ pub fn markdown() -> String {
             ),
             Kind::Text { pattern } => format!("text matching `{pattern}`"),
             Kind::Arn { service } => format!("{service} ARN (set by the stack)"),
+            Kind::Copies {
+                max_keep,
+                max_destinations,
+                ..
+            } => format!(
+                "`off` or `CLASS:REGION=N …` (N 1..={max_keep}, at most {max_destinations} regions)"
+            ),
         };
         let default = match (s.default, s.default_doc) {
             (Some(d), _) => format!("`{d}`"),

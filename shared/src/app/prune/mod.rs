@@ -177,6 +177,12 @@ pub async fn handle<P: Ports>(
         })
         .collect();
     let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
+    // Copies in other regions, after this region's own deletes.
+    let mut copies =
+        super::copies::run(app, &jobs, &volumes, &snapshots, now, deadline, dry_run).await;
+    for report in &mut reports {
+        report.copies = copies.remove(&report.volume_id).unwrap_or_default();
+    }
     for report in &reports {
         totals.count(report);
         tracing::info!(volume_id = %report.volume_id, policy = %report.policy, kept = report.kept.len(), deleted = report.deleted.len(), adopted = report.adopted.len(), stale = report.stale.is_some(), held = report.held.is_some(), dry_run, "volume pruned");

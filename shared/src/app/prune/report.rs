@@ -130,6 +130,9 @@ pub struct VolumeReport {
     /// Orphan scan only: why this former volume's snapshots are orphans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphaned: Option<Orphaned>,
+    /// Copies in other regions, one report per destination (`EBS_GENS_COPIES`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<crate::app::copies::DestinationReport>,
 }
 
 pub use crate::app::totals::{Attention, Totals};
@@ -299,6 +302,12 @@ impl Totals {
         self.stale += usize::from(r.stale.is_some());
         self.held += usize::from(r.held.is_some());
         self.deletions_held += r.held_back.len();
+        for d in &r.copies {
+            self.copied += d.copied.len();
+            self.copies_deferred += d.deferred.len();
+            self.copies_deleted += d.deleted.len();
+            self.copies_failed += d.failed.len() + usize::from(d.error.is_some());
+        }
     }
 }
 
@@ -317,5 +326,8 @@ pub(super) fn counts(t: &Totals, dry_run: bool) -> Counts {
     c.add(Metric::VolumesStale, t.stale as u64);
     c.add(Metric::DeletionsHeld, t.deletions_held as u64);
     c.add(Metric::SnapshotsOrphaned, t.orphaned as u64);
+    c.add(Metric::SnapshotsCopied, done(t.copied));
+    c.add(Metric::CopiesDeleted, done(t.copies_deleted));
+    c.add(Metric::CopiesFailed, t.copies_failed as u64);
     c
 }

@@ -354,4 +354,78 @@ impl Ec2Api for FakeAws {
         }
         Ok(Deleted::Deleted)
     }
+
+    /// As EC2 in the destination region: the token bucket (50 / 5 per second), at most
+    /// [`MAX_COPIES_IN_FLIGHT`] pending copies (`ResourceLimitExceeded`), never from this region
+    /// itself, the copy born `pending` with exactly the requested tags on the placeholder volume
+    /// `vol-ffffffff` (a copy's volume id is arbitrary), completed later (`complete_copies`).
+    async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {
+        let op = "CopySnapshot";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if req.source_region == self.region {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                "the source region is this region",
+            ));
+        }
+        if !req.source_snapshot_id.starts_with("snap-") {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                format!(
+                    "Value ({}) for parameter snapshotId is invalid.",
+                    req.source_snapshot_id
+                ),
+            ));
+        }
+        if let Some(k) = &req.kms_key_id {
+            let in_region = k.split(':').nth(3) == Some(self.region.as_str());
+            if !in_region {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("the KMS key {k} is not in {}", self.region),
+                ));
+            }
+        }
+        let in_flight = st
+            .snapshots
+            .values()
+            .filter(|s| s.copy && s.snap.state == SnapshotState::Pending)
+            .count();
+        if in_flight >= MAX_COPIES_IN_FLIGHT {
+            return Err(err(
+                op,
+                ErrorKind::Busy,
+                "ResourceLimitExceeded",
+                format!("You have reached the limit of {MAX_COPIES_IN_FLIGHT} concurrent snapshot copies."),
+            ));
+        }
+        if req
+            .tags
+            .iter()
+            .any(|(k, _)| k.is_empty() || k.starts_with("aws:"))
+        {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                "a tag key is empty or reserved",
+            ));
+        }
+        drop(st);
+        let tags: Vec<(&str, &str)> = req
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let id = self.add_snapshot("vol-ffffffff", Utc::now(), SnapshotState::Pending, &tags);
+        self.st().snapshots.get_mut(&id).expect("just added").copy = true;
+        Ok(id)
+    }
 }

@@ -28,14 +28,15 @@ use crate::cron::Cron;
 use crate::snapshot::{Snapshot, SnapshotState};
 
 use super::{
-    AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Filter, Page,
-    PageRequest, ResourceTag, RuleSummary, Volume, MAX_CREATE_TAGS_IDS, MAX_EVENTS_PAGE,
+    AwsError, CopySpec, Deleted, Ec2Api, ErrorKind, EventsApi, Execution, ExecutionsApi, Filter,
+    Page, PageRequest, ResourceTag, RuleSummary, Volume, MAX_CREATE_TAGS_IDS, MAX_EVENTS_PAGE,
     MAX_FILTER_VALUES,
 };
 
 /// Every call the fake serves that changes the account.
-pub const WRITES: [&str; 10] = [
+pub const WRITES: [&str; 11] = [
     "CreateTags",
+    "CopySnapshot",
     "DeleteSnapshot",
     "PutRule",
     "PutTargets",
@@ -94,6 +95,8 @@ struct FakeSnapshot {
     deny_delete: bool,
     /// Someone else deletes it just before our DeleteSnapshot arrives.
     vanishes: bool,
+    /// Made by CopySnapshot in this region (a copy in flight while `pending`).
+    copy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -142,10 +145,15 @@ struct State {
     short_pages: bool,
 }
 
-/// The fake account. Cheap to share behind `&` (all methods take `&self`).
+/// CopySnapshot's limit: copies in flight per destination region (EBS user guide, "Copy an
+/// Amazon EBS snapshot": 20 concurrent copies, `ResourceLimitExceeded` beyond).
+pub const MAX_COPIES_IN_FLIGHT: usize = 20;
+
+/// The fake account in one region. Cheap to share behind `&` (all methods take `&self`).
 #[derive(Debug)]
 pub struct FakeAws {
     account: String,
+    region: String,
     state: Mutex<State>,
 }
 
@@ -155,10 +163,48 @@ fn err(op: &str, kind: ErrorKind, code: &str, message: impl Into<String>) -> Aws
 
 impl FakeAws {
     pub fn new(account: &str) -> Self {
+        FakeAws::in_region(account, "us-east-1")
+    }
+
+    /// The account in another region (a copy's destination).
+    pub fn in_region(account: &str, region: &str) -> Self {
         FakeAws {
             account: account.to_string(),
+            region: region.to_string(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Completes up to `n` copies in flight, oldest first; returns how many.
+    pub fn complete_copies(&self, n: usize) -> usize {
+        let mut st = self.st();
+        let mut pending: Vec<(DateTime<Utc>, String)> = st
+            .snapshots
+            .values()
+            .filter(|s| s.copy && s.snap.state == SnapshotState::Pending)
+            .map(|s| (s.snap.start_time, s.snap.id.clone()))
+            .collect();
+        pending.sort();
+        pending.truncate(n);
+        for (_, id) in &pending {
+            if let Some(s) = st.snapshots.get_mut(id) {
+                s.snap.state = SnapshotState::Completed;
+            }
+        }
+        pending.len()
+    }
+
+    /// Copies in flight (pending copies) in this region.
+    pub fn copies_in_flight(&self) -> usize {
+        let st = self.st();
+        st.snapshots
+            .values()
+            .filter(|s| s.copy && s.snap.state == SnapshotState::Pending)
+            .count()
     }
 
     pub fn account(&self) -> &str {
@@ -259,6 +305,7 @@ impl FakeAws {
                 deny_tags: false,
                 deny_delete: false,
                 vanishes: false,
+                copy: false,
             },
         );
         id

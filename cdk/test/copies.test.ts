@@ -1,0 +1,75 @@
+// Copies in other regions (`copies`): the setting is validated as the functions parse it, and
+// prune-volumes' role may copy our snapshots only to the configured regions, born ours, and delete
+// there only what is ours and not pinned. Without the setting it may copy nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../bin/app';
+import { type EbsGensSettings, MANAGED_BY } from '../lib/config';
+import { EbsGens } from '../lib/ebs-gens';
+import { EbsGensStack } from '../lib/ebs-gens-stack';
+
+const template = (context: Record<string, unknown>) => {
+  const app = buildApp({ deployment: 'prod', ...context }, true);
+  const stack = app.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;
+  return Template.fromStack(stack);
+};
+
+/** Every statement of every policy in the template. */
+const statements = (t: Template): any[] =>
+  Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+
+/** The partition/region part of each resource ARN (`…:ec2:<region>::snapshot/*`). */
+const regions = (st: any): string[] =>
+  [st.Resource]
+    .flat()
+    .map((r: any) => JSON.stringify(r))
+    .map((r) => (r.includes('AWS::Region') ? 'HERE' : (/:ec2:([a-z0-9-]+)::snapshot/.exec(r)?.[1] ?? r)));
+
+test('copies: prune-volumes may copy only ours, only to the configured regions, born ours; and delete there only ours', () => {
+  const all = statements(template({ copies: 'weekly:us-west-2=8 daily:eu-west-1=7' }));
+  const sid = (s: string) => {
+    const found = all.filter((st) => st.Sid === s);
+    assert.equal(found.length, 1, s);
+    return found[0];
+  };
+  const source = sid('CopyOnlyOurSnapshots');
+  assert.deepEqual(regions(source), ['HERE']);
+  assert.deepEqual(source.Condition.StringEquals, { [`aws:ResourceTag/${MANAGED_BY}`]: 'prod' });
+  const born = sid('CopiesBornOursInOurDestinations');
+  assert.deepEqual(regions(born).sort(), ['eu-west-1', 'us-west-2']);
+  assert.equal(born.Condition.StringEquals[`aws:RequestTag/${MANAGED_BY}`], 'prod');
+  const tags = sid('TagCopiesOnlyAsTheyAreMade');
+  assert.equal(tags.Condition.StringEquals['ec2:CreateAction'], 'CopySnapshot');
+  assert.deepEqual(regions(sid('DeleteOnlyOurSnapshots')).sort(), ['HERE', 'eu-west-1', 'us-west-2']);
+  const pin = sid('NeverDeletePinnedSnapshots');
+  assert.equal(pin.Effect, 'Deny');
+  assert.deepEqual(regions(pin).sort(), ['HERE', 'eu-west-1', 'us-west-2']);
+  // No destination the rules do not name, and no copying anywhere without the setting.
+  assert.ok(!JSON.stringify(all).includes('ap-southeast-2'));
+  const none = statements(template({}));
+  assert.ok(!none.some((st) => [st.Action].flat().includes('ec2:CopySnapshot')));
+  assert.deepEqual(regions(none.find((st) => st.Sid === 'DeleteOnlyOurSnapshots')), ['HERE']);
+});
+
+test('copies: what the functions would refuse stops the synth, naming the setting', () => {
+  for (const bad of [
+    'weekly:mars-east-1=3',
+    'weekly:us-west-2=0',
+    'weekly:us-west-2=1001',
+    'yearly:us-west-2=3',
+    'weekly:us-west-2=3 weekly:us-west-2=4',
+    'weekly=us-west-2',
+    'daily:us-west-1=1 daily:us-west-2=1 daily:eu-west-1=1 daily:eu-west-2=1 daily:eu-west-3=1 daily:eu-north-1=1',
+  ]) {
+    assert.throws(() => template({ copies: bad }), /context setting copies must be/, bad);
+  }
+  // Its own region, once the stack's region is known.
+  const settings: EbsGensSettings = { deployment: 'prod', copies: 'daily:us-east-1=3' };
+  const stack = new Stack(new App(), 'Mine', { env: { region: 'us-east-1', account: '123456789012' } });
+  assert.throws(() => new EbsGens(stack, 'Snapshots', settings), /copies: us-east-1 is this stack's own region/);
+  // Off and the canonical form.
+  template({ copies: 'off' });
+  template({ copies: 'weekly:us-west-2=8,daily:us-west-2=7' });
+});

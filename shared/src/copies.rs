@@ -1,0 +1,745 @@
+//! Copies in other regions: which generations are copied where, and which copies a destination
+//! keeps. Pure (no I/O, no SDK types, `now` passed in).
+//!
+//! A copy rule says "the newest K generations of class C also live in region R"
+//! (`weekly:us-west-2=8`). The rules come from the deployment (`EBS_GENS_COPIES`) or, for one
+//! volume, from its `ebs-gens:copies` tag (which replaces the deployment's rules for it).
+//!
+//! - **What is copied** ([`plan_copies`]): for each rule, the class's generations among the
+//!   volume's completed snapshots of ours — every snapshot for the volume's finest class (copied
+//!   as soon as it completes), the newest snapshot of each *closed* period for a coarser class
+//!   (a week's keeper is known only once the week is over) — the newest K of them, less those
+//!   that already have a copy there. A copy is identified by its source (`ebs-gens:copy-of`), so
+//!   nothing is copied twice; requests are ordered oldest first, so each copy is incremental
+//!   from the one before.
+//! - **What a destination keeps** ([`plan_destination`]): the same fail-safe frame as the
+//!   volume's own plan ([`crate::plan::plan_with`]), over the copies ordered by their *source's*
+//!   start time (a catch-up copy starts later than its source): only copies we made can be
+//!   deleted; pinned, pending and unknown-state copies are kept and not counted; per rule the
+//!   newest of each of the K newest periods is kept; the most recently made copy is never
+//!   deleted (AWS copies incrementally only while the previous copy exists with the same key);
+//!   of two copies of one source one is kept. A destination no longer in the rules is not planned
+//!   at all: its copies stay (reported as orphaned copies).
+//!
+//! AWS facts (EC2 API reference, CopySnapshot; EBS user guide, "Copy an Amazon EBS snapshot"):
+//! CopySnapshot is called in the destination region; tags are not copied (TagSpecifications);
+//! a copy's own volume id is arbitrary, so the source volume is our `ebs-gens:volume` tag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::{plan_with, Entry, Period, Plan, PlanContext, Reason, Reasons};
+use crate::policy::GenClass;
+use crate::snapshot::{Snapshot, SnapshotState, TAG_VOLUME};
+
+/// On a copy: the id of the snapshot it was copied from.
+pub const TAG_COPY_OF: &str = "ebs-gens:copy-of";
+/// On a copy: the region of its source.
+pub const TAG_SOURCE_REGION: &str = "ebs-gens:source-region";
+/// On a copy: its source's start time (RFC 3339), which orders a destination's generations.
+pub const TAG_SOURCE_START: &str = "ebs-gens:source-start";
+/// On a volume: its own copy rules, replacing the deployment's (`off` for none).
+pub const TAG_COPIES: &str = "ebs-gens:copies";
+
+/// Generations a destination may keep per rule.
+pub const MAX_COPY_KEEP: u32 = 1000;
+/// Destinations per deployment or volume (DLM allows 3; each costs a copy per generation).
+pub const MAX_DESTINATIONS: usize = 5;
+
+/// The regions a copy may go to (AWS's published regions, 2026-12; a region AWS opens later
+/// is refused until it is added here, rather than guessed at).
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// The partition a region belongs to (a copy never crosses partitions).
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// "The newest `keep` generations of `class` also live in `region`."
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CopyRule {
+    pub class: GenClass,
+    pub region: String,
+    pub keep: u32,
+}
+
+impl fmt::Display for CopyRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}={}", self.class, self.region, self.keep)
+    }
+}
+
+/// A set of copy rules: `weekly:us-west-2=8 daily:eu-west-1=7` (spaces or commas between
+/// rules), or `off` / empty for none. Each (class, region) at most once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyRules(Vec<CopyRule>);
+
+impl CopyRules {
+    pub fn rules(&self) -> &[CopyRule] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The destination regions, each once.
+    pub fn regions(&self) -> BTreeSet<&str> {
+        self.0.iter().map(|r| r.region.as_str()).collect()
+    }
+
+    /// The rules for one destination: (class, keep).
+    pub fn for_region(&self, region: &str) -> Vec<(GenClass, u32)> {
+        self.0
+            .iter()
+            .filter(|r| r.region == region)
+            .map(|r| (r.class, r.keep))
+            .collect()
+    }
+
+    /// The rules for one destination only.
+    pub fn only(&self, region: &str) -> CopyRules {
+        CopyRules(
+            self.0
+                .iter()
+                .filter(|r| r.region == region)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Refuses rules that cannot work from `source`: a copy to the source region itself, or to
+    /// another partition.
+    pub fn check_source(&self, source: &str) -> Result<(), String> {
+        for r in &self.0 {
+            if r.region == source {
+                return Err(format!(
+                    "{r}: copies go to another region than the volume's own ({source})"
+                ));
+            }
+            if partition(&r.region) != partition(source) {
+                return Err(format!(
+                    "{r}: {} is in partition {}, the volumes in {}: a copy cannot cross partitions",
+                    r.region,
+                    partition(&r.region),
+                    partition(source)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for CopyRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("off");
+        }
+        let rules: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&rules.join(" "))
+    }
+}
+
+impl FromStr for CopyRules {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() || s == "off" {
+            return Ok(CopyRules::default());
+        }
+        let mut rules = Vec::new();
+        for item in s.split([' ', ',']).filter(|i| !i.is_empty()) {
+            let rule = parse_rule(item)?;
+            if rules
+                .iter()
+                .any(|r: &CopyRule| r.class == rule.class && r.region == rule.region)
+            {
+                return Err(format!(
+                    "{item:?}: {}:{} is given twice",
+                    rule.class, rule.region
+                ));
+            }
+            rules.push(rule);
+        }
+        let regions: BTreeSet<&str> = rules.iter().map(|r| r.region.as_str()).collect();
+        if regions.len() > MAX_DESTINATIONS {
+            return Err(format!(
+                "{} destination regions; at most {MAX_DESTINATIONS}",
+                regions.len()
+            ));
+        }
+        rules.sort();
+        Ok(CopyRules(rules))
+    }
+}
+
+fn parse_rule(item: &str) -> Result<CopyRule, String> {
+    let shape = || format!("{item:?} is not CLASS:REGION=N (e.g. weekly:us-west-2=8)");
+    let (class, rest) = item.split_once(':').ok_or_else(shape)?;
+    let (region, keep) = rest.split_once('=').ok_or_else(shape)?;
+    let class = GenClass::ALL
+        .into_iter()
+        .find(|c| c.label() == class)
+        .ok_or_else(|| format!("{item:?}: {class:?} is not hourly, daily, weekly or monthly"))?;
+    if !KNOWN_REGIONS.contains(&region) {
+        return Err(format!(
+            "{item:?}: {region:?} is not an AWS region ebs-gens knows"
+        ));
+    }
+    let keep = keep
+        .parse::<u32>()
+        .ok()
+        .filter(|k| (1..=MAX_COPY_KEEP).contains(k) && !keep.starts_with('+'))
+        .ok_or_else(|| format!("{item:?}: {keep:?} is not a count 1..={MAX_COPY_KEEP}"))?;
+    Ok(CopyRule {
+        class,
+        region: region.to_string(),
+        keep,
+    })
+}
+
+/// The rules one volume is copied under: its `ebs-gens:copies` tag when present (which may
+/// say `off`), else the deployment's.
+pub fn rules_for_volume(deployment: &CopyRules, tag: Option<&str>) -> Result<CopyRules, String> {
+    match tag {
+        None => Ok(deployment.clone()),
+        Some(v) => v
+            .parse()
+            .map_err(|why| format!("tag {TAG_COPIES}={v:?}: {why}")),
+    }
+}
+
+/// One copy to make: `source` to `region`, as a generation of `class`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRequest<'a> {
+    pub source: &'a Snapshot,
+    pub region: &'a str,
+    pub class: GenClass,
+}
+
+/// Which of a volume's snapshots to copy where (see the module doc). `copied` holds, per
+/// destination, the sources that already have a live copy there (pending or completed).
+/// Oldest first within each destination. Pure.
+pub fn plan_copies<'a>(
+    volume_id: &str,
+    rules: &'a CopyRules,
+    finest: GenClass,
+    ctx: &PlanContext<'_>,
+    snapshots: &'a [Snapshot],
+    copied: &BTreeMap<String, BTreeSet<String>>,
+    now: DateTime<Utc>,
+) -> Vec<CopyRequest<'a>> {
+    // Completed snapshots of ours of this volume, not pinned, newest first.
+    let mut sources: Vec<&Snapshot> = snapshots
+        .iter()
+        .filter(|s| {
+            let m = s.marks(ctx.deployment, ctx.account_id);
+            m.owned
+                && !m.pinned
+                && s.state == SnapshotState::Completed
+                && s.volume_id == volume_id
+                && m.volume_tag.is_none_or(|v| v == volume_id)
+                && s.start_time <= now
+        })
+        .collect();
+    sources.sort_by(|a, b| b.start_time.cmp(&a.start_time).then(b.id.cmp(&a.id)));
+    let mut out: Vec<CopyRequest<'a>> = Vec::new();
+    for rule in rules.rules() {
+        let done = copied.get(&rule.region);
+        let wanted = generations(&sources, rule.class, finest, rule.keep, ctx, now);
+        for s in wanted.into_iter().rev() {
+            let already = done.is_some_and(|d| d.contains(&s.id))
+                || out
+                    .iter()
+                    .any(|r| r.region == rule.region && r.source.id == s.id);
+            if !already {
+                out.push(CopyRequest {
+                    source: s,
+                    region: &rule.region,
+                    class: rule.class,
+                });
+            }
+        }
+    }
+    // Oldest first per destination: each copy incremental from the previous one.
+    out.sort_by(|a, b| {
+        (a.region, a.source.start_time, &a.source.id).cmp(&(
+            b.region,
+            b.source.start_time,
+            &b.source.id,
+        ))
+    });
+    out
+}
+
+/// The newest `keep` generations of `class` among `sources` (newest first): each snapshot for
+/// the finest class (or a finer one), the newest of each closed period for a coarser one.
+fn generations<'a>(
+    sources: &[&'a Snapshot],
+    class: GenClass,
+    finest: GenClass,
+    keep: u32,
+    ctx: &PlanContext<'_>,
+    now: DateTime<Utc>,
+) -> Vec<&'a Snapshot> {
+    let keep = keep as usize;
+    if class <= finest {
+        return sources.iter().take(keep).copied().collect();
+    }
+    let open = Period::of(class, now, ctx.tz);
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for s in sources {
+        let p = Period::of(class, s.start_time, ctx.tz);
+        if p == open {
+            continue;
+        }
+        if out.len() == keep {
+            break;
+        }
+        if seen.insert(period_key(p)) {
+            out.push(*s);
+        }
+    }
+    out
+}
+
+/// A total order key for a period (the planner's `Period` is only Eq + Hash).
+fn period_key(p: Period) -> (i32, u32, u32, u32) {
+    match p {
+        Period::Hour {
+            year,
+            month,
+            day,
+            hour,
+        } => (year, month, day, hour),
+        Period::Day { year, month, day } => (year, month, day, 0),
+        Period::Week { iso_year, week } => (iso_year, week, 0, 0),
+        Period::Month { year, month } => (year, month, 0, 0),
+    }
+}
+
+/// A copy as the destination planner sees it: its source volume and its source's start time.
+/// `None` when our tags do not say them (such a copy is never deleted).
+fn as_generation(copy: &Snapshot) -> Option<Snapshot> {
+    let volume = copy.tag(TAG_VOLUME)?;
+    let start = copy
+        .tag(TAG_SOURCE_START)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())?;
+    copy.tag(TAG_COPY_OF)?;
+    Some(Snapshot {
+        volume_id: volume.to_string(),
+        start_time: start.with_timezone(&Utc),
+        ..copy.clone()
+    })
+}
+
+/// The destination's plan for one volume's copies under `rules` (class, keep) for this region
+/// (see the module doc). Entries carry each copy's source start time. Pure.
+pub fn plan_destination<'a>(
+    volume_id: &'a str,
+    rules: &[(GenClass, u32)],
+    ctx: &PlanContext<'_>,
+    copies: &'a [Snapshot],
+    now: DateTime<Utc>,
+) -> Plan<'a> {
+    // Made at: the copy's own start time, to find the most recent (the incremental base).
+    let made: BTreeMap<&str, DateTime<Utc>> = copies
+        .iter()
+        .map(|c| (c.id.as_str(), c.start_time))
+        .collect();
+    let (views, untold): (Vec<_>, Vec<_>) = copies
+        .iter()
+        .map(|c| (c, as_generation(c)))
+        .partition(|(_, v)| v.is_some());
+    let views: Vec<Snapshot> = views.into_iter().filter_map(|(_, v)| v).collect();
+    // The views are owned here; the plan borrows ids from `copies`, matched back below.
+    let plan = plan_with(volume_id, ctx, &views, now, |candidates| {
+        keep_rule(candidates, rules, &made, ctx)
+    });
+    let by_id: BTreeMap<&str, &'a Snapshot> = copies.iter().map(|c| (c.id.as_str(), c)).collect();
+    let relink = |e: Entry<'_>| Entry {
+        snapshot_id: by_id[e.snapshot_id].id.as_str(),
+        start_time: e.start_time,
+        reasons: e.reasons,
+    };
+    let mut keep: Vec<Entry<'a>> = plan.keep.into_iter().map(relink).collect();
+    let delete: Vec<Entry<'a>> = plan.delete.into_iter().map(relink).collect();
+    for (c, _) in untold {
+        keep.push(Entry {
+            snapshot_id: &c.id,
+            start_time: c.start_time,
+            reasons: smallvec::smallvec![Reason::Doubtful(format!(
+                "a copy without {TAG_VOLUME}, {TAG_COPY_OF} or a valid {TAG_SOURCE_START}"
+            ))],
+        });
+    }
+    Plan {
+        volume_id,
+        keep,
+        delete,
+        doubtful: plan.doubtful,
+    }
+}
+
+/// Which candidates (completed copies of ours, newest source first) a destination keeps.
+fn keep_rule(
+    candidates: &[&Snapshot],
+    rules: &[(GenClass, u32)],
+    made: &BTreeMap<&str, DateTime<Utc>>,
+    ctx: &PlanContext<'_>,
+) -> Vec<Option<Reasons>> {
+    let mut reasons: Vec<Option<Reasons>> = vec![None; candidates.len()];
+    // The incremental base: the most recently made copy.
+    if let Some((i, _)) = candidates
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| (made.get(c.id.as_str()), c.id.clone()))
+    {
+        reasons[i] = Some(smallvec::smallvec![Reason::IncrementalBase]);
+    }
+    // One copy per source: the base if it is one, else the first listed (newest source).
+    let mut unique: Vec<usize> = Vec::new();
+    let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let source = c.tag(TAG_COPY_OF).unwrap_or_default();
+        match sources.get(source) {
+            None => {
+                sources.insert(source, unique.len());
+                unique.push(i);
+            }
+            Some(&slot) if reasons[i].is_some() => unique[slot] = i,
+            Some(_) => {}
+        }
+    }
+    for &(class, keep) in rules {
+        let mut seen = BTreeSet::new();
+        for &i in &unique {
+            if seen.len() == keep as usize {
+                break;
+            }
+            let p = Period::of(class, candidates[i].start_time, ctx.tz);
+            if seen.insert(period_key(p)) {
+                reasons[i]
+                    .get_or_insert_with(Reasons::new)
+                    .push(Reason::NewestOf(p));
+            }
+        }
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    use crate::snapshot::{TAG_KEEP, TAG_MANAGED_BY};
+
+    const ACCOUNT: &str = "123456789012";
+    const VOL: &str = "vol-1";
+
+    fn ctx() -> PlanContext<'static> {
+        PlanContext {
+            deployment: "prod",
+            account_id: ACCOUNT,
+            tz: chrono_tz::UTC,
+        }
+    }
+
+    /// Sunday 2026-11-29 12:00 UTC.
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()
+    }
+
+    /// A completed daily snapshot of ours, `days` ago at 09:30.
+    fn source(id: &str, days: i64) -> Snapshot {
+        let t = Utc.with_ymd_and_hms(2026, 11, 29, 9, 30, 0).unwrap() - Duration::days(days);
+        Snapshot {
+            id: id.into(),
+            volume_id: VOL.into(),
+            start_time: t,
+            state: SnapshotState::Completed,
+            owner_id: ACCOUNT.into(),
+            tags: [(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, VOL)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// A completed copy of `of` (its source `days` ago), made `made_hours_ago`.
+    fn copy(id: &str, of: &str, days: i64, made_hours_ago: i64) -> Snapshot {
+        let src = source(of, days);
+        let mut c = Snapshot {
+            id: id.into(),
+            volume_id: "vol-ffffffff".into(),
+            start_time: now() - Duration::hours(made_hours_ago),
+            ..src.clone()
+        };
+        c.tags.insert(TAG_COPY_OF.into(), of.into());
+        c.tags
+            .insert(TAG_SOURCE_START.into(), src.start_time.to_rfc3339());
+        c
+    }
+
+    fn rules(s: &str) -> CopyRules {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rules_parse_and_refuse_by_name() {
+        let r = rules("weekly:us-west-2=8, daily:eu-west-1=7");
+        assert_eq!(r.to_string(), "daily:eu-west-1=7 weekly:us-west-2=8");
+        assert_eq!(r.for_region("us-west-2"), vec![(GenClass::Weekly, 8)]);
+        assert!(rules("off").is_empty() && rules("").is_empty());
+        for (bad, says) in [
+            ("weekly:mars-east-1=8", "mars-east-1"),
+            ("weekly:us-west-2=abc", "abc"),
+            ("weekly:us-west-2=0", "\"0\""),
+            ("weekly:us-west-2=1001", "1001"),
+            ("weekly:us-west-2=+3", "+3"),
+            ("yearly:us-west-2=3", "yearly"),
+            ("weekly=us-west-2:3", "CLASS:REGION=N"),
+            ("weekly:us-west-2=3 weekly:us-west-2=4", "twice"),
+            (
+                "daily:us-west-1=1 daily:us-west-2=1 daily:eu-west-1=1 daily:eu-west-2=1 daily:eu-west-3=1 daily:eu-north-1=1",
+                "at most 5",
+            ),
+        ] {
+            let e = bad.parse::<CopyRules>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        assert!(rules("daily:us-east-1=3")
+            .check_source("us-east-1")
+            .is_err());
+        assert!(rules("daily:cn-north-1=3")
+            .check_source("us-east-1")
+            .is_err());
+        rules("daily:us-west-2=3")
+            .check_source("us-east-1")
+            .unwrap();
+        let tagged = rules_for_volume(&r, Some("off")).unwrap();
+        assert!(tagged.is_empty());
+        assert_eq!(rules_for_volume(&r, None).unwrap(), r);
+        assert!(rules_for_volume(&r, Some("daily:nowhere=1"))
+            .unwrap_err()
+            .contains(TAG_COPIES));
+    }
+
+    #[test]
+    fn the_finest_class_is_copied_at_once_oldest_first_and_never_twice() {
+        let snaps: Vec<Snapshot> = (0..10).map(|d| source(&format!("snap-{d}"), d)).collect();
+        let r = rules("daily:us-west-2=3");
+        let copied = BTreeMap::from([(
+            "us-west-2".to_string(),
+            BTreeSet::from(["snap-1".to_string()]),
+        )]);
+        let want = plan_copies(VOL, &r, GenClass::Daily, &ctx(), &snaps, &copied, now());
+        let ids: Vec<&str> = want.iter().map(|w| w.source.id.as_str()).collect();
+        assert_eq!(ids, ["snap-2", "snap-0"]);
+        assert!(want
+            .iter()
+            .all(|w| w.region == "us-west-2" && w.class == GenClass::Daily));
+    }
+
+    #[test]
+    fn a_coarser_class_is_copied_once_its_period_closes_from_the_periods_keeper() {
+        // Sunday 2026-11-29: the week of 11-23..11-29 is still open.
+        let snaps: Vec<Snapshot> = (0..15).map(|d| source(&format!("snap-{d}"), d)).collect();
+        let r = rules("weekly:us-west-2=2");
+        let want = plan_copies(
+            VOL,
+            &r,
+            GenClass::Daily,
+            &ctx(),
+            &snaps,
+            &BTreeMap::new(),
+            now(),
+        );
+        let ids: Vec<&str> = want.iter().map(|w| w.source.id.as_str()).collect();
+        // The newest of the weeks ending Sunday 11-15 (snap-14) and 11-22 (snap-7).
+        assert_eq!(ids, ["snap-14", "snap-7"]);
+    }
+
+    #[test]
+    fn only_completed_unpinned_snapshots_of_ours_are_copied() {
+        let mut snaps: Vec<Snapshot> = (0..4).map(|d| source(&format!("snap-{d}"), d)).collect();
+        snaps[0].state = SnapshotState::Pending;
+        snaps[1].tags.insert(TAG_KEEP.into(), "yes".into());
+        snaps[2].tags.insert(TAG_MANAGED_BY.into(), "other".into());
+        let r = rules("daily:us-west-2=7");
+        let want = plan_copies(
+            VOL,
+            &r,
+            GenClass::Daily,
+            &ctx(),
+            &snaps,
+            &BTreeMap::new(),
+            now(),
+        );
+        let ids: Vec<&str> = want.iter().map(|w| w.source.id.as_str()).collect();
+        assert_eq!(ids, ["snap-3"]);
+    }
+
+    #[test]
+    fn a_destination_keeps_its_newest_generations_by_source_time_and_the_incremental_base() {
+        // Ten daily copies; the oldest source (9 days) was copied last (a catch-up).
+        let mut copies: Vec<Snapshot> = (0..9)
+            .map(|d| copy(&format!("copy-{d}"), &format!("snap-{d}"), d, 24 * d + 1))
+            .collect();
+        copies.push(copy("copy-9", "snap-9", 9, 0));
+        let p = plan_destination(VOL, &[(GenClass::Daily, 3)], &ctx(), &copies, now());
+        let kept: BTreeSet<&str> = p.keep.iter().map(|e| e.snapshot_id).collect();
+        assert_eq!(
+            kept,
+            BTreeSet::from(["copy-0", "copy-1", "copy-2", "copy-9"])
+        );
+        assert_eq!(p.delete.len(), 6);
+        let base = p.keep.iter().find(|e| e.snapshot_id == "copy-9").unwrap();
+        assert_eq!(base.reasons[0], Reason::IncrementalBase);
+    }
+
+    #[test]
+    fn duplicates_of_one_source_keep_one_and_copies_we_did_not_make_stay() {
+        let mut copies = vec![
+            copy("copy-a", "snap-0", 0, 5),
+            copy("copy-b", "snap-0", 0, 1),
+            copy("copy-c", "snap-1", 1, 30),
+        ];
+        let mut theirs = copy("copy-x", "snap-2", 2, 50);
+        theirs.tags.insert(TAG_MANAGED_BY.into(), "other".into());
+        copies.push(theirs);
+        let mut untold = copy("copy-y", "snap-3", 3, 70);
+        untold.tags.remove(TAG_SOURCE_START);
+        copies.push(untold);
+        let p = plan_destination(VOL, &[(GenClass::Daily, 7)], &ctx(), &copies, now());
+        let deleted: Vec<&str> = p.delete.iter().map(|e| e.snapshot_id).collect();
+        assert_eq!(deleted, ["copy-a"], "the duplicate, not the base");
+        let kept: BTreeSet<&str> = p.keep.iter().map(|e| e.snapshot_id).collect();
+        assert!(["copy-b", "copy-c", "copy-x", "copy-y"]
+            .iter()
+            .all(|c| kept.contains(c)));
+    }
+
+    #[test]
+    fn doubtful_copies_delete_nothing() {
+        let mut copies: Vec<Snapshot> = (0..5)
+            .map(|d| copy(&format!("copy-{d}"), &format!("snap-{d}"), d, 24 * d))
+            .collect();
+        copies[2].tags.insert(TAG_VOLUME.into(), "vol-2".into());
+        let p = plan_destination(VOL, &[(GenClass::Daily, 1)], &ctx(), &copies, now());
+        assert!(p.delete.is_empty() && p.doubtful.is_some(), "{p:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the copies: the base and the newest source are kept, only ours are
+        /// deleted, and each rule keeps min(K, periods) generations.
+        #[test]
+        fn destination_invariants(
+            spec in proptest::collection::vec((0i64..60, 0i64..2000, 0u8..10), 1..40),
+            daily in 1u32..10,
+            weekly in 0u32..6,
+        ) {
+            let copies: Vec<Snapshot> = spec
+                .iter()
+                .enumerate()
+                .map(|(i, &(days, made, kind))| {
+                    let mut c = copy(&format!("copy-{i:02}"), &format!("snap-{days}"), days, made);
+                    match kind {
+                        0 => { c.tags.insert(TAG_MANAGED_BY.into(), "other".into()); }
+                        1 => c.state = SnapshotState::Pending,
+                        2 => { c.tags.insert(TAG_KEEP.into(), "true".into()); }
+                        _ => {}
+                    }
+                    c
+                })
+                .collect();
+            let mut rules = vec![(GenClass::Daily, daily)];
+            if weekly > 0 { rules.push((GenClass::Weekly, weekly)); }
+            let p = plan_destination(VOL, &rules, &ctx(), &copies, now());
+            let deleted: BTreeSet<&str> = p.delete.iter().map(|e| e.snapshot_id).collect();
+            let by_id: BTreeMap<&str, &Snapshot> = copies.iter().map(|c| (c.id.as_str(), c)).collect();
+            let candidates: Vec<&Snapshot> = copies
+                .iter()
+                .filter(|c| c.is_owned_by("prod") && !c.is_pinned() && c.state == SnapshotState::Completed)
+                .collect();
+            for id in &deleted {
+                prop_assert!(by_id[id].is_owned_by("prod") && !by_id[id].is_pinned());
+            }
+            if let Some(base) = candidates.iter().max_by_key(|c| (c.start_time, c.id.clone())) {
+                prop_assert!(!deleted.contains(base.id.as_str()), "the incremental base was deleted");
+            }
+            let src_start = |c: &Snapshot| c.tag(TAG_SOURCE_START).unwrap().to_string();
+            if let Some(newest) = candidates.iter().map(|c| src_start(c)).max() {
+                prop_assert!(
+                    candidates.iter().any(|c| src_start(c) == newest && !deleted.contains(c.id.as_str())),
+                    "no copy of the newest source is left"
+                );
+            }
+            for &(class, k) in &rules {
+                let periods = |cs: &mut dyn Iterator<Item = &&Snapshot>| -> BTreeSet<(i32, u32, u32, u32)> {
+                    cs.map(|c| {
+                        let t = DateTime::parse_from_rfc3339(&src_start(c)).unwrap().with_timezone(&Utc);
+                        period_key(Period::of(class, t, chrono_tz::UTC))
+                    })
+                    .collect()
+                };
+                let all = periods(&mut candidates.iter());
+                let left = periods(&mut candidates.iter().filter(|c| !deleted.contains(c.id.as_str())));
+                prop_assert!(left.len() >= all.len().min(k as usize), "{class}: {} of {} periods left, keep {k}", left.len(), all.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Copies in another region on the strict fake (one `FakeAws` per region): copies born tagged
+//! and made once per source, a destination keeping its own newest N and its incremental base,
+//! AWS's 20 copies in flight, a backlog drained, faults, a dry run and a bad tag.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ebs_gens::app::prune::{self, PruneInput, PruneOutput};
+use ebs_gens::app::{App, VolumeJob};
+use ebs_gens::aws::fake::{FakeAws, MAX_COPIES_IN_FLIGHT};
+use ebs_gens::aws::{CopySpec, Ec2Api, NoScheduler};
+use ebs_gens::copies::{TAG_COPIES, TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START};
+use ebs_gens::policy::VolumePolicy;
+use ebs_gens::snapshot::{SnapshotState, TAG_MANAGED_BY, TAG_VOLUME};
+use ebs_gens::GenClass;
+
+mod common;
+
+const ACCOUNT: &str = "123456789012";
+const WEST: &str = "us-west-2";
+
+type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, NoScheduler)>;
+
+fn app<'a>(east: &'a FakeAws, west: &'a FakeAws, copies: &str) -> FakeApp<'a> {
+    let s = common::settings(&[
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "5"),
+        ("EBS_GENS_COPIES", copies),
+    ]);
+    App::new(s, east, east, ACCOUNT, "us-east-1", "test")
+        .with_destination(WEST, west)
+        .without_metrics()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+fn fire(days: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 30).unwrap() - Duration::days(days)
+}
+
+/// A managed volume `Daily_Gens=7` with `n` daily snapshots of ours (newest first).
+fn volume(east: &FakeAws, vol: &str, n: i64) -> Vec<String> {
+    east.add_volume(vol, None, &[("Daily_Gens", "7")]);
+    (0..n)
+        .map(|d| {
+            east.add_snapshot(
+                vol,
+                fire(d),
+                SnapshotState::Completed,
+                &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, vol)],
+            )
+        })
+        .collect()
+}
+
+fn job(vol: &str) -> VolumeJob {
+    VolumeJob {
+        volume_id: vol.into(),
+        policy: VolumePolicy::new(vec![(GenClass::Daily, 7)]).unwrap(),
+        instance_id: None,
+        volume_name: None,
+    }
+}
+
+async fn prune(app: &FakeApp<'_>, vols: &[&str], at: DateTime<Utc>, dry_run: bool) -> PruneOutput {
+    let input = PruneInput {
+        volumes: vols.iter().map(|v| job(v)).collect(),
+        dry_run,
+        ..Default::default()
+    };
+    prune::handle(app, input, at, None).await.unwrap()
+}
+
+/// Each copy in `west`: its source id.
+fn sources(west: &FakeAws) -> Vec<String> {
+    west.snapshots()
+        .iter()
+        .filter_map(|s| s.tag(TAG_COPY_OF).map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_newest_generations_are_copied_born_tagged_once_each_and_the_destination_keeps_its_own_n(
+) {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    let snaps = volume(&east, "vol-1", 10);
+    let a = app(&east, &west, "daily:us-west-2=3");
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(out.totals.copied, 3, "{:?}", out.volumes[0].copies);
+    let mut copied = sources(&west);
+    copied.sort();
+    let mut want = snaps[..3].to_vec();
+    want.sort();
+    assert_eq!(copied, want, "the newest three");
+    let c = &west.snapshots()[0];
+    assert_eq!(c.tag(TAG_MANAGED_BY), Some("prod"));
+    assert_eq!(c.tag(TAG_VOLUME), Some("vol-1"));
+    assert_eq!(c.tag(TAG_SOURCE_REGION), Some("us-east-1"));
+    assert!(c.tag(TAG_SOURCE_START).is_some());
+    // Pending copies count as made: the next run copies nothing again.
+    let again = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!((again.totals.copied, sources(&west).len()), (0, 3));
+    west.complete_copies(10);
+    // A day later: one new snapshot, one new copy; the destination keeps 3 (+ nothing else:
+    // the newest copy is also the most recently made).
+    let newest = east.add_snapshot(
+        "vol-1",
+        fire(-1),
+        SnapshotState::Completed,
+        &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, "vol-1")],
+    );
+    let next = prune(&a, &["vol-1"], now() + Duration::days(1), false).await;
+    assert_eq!(next.totals.copied, 1);
+    assert!(sources(&west).contains(&newest));
+    west.complete_copies(10);
+    let last = prune(&a, &["vol-1"], now() + Duration::days(1), false).await;
+    assert_eq!(
+        last.totals.copies_deleted, 1,
+        "{:?}",
+        last.volumes[0].copies
+    );
+    assert!(
+        !sources(&west).contains(&snaps[2]),
+        "the oldest beyond three goes"
+    );
+    assert_eq!(west.snapshots().len(), 3);
+    assert_eq!(last.totals.copies_failed, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_snapshot_backlog_drains_at_twenty_in_flight_with_each_source_copied_once() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    let vols: Vec<String> = (0..50).map(|i| format!("vol-{i:03}")).collect();
+    for v in &vols {
+        volume(&east, v, 20);
+    }
+    let a = app(&east, &west, "daily:us-west-2=20");
+    let refs: Vec<&str> = vols.iter().map(String::as_str).collect();
+    let mut runs = 0;
+    let mut most = 0;
+    while sources(&west).len() < 1000 {
+        runs += 1;
+        assert!(runs <= 60, "the backlog did not drain");
+        let out = prune(&a, &refs, now(), false).await;
+        assert_eq!(out.totals.copies_failed, 0, "{:?}", out.volumes.iter().flat_map(|v| &v.copies).find(|d| !d.failed.is_empty() || d.error.is_some()));
+        most = most.max(west.copies_in_flight());
+        assert!(west.copies_in_flight() <= MAX_COPIES_IN_FLIGHT);
+        west.complete_copies(MAX_COPIES_IN_FLIGHT);
+        // The next sweep, an hour later (EC2's token buckets refill meanwhile).
+        tokio::time::advance(std::time::Duration::from_secs(3600)).await;
+    }
+    assert_eq!(
+        most, MAX_COPIES_IN_FLIGHT,
+        "each run fills the 20 in flight"
+    );
+    assert_eq!(runs, 50, "1000 copies, 20 a run");
+    let unique: BTreeSet<String> = sources(&west).into_iter().collect();
+    assert_eq!(unique.len(), 1000, "no source copied twice");
+    assert_eq!(
+        west.throttled("CopySnapshot"),
+        0,
+        "within CopySnapshot's bucket"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn copies_in_flight_by_others_are_back_pressure_not_failure() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    volume(&east, "vol-1", 5);
+    // Someone else's 20 copies fill the destination.
+    for i in 0..MAX_COPIES_IN_FLIGHT {
+        let spec = CopySpec {
+            source_region: "eu-west-1".into(),
+            source_snapshot_id: format!("snap-{i:017x}"),
+            description: "not ours".into(),
+            tags: vec![],
+            kms_key_id: None,
+        };
+        west.copy_snapshot(&spec).await.unwrap();
+    }
+    let a = app(&east, &west, "daily:us-west-2=3");
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!((out.totals.copied, out.totals.copies_deferred), (0, 3));
+    assert_eq!(out.totals.copies_failed, 0, "not a failure");
+    west.complete_copies(MAX_COPIES_IN_FLIGHT);
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(out.totals.copied, 3, "resumed by the next run");
+}
+
+#[tokio::test(start_paused = true)]
+async fn copies_resume_after_faults_and_end_with_one_copy_per_source() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    let vols: Vec<String> = (0..10).map(|i| format!("vol-{i}")).collect();
+    for v in &vols {
+        volume(&east, v, 7);
+    }
+    let a = app(&east, &west, "daily:us-west-2=5");
+    let refs: Vec<&str> = vols.iter().map(String::as_str).collect();
+    west.inject_faults(0.3, 7);
+    let mut failed_runs = 0;
+    for _ in 0..20 {
+        let input = PruneInput {
+            volumes: refs.iter().map(|v| job(v)).collect(),
+            ..Default::default()
+        };
+        match prune::handle(&a, input, now(), None).await {
+            Ok(out) if out.totals.copies_failed > 0 => failed_runs += 1,
+            Ok(_) => {}
+            // A listing that keeps failing fails the batch (retried by the state machine).
+            Err(_) => failed_runs += 1,
+        }
+        west.complete_copies(MAX_COPIES_IN_FLIGHT);
+    }
+    west.clear_faults();
+    let out = prune(&a, &refs, now(), false).await;
+    assert_eq!(out.totals.copies_failed, 0);
+    assert!(failed_runs > 0, "the faults were felt (and reported)");
+    let all = sources(&west);
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(
+        (all.len(), unique.len()),
+        (50, 50),
+        "each source exactly once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_copies_and_deletes_nothing_and_says_what_it_would() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    volume(&east, "vol-1", 5);
+    let a = app(&east, &west, "daily:us-west-2=3");
+    let out = prune(&a, &["vol-1"], now(), true).await;
+    assert_eq!(out.totals.copied, 3);
+    assert!(west.snapshots().is_empty());
+    assert_eq!(west.writes().values().sum::<u64>(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bad_copies_tag_is_reported_by_name_and_nothing_is_copied() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    volume(&east, "vol-1", 5);
+    volume(&east, "vol-2", 5);
+    east.set_volume_tag("vol-1", TAG_COPIES, "daily:eu-west-1=3");
+    east.set_volume_tag("vol-2", TAG_COPIES, "daily:us-west-2=abc");
+    let a = app(&east, &west, "daily:us-west-2=3");
+    let out = prune(&a, &["vol-1", "vol-2"], now(), false).await;
+    assert_eq!((out.totals.copied, out.totals.copies_failed), (0, 2));
+    let errors: BTreeMap<&str, String> = out
+        .volumes
+        .iter()
+        .map(|v| (v.volume_id.as_str(), v.copies[0].error.clone().unwrap()))
+        .collect();
+    assert!(errors["vol-1"].contains("eu-west-1"), "{errors:?}");
+    assert!(errors["vol-2"].contains("abc"), "{errors:?}");
+    assert!(west.snapshots().is_empty());
+    // The volumes themselves are pruned as usual.
+    assert_eq!(out.totals.volumes, 2);
+    // `off` on the tag turns copies off for that volume.
+    east.set_volume_tag("vol-1", TAG_COPIES, "off");
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!((out.totals.copied, out.totals.copies_failed), (0, 0));
+}
