@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type EbsGensSettings, rulePrefix, requiredSetting } from './config';
+import { copyRegions, type EbsGensSettings, rulePrefix, requiredSetting } from './config';
 import { CONTRACT, metricDimension, metricName } from './contract';
 import { type FunctionName, contractEntry } from './functions';
 import { layoutOnly } from './logical-ids';
@@ -180,6 +180,17 @@ export class Observability extends Construct {
         treatMissingData: notBreaching,
       }),
     ];
+    // Only a deployment that copies has a recovery point elsewhere to watch (and pays for the alarm).
+    if (copyRegions(s).length > 0) {
+      alarms.push(
+        gauge(
+          'CopiesStale',
+          'prune-volumes',
+          "a copy destination's newest copy is older than its class allows (copies deferred by 20 in flight for long, or refused: " +
+            'see CopiesFailed, the sweep output, or `ebs-gens status`, which names the volume and region)',
+        ),
+      );
+    }
     this.alarms = alarms;
     if (s.alarmEmail) {
       // A customer managed key CloudWatch may use, and a topic policy letting this account's alarms
@@ -250,6 +261,9 @@ export class Observability extends Construct {
       ]),
       graph('Stale volumes (no recent snapshot)', [
         emfMetric('VolumesStale', 'prune-volumes', 'Maximum', hour, 'stale (largest in one run)'),
+        ...(copyRegions(s).length > 0
+          ? [emfMetric('CopiesStale', 'prune-volumes', 'Maximum', hour, 'copies stale (largest in one run)')]
+          : []),
       ]),
     );
     dashboard.addWidgets(

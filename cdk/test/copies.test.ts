@@ -73,3 +73,16 @@ test('copies: what the functions would refuse stops the synth, naming the settin
   template({ copies: 'off' });
   template({ copies: 'weekly:us-west-2=8,daily:us-west-2=7' });
 });
+
+test('copies: a lagging destination is alarmed (CopiesStale, Maximum over an hour, > 0) only where copies are made', () => {
+  const stale = (t: Template) =>
+    Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === 'CopiesStale');
+  const found = stale(template({ copies: 'weekly:us-west-2=8' }));
+  assert.equal(found.length, 1);
+  const a: any = found[0];
+  assert.equal(a.Properties.Statistic, 'Maximum');
+  assert.equal(a.Properties.Period, 3600);
+  assert.equal(a.Properties.Threshold, 0);
+  assert.equal(a.Properties.TreatMissingData, 'notBreaching');
+  assert.equal(stale(template({})).length, 0, 'no copies, no alarm (and no cost)');
+});

@@ -104,6 +104,25 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
             }
         }
     }
+    if st.volumes.iter().any(|v| !v.copies.is_empty()) {
+        let _ = writeln!(out, "\nCopies in other regions (the recovery point there):");
+        let mut t = table(&["VOLUME", "REGION", "NEWEST SOURCE", "AGE", "COPIES KEPT"]);
+        for v in &st.volumes {
+            for c in &v.copies {
+                t.add_row(vec![
+                    Cell::new(&v.volume_id),
+                    Cell::new(&c.region),
+                    Cell::new(
+                        c.newest_source
+                            .map_or("-".into(), |n| n.format("%m-%d %H:%M").to_string()),
+                    ),
+                    Cell::new(age(c.newest_source, now)),
+                    Cell::new(c.kept),
+                ]);
+            }
+        }
+        let _ = writeln!(out, "{t}");
+    }
     let _ = writeln!(
         out,
         "\nOrphaned snapshots (volume gone or untagged; EBS_GENS_ORPHANS={}): {} volumes, {} snapshots",

@@ -16,7 +16,9 @@
 //!   volume's own plan ([`crate::plan::plan_with`]), over the copies ordered by their *source's*
 //!   start time (a catch-up copy starts later than its source): only copies we made can be
 //!   deleted; pinned, pending and unknown-state copies are kept and not counted; per rule the
-//!   newest of each of the K newest periods is kept; the most recently made copy is never
+//!   K newest generations are kept, counted as [`plan_copies`] counts them (each copy for the
+//!   finest class, the newest of each period for a coarser one), so a destination never deletes
+//!   what the next run would copy again; the most recently made copy is never
 //!   deleted (AWS copies incrementally only while the previous copy exists with the same key);
 //!   of two copies of one source one is kept. A destination no longer in the rules is not planned
 //!   at all: its copies stay (reported as orphaned copies).
@@ -367,6 +369,59 @@ fn period_key(p: Period) -> (i32, u32, u32, u32) {
     }
 }
 
+/// The newest generation of `class` that should already have a copy: the newest completed
+/// source for the finest class (or a finer one), the newest in a closed period for a coarser one.
+/// Pure.
+pub fn newest_due(
+    sources: &[Snapshot],
+    class: GenClass,
+    finest: GenClass,
+    ctx: &PlanContext<'_>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let open = Period::of(class, now, ctx.tz);
+    sources
+        .iter()
+        .filter(|s| s.is_owned_by(ctx.deployment) && s.state == SnapshotState::Completed)
+        .filter(|s| class <= finest || Period::of(class, s.start_time, ctx.tz) != open)
+        .map(|s| s.start_time)
+        .max()
+}
+
+/// Whether a destination's recovery point lags: a generation is due there ([`newest_due`]) and
+/// the newest completed copy's source is older than the class allows (the staleness rule; a
+/// coarser class also waits up to a period for its period to close). Nothing due is never
+/// stale; a first copy is stale only once the due generation has waited longer than allowed.
+/// Pure.
+pub fn copy_stale(
+    newest_copied: Option<DateTime<Utc>>,
+    due: Option<DateTime<Utc>>,
+    class: GenClass,
+    finest: GenClass,
+    rule: &crate::health::StaleRule,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let due = due?;
+    let wait = if class > finest {
+        class.nominal_period()
+    } else {
+        chrono::Duration::zero()
+    };
+    let allowed = rule.allowed(class) + wait;
+    match newest_copied {
+        Some(t) if t >= due || now - t <= allowed => None,
+        Some(t) => Some(format!(
+            "newest copy's source is from {t}, older than {class} allows ({} h); the generation from {due} has no copy",
+            allowed.num_hours()
+        )),
+        None if now - due > allowed => Some(format!(
+            "no completed copy; the generation from {due} is older than {class} allows ({} h)",
+            allowed.num_hours()
+        )),
+        None => None,
+    }
+}
+
 /// A copy as the destination planner sees it: its source volume and its source's start time.
 /// `None` when our tags do not say them (such a copy is never deleted).
 fn as_generation(copy: &Snapshot) -> Option<Snapshot> {
@@ -387,6 +442,7 @@ fn as_generation(copy: &Snapshot) -> Option<Snapshot> {
 pub fn plan_destination<'a>(
     volume_id: &'a str,
     rules: &[(GenClass, u32)],
+    finest: GenClass,
     ctx: &PlanContext<'_>,
     copies: &'a [Snapshot],
     now: DateTime<Utc>,
@@ -403,7 +459,7 @@ pub fn plan_destination<'a>(
     let views: Vec<Snapshot> = views.into_iter().filter_map(|(_, v)| v).collect();
     // The views are owned here; the plan borrows ids from `copies`, matched back below.
     let plan = plan_with(volume_id, ctx, &views, now, |candidates| {
-        keep_rule(candidates, rules, &made, ctx)
+        keep_rule(candidates, rules, finest, &made, ctx)
     });
     let by_id: BTreeMap<&str, &'a Snapshot> = copies.iter().map(|c| (c.id.as_str(), c)).collect();
     let relink = |e: Entry<'_>| Entry {
@@ -434,6 +490,7 @@ pub fn plan_destination<'a>(
 fn keep_rule(
     candidates: &[&Snapshot],
     rules: &[(GenClass, u32)],
+    finest: GenClass,
     made: &BTreeMap<&str, DateTime<Utc>>,
     ctx: &PlanContext<'_>,
 ) -> Vec<Option<Reasons>> {
@@ -461,6 +518,16 @@ fn keep_rule(
         }
     }
     for &(class, keep) in rules {
+        // The volume's finest class (or a finer one): every copy is a generation, as
+        // `plan_copies` counts them, so what it copies is exactly what is kept here.
+        if class <= finest {
+            for &i in unique.iter().take(keep as usize) {
+                reasons[i]
+                    .get_or_insert_with(Reasons::new)
+                    .push(Reason::Last { n: keep, class });
+            }
+            continue;
+        }
         let mut seen = BTreeSet::new();
         for &i in &unique {
             if seen.len() == keep as usize {
@@ -638,7 +705,14 @@ mod tests {
             .map(|d| copy(&format!("copy-{d}"), &format!("snap-{d}"), d, 24 * d + 1))
             .collect();
         copies.push(copy("copy-9", "snap-9", 9, 0));
-        let p = plan_destination(VOL, &[(GenClass::Daily, 3)], &ctx(), &copies, now());
+        let p = plan_destination(
+            VOL,
+            &[(GenClass::Daily, 3)],
+            GenClass::Daily,
+            &ctx(),
+            &copies,
+            now(),
+        );
         let kept: BTreeSet<&str> = p.keep.iter().map(|e| e.snapshot_id).collect();
         assert_eq!(
             kept,
@@ -662,7 +736,14 @@ mod tests {
         let mut untold = copy("copy-y", "snap-3", 3, 70);
         untold.tags.remove(TAG_SOURCE_START);
         copies.push(untold);
-        let p = plan_destination(VOL, &[(GenClass::Daily, 7)], &ctx(), &copies, now());
+        let p = plan_destination(
+            VOL,
+            &[(GenClass::Daily, 7)],
+            GenClass::Daily,
+            &ctx(),
+            &copies,
+            now(),
+        );
         let deleted: Vec<&str> = p.delete.iter().map(|e| e.snapshot_id).collect();
         assert_eq!(deleted, ["copy-a"], "the duplicate, not the base");
         let kept: BTreeSet<&str> = p.keep.iter().map(|e| e.snapshot_id).collect();
@@ -677,8 +758,41 @@ mod tests {
             .map(|d| copy(&format!("copy-{d}"), &format!("snap-{d}"), d, 24 * d))
             .collect();
         copies[2].tags.insert(TAG_VOLUME.into(), "vol-2".into());
-        let p = plan_destination(VOL, &[(GenClass::Daily, 1)], &ctx(), &copies, now());
+        let p = plan_destination(
+            VOL,
+            &[(GenClass::Daily, 1)],
+            GenClass::Daily,
+            &ctx(),
+            &copies,
+            now(),
+        );
         assert!(p.delete.is_empty() && p.doubtful.is_some(), "{p:?}");
+    }
+
+    #[test]
+    fn a_destination_is_stale_when_its_newest_copy_lags_a_generation_it_should_have() {
+        let rule = crate::health::StaleRule {
+            factor: 1.5,
+            grace: Duration::minutes(15),
+            window: Duration::zero(),
+        };
+        let h = |n: i64| Some(now() - Duration::hours(n));
+        let (d, w) = (GenClass::Daily, GenClass::Weekly);
+        // (newest copied source, newest due generation, class, stale?)
+        for (copied, due, class, stale) in [
+            (h(2), h(2), d, false),            // up to date
+            (h(30), h(2), d, false),           // within 36 h 15 min
+            (h(40), h(2), d, true),            // behind, a newer generation waits
+            (h(40), h(40), d, false),          // the source itself is old: the volume's staleness
+            (None, h(2), d, false),            // first copy still on its way
+            (None, h(40), d, true),            // never copied
+            (None, None, d, false),            // nothing due
+            (h(24 * 12), h(24 * 3), w, false), // weekly: 10.5 d + 15 min + its week allowed
+            (h(24 * 20), h(24 * 3), w, true),
+        ] {
+            let got = copy_stale(copied, due, class, GenClass::Daily, &rule, now());
+            assert_eq!(got.is_some(), stale, "{copied:?} {due:?} {class}: {got:?}");
+        }
     }
 
     proptest! {
@@ -708,7 +822,7 @@ mod tests {
                 .collect();
             let mut rules = vec![(GenClass::Daily, daily)];
             if weekly > 0 { rules.push((GenClass::Weekly, weekly)); }
-            let p = plan_destination(VOL, &rules, &ctx(), &copies, now());
+            let p = plan_destination(VOL, &rules, GenClass::Daily, &ctx(), &copies, now());
             let deleted: BTreeSet<&str> = p.delete.iter().map(|e| e.snapshot_id).collect();
             let by_id: BTreeMap<&str, &Snapshot> = copies.iter().map(|c| (c.id.as_str(), c)).collect();
             let candidates: Vec<&Snapshot> = copies
@@ -729,16 +843,22 @@ mod tests {
                 );
             }
             for &(class, k) in &rules {
-                let periods = |cs: &mut dyn Iterator<Item = &&Snapshot>| -> BTreeSet<(i32, u32, u32, u32)> {
-                    cs.map(|c| {
-                        let t = DateTime::parse_from_rfc3339(&src_start(c)).unwrap().with_timezone(&Utc);
-                        period_key(Period::of(class, t, chrono_tz::UTC))
-                    })
-                    .collect()
+                // Generations as plan_copies counts them: each source for the finest class (daily),
+                // the periods for a coarser one.
+                let generation = |c: &Snapshot| -> String {
+                    if class == GenClass::Daily {
+                        return c.tag(TAG_COPY_OF).unwrap().to_string();
+                    }
+                    let t = DateTime::parse_from_rfc3339(&src_start(c)).unwrap().with_timezone(&Utc);
+                    format!("{:?}", period_key(Period::of(class, t, chrono_tz::UTC)))
                 };
-                let all = periods(&mut candidates.iter());
-                let left = periods(&mut candidates.iter().filter(|c| !deleted.contains(c.id.as_str())));
-                prop_assert!(left.len() >= all.len().min(k as usize), "{class}: {} of {} periods left, keep {k}", left.len(), all.len());
+                let all: BTreeSet<String> = candidates.iter().map(|c| generation(c)).collect();
+                let left: BTreeSet<String> = candidates
+                    .iter()
+                    .filter(|c| !deleted.contains(c.id.as_str()))
+                    .map(|c| generation(c))
+                    .collect();
+                prop_assert!(left.len() >= all.len().min(k as usize), "{class}: {} of {} generations left, keep {k}", left.len(), all.len());
             }
         }
     }

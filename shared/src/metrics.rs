@@ -67,6 +67,8 @@ metrics! {
     CopiesDeleted,
     /// Copies or copy deletes AWS refused, and volumes whose copies could not be planned.
     CopiesFailed,
+    /// Destinations (per volume) whose newest copy is older than its class allows.
+    CopiesStale,
 }
 
 impl Metric {

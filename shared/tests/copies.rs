@@ -144,7 +144,15 @@ async fn a_thousand_snapshot_backlog_drains_at_twenty_in_flight_with_each_source
         runs += 1;
         assert!(runs <= 60, "the backlog did not drain");
         let out = prune(&a, &refs, now(), false).await;
-        assert_eq!(out.totals.copies_failed, 0, "{:?}", out.volumes.iter().flat_map(|v| &v.copies).find(|d| !d.failed.is_empty() || d.error.is_some()));
+        assert_eq!(
+            out.totals.copies_failed,
+            0,
+            "{:?}",
+            out.volumes
+                .iter()
+                .flat_map(|v| &v.copies)
+                .find(|d| !d.failed.is_empty() || d.error.is_some())
+        );
         most = most.max(west.copies_in_flight());
         assert!(west.copies_in_flight() <= MAX_COPIES_IN_FLIGHT);
         west.complete_copies(MAX_COPIES_IN_FLIGHT);
@@ -261,4 +269,104 @@ async fn a_bad_copies_tag_is_reported_by_name_and_nothing_is_copied() {
     east.set_volume_tag("vol-1", TAG_COPIES, "off");
     let out = prune(&a, &["vol-1"], now(), false).await;
     assert_eq!((out.totals.copied, out.totals.copies_failed), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_destination_never_deletes_what_the_next_run_would_copy_again() {
+    // Two snapshots a day: the finest class counts snapshots, not days, here and there alike.
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    east.add_volume("vol-1", None, &[("Daily_Gens", "7")]);
+    for h in 0..8 {
+        east.add_snapshot(
+            "vol-1",
+            fire(0) - Duration::hours(12 * h),
+            SnapshotState::Completed,
+            &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, "vol-1")],
+        );
+    }
+    let a = app(&east, &west, "daily:us-west-2=3");
+    assert_eq!(prune(&a, &["vol-1"], now(), false).await.totals.copied, 3);
+    for _ in 0..3 {
+        west.complete_copies(MAX_COPIES_IN_FLIGHT);
+        tokio::time::advance(std::time::Duration::from_secs(3600)).await;
+        let out = prune(&a, &["vol-1"], now(), false).await;
+        assert_eq!(
+            (out.totals.copied, out.totals.copies_deleted),
+            (0, 0),
+            "stable: {:?}",
+            out.volumes[0].copies
+        );
+    }
+    assert_eq!(west.snapshots().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_destination_is_copies_stale_and_status_shows_its_recovery_point() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    let snaps = volume(&east, "vol-1", 5);
+    let a = app(&east, &west, "daily:us-west-2=3");
+    // Copies made three days ago (of the sources from 3 and 4 days ago), then the destination
+    // stuck: someone else's 20 copies in flight.
+    for src in east
+        .snapshots()
+        .iter()
+        .filter(|x| snaps[3..].contains(&x.id))
+    {
+        let spec = CopySpec {
+            source_region: "us-east-1".into(),
+            source_snapshot_id: src.id.clone(),
+            description: "ours".into(),
+            tags: vec![
+                (TAG_MANAGED_BY.into(), "prod".into()),
+                (TAG_VOLUME.into(), "vol-1".into()),
+                (TAG_COPY_OF.into(), src.id.clone()),
+                (TAG_SOURCE_START.into(), src.start_time.to_rfc3339()),
+            ],
+            kms_key_id: None,
+        };
+        west.copy_snapshot(&spec).await.unwrap();
+    }
+    west.complete_copies(10);
+    for i in 0..MAX_COPIES_IN_FLIGHT {
+        let spec = CopySpec {
+            source_region: "eu-west-1".into(),
+            source_snapshot_id: format!("snap-{i:017x}"),
+            description: "not ours".into(),
+            tags: vec![],
+            kms_key_id: None,
+        };
+        west.copy_snapshot(&spec).await.unwrap();
+    }
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(out.totals.copies_stale, 1, "{:?}", out.volumes[0].copies);
+    let d = &out.volumes[0].copies[0];
+    assert!(
+        d.stale
+            .as_deref()
+            .unwrap()
+            .contains("older than daily allows"),
+        "{d:?}"
+    );
+    assert_eq!(
+        d.newest_source.map(|t| t.date_naive()),
+        Some(fire(3).date_naive())
+    );
+    // `ebs-gens status` grades it critical and shows the recovery point.
+    let (states, reasons) = ebs_gens::app::status::states(&out.volumes[0]);
+    assert!(
+        states.contains(&ebs_gens::app::status::State::CopiesStale),
+        "{states:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("us-west-2:")),
+        "{reasons:?}"
+    );
+    // Once the destination frees up, the next run copies and it is fresh again.
+    west.complete_copies(MAX_COPIES_IN_FLIGHT);
+    tokio::time::advance(std::time::Duration::from_secs(3600)).await;
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(out.totals.copied, 3);
+    west.complete_copies(MAX_COPIES_IN_FLIGHT);
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(out.totals.copies_stale, 0, "{:?}", out.volumes[0].copies);
 }

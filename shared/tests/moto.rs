@@ -766,3 +766,144 @@ async fn scheduler_adapter_against_moto_pages_conflicts_and_not_found() {
         .unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound, "{missing}");
 }
+
+/// Copies through the SDK adapter on moto, two regions: CopySnapshot called on the
+/// destination's client, the copy born with our tags, found again by them (moto's preloaded
+/// snapshots in the destination are never touched), copied once, and pruned there to N.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_to_another_region_against_moto() {
+    use ebs_gens::app::prune::{self, PruneInput};
+    use ebs_gens::copies::{TAG_COPY_OF, TAG_SOURCE_REGION};
+
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let west = config
+        .to_builder()
+        .region(aws_config::Region::new("us-west-2"))
+        .build();
+    let (ec2, ec2_west) = (
+        aws_sdk_ec2::Client::new(&config),
+        aws_sdk_ec2::Client::new(&west),
+    );
+    let before_west = ec2_west
+        .describe_snapshots()
+        .owner_ids("self")
+        .send()
+        .await
+        .unwrap()
+        .snapshots()
+        .len();
+    let vol = ec2
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(1)
+        .tag_specifications(tags(ResourceType::Volume, &[("Daily_Gens", "3")]))
+        .send()
+        .await
+        .unwrap()
+        .volume_id()
+        .unwrap()
+        .to_string();
+    // moto starts snapshots "now": a second apart, so newest-first is well defined.
+    let snap = |_: usize| async {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        ec2.create_snapshot()
+            .volume_id(&vol)
+            .tag_specifications(tags(
+                ResourceType::Snapshot,
+                &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, vol.as_str())],
+            ))
+            .send()
+            .await
+            .unwrap()
+            .snapshot_id()
+            .unwrap()
+            .to_string()
+    };
+    let mut sources = Vec::new();
+    for i in 0..3 {
+        sources.push(snap(i).await);
+    }
+    let app = app(
+        &config,
+        settings(&[("EBS_GENS_COPIES", "daily:us-west-2=2")]),
+    )
+    .with_destination("us-west-2", SdkEc2::new(&west));
+    let job = ebs_gens::app::VolumeJob {
+        volume_id: vol.clone(),
+        policy: ebs_gens::VolumePolicy::new(vec![(ebs_gens::GenClass::Daily, 3)]).unwrap(),
+        instance_id: None,
+        volume_name: None,
+    };
+    let run = || async {
+        let input = PruneInput {
+            volumes: vec![job.clone()],
+            ..Default::default()
+        };
+        prune::handle(&app, input, chrono::Utc::now(), None)
+            .await
+            .unwrap()
+    };
+    let ours_west = || async {
+        ec2_west
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{TAG_VOLUME}"))
+                    .values(&vol)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .snapshots()
+            .to_vec()
+    };
+    let first = run().await;
+    assert_eq!(first.totals.copied, 2, "{:?}", first.volumes[0].copies);
+    let copies = ours_west().await;
+    assert_eq!(copies.len(), 2);
+    let tag = |s: &aws_sdk_ec2::types::Snapshot, k: &str| {
+        s.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    for c in &copies {
+        assert_eq!(tag(c, TAG_MANAGED_BY).as_deref(), Some("prod"));
+        assert_eq!(tag(c, TAG_SOURCE_REGION).as_deref(), Some("us-east-1"));
+        assert!(sources.contains(&tag(c, TAG_COPY_OF).unwrap()));
+    }
+    // Nothing twice.
+    let again = run().await;
+    assert_eq!((again.totals.copied, again.totals.copies_deleted), (0, 0));
+    // A new generation: copied; the destination keeps its 2 (the oldest copy goes).
+    let newest = snap(3).await;
+    let next = run().await;
+    assert_eq!((next.totals.copied, next.totals.copies_failed), (1, 0));
+    let last = run().await;
+    assert_eq!(
+        last.totals.copies_deleted, 1,
+        "{:?}",
+        last.volumes[0].copies
+    );
+    let left: Vec<String> = ours_west()
+        .await
+        .iter()
+        .filter_map(|c| tag(c, TAG_COPY_OF))
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&newest));
+    // moto's own snapshots in the destination: untouched.
+    let after_west = ec2_west
+        .describe_snapshots()
+        .owner_ids("self")
+        .send()
+        .await
+        .unwrap()
+        .snapshots()
+        .len();
+    assert_eq!(after_west, before_west + 2);
+}

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use crate::aws::{CopySpec, Ec2Api, ErrorKind, Ports, Volume};
 use crate::copies::{
-    plan_copies, plan_destination, rules_for_volume, CopyRules, TAG_COPIES, TAG_COPY_OF,
-    TAG_SOURCE_REGION, TAG_SOURCE_START,
+    copy_stale, newest_due, plan_copies, plan_destination, rules_for_volume, CopyRules, TAG_COPIES,
+    TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START,
 };
 use crate::snapshot::{Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 
@@ -44,6 +44,9 @@ pub struct DestinationReport {
     /// Copies deleted (or to be): beyond the destination's generations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted: Vec<String>,
+    /// Why this destination's recovery point lags, when it does (`CopiesStale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
     /// Copies or deletes AWS refused, with its error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
@@ -231,9 +234,10 @@ async fn destination<P: Ports>(
             app,
             region,
             dest,
-            vol,
+            job,
             r,
             &copies,
+            sources,
             now,
             dry_run,
             &mut report,
@@ -250,17 +254,41 @@ async fn prune_destination<P: Ports>(
     app: &App<P>,
     region: &str,
     dest: &crate::aws::client::Ec2<P::Ec2>,
-    vol: &str,
+    job: &VolumeJob,
     rules: &CopyRules,
     copies: &[Snapshot],
+    sources: &[Snapshot],
     now: DateTime<Utc>,
     dry_run: bool,
     report: &mut DestinationReport,
 ) {
     let ctx = app.settings.plan_context(&app.account_id);
-    let plan = plan_destination(vol, &rules.for_region(region), &ctx, copies, now);
+    let vol = job.volume_id.as_str();
+    let plan = plan_destination(
+        vol,
+        &rules.for_region(region),
+        job.finest(),
+        &ctx,
+        copies,
+        now,
+    );
     report.kept = plan.keep.len();
-    report.newest_source = plan.keep.iter().map(|e| e.start_time).max();
+    let completed: BTreeSet<&str> = copies
+        .iter()
+        .filter(|c| c.state == SnapshotState::Completed)
+        .map(|c| c.id.as_str())
+        .collect();
+    report.newest_source = plan
+        .keep
+        .iter()
+        .filter(|e| completed.contains(e.snapshot_id))
+        .map(|e| e.start_time)
+        .max();
+    if let Some(class) = rules.for_region(region).iter().map(|(c, _)| *c).min() {
+        let rule = app.settings.stale_rule();
+        let due = newest_due(sources, class, job.finest(), &ctx, now);
+        report.stale = copy_stale(report.newest_source, due, class, job.finest(), &rule, now);
+    }
     if let Some(why) = &plan.doubtful {
         report.error = Some(format!("doubtful copies, nothing deleted: {why}"));
         return;

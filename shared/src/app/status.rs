@@ -39,13 +39,15 @@ pub enum State {
     Doubtful,
     /// Another deployment snapshots it too.
     Contested,
+    /// A destination's newest copy is older than its class allows (the recovery point lags).
+    CopiesStale,
     Ok,
 }
 
 impl State {
     pub fn severity(self) -> Severity {
         match self {
-            State::Stale | State::Misconfigured => Severity::Critical,
+            State::Stale | State::Misconfigured | State::CopiesStale => Severity::Critical,
             State::Held | State::Doubtful | State::Contested => Severity::Warning,
             State::Ok => Severity::Ok,
         }
@@ -58,6 +60,7 @@ impl State {
             State::Held => "held",
             State::Doubtful => "doubtful",
             State::Contested => "contested",
+            State::CopiesStale => "copies stale",
             State::Ok => "ok",
         }
     }
@@ -81,6 +84,17 @@ pub struct VolumeStatus {
     /// What the next prune would delete and adopt (dry run).
     pub would_delete: usize,
     pub would_adopt: usize,
+    /// The recovery point in each copy destination: its newest completed copy's source time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<CopyPoint>,
+}
+
+/// One destination's recovery point for a volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyPoint {
+    pub region: String,
+    pub newest_source: Option<DateTime<Utc>>,
+    pub kept: usize,
 }
 
 impl VolumeStatus {
@@ -151,6 +165,11 @@ pub fn states(r: &VolumeReport) -> (Vec<State>, Vec<String>) {
             ),
         ));
     }
+    for d in &r.copies {
+        if let Some(why) = &d.stale {
+            out.push((State::CopiesStale, format!("{}: {why}", d.region)));
+        }
+    }
     if out.is_empty() {
         out.push((State::Ok, String::new()));
     }
@@ -193,6 +212,16 @@ pub fn assess(
                 reasons,
                 would_delete: r.deleted.len(),
                 would_adopt: r.adopted.len(),
+                copies: r
+                    .copies
+                    .iter()
+                    .filter(|d| !d.region.is_empty())
+                    .map(|d| CopyPoint {
+                        region: d.region.clone(),
+                        newest_source: d.newest_source,
+                        kept: d.kept,
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -212,6 +241,7 @@ pub fn assess(
             .to_string()],
         would_delete: 0,
         would_adopt: 0,
+        copies: vec![],
     }));
     volumes.sort_by(|a, b| {
         b.severity()

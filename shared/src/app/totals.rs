@@ -72,6 +72,8 @@ pub struct Totals {
     pub copies_deferred: usize,
     pub copies_deleted: usize,
     pub copies_failed: usize,
+    /// Destinations (per volume) whose recovery point lags (`CopiesStale`).
+    pub copies_stale: usize,
     /// Sweep only: batches that failed after every retry, or finished with failed deletes.
     pub failed_batches: usize,
     /// Sweep only: those batches' errors (at most [`MAX_ERRORS`], to bound the state size).
@@ -106,6 +108,7 @@ impl Totals {
         self.copies_deferred += t.copies_deferred;
         self.copies_deleted += t.copies_deleted;
         self.copies_failed += t.copies_failed;
+        self.copies_stale += t.copies_stale;
         let room = MAX_SUMMARY_ATTENTION.saturating_sub(self.attention.len());
         self.attention
             .extend(t.attention.iter().take(room).cloned());

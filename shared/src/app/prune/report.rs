@@ -307,6 +307,7 @@ impl Totals {
             self.copies_deferred += d.deferred.len();
             self.copies_deleted += d.deleted.len();
             self.copies_failed += d.failed.len() + usize::from(d.error.is_some());
+            self.copies_stale += usize::from(d.stale.is_some());
         }
     }
 }
@@ -329,5 +330,6 @@ pub(super) fn counts(t: &Totals, dry_run: bool) -> Counts {
     c.add(Metric::SnapshotsCopied, done(t.copied));
     c.add(Metric::CopiesDeleted, done(t.copies_deleted));
     c.add(Metric::CopiesFailed, t.copies_failed as u64);
+    c.add(Metric::CopiesStale, t.copies_stale as u64);
     c
 }
