@@ -40,6 +40,7 @@ export const CONTEXT_KEYS = {
   fuseBatchMin: true,
   orphans: true,
   copies: true,
+  copyKmsKeys: true,
   deleteBurst: true,
   deletesPerSecond: true,
   sweepSchedule: true,

@@ -75,6 +75,12 @@ export interface EbsGensSettings {
    */
   readonly copies?: string;
   /**
+   * The customer managed KMS key each destination's copies are encrypted with
+   * (EBS_GENS_COPY_KMS_KEYS): `REGION=KEY_ARN`, the key in that region, the region one of `copies`'
+   * destinations (default: each destination's default EBS key). prune-volumes is granted their use.
+   */
+  readonly copyKmsKeys?: string;
+  /**
    * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
    * 100, shared by the account), 1..=100 (default 20).
    */
@@ -173,6 +179,18 @@ export const COPY_TAG_KEYS: readonly string[] = [
   CONTRACT.tags.source_start,
   CONTRACT.tags.name,
 ];
+
+/** The KMS key ARNs of `copyKmsKeys`, by destination region. */
+export function copyKeys(s: EbsGensSettings): Record<string, string> {
+  const text = settingOf(s, 'copyKmsKeys');
+  if (text === undefined || text === '') return {};
+  return Object.fromEntries(
+    String(text)
+      .split(/[ ,]+/)
+      .filter(Boolean)
+      .map((item) => [item.slice(0, item.indexOf('=')), item.slice(item.indexOf('=') + 1)]),
+  );
+}
 
 /** The regions the deployment copies to (EBS_GENS_COPIES), each once. */
 export function copyRegions(s: EbsGensSettings): string[] {
@@ -442,6 +460,21 @@ export function validate(s: EbsGensSettings): void {
         `(found "-${clash}"): IAM scopes a deployment to the rules rule/ebs-gens-<deployment>-<class>-*, and this name would let ` +
         `another deployment's pattern match this deployment's rules (e.g. "prod" and "prod-daily")`,
     );
+  }
+  // As the functions check at start-up (shared/src/copies.rs CopyKeys): each key in its own region,
+  // each region a destination of the copy rules.
+  const destinations = copyRegions(s);
+  for (const [region, arn] of Object.entries(copyKeys(s))) {
+    if (arn.split(':')[3] !== region) {
+      throw new Error(
+        `context setting copyKmsKeys: the key for ${region} (${arn}) is not in ${region}: a copy is encrypted with a key of its destination region`,
+      );
+    }
+    if (!destinations.includes(region)) {
+      throw new Error(
+        `context setting copyKmsKeys: ${region} has a key but is not a destination of copies (${settingOf(s, 'copies') ?? 'off'})`,
+      );
+    }
   }
 }
 

@@ -185,7 +185,8 @@ function checkSettings(v: unknown, fail: (what: string) => never): void {
     };
     optStr(row.env, 'env');
     optStr(row.context, 'context');
-    optStr(row.default, 'default');
+    // A default may be empty: "none" for a text setting whose empty value means unset (copyKmsKeys).
+    if (row.default !== null && typeof row.default !== 'string') fail(`${at}.default must be a string or null`);
     if (row.env === null && row.context === null) fail(`${at} must have an env or a context`);
     for (const key of [row.env, row.context]) {
       if (typeof key !== 'string') continue;

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { type Backend, SNAPSHOTS } from './backend';
 import {
   COPY_TAG_KEYS,
+  copyKeys,
   copyRegions,
   type EbsGensSettings,
   KEEP_TAG,
@@ -95,6 +96,25 @@ export class FunctionPolicies extends Construct {
             StringEquals: { 'ec2:CreateAction': 'CopySnapshot', [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
             'ForAllValues:StringEquals': { 'aws:TagKeys': COPY_TAG_KEYS },
           },
+        }),
+      );
+    }
+    // Customer managed keys for copies: only the listed keys, grants only for AWS resources (EBS).
+    const keys = Object.values(copyKeys(s));
+    if (keys.length > 0) {
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'EncryptCopiesWithTheirKeys',
+          actions: ['kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:Decrypt'],
+          resources: keys,
+        }),
+      );
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'GrantOnlyToEbs',
+          actions: ['kms:CreateGrant'],
+          resources: keys,
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
         }),
       );
     }

@@ -86,3 +86,22 @@ test('copies: a lagging destination is alarmed (CopiesStale, Maximum over an hou
   assert.equal(a.Properties.TreatMissingData, 'notBreaching');
   assert.equal(stale(template({})).length, 0, 'no copies, no alarm (and no cost)');
 });
+
+test('copies: a destination key must be in that destination, for a destination; prune-volumes may use exactly those keys', () => {
+  const key = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd';
+  const all = statements(template({ copies: 'weekly:us-west-2=8', copyKmsKeys: `us-west-2=${key}` }));
+  const use = all.find((st) => st.Sid === 'EncryptCopiesWithTheirKeys');
+  assert.deepEqual([use.Resource].flat(), [key]);
+  const grant = all.find((st) => st.Sid === 'GrantOnlyToEbs');
+  assert.deepEqual(grant.Condition, { Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+  assert.ok(!statements(template({ copies: 'weekly:us-west-2=8' })).some((st) => st.Sid === 'EncryptCopiesWithTheirKeys'));
+  assert.throws(
+    () => template({ copies: 'weekly:us-west-2=8', copyKmsKeys: 'us-west-2=arn:aws:kms:eu-west-1:123456789012:key/1' }),
+    /copyKmsKeys: the key for us-west-2 .* is not in us-west-2/,
+  );
+  assert.throws(
+    () => template({ copies: 'weekly:us-west-2=8', copyKmsKeys: 'eu-west-1=arn:aws:kms:eu-west-1:123456789012:key/1' }),
+    /copyKmsKeys: eu-west-1 has a key but is not a destination/,
+  );
+  assert.throws(() => template({ copyKmsKeys: 'not a key' }), /context setting copyKmsKeys must be/);
+});

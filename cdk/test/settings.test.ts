@@ -99,10 +99,15 @@ const step = (r: ContractSetting) => {
 /** A regular expression matching `s` literally. */
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The props that set a key (`tagKeys.daily` → { tagKeys: { daily } }). */
+/** Settings another setting needs to be valid at all (a key for a destination needs that destination). */
+const COMPANIONS: Partial<Record<string, Record<string, string>>> = { copyKmsKeys: { copies: 'weekly:us-west-2=1' } };
 const propsFor = (key: string, value: unknown): EbsGensSettings => {
   const [prop, cls] = key.split('.');
-  return { deployment: 'prod', [prop]: cls === undefined ? value : { [cls]: value } } as EbsGensSettings;
+  return { deployment: 'prod', ...COMPANIONS[key], [prop]: cls === undefined ? value : { [cls]: value } } as EbsGensSettings;
 };
+/** A context with `key` set to `value`, the deployment and `key`'s companions. */
+const contextWith = (key: string, value: unknown) => (k: string) =>
+  k === key ? value : k === 'deployment' ? 'prod' : COMPANIONS[key]?.[k];
 const given = (s: EbsGensSettings, key: string): unknown => {
   const [prop, cls] = key.split('.');
   const v = (s as unknown as Record<string, unknown>)[prop];
@@ -442,7 +447,10 @@ test('a bad adoption stops the synth, naming the accepted modes and the value; a
 });
 
 /** A valid value other than the default for each operator setting, from its row (text rows: a sample that matches). */
-const TEXT_SAMPLES: Partial<Record<SettingKey, string>> = { alarmEmail: 'ops@example.com' };
+const TEXT_SAMPLES: Partial<Record<SettingKey, string>> = {
+  alarmEmail: 'ops@example.com',
+  copyKmsKeys: 'us-west-2=arn:aws:kms:us-west-2:123456789012:key/1234abcd',
+};
 function sample(row: ContractSetting & { context: SettingKey }): unknown {
   const other = (values: readonly string[]) => values.filter((v) => v !== row.default).at(-1);
   switch (row.type) {
@@ -460,7 +468,8 @@ function sample(row: ContractSetting & { context: SettingKey }): unknown {
     case 'orphans':
       return `keep-last=${row.keep_last?.[1]},older-than=${row.older_than_days?.[1]}`;
     case 'copies':
-      return `weekly:${row.regions?.[0]}=${row.max_keep}`;
+      // us-west-2: the destination copyKmsKeys' sample names a key for.
+      return `weekly:${row.regions?.includes('us-west-2') ? 'us-west-2' : row.regions?.[0]}=${row.max_keep}`;
     default: {
       const s = TEXT_SAMPLES[row.context] ?? row.context.replaceAll('.', '_');
       assert.match(s, new RegExp(row.pattern ?? '(?!)', 'u'), `${row.context}: add a sample that matches ${row.pattern} to TEXT_SAMPLES`);
@@ -478,7 +487,7 @@ test('every operator setting of contract.json is a prop and a context key the ap
   const samples = Object.fromEntries(OPERATOR_SETTINGS.map((r) => [r.context, sample(r)]));
   for (const row of OPERATOR_SETTINGS) {
     const value = samples[row.context];
-    const s = settingsFromContext((key) => (key === row.context ? String(value) : undefined));
+    const s = settingsFromContext((key) => (key === row.context ? String(value) : COMPANIONS[row.context]?.[key]));
     const expected =
       row.type === 'integer' || row.type === 'number' || (row.type === 'enum' && row.context === 'logRetentionDays')
         ? Number(value)
@@ -649,10 +658,7 @@ test("each type's bounds: accepted at the bounds, refused one step outside, with
     covered.add(row.type);
     for (const v of ok) {
       // Through the app's context reading, and as a prop of the construct.
-      assert.doesNotThrow(
-        () => validate(settingsFromContext((k) => (k === key ? v : k === 'deployment' ? 'prod' : undefined))),
-        `${key}=${JSON.stringify(v)}`,
-      );
+      assert.doesNotThrow(() => validate(settingsFromContext(contextWith(key, v))), `${key}=${JSON.stringify(v)}`);
       assert.doesNotThrow(() => validate(propsFor(key, v)), `${key}=${JSON.stringify(v)} (prop)`);
     }
     for (const v of bad) {

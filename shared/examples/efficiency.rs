@@ -478,6 +478,115 @@ async fn first_deployment(volumes: usize, latency: std::time::Duration) -> Strin
     )
 }
 
+/// Copies to another region: `volumes` volumes (`Daily_Gens=7`, 10 daily snapshots each) turn on
+/// `daily:us-west-2=7`. Hourly sweeps (prune batches of 100) start copies within AWS's 20 in flight
+/// per destination; each copy takes `took`. The backlog is drained; then one more day's
+/// snapshots are copied and the destination pruned to 7. Calls per copy against the lower bound.
+async fn copies(volumes: usize, took: std::time::Duration) -> String {
+    use ebs_gens::app::prune::{self, PruneInput};
+    use ebs_gens::app::VolumeJob;
+    let (east, west) = (
+        FakeAws::new(ACCOUNT),
+        FakeAws::in_region(ACCOUNT, "us-west-2"),
+    );
+    let mut jobs = Vec::new();
+    for i in 0..volumes {
+        let vol = format!("vol-{i:08x}");
+        east.add_volume(&vol, None, &[("Daily_Gens", "7")]);
+        for d in 0..10 {
+            let at = Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 30).unwrap() - Duration::days(d);
+            let tags = [(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, vol.as_str())];
+            east.add_snapshot(&vol, at, SnapshotState::Completed, &tags);
+        }
+        jobs.push(VolumeJob {
+            volume_id: vol,
+            policy: ebs_gens::VolumePolicy::new(vec![(ebs_gens::GenClass::Daily, 7)]).unwrap(),
+            instance_id: None,
+            volume_name: None,
+        });
+    }
+    let mut s = settings("rules");
+    s.copies = "daily:us-west-2=7".parse().unwrap();
+    let app = App::new(s, &east, &east, ACCOUNT, "us-east-1", "efficiency")
+        .with_destination("us-west-2", &west)
+        .without_metrics();
+    let sweep = |now: chrono::DateTime<Utc>| {
+        let jobs = &jobs;
+        let app = &app;
+        async move {
+            let mut copied = 0;
+            for batch in jobs.chunks(100) {
+                let input = PruneInput {
+                    volumes: batch.to_vec(),
+                    ..Default::default()
+                };
+                let out = prune::handle(app, input, now, None).await.expect("prune");
+                assert_eq!(out.totals.copies_failed, 0);
+                copied += out.totals.copied;
+            }
+            copied
+        }
+    };
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    let backlog = volumes * 7;
+    let (mut hours, mut done, mut fullest) = (0, 0, 0);
+    while done < backlog {
+        done += sweep(now + Duration::hours(hours)).await;
+        fullest = fullest.max(west.copies_in_flight());
+        assert!(west.copies_in_flight() <= fake::MAX_COPIES_IN_FLIGHT);
+        tokio::time::advance(took).await;
+        west.complete_copies_older_than(took);
+        tokio::time::advance(std::time::Duration::from_secs(3600) - took).await;
+        hours += 1;
+        assert!(hours < 10_000, "the backlog does not drain");
+    }
+    let drained = west.calls();
+    // A day later: one new snapshot per volume, copied; the oldest copy of each goes.
+    for j in &jobs {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 30).unwrap();
+        let tags = [(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, j.volume_id.as_str())];
+        east.add_snapshot(&j.volume_id, at, SnapshotState::Completed, &tags);
+    }
+    west.reset_calls();
+    let (mut day_hours, mut day_copies) = (0, 0);
+    let day = now + Duration::days(1);
+    while day_copies < volumes {
+        day_copies += sweep(day + Duration::hours(day_hours)).await;
+        tokio::time::advance(took).await;
+        west.complete_copies_older_than(took);
+        tokio::time::advance(std::time::Duration::from_secs(3600) - took).await;
+        day_hours += 1;
+    }
+    // One more sweep deletes what the destinations no longer keep.
+    sweep(day + Duration::hours(day_hours)).await;
+    let steady = west.calls();
+    let copies_kept = west.snapshots().len();
+    assert_eq!(copies_kept, volumes * 7, "each destination keeps 7");
+    let get = |c: &Calls, op: &str| c.get(op).copied().unwrap_or(0);
+    format!(
+        "\n### Copies to another region: {volumes} volumes, `daily:us-west-2=7`\n\n\
+| | backlog ({backlog} copies) | next day ({volumes} new generations) | lower bound |\n|---|---:|---:|---:|\n\
+| hourly sweeps until done (copies take {} min) | {hours} | {day_hours} | {} / {} (20 in flight) |\n\
+| CopySnapshot | {} | {} | {backlog} / {volumes} |\n\
+| DescribeSnapshots in the destination | {} | {} | one per prune batch per sweep ({}) |\n\
+| DeleteSnapshot in the destination | {} | {} | 0 / {volumes} |\n\n\
+Copies in flight at a sweep: at most {fullest} (the limit is 20). With copies started only by the hourly sweep, a destination \
+takes at most 20 copies an hour: {} a day, {} the {volumes} generations a day this fleet makes.\n",
+        took.as_secs() / 60,
+        backlog.div_ceil(fake::MAX_COPIES_IN_FLIGHT),
+        volumes.div_ceil(fake::MAX_COPIES_IN_FLIGHT),
+        get(&drained, "CopySnapshot"),
+        get(&steady, "CopySnapshot"),
+        get(&drained, "DescribeSnapshots"),
+        get(&steady, "DescribeSnapshots"),
+        volumes.div_ceil(100),
+        get(&drained, "DeleteSnapshot"),
+        get(&steady, "DeleteSnapshot"),
+        20 * 24,
+        if 20 * 24 < volumes { "fewer than" } else { "enough for" },
+    )
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -491,6 +600,10 @@ fn main() {
         println!(
             "{}",
             first_deployment(10_000, std::time::Duration::from_millis(50)).await
+        );
+        println!(
+            "{}",
+            copies(100, std::time::Duration::from_secs(15 * 60)).await
         );
     });
 }

@@ -259,6 +259,70 @@ pub fn rules_for_volume(deployment: &CopyRules, tag: Option<&str>) -> Result<Cop
     }
 }
 
+/// The KMS key each destination's copies are encrypted with (`EBS_GENS_COPY_KMS_KEYS`:
+/// `REGION=KEY_ARN`, spaces or commas between; a destination not listed uses its default EBS
+/// key). Each key must be in its own destination region, and each region one the copy rules name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyKeys(BTreeMap<String, String>);
+
+impl CopyKeys {
+    pub fn key(&self, region: &str) -> Option<&str> {
+        self.0.get(region).map(String::as_str)
+    }
+
+    /// The key ARNs, for IAM.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(String::as_str)
+    }
+
+    /// Refuses a key for a region the rules do not copy to.
+    pub fn check_rules(&self, rules: &CopyRules) -> Result<(), String> {
+        let regions = rules.regions();
+        match self.0.keys().find(|r| !regions.contains(r.as_str())) {
+            Some(r) => Err(format!(
+                "{r} has a key but is not a destination of the copy rules ({rules})"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FromStr for CopyKeys {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut keys = BTreeMap::new();
+        for item in s.split([' ', ',']).filter(|i| !i.is_empty()) {
+            let (region, arn) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item:?} is not REGION=KMS_KEY_ARN"))?;
+            if !KNOWN_REGIONS.contains(&region) {
+                return Err(format!(
+                    "{item:?}: {region:?} is not an AWS region ebs-gens knows"
+                ));
+            }
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let ok = matches!(parts.as_slice(), ["arn", p, "kms", r, acct, res]
+                if p.starts_with("aws") && acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())
+                    && ["key/", "alias/"].iter().any(|k| res.strip_prefix(k).is_some_and(|n| !n.is_empty()))
+                    && !r.is_empty());
+            if !ok {
+                return Err(format!("{item:?}: {arn:?} is not a KMS key or alias ARN"));
+            }
+            if parts[3] != region {
+                return Err(format!(
+                    "{item:?}: the key is in {}, not in {region}: a copy is encrypted with a key of its destination region",
+                    parts[3]
+                ));
+            }
+            if keys.insert(region.to_string(), arn.to_string()).is_some() {
+                return Err(format!("{region} is given two keys"));
+            }
+        }
+        Ok(CopyKeys(keys))
+    }
+}
+
 /// One copy to make: `source` to `region`, as a generation of `class`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyRequest<'a> {
@@ -641,6 +705,37 @@ mod tests {
         assert!(rules_for_volume(&r, Some("daily:nowhere=1"))
             .unwrap_err()
             .contains(TAG_COPIES));
+    }
+
+    #[test]
+    fn copy_keys_are_in_their_destination_and_for_a_destination_only() {
+        let k: CopyKeys = "us-west-2=arn:aws:kms:us-west-2:123456789012:key/1234abcd"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            k.key("us-west-2"),
+            Some("arn:aws:kms:us-west-2:123456789012:key/1234abcd")
+        );
+        k.check_rules(&rules("weekly:us-west-2=8")).unwrap();
+        assert!(k
+            .check_rules(&rules("weekly:eu-west-1=8"))
+            .unwrap_err()
+            .contains("us-west-2"));
+        for (bad, says) in [
+            ("us-west-2=arn:aws:kms:eu-west-1:123456789012:key/1234abcd", "not in us-west-2"),
+            ("us-west-2=arn:aws:iam::123456789012:role/x", "not a KMS key"),
+            ("us-west-2=alias/aws/ebs", "not a KMS key"),
+            ("mars-1=arn:aws:kms:mars-1:123456789012:key/1", "mars-1"),
+            ("us-west-2", "REGION=KMS_KEY_ARN"),
+            (
+                "us-west-2=arn:aws:kms:us-west-2:123456789012:key/a us-west-2=arn:aws:kms:us-west-2:123456789012:key/b",
+                "two keys",
+            ),
+        ] {
+            let e = bad.parse::<CopyKeys>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        assert_eq!("".parse::<CopyKeys>().unwrap(), CopyKeys::default());
     }
 
     #[test]

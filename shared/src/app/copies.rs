@@ -208,7 +208,7 @@ async fn destination<P: Ports>(
             }
             match dest
                 .api()
-                .copy_snapshot(&spec(app, job, w.source, w.class))
+                .copy_snapshot(&spec(app, region, job, w.source, w.class))
                 .await
             {
                 Ok(id) => {
@@ -316,6 +316,7 @@ async fn prune_destination<P: Ports>(
 /// A copy's request: born with our tags (AWS copies none), its source's identity recorded.
 fn spec<P: Ports>(
     app: &App<P>,
+    region: &str,
     job: &VolumeJob,
     source: &Snapshot,
     class: crate::GenClass,
@@ -339,6 +340,6 @@ fn spec<P: Ports>(
             source.id, job.volume_id
         ),
         tags,
-        kms_key_id: None,
+        kms_key_id: app.settings.copy_keys.key(region).map(str::to_string),
     }
 }

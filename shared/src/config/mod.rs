@@ -10,7 +10,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use crate::backend::rules::{valid_rule_chars, validate_prefix};
-use crate::copies::CopyRules;
+use crate::copies::{CopyKeys, CopyRules};
 use crate::cron::Cron;
 use crate::fuse::Fuse;
 use crate::health::StaleRule;
@@ -64,6 +64,8 @@ pub struct Settings {
     pub orphans: OrphanPolicy,
     /// Which generations are copied to which regions (a volume's tag may replace them).
     pub copies: CopyRules,
+    /// Each destination's KMS key for copies (none: its default EBS key).
+    pub copy_keys: CopyKeys,
 }
 
 impl Default for Settings {
@@ -271,7 +273,17 @@ impl Settings {
             None => CopyRules::default(),
             Some(v) => v.parse().map_err(|why| err("EBS_GENS_COPIES", why))?,
         };
+        let copy_keys: CopyKeys = match get("EBS_GENS_COPY_KMS_KEYS") {
+            None => CopyKeys::default(),
+            Some(v) => v
+                .parse()
+                .map_err(|why| err("EBS_GENS_COPY_KMS_KEYS", why))?,
+        };
+        copy_keys
+            .check_rules(&copies)
+            .map_err(|why| err("EBS_GENS_COPY_KMS_KEYS", why))?;
         Ok(Settings {
+            copy_keys,
             copies,
             stale_factor,
             stale_grace: Duration::minutes(grace),

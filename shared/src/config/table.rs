@@ -320,6 +320,15 @@ pub const COPIES: Setting = Setting::new(
 )
 .default("off")
 .doc("Copies in other regions: `CLASS:REGION=N` rules (e.g. `weekly:us-west-2=8`), each keeping the newest N generations of that class there; a volume's `ebs-gens:copies` tag replaces them for it, among these regions.");
+pub const COPY_KMS_KEYS: Setting = Setting::new(
+    "EBS_GENS_COPY_KMS_KEYS",
+    "copyKmsKeys",
+    Kind::Text {
+        pattern: r"^(|(?:[a-z0-9-]+=arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)/[A-Za-z0-9/_-]+)(?:[ ,]+[a-z0-9-]+=arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)/[A-Za-z0-9/_-]+)*)$",
+    },
+)
+.default("")
+.doc("The customer managed KMS key each destination's copies are encrypted with: `REGION=KEY_ARN`, the key in that region (a destination not listed uses its default EBS key). The deployment grants prune-volumes the use of these keys.");
 pub const RULE_PREFIX: Setting = Setting::new(
     "EBS_GENS_RULE_PREFIX",
     "",
@@ -432,6 +441,7 @@ pub const SETTINGS: &[Setting] = &[
     FUSE_BATCH_MIN,
     ORPHANS,
     COPIES,
+    COPY_KMS_KEYS,
     DELETE_BURST,
     DELETES_PER_SECOND,
     cdk(
@@ -533,6 +543,7 @@ pub fn markdown() -> String {
             ),
         };
         let default = match (s.default, s.default_doc) {
+            (Some(""), _) => "none".into(),
             (Some(d), _) => format!("`{d}`"),
             (None, d) if !d.is_empty() => d.to_string(),
             (None, _) if s.set_by == SetBy::Stack => "set by the stack".into(),

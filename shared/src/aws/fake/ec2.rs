@@ -425,7 +425,10 @@ impl Ec2Api for FakeAws {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let id = self.add_snapshot("vol-ffffffff", Utc::now(), SnapshotState::Pending, &tags);
-        self.st().snapshots.get_mut(&id).expect("just added").copy = true;
+        let mut st = self.st();
+        let copy = st.snapshots.get_mut(&id).expect("just added");
+        copy.copy = true;
+        copy.copy_started = Some(Instant::now());
         Ok(id)
     }
 }

@@ -95,8 +95,10 @@ struct FakeSnapshot {
     deny_delete: bool,
     /// Someone else deletes it just before our DeleteSnapshot arrives.
     vanishes: bool,
-    /// Made by CopySnapshot in this region (a copy in flight while `pending`).
+    /// Made by CopySnapshot in this region (a copy in flight while `pending`), and when (the
+    /// fake's clock: virtual under `tokio::time::pause`).
     copy: bool,
+    copy_started: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +198,23 @@ impl FakeAws {
             }
         }
         pending.len()
+    }
+
+    /// Completes the copies in flight that started at least `took` ago; returns how many.
+    pub fn complete_copies_older_than(&self, took: std::time::Duration) -> usize {
+        let now = Instant::now();
+        let mut st = self.st();
+        let mut n = 0;
+        for s in st.snapshots.values_mut() {
+            let due = s
+                .copy_started
+                .is_some_and(|t| now.duration_since(t) >= took);
+            if s.copy && s.snap.state == SnapshotState::Pending && due {
+                s.snap.state = SnapshotState::Completed;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Copies in flight (pending copies) in this region.
@@ -306,6 +325,7 @@ impl FakeAws {
                 deny_delete: false,
                 vanishes: false,
                 copy: false,
+                copy_started: None,
             },
         );
         id
