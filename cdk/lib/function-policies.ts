@@ -16,6 +16,7 @@ import {
   ruleArnPatterns,
   requiredSetting,
 } from './config';
+import { CONTRACT } from './contract';
 import type { FunctionName } from './functions';
 import { layoutOnly } from './logical-ids';
 
@@ -122,10 +123,27 @@ export class FunctionPolicies extends Construct {
       new iam.PolicyStatement({
         sid: 'DeleteOnlyOurSnapshots',
         actions: ['ec2:DeleteSnapshot'],
-        resources: [SNAPSHOTS, ...destinations],
+        resources: [SNAPSHOTS],
         conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
       }),
     );
+    // In a destination only copies this stack made: ours, and copied from this region (a
+    // deployment of the same name in that region owns the rest).
+    if (destinations.length > 0) {
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DeleteOnlyOurCopies',
+          actions: ['ec2:DeleteSnapshot'],
+          resources: destinations,
+          conditions: {
+            StringEquals: {
+              [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment,
+              [`aws:ResourceTag/${CONTRACT.tags.source_region}`]: Aws.REGION,
+            },
+          },
+        }),
+      );
+    }
     // A pin holds even against a bug. IAM rationale: docs/deploy.md#iam-pin
     f['prune-volumes'].addToRolePolicy(
       new iam.PolicyStatement({

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
-import { type EbsGensSettings, MANAGED_BY } from '../lib/config';
+import { COPY_TAG_KEYS, type EbsGensSettings, MANAGED_BY } from '../lib/config';
 import { EbsGens } from '../lib/ebs-gens';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
@@ -42,7 +42,12 @@ test('copies: prune-volumes may copy only ours, only to the configured regions, 
   assert.equal(born.Condition.StringEquals[`aws:RequestTag/${MANAGED_BY}`], 'prod');
   const tags = sid('TagCopiesOnlyAsTheyAreMade');
   assert.equal(tags.Condition.StringEquals['ec2:CreateAction'], 'CopySnapshot');
-  assert.deepEqual(regions(sid('DeleteOnlyOurSnapshots')).sort(), ['HERE', 'eu-west-1', 'us-west-2']);
+  assert.deepEqual(regions(sid('DeleteOnlyOurSnapshots')), ['HERE']);
+  const copiesDelete = sid('DeleteOnlyOurCopies');
+  assert.deepEqual(regions(copiesDelete).sort(), ['eu-west-1', 'us-west-2']);
+  assert.equal(copiesDelete.Condition.StringEquals[`aws:ResourceTag/${MANAGED_BY}`], 'prod');
+  assert.deepEqual(copiesDelete.Condition.StringEquals['aws:ResourceTag/ebs-gens:source-region'], { Ref: 'AWS::Region' });
+  assert.deepEqual(born.Condition['ForAllValues:StringEquals']['aws:TagKeys'].sort(), [...COPY_TAG_KEYS].sort());
   const pin = sid('NeverDeletePinnedSnapshots');
   assert.equal(pin.Effect, 'Deny');
   assert.deepEqual(regions(pin).sort(), ['HERE', 'eu-west-1', 'us-west-2']);

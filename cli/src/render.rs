@@ -198,7 +198,11 @@ pub fn plan(reports: &[VolumeReport], bad: &[MisconfiguredVolume]) -> String {
                 row.reasons.join(", "),
             ]);
         }
-        let _ = writeln!(out, "{t}\n");
+        let _ = writeln!(out, "{t}");
+        for d in &r.copies {
+            let _ = writeln!(out, "{}", copies_line(d));
+        }
+        let _ = writeln!(out);
     }
     for m in bad {
         let _ = writeln!(
@@ -248,6 +252,40 @@ pub struct PlannedVolume<'a> {
     #[serde(flatten)]
     pub report: &'a VolumeReport,
     pub snapshots: Vec<explain::PlanRow>,
+}
+
+/// One destination of a volume's plan: what is copied, left, kept and deleted there.
+fn copies_line(d: &ebs_gens::app::copies::DestinationReport) -> String {
+    if let Some(e) = &d.error {
+        return format!("  copies: not planned: {e}");
+    }
+    let ids = |v: &[String]| {
+        v.iter()
+            .map(|s| s.split(' ').next().unwrap_or(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = vec![format!("keep {}", d.kept)];
+    if !d.copied.is_empty() {
+        parts.push(format!("copy {}", ids(&d.copied)));
+    }
+    if !d.deferred.is_empty() {
+        parts.push(format!("later (20 in flight) {}", d.deferred.join(", ")));
+    }
+    for i in &d.deleted {
+        parts.push(format!(
+            "delete {} ({})",
+            i.snapshot_id,
+            i.reasons.join(", ")
+        ));
+    }
+    if let Some(s) = &d.stale {
+        parts.push(format!("STALE: {s}"));
+    }
+    for f in &d.failed {
+        parts.push(format!("FAILED: {f}"));
+    }
+    format!("  copies in {}: {}", d.region, parts.join("; "))
 }
 
 pub fn planned(reports: &[VolumeReport]) -> Vec<PlannedVolume<'_>> {

@@ -304,10 +304,14 @@ impl FromStr for CopyKeys {
             let parts: Vec<&str> = arn.splitn(6, ':').collect();
             let ok = matches!(parts.as_slice(), ["arn", p, "kms", r, acct, res]
                 if p.starts_with("aws") && acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())
-                    && ["key/", "alias/"].iter().any(|k| res.strip_prefix(k).is_some_and(|n| !n.is_empty()))
+                    && res.strip_prefix("key/").is_some_and(|n| !n.is_empty())
                     && !r.is_empty());
             if !ok {
-                return Err(format!("{item:?}: {arn:?} is not a KMS key or alias ARN"));
+                // A key ARN, not an alias: IAM on an alias ARN governs the alias, not the key
+                // (KMS developer guide, "Use aliases to control access to KMS keys").
+                return Err(format!(
+                    "{item:?}: {arn:?} is not a KMS key ARN (arn:…:kms:REGION:ACCOUNT:key/ID)"
+                ));
             }
             if parts[3] != region {
                 return Err(format!(
@@ -332,43 +336,54 @@ pub struct CopyRequest<'a> {
 }
 
 /// Which of a volume's snapshots to copy where (see the module doc). `copied` holds, per
-/// destination, the sources that already have a live copy there (pending or completed).
-/// Oldest first within each destination. Pure.
+/// destination, the sources that already have a live copy there (pending or completed) with
+/// their start times. The generations are chosen over the volume's snapshots *and* those copies
+/// — exactly as the destination keeps them ([`plan_destination`]) — so a copy the destination
+/// keeps is never wanted again and one it deletes is never copied again, however the volume's
+/// own retention has thinned its snapshots. Oldest first within each destination. Pure.
 pub fn plan_copies<'a>(
     volume_id: &str,
     rules: &'a CopyRules,
     finest: GenClass,
     ctx: &PlanContext<'_>,
     snapshots: &'a [Snapshot],
-    copied: &BTreeMap<String, BTreeSet<String>>,
+    copied: &BTreeMap<String, BTreeMap<String, DateTime<Utc>>>,
     now: DateTime<Utc>,
 ) -> Vec<CopyRequest<'a>> {
-    // Completed snapshots of ours of this volume, not pinned, newest first.
-    let mut sources: Vec<&Snapshot> = snapshots
+    // Completed snapshots of ours of this volume (pinned ones too: a pin keeps a snapshot, and
+    // its copy is a generation like any other).
+    let sources: BTreeMap<&str, &'a Snapshot> = snapshots
         .iter()
         .filter(|s| {
             let m = s.marks(ctx.deployment, ctx.account_id);
             m.owned
-                && !m.pinned
                 && s.state == SnapshotState::Completed
                 && s.volume_id == volume_id
                 && m.volume_tag.is_none_or(|v| v == volume_id)
                 && s.start_time <= now
         })
+        .map(|s| (s.id.as_str(), s))
         .collect();
-    sources.sort_by(|a, b| b.start_time.cmp(&a.start_time).then(b.id.cmp(&a.id)));
+    let none = BTreeMap::new();
     let mut out: Vec<CopyRequest<'a>> = Vec::new();
     for rule in rules.rules() {
-        let done = copied.get(&rule.region);
-        let wanted = generations(&sources, rule.class, finest, rule.keep, ctx, now);
-        for s in wanted.into_iter().rev() {
-            let already = done.is_some_and(|d| d.contains(&s.id))
-                || out
-                    .iter()
-                    .any(|r| r.region == rule.region && r.source.id == s.id);
-            if !already {
+        let done = copied.get(&rule.region).unwrap_or(&none);
+        let mut items: Vec<(&str, DateTime<Utc>)> = sources
+            .values()
+            .map(|s| (s.id.as_str(), s.start_time))
+            .chain(done.iter().map(|(id, t)| (id.as_str(), *t)))
+            .collect();
+        newest_first(&mut items);
+        for id in generations(&items, rule.class, finest, rule.keep, ctx, now) {
+            let (Some(source), false) = (sources.get(id), done.contains_key(id)) else {
+                continue;
+            };
+            if !out
+                .iter()
+                .any(|r| r.region == rule.region && r.source.id == id)
+            {
                 out.push(CopyRequest {
-                    source: s,
+                    source,
                     region: &rule.region,
                     class: rule.class,
                 });
@@ -386,25 +401,34 @@ pub fn plan_copies<'a>(
     out
 }
 
-/// The newest `keep` generations of `class` among `sources` (newest first): each snapshot for
-/// the finest class (or a finer one), the newest of each closed period for a coarser one.
+/// Sorts (id, start) newest first (ties: the greater id first) and drops repeated ids.
+fn newest_first(items: &mut Vec<(&str, DateTime<Utc>)>) {
+    items.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(a.0)));
+    let mut seen = BTreeSet::new();
+    items.retain(|(id, _)| seen.insert(*id));
+}
+
+/// The newest `keep` generations of `class` among `items` (id, start time; newest first, ids
+/// unique): each item for the finest class (or a finer one), the newest of each *closed* period
+/// for a coarser one (the period `now` is in is still open: its keeper is not known yet). The
+/// one definition both planners use.
 fn generations<'a>(
-    sources: &[&'a Snapshot],
+    items: &[(&'a str, DateTime<Utc>)],
     class: GenClass,
     finest: GenClass,
     keep: u32,
     ctx: &PlanContext<'_>,
     now: DateTime<Utc>,
-) -> Vec<&'a Snapshot> {
+) -> Vec<&'a str> {
     let keep = keep as usize;
     if class <= finest {
-        return sources.iter().take(keep).copied().collect();
+        return items.iter().take(keep).map(|(id, _)| *id).collect();
     }
     let open = Period::of(class, now, ctx.tz);
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for s in sources {
-        let p = Period::of(class, s.start_time, ctx.tz);
+    for (id, t) in items {
+        let p = Period::of(class, *t, ctx.tz);
         if p == open {
             continue;
         }
@@ -412,7 +436,7 @@ fn generations<'a>(
             break;
         }
         if seen.insert(period_key(p)) {
-            out.push(*s);
+            out.push(*id);
         }
     }
     out
@@ -523,7 +547,7 @@ pub fn plan_destination<'a>(
     let views: Vec<Snapshot> = views.into_iter().filter_map(|(_, v)| v).collect();
     // The views are owned here; the plan borrows ids from `copies`, matched back below.
     let plan = plan_with(volume_id, ctx, &views, now, |candidates| {
-        keep_rule(candidates, rules, finest, &made, ctx)
+        keep_rule(candidates, rules, finest, &made, ctx, now)
     });
     let by_id: BTreeMap<&str, &'a Snapshot> = copies.iter().map(|c| (c.id.as_str(), c)).collect();
     let relink = |e: Entry<'_>| Entry {
@@ -550,13 +574,16 @@ pub fn plan_destination<'a>(
     }
 }
 
-/// Which candidates (completed copies of ours, newest source first) a destination keeps.
+/// Which candidates (completed copies of ours, newest source first) a destination keeps: the
+/// most recently made one (the incremental base), and per rule the copies of its generations
+/// ([`generations`], as [`plan_copies`] chooses them), one copy per source.
 fn keep_rule(
     candidates: &[&Snapshot],
     rules: &[(GenClass, u32)],
     finest: GenClass,
     made: &BTreeMap<&str, DateTime<Utc>>,
     ctx: &PlanContext<'_>,
+    now: DateTime<Utc>,
 ) -> Vec<Option<Reasons>> {
     let mut reasons: Vec<Option<Reasons>> = vec![None; candidates.len()];
     // The incremental base: the most recently made copy.
@@ -568,41 +595,33 @@ fn keep_rule(
         reasons[i] = Some(smallvec::smallvec![Reason::IncrementalBase]);
     }
     // One copy per source: the base if it is one, else the first listed (newest source).
-    let mut unique: Vec<usize> = Vec::new();
-    let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_source: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, c) in candidates.iter().enumerate() {
         let source = c.tag(TAG_COPY_OF).unwrap_or_default();
-        match sources.get(source) {
+        match by_source.get(source) {
             None => {
-                sources.insert(source, unique.len());
-                unique.push(i);
+                by_source.insert(source, i);
             }
-            Some(&slot) if reasons[i].is_some() => unique[slot] = i,
+            Some(_) if reasons[i].is_some() => {
+                by_source.insert(source, i);
+            }
             Some(_) => {}
         }
     }
+    let mut items: Vec<(&str, DateTime<Utc>)> = by_source
+        .iter()
+        .map(|(source, &i)| (*source, candidates[i].start_time))
+        .collect();
+    newest_first(&mut items);
     for &(class, keep) in rules {
-        // The volume's finest class (or a finer one): every copy is a generation, as
-        // `plan_copies` counts them, so what it copies is exactly what is kept here.
-        if class <= finest {
-            for &i in unique.iter().take(keep as usize) {
-                reasons[i]
-                    .get_or_insert_with(Reasons::new)
-                    .push(Reason::Last { n: keep, class });
-            }
-            continue;
-        }
-        let mut seen = BTreeSet::new();
-        for &i in &unique {
-            if seen.len() == keep as usize {
-                break;
-            }
-            let p = Period::of(class, candidates[i].start_time, ctx.tz);
-            if seen.insert(period_key(p)) {
-                reasons[i]
-                    .get_or_insert_with(Reasons::new)
-                    .push(Reason::NewestOf(p));
-            }
+        for source in generations(&items, class, finest, keep, ctx, now) {
+            let i = by_source[source];
+            let why = if class <= finest {
+                Reason::Last { n: keep, class }
+            } else {
+                Reason::NewestOf(Period::of(class, candidates[i].start_time, ctx.tz))
+            };
+            reasons[i].get_or_insert_with(Reasons::new).push(why);
         }
     }
     reasons
@@ -725,6 +744,7 @@ mod tests {
             ("us-west-2=arn:aws:kms:eu-west-1:123456789012:key/1234abcd", "not in us-west-2"),
             ("us-west-2=arn:aws:iam::123456789012:role/x", "not a KMS key"),
             ("us-west-2=alias/aws/ebs", "not a KMS key"),
+            ("us-west-2=arn:aws:kms:us-west-2:123456789012:alias/backup", "not a KMS key"),
             ("mars-1=arn:aws:kms:mars-1:123456789012:key/1", "mars-1"),
             ("us-west-2", "REGION=KMS_KEY_ARN"),
             (
@@ -744,7 +764,7 @@ mod tests {
         let r = rules("daily:us-west-2=3");
         let copied = BTreeMap::from([(
             "us-west-2".to_string(),
-            BTreeSet::from(["snap-1".to_string()]),
+            BTreeMap::from([("snap-1".to_string(), snaps[1].start_time)]),
         )]);
         let want = plan_copies(VOL, &r, GenClass::Daily, &ctx(), &snaps, &copied, now());
         let ids: Vec<&str> = want.iter().map(|w| w.source.id.as_str()).collect();
@@ -774,10 +794,10 @@ mod tests {
     }
 
     #[test]
-    fn only_completed_unpinned_snapshots_of_ours_are_copied() {
+    fn only_completed_snapshots_of_ours_are_copied_pinned_ones_included() {
         let mut snaps: Vec<Snapshot> = (0..4).map(|d| source(&format!("snap-{d}"), d)).collect();
         snaps[0].state = SnapshotState::Pending;
-        snaps[1].tags.insert(TAG_KEEP.into(), "yes".into());
+        snaps[1].tags.insert(TAG_KEEP.into(), "yes".into()); // pinned: still a generation
         snaps[2].tags.insert(TAG_MANAGED_BY.into(), "other".into());
         let r = rules("daily:us-west-2=7");
         let want = plan_copies(
@@ -790,7 +810,7 @@ mod tests {
             now(),
         );
         let ids: Vec<&str> = want.iter().map(|w| w.source.id.as_str()).collect();
-        assert_eq!(ids, ["snap-3"]);
+        assert_eq!(ids, ["snap-3", "snap-1"]);
     }
 
     #[test]
@@ -892,6 +912,55 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// No churn: whatever the volume's own retention left of its sources and whatever copies
+        /// exist, a copy the destination deletes is never wanted again, and the copies the next
+        /// run makes are not deleted by the run after.
+        #[test]
+        fn copies_and_destination_agree(
+            present in proptest::collection::vec(any::<bool>(), 40),
+            copied in proptest::collection::vec(any::<bool>(), 40),
+            daily in 1u32..10,
+            weekly in 0u32..6,
+        ) {
+            // 40 days of daily sources; `present`: still at home; `copied`: has a copy there.
+            let history: Vec<Snapshot> = (0..40).map(|d| source(&format!("snap-{d:02}"), d)).collect();
+            let sources: Vec<Snapshot> = history.iter().zip(&present).filter(|(_, p)| **p).map(|(s, _)| s.clone()).collect();
+            let copies: Vec<Snapshot> = (0..40)
+                .filter(|d| copied[*d as usize])
+                .map(|d| copy(&format!("copy-{d:02}"), &format!("snap-{d:02}"), d, 2000 - d * 24))
+                .collect();
+            let mut text = format!("daily:us-west-2={daily}");
+            if weekly > 0 { text.push_str(&format!(" weekly:us-west-2={weekly}")); }
+            let r = rules(&text);
+            let region_rules = r.for_region("us-west-2");
+            let d = plan_destination(VOL, &region_rules, GenClass::Daily, &ctx(), &copies, now());
+            let deleted: BTreeSet<&str> = d.delete.iter().map(|e| e.snapshot_id).collect();
+            let live = |cs: &[Snapshot], gone: &BTreeSet<&str>| -> BTreeMap<String, BTreeMap<String, DateTime<Utc>>> {
+                let m = cs.iter().filter(|c| !gone.contains(c.id.as_str())).map(|c| {
+                    let t = DateTime::parse_from_rfc3339(c.tag(TAG_SOURCE_START).unwrap()).unwrap().with_timezone(&Utc);
+                    (c.tag(TAG_COPY_OF).unwrap().to_string(), t)
+                }).collect();
+                BTreeMap::from([("us-west-2".to_string(), m)])
+            };
+            let want = plan_copies(VOL, &r, GenClass::Daily, &ctx(), &sources, &live(&copies, &deleted), now());
+            let deleted_sources: BTreeSet<&str> = copies.iter().filter(|c| deleted.contains(c.id.as_str())).map(|c| c.tag(TAG_COPY_OF).unwrap()).collect();
+            for w in &want {
+                prop_assert!(!deleted_sources.contains(w.source.id.as_str()), "{} deleted there and wanted again", w.source.id);
+            }
+            // The next run makes them (most recently), and the run after keeps them.
+            let mut next: Vec<Snapshot> = copies.iter().filter(|c| !deleted.contains(c.id.as_str())).cloned().collect();
+            for (k, w) in want.iter().enumerate() {
+                let days = (now() - w.source.start_time).num_days();
+                next.push(copy(&format!("new-{k:02}"), &w.source.id, days, -(k as i64) - 1));
+            }
+            let d2 = plan_destination(VOL, &region_rules, GenClass::Daily, &ctx(), &next, now());
+            for e in &d2.delete {
+                prop_assert!(!e.snapshot_id.starts_with("new-"), "{} made and then deleted", e.snapshot_id);
+            }
+            let again = plan_copies(VOL, &r, GenClass::Daily, &ctx(), &sources, &live(&next, &d2.delete.iter().map(|e| e.snapshot_id).collect()), now());
+            prop_assert!(again.is_empty(), "still wanted after copying: {:?}", again.iter().map(|w| &w.source.id).collect::<Vec<_>>());
+        }
 
         /// Whatever the copies: the base and the newest source are kept, only ours are
         /// deleted, and each rule keeps min(K, periods) generations.

@@ -370,3 +370,71 @@ async fn a_lagging_destination_is_copies_stale_and_status_shows_its_recovery_poi
     let out = prune(&a, &["vol-1"], now(), false).await;
     assert_eq!(out.totals.copies_stale, 0, "{:?}", out.volumes[0].copies);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_copy_that_ends_in_error_is_a_reported_failure_and_is_made_again() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    volume(&east, "vol-1", 3);
+    let a = app(&east, &west, "daily:us-west-2=1");
+    assert_eq!(prune(&a, &["vol-1"], now(), false).await.totals.copied, 1);
+    let failed = west.snapshots()[0].id.clone();
+    west.fail_copy(&failed);
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(out.totals.copies_failed, 1, "{:?}", out.volumes[0].copies);
+    assert!(out.volumes[0].copies[0].failed[0].contains("ended in error"));
+    assert_eq!(out.totals.copied, 1, "made again");
+    assert!(
+        !west.snapshot_ids().contains(&failed),
+        "the failed copy is deleted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lowered_copy_rule_is_held_by_the_fuse_until_acknowledged() {
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    volume(&east, "vol-1", 7);
+    let wide = app(&east, &west, "daily:us-west-2=7");
+    assert_eq!(
+        prune(&wide, &["vol-1"], now(), false).await.totals.copied,
+        7
+    );
+    west.complete_copies(20);
+    // Lowered to 1 by mistake: 6 of 7 copies would go, past the volume fuse (50 %, 5).
+    let narrow = app(&east, &west, "daily:us-west-2=1");
+    let out = prune(&narrow, &["vol-1"], now(), false).await;
+    let d = &out.volumes[0].copies[0];
+    assert!(d.held.as_deref().unwrap().contains("6 of 7"), "{d:?}");
+    assert_eq!(
+        (out.totals.copies_deleted, out.totals.deletions_held),
+        (0, 6)
+    );
+    assert_eq!(west.snapshots().len(), 7);
+    // Acknowledged for this run: deleted.
+    let input = PruneInput {
+        volumes: vec![job("vol-1")],
+        allow_bulk_delete: true,
+        ..Default::default()
+    };
+    let out = prune::handle(&narrow, input, now(), None).await.unwrap();
+    assert_eq!(out.totals.copies_deleted, 6);
+    assert_eq!(west.snapshots().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_this_run_deletes_is_not_copied() {
+    // Daily_Gens=7 with 9 snapshots: the two oldest go this run; a rule asking for 9 copies
+    // copies only the 7 that remain.
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    let snaps = volume(&east, "vol-1", 9);
+    let a = app(&east, &west, "daily:us-west-2=9");
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    assert_eq!(
+        (
+            out.totals.deleted,
+            out.totals.copied,
+            out.totals.copies_failed
+        ),
+        (2, 7, 0)
+    );
+    assert!(!sources(&west).contains(&snaps[8]));
+}

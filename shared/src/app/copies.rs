@@ -41,18 +41,39 @@ pub struct DestinationReport {
     pub kept: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest_source: Option<DateTime<Utc>>,
-    /// Copies deleted (or to be): beyond the destination's generations.
+    /// Copies deleted (or to be), with the destination plan's reasons.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deleted: Vec<String>,
+    pub deleted: Vec<super::prune::Item>,
     /// Why this destination's recovery point lags, when it does (`CopiesStale`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
+    /// Set when the volume fuse holds this destination's deletions (nothing deleted there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_back: usize,
     /// Copies or deletes AWS refused, with its error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
     /// Why this volume's copies were not planned (a bad `ebs-gens:copies` tag, doubtful input).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// This run's terms: when, until when, whether it writes, and who acknowledged bulk deletion
+/// (the run's flag, or the volumes tagged `ebs-gens:allow-bulk-delete` with today's date).
+pub struct Terms {
+    pub now: DateTime<Utc>,
+    pub deadline: Option<Instant>,
+    pub dry_run: bool,
+    pub allow_bulk_delete: bool,
+    pub acknowledged: BTreeSet<String>,
+}
+
+impl Terms {
+    fn allows_bulk_delete(&self, job: &VolumeJob) -> bool {
+        self.allow_bulk_delete || self.acknowledged.contains(&job.volume_id)
+    }
 }
 
 /// The rules of each volume: its tag's, else the deployment's; a tag that cannot be read, or
@@ -89,9 +110,7 @@ pub async fn run<P: Ports>(
     jobs: &BTreeMap<String, VolumeJob>,
     volumes: &BTreeMap<String, Volume>,
     snapshots: &BTreeMap<String, Vec<Snapshot>>,
-    now: DateTime<Utc>,
-    deadline: Option<Instant>,
-    dry_run: bool,
+    terms: &Terms,
 ) -> BTreeMap<String, Vec<DestinationReport>> {
     let rules = volume_rules(&app.settings.copies, jobs, volumes);
     let mut out: BTreeMap<String, Vec<DestinationReport>> = BTreeMap::new();
@@ -116,10 +135,7 @@ pub async fn run<P: Ports>(
         if here.is_empty() {
             continue;
         }
-        let reports = destination(
-            app, region, dest, &here, &rules, jobs, snapshots, now, deadline, dry_run,
-        )
-        .await;
+        let reports = destination(app, region, dest, &here, &rules, jobs, snapshots, terms).await;
         for (vol, report) in reports {
             out.entry(vol).or_default().push(report);
         }
@@ -137,10 +153,9 @@ async fn destination<P: Ports>(
     rules: &BTreeMap<String, Result<CopyRules, String>>,
     jobs: &BTreeMap<String, VolumeJob>,
     snapshots: &BTreeMap<String, Vec<Snapshot>>,
-    now: DateTime<Utc>,
-    deadline: Option<Instant>,
-    dry_run: bool,
+    terms: &Terms,
 ) -> Vec<(String, DestinationReport)> {
+    let (now, deadline, dry_run) = (terms.now, terms.deadline, terms.dry_run);
     let listed = match dest.copies_of(&app.settings.deployment, volume_ids).await {
         Ok(l) => l,
         Err(e) => {
@@ -184,12 +199,23 @@ async fn destination<P: Ports>(
             region: region.into(),
             ..Default::default()
         };
-        // Sources with a live copy here (a copy in `error` is deleted, and its source copied again).
-        let live: BTreeSet<String> = copies
-            .iter()
-            .filter(|c| matches!(c.state, SnapshotState::Pending | SnapshotState::Completed))
-            .filter_map(|c| c.tag(TAG_COPY_OF).map(str::to_string))
-            .collect();
+        // Sources with a live copy here, and when they started. A copy in `error` (AWS failed it
+        // after accepting it: a KMS key it may not use, …) is reported, deleted by the plan, and
+        // its source copied again; any state but `error` counts as live (never copied twice).
+        let mut live: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        for c in &copies {
+            let (Some(of), Some(start)) = (c.tag(TAG_COPY_OF), source_start(c)) else {
+                continue;
+            };
+            if c.state == SnapshotState::Error {
+                tracing::error!(volume_id = %vol, region, copy = %c.id, source = %of, "a copy ended in error");
+                report
+                    .failed
+                    .push(format!("copy {} of {of} ended in error", c.id));
+            } else {
+                live.insert(of.to_string(), start);
+            }
+        }
         let copied = BTreeMap::from([(region.to_string(), live)]);
         let only_here = r.only(region);
         let sources = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
@@ -216,11 +242,10 @@ async fn destination<P: Ports>(
                     report.copied.push(format!("{} → {id}", w.source.id));
                     budget -= 1;
                 }
-                Err(e) if e.kind == ErrorKind::Busy => {
-                    tracing::info!(
-                        region,
-                        "20 copies in flight: the rest is left for the next run"
-                    );
+                // Back-pressure, not failure: 20 copies in flight, or EC2's request bucket (a
+                // throttled CopySnapshot started nothing; it is not retried, see `sdk.rs`).
+                Err(e) if matches!(e.kind, ErrorKind::Busy | ErrorKind::Throttled) => {
+                    tracing::info!(region, error = %e, "copies left for the next run");
                     budget = 0;
                     report.deferred.push(w.source.id.clone());
                 }
@@ -238,8 +263,7 @@ async fn destination<P: Ports>(
             r,
             &copies,
             sources,
-            now,
-            dry_run,
+            terms,
             &mut report,
         )
         .await;
@@ -258,10 +282,11 @@ async fn prune_destination<P: Ports>(
     rules: &CopyRules,
     copies: &[Snapshot],
     sources: &[Snapshot],
-    now: DateTime<Utc>,
-    dry_run: bool,
+    terms: &Terms,
     report: &mut DestinationReport,
 ) {
+    let (now, deadline, dry_run) = (terms.now, terms.deadline, terms.dry_run);
+    let allow_bulk_delete = terms.allows_bulk_delete(job);
     let ctx = app.settings.plan_context(&app.account_id);
     let vol = job.volume_id.as_str();
     let plan = plan_destination(
@@ -293,15 +318,44 @@ async fn prune_destination<P: Ports>(
         report.error = Some(format!("doubtful copies, nothing deleted: {why}"));
         return;
     }
+    // The volume fuse guards copies too: a rule lowered by mistake must not delete a destination's
+    // generations in bulk. The same acknowledgement releases it (this run's flag, or today's tag).
+    let completed_copies = copies
+        .iter()
+        .filter(|c| c.state == SnapshotState::Completed)
+        .count();
+    let surplus = plan
+        .delete
+        .iter()
+        .filter(|e| completed.contains(e.snapshot_id))
+        .count();
+    if app.settings.fuse_volume.trips(surplus, completed_copies) && !allow_bulk_delete {
+        report.held = Some(format!(
+            "{surplus} of {completed_copies} copies to delete ({}); to allow it: tag the volume {}={} or run with --allow-bulk-delete",
+            app.settings.fuse_volume,
+            crate::snapshot::TAG_ALLOW_BULK_DELETE,
+            crate::fuse::ack_value(now, app.settings.tz)
+        ));
+        report.held_back = plan.delete.len();
+        return;
+    }
     for e in &plan.delete {
+        if deadline.is_some_and(|d| Instant::now() + super::prune::DEADLINE_MARGIN >= d) {
+            report.deferred.push(format!("delete {}", e.snapshot_id));
+            continue;
+        }
+        let item = super::prune::Item {
+            snapshot_id: e.snapshot_id.to_string(),
+            reasons: e.reasons.iter().map(ToString::to_string).collect(),
+        };
         if dry_run {
-            report.deleted.push(e.snapshot_id.to_string());
+            report.deleted.push(item);
             continue;
         }
         match dest.delete(e.snapshot_id).await {
             Ok(_) => {
                 tracing::info!(volume_id = %vol, region, copy = %e.snapshot_id, reasons = ?e.reasons, "copy deleted");
-                report.deleted.push(e.snapshot_id.to_string());
+                report.deleted.push(item);
             }
             Err(err) => {
                 tracing::error!(volume_id = %vol, region, copy = %e.snapshot_id, error = %err, "copy delete refused");
@@ -311,6 +365,16 @@ async fn prune_destination<P: Ports>(
             }
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A copy's source start time, from its tag.
+fn source_start(c: &Snapshot) -> Option<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(c.tag(TAG_SOURCE_START)?).ok()?;
+    Some(t.with_timezone(&Utc))
 }
 
 /// A copy's request: born with our tags (AWS copies none), its source's identity recorded.

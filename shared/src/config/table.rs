@@ -324,7 +324,7 @@ pub const COPY_KMS_KEYS: Setting = Setting::new(
     "EBS_GENS_COPY_KMS_KEYS",
     "copyKmsKeys",
     Kind::Text {
-        pattern: r"^(|(?:[a-z0-9-]+=arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)/[A-Za-z0-9/_-]+)(?:[ ,]+[a-z0-9-]+=arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)/[A-Za-z0-9/_-]+)*)$",
+        pattern: r"^(|(?:[a-z0-9-]+=arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+)(?:[ ,]+[a-z0-9-]+=arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+)*)$",
     },
 )
 .default("")

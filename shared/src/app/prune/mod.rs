@@ -177,9 +177,38 @@ pub async fn handle<P: Ports>(
         })
         .collect();
     let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
-    // Copies in other regions, after this region's own deletes.
-    let mut copies =
-        super::copies::run(app, &jobs, &volumes, &snapshots, now, deadline, dry_run).await;
+    // Copies in other regions, after this region's own deletes, from what those left.
+    let deleted: BTreeSet<&str> = reports
+        .iter()
+        .flat_map(|r| r.deleted.iter().map(|i| i.snapshot_id.as_str()))
+        .collect();
+    let remaining: BTreeMap<String, Vec<Snapshot>> = snapshots
+        .iter()
+        .map(|(v, s)| {
+            (
+                v.clone(),
+                s.iter()
+                    .filter(|x| !deleted.contains(x.id.as_str()))
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect();
+    let terms = super::copies::Terms {
+        now,
+        deadline,
+        dry_run,
+        allow_bulk_delete: input.allow_bulk_delete,
+        acknowledged: volumes
+            .values()
+            .filter(|v| {
+                let tag = v.tags.get(TAG_ALLOW_BULK_DELETE).map(String::as_str);
+                crate::fuse::acknowledged(tag, now, app.settings.tz)
+            })
+            .map(|v| v.id.clone())
+            .collect(),
+    };
+    let mut copies = super::copies::run(app, &jobs, &volumes, &remaining, &terms).await;
     for report in &mut reports {
         report.copies = copies.remove(&report.volume_id).unwrap_or_default();
     }

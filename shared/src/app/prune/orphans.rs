@@ -65,7 +65,13 @@ struct Orphan {
 async fn find<P: Ports>(app: &App<P>) -> Result<Vec<Orphan>, Error> {
     let settings = &app.settings;
     // Copies and imports carry the placeholder volume `vol-ffffffff`: no volume's orphans.
-    let mut ours = group_by_volume(app.ec2.snapshots_managed_by(&settings.deployment).await?);
+    // A copy made here by a deployment of the same name in another region is planned only by
+    // that deployment's destination plan, never as an orphan.
+    let listed = app.ec2.snapshots_managed_by(&settings.deployment).await?;
+    let own = listed
+        .into_iter()
+        .filter(|s| s.tag(crate::copies::TAG_COPY_OF).is_none());
+    let mut ours = group_by_volume(own.collect());
     ours.remove(NO_VOLUME);
     let ids: Vec<String> = ours.keys().cloned().collect();
     let read = match ids.is_empty() {

@@ -308,6 +308,7 @@ impl Totals {
             self.copies_deleted += d.deleted.len();
             self.copies_failed += d.failed.len() + usize::from(d.error.is_some());
             self.copies_stale += usize::from(d.stale.is_some());
+            self.deletions_held += d.held_back;
         }
     }
 }

@@ -217,6 +217,13 @@ impl FakeAws {
         n
     }
 
+    /// A copy AWS accepted then failed (a KMS key it may not use, …): it ends in `error`.
+    pub fn fail_copy(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.snap.state = SnapshotState::Error;
+        }
+    }
+
     /// Copies in flight (pending copies) in this region.
     pub fn copies_in_flight(&self) -> usize {
         let st = self.st();
