@@ -143,7 +143,13 @@ pub fn fold(mut summary: Totals, results: &[BatchResult]) -> Totals {
     for r in results {
         match (&r.totals, &r.error) {
             (Some(t), None) => summary.add_batch(t),
-            (_, error) => summary.batch_failed(error.clone().unwrap_or(serde_json::Value::Null)),
+            // Always an object with an Error: the sweep's Fail state ends with the first one's name.
+            (_, error) => summary.batch_failed(error.clone().unwrap_or_else(|| {
+                serde_json::json!({
+                    "Error": crate::ErrorName::Internal.as_str(),
+                    "Cause": "a prune batch returned neither totals nor an error",
+                })
+            })),
         }
     }
     summary
@@ -203,6 +209,12 @@ mod tests {
         assert_eq!(
             (s.failed_batches, s.errors.len()),
             (MAX_ERRORS + 4, MAX_ERRORS)
+        );
+        // Every error names itself: the sweep's Fail state reads errors[0].Error.
+        assert!(
+            s.errors.iter().all(|e| e["Error"].is_string()),
+            "{:?}",
+            s.errors
         );
     }
 
