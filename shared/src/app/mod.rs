@@ -141,16 +141,8 @@ impl<P: Ports> App<P> {
     }
 }
 
-/// The AWS partition of a region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+/// The AWS partition of a region (one definition, in the core: a copy never crosses partitions).
+pub use crate::copies::partition;
 
 /// A volume whose tags could not be read as a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
