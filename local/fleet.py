@@ -6,6 +6,7 @@
     python local/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
     python local/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
     python local/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
+    python local/fleet.py --endpoint URL copies --region R -> JSON: our copies in R, by volume
     python local/fleet.py --endpoint URL create-group   -> the deployment's schedule group
     python local/fleet.py --endpoint URL schedules      -> JSON: our schedules (expression, zone, input)
     python local/fleet.py --endpoint URL fire-schedules -> each schedule fires: CreateSnapshot with its Input
@@ -26,8 +27,8 @@ REGION = "us-east-1"
 DEPLOYMENT = "demo"
 
 
-def clients(endpoint):
-    kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+def clients(endpoint, region=REGION):
+    kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
     return boto3.client("ec2", **kw), boto3.client("events", **kw)
 
 
@@ -164,13 +165,20 @@ def seed_demo(ec2, now):
            "held": [], "stale": [], "orphaned": []}
     fleet = [("web01", 6, {"Daily_Gens": "7"}), ("web02", 6, {"Daily_Gens": "7", "Weekly_Gens": "4"}),
              ("db01", 4, {"Daily_Gens": "14", "Weekly_Gens": "8"}), (None, 2, {"Daily_Gens": "3"})]
+    # db01's volumes also keep their 3 newest dailies in us-west-2 (their tag replaces the
+    # deployment's rules, which make demo sets to the 4 newest weeklies there).
+    copies = {"db01": DEMO_DB_COPIES}
+    out["copies"] = {}
     devices = "fghijklmnop"
     for name, count, tags in fleet:
         inst = instance(ec2, name)
         out["instances"][inst] = name or "(no Name tag)"
         for i in range(count):
-            v = volume(ec2, dict(tags, Name=f"{name or 'batch'}-data{i}", **ack), (inst, f"/dev/sd{devices[i]}"))
+            extra = {"ebs-gens:copies": copies[name]} if name in copies else {}
+            v = volume(ec2, dict(tags, Name=f"{name or 'batch'}-data{i}", **ack, **extra), (inst, f"/dev/sd{devices[i]}"))
             out["volumes"][v] = {"instance": inst, "tags": tags}
+            if extra:
+                out["copies"][v] = extra["ebs-gens:copies"]
             for d in range(1, 36):
                 # Every ninth day the completion event was "missed": the snapshot is untagged.
                 missed = (d + i) % 9 == 0
@@ -201,6 +209,27 @@ def seed_demo(ec2, now):
         snapshot(ec2, retired, fire(d, now), dict(ours(retired), **{"ebs-gens:policy": "daily=7"}))
     ec2.delete_volume(VolumeId=retired)
     out["orphaned"].append(retired)
+    return out
+
+
+DEMO_DB_COPIES = "daily:us-west-2=3 weekly:us-west-2=4"
+
+
+def copies(ec2):
+    """Our copies in ec2's region, by the volume they are of (their ebs-gens:volume tag)."""
+    out = {}
+    pages = ec2.get_paginator("describe_snapshots").paginate(
+        OwnerIds=["self"], Filters=[{"Name": "tag:ebs-gens:managed-by", "Values": [DEPLOYMENT]}])
+    for page in pages:
+        for s in page["Snapshots"]:
+            tags = {t["Key"]: t["Value"] for t in s.get("Tags", [])}
+            if "ebs-gens:copy-of" not in tags:
+                continue
+            out.setdefault(tags.get("ebs-gens:volume", "?"), []).append({
+                "id": s["SnapshotId"], "state": s["State"], "copy_of": tags["ebs-gens:copy-of"],
+                "class": tags.get("ebs-gens:class"), "source_start": tags.get("ebs-gens:source-start")})
+    for v in out.values():
+        v.sort(key=lambda c: c["source_start"] or "")
     return out
 
 
@@ -269,6 +298,8 @@ def main():
     f.add_argument("--history", type=int, default=0, help="snapshots of ours per volume")
     f.add_argument("--every-hours", type=float, default=24.0, help="hours between them")
     f.add_argument("--name", default="cost01", help="the instance's Name")
+    c = sub.add_parser("copies")
+    c.add_argument("--region", required=True)
     s = sub.add_parser("snapshot")
     s.add_argument("volume")
     a = p.parse_args()
@@ -294,6 +325,8 @@ def main():
         out = schedules(scheduler_client(a.endpoint))
     elif a.cmd == "fire":
         out = fire_rules(ec2, events, now)
+    elif a.cmd == "copies":
+        out = copies(clients(a.endpoint, a.region)[0])
     elif a.cmd == "snapshot":
         out = {"snapshot": snapshot(ec2, a.volume)}
     else:

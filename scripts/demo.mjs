@@ -23,6 +23,11 @@ const TAG_SNAPSHOT = fn('tag-snapshot');
 
 export const BACKENDS = ['scheduler', 'rules'];
 
+/** Where the demo copies to, and the deployment's copy rule (db01's volumes carry their own, fleet.py). */
+export const COPY_REGION = 'us-west-2';
+/** The settings the demo's functions run with, beyond the stack's (local/stack.mjs lambdaEnv). */
+export const DEMO_ENV = { EBS_GENS_COPIES: `weekly:${COPY_REGION}=4` };
+
 // --- run ------------------------------------------------------------------------------------
 
 /** The demo fleet (fleet.py seed-demo) and the emulator's state before anything runs. */
@@ -73,7 +78,8 @@ async function sweep(stack, backend) {
   const reports = run.invocations.filter((i) => i.state === 'PruneBatch' && i.output).flatMap((i) => i.output.volumes);
   const after = stack.fleet('state');
   const schedules = backend === 'scheduler' ? stack.fleet('schedules') : undefined;
-  return { sweep: run, reports, after, schedules };
+  const copies = stack.fleet('copies', '--region', COPY_REGION);
+  return { sweep: run, reports, after, schedules, copies };
 }
 
 /** The operator's view: `ebs-gens status` against the emulator. */
@@ -92,7 +98,7 @@ function status(stack) {
  * Runs the demo on a started stack (local/stack.mjs startStack, with EBS_GENS_BACKEND=`backend`).
  * `onStep(step, result)` is called as each step ends, with the result so far; steps are the keys of
  * DEMO_REPORT, in order. Returns `{ backend, seeded, managed, before, ensure, fired, completions,
- * sweep, reports, after, schedules, status }`.
+ * sweep, reports, after, schedules, copies, status }` (`copies`: our copies in COPY_REGION by volume).
  */
 export async function runDemo(stack, backend, onStep = () => {}) {
   const r = { backend, ...seed(stack, backend) };
@@ -216,6 +222,44 @@ function reportVolumes(r, t) {
   }
 }
 
+/** Each volume's copies in COPY_REGION: its rules, what the destination keeps, its recovery point. */
+export function copyRows(r) {
+  return r.reports
+    .filter((rep) => rep.copies?.some((d) => d.region === COPY_REGION))
+    .map((rep) => {
+      const d = rep.copies.find((x) => x.region === COPY_REGION);
+      const made = r.completions.flatMap((c) => c.prunes).filter((p) => p.volume_id === rep.volume_id);
+      const copied = [...made.flatMap((p) => p.copies ?? []), d].filter((x) => x.region === COPY_REGION).flatMap((x) => x.copied ?? []);
+      return {
+        volume: rep.volume_id,
+        rules: r.seeded.copies?.[rep.volume_id] ?? DEMO_ENV.EBS_GENS_COPIES,
+        report: d,
+        copied: copied.length,
+        held: r.copies[rep.volume_id] ?? [],
+      };
+    });
+}
+
+function reportCopies(r) {
+  const rows = copyRows(r);
+  console.log(`\nCopies in ${COPY_REGION}: the deployment's rule ${DEMO_ENV.EBS_GENS_COPIES} copies every volume's weekly generations`);
+  console.log("(the newest snapshot of each closed week, whatever classes the volume keeps itself); db01's volumes tag their own.");
+  console.log('"copied": on completion events and in the sweep; "kept": what the sweep found there and keeps.');
+  console.log(`  ${pad('volume', 22)} ${pad('rules', 36)} ${pad('copied', 7)} ${pad('kept', 5)} ${pad('recovery point', 26)} classes kept`);
+  for (const row of rows) {
+    const classes = {};
+    for (const c of row.held) classes[c.class] = (classes[c.class] ?? 0) + 1;
+    const kinds = Object.entries(classes)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(', ');
+    const point = row.report.newest_source ?? 'none';
+    const note = row.report.stale ? `STALE: ${row.report.stale}` : kinds;
+    console.log(
+      `  ${pad(row.volume, 22)} ${pad(row.rules, 36)} ${pad(row.copied, 7)} ${pad(row.report.kept, 5)} ${pad(point, 26)} ${note}`,
+    );
+  }
+}
+
 function reportTotals(r, t) {
   const s = r.sweep.output?.summary ?? {};
   const { before, after, managed, fired } = r;
@@ -225,6 +269,9 @@ function reportTotals(r, t) {
   );
   console.log(
     `  health: stale ${s.stale}, held ${s.held} (${s.deletions_held} deletions), orphaned ${s.orphaned} snapshots of ${s.orphan_volumes} former volumes`,
+  );
+  console.log(
+    `  copies (sweep): copied ${s.copied ?? 0}, deferred ${s.copies_deferred ?? 0}, deleted ${s.copies_deleted ?? 0}, failed ${s.copies_failed ?? 0}, stale ${s.copies_stale ?? 0}`,
   );
   console.log(
     `  all runs: adopted ${t.adopted} whose completion events were missed (${PRUNE_VOLUMES}) + ${t.adoptedByEvent} on their events (${TAG_SNAPSHOT}), deleted ${t.deleted}, kept ${t.kept}`,
@@ -249,6 +296,7 @@ export const DEMO_REPORT = {
     const t = tally(r);
     reportSchedules(r);
     reportVolumes(r, t);
+    reportCopies(r);
     reportTotals(r, t);
   },
   status: ({ status: st }) => console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`),
@@ -356,6 +404,45 @@ export const DEMO_CHECKS = {
     if (now !== t.kept) failures.push(`moto holds ${now} snapshots of managed volumes, report kept ${t.kept}`);
     if (r.reports.length !== r.managed.length)
       failures.push(`the sweep reported ${r.reports.length} of ${r.managed.length} managed volumes`);
+    return failures;
+  },
+
+  /**
+   * Copies: every volume with a rule has its copies in COPY_REGION, none failed or stale; the
+   * destination holds exactly what the sweep's report keeps, one copy per source, each born
+   * tagged with its source and class; no copy of a volume without a rule.
+   */
+  copiesKeptAsPlanned(r) {
+    const failures = [];
+    const rows = copyRows(r);
+    for (const v of r.managed)
+      if (!rows.some((row) => row.volume === v)) failures.push(`${v}: its copies to ${COPY_REGION} were not planned`);
+    const rule = (rules, cls) => Number(new RegExp(`${cls}:${COPY_REGION}=(\\d+)`).exec(rules)?.[1] ?? 0);
+    for (const row of rows) {
+      const { report: d, held, volume } = row;
+      if (d.failed?.length || d.error) failures.push(`${volume}: copies failed: ${[...(d.failed ?? []), d.error ?? ''].join('; ')}`);
+      if (d.stale) failures.push(`${volume}: copies in ${COPY_REGION} stale: ${d.stale}`);
+      if (d.deferred?.length) failures.push(`${volume}: ${d.deferred.length} copies deferred in a fleet this small`);
+      // The sweep's plan counts the copies it listed; the copies it started come on top.
+      const there = d.kept + (d.copied?.length ?? 0);
+      if (held.length !== there)
+        failures.push(`${volume}: moto holds ${held.length} copies in ${COPY_REGION}, the sweep kept and made ${there}`);
+      if (new Set(held.map((c) => c.copy_of)).size !== held.length) failures.push(`${volume}: two copies of one source in ${COPY_REGION}`);
+      if (held.some((c) => !c.class || !c.source_start)) failures.push(`${volume}: a copy without its class or source start tag`);
+      for (const cls of ['daily', 'weekly']) {
+        const n = held.filter((c) => c.class === cls).length;
+        if (n > rule(row.rules, cls))
+          failures.push(`${volume}: ${n} ${cls} copies in ${COPY_REGION}, its rules (${row.rules}) keep ${rule(row.rules, cls)}`);
+      }
+      // The finest class is copied when its snapshot completes: today's snapshot is there.
+      if (rule(row.rules, 'daily')) {
+        const fired = r.fired.find((f) => f.volume === volume)?.snapshot;
+        if (rule(row.rules, 'daily') !== held.filter((c) => c.class === 'daily').length)
+          failures.push(`${volume}: not ${rule(row.rules, 'daily')} daily copies in ${COPY_REGION}`);
+        if (fired && !held.some((c) => c.copy_of === fired)) failures.push(`${volume}: today's snapshot ${fired} was not copied`);
+      }
+    }
+    for (const v of Object.keys(r.copies)) if (!r.managed.includes(v)) failures.push(`${v}: copied to ${COPY_REGION}, yet not managed`);
     return failures;
   },
 

@@ -11,7 +11,8 @@ const kept = (...ids) => ids.map((id) => ({ snapshot_id: id, reasons: ['daily 20
 /**
  * A demo run whose reports agree with the emulator: vol-a (on web01) loses a1 on its completion
  * event and a2 in the sweep; vol-h's bulk deletion is held; vol-s is stale; vol-m is
- * misconfigured; vol-g was deleted, leaving two orphans. (The status checks find a volume's row by
+ * misconfigured; vol-g was deleted, leaving two orphans. vol-a's tag copies its 3 newest dailies to
+ * us-west-2 (a4 on its completion event); the deployment's weekly rule has nothing to copy yet for the others. (The status checks find a volume's row by
  * its id, so these ids avoid the words they look for, as real ids do.)
  */
 function agreeing(backend = 'scheduler') {
@@ -24,7 +25,10 @@ function agreeing(backend = 'scheduler') {
     held: ['vol-h'],
     stale: ['vol-s'],
     orphaned: ['vol-g'],
+    copies: { 'vol-a': 'daily:us-west-2=3' },
   };
+  const copy = (id, copy_of) => ({ id, state: 'completed', copy_of, class: 'daily', source_start: '2026-11-01T05:00:00+00:00' });
+  const west = (kept, more = {}) => [{ region: 'us-west-2', kept, ...more }];
   const before = {
     snapshots: {
       'vol-a': snaps('a1', 'a2', 'a3', 'pin', 'foreign'),
@@ -46,8 +50,15 @@ function agreeing(backend = 'scheduler') {
     rules: backend === 'rules' ? [{ name: 'ebs-gens-demo-daily', schedule: 'cron(0 5 * * ? *)', state: 'ENABLED', targets: [] }] : [],
   };
   const reports = [
-    { volume_id: 'vol-s', policy: 'daily=7', adopted: [], deleted: [], kept: kept('s1'), stale: 'no snapshot for 3 days' },
-    { volume_id: 'vol-a', policy: 'daily=7', adopted: [], deleted: [{ snapshot_id: 'a2' }], kept: kept('a3', 'a4', 'pin', 'foreign') },
+    { volume_id: 'vol-s', policy: 'daily=7', adopted: [], deleted: [], kept: kept('s1'), stale: 'no snapshot for 3 days', copies: west(0) },
+    {
+      volume_id: 'vol-a',
+      policy: 'daily=7',
+      adopted: [],
+      deleted: [{ snapshot_id: 'a2' }],
+      kept: kept('a3', 'a4', 'pin', 'foreign'),
+      copies: west(3, { newest_source: '2026-11-03T05:00:00Z' }),
+    },
     {
       volume_id: 'vol-h',
       policy: 'daily=3',
@@ -56,6 +67,7 @@ function agreeing(backend = 'scheduler') {
       kept: kept('h4'),
       held_back: kept('h1', 'h2', 'h3'),
       held: { why: '3 of 4' },
+      copies: west(0),
     },
   ];
   const summary = {
@@ -67,7 +79,12 @@ function agreeing(backend = 'scheduler') {
       { volume_id: 'vol-s', state: 'stale' },
     ],
   };
-  const prune = (volume_id, deleted) => ({ volume_id, adopted: [], deleted: deleted.map((snapshot_id) => ({ snapshot_id })) });
+  const prune = (volume_id, deleted, copies = []) => ({
+    volume_id,
+    adopted: [],
+    deleted: deleted.map((snapshot_id) => ({ snapshot_id })),
+    copies,
+  });
   return {
     backend,
     seeded,
@@ -78,13 +95,14 @@ function agreeing(backend = 'scheduler') {
       { volume: 'vol-h', snapshot: 'h4' },
     ],
     completions: [
-      { snapshot: 'a4', ok: true, adopted: 0, prunes: [prune('vol-a', ['a1'])] },
+      { snapshot: 'a4', ok: true, adopted: 0, prunes: [prune('vol-a', ['a1'], west(2, { copied: ['a4 → c4'] }))] },
       { snapshot: 'h4', ok: true, adopted: 0, prunes: [prune('vol-h', [])] },
     ],
     sweep: { ok: true, output: { summary } },
     reports,
     after,
     schedules: backend === 'scheduler' ? { a: {}, held: {}, stale: {} } : undefined,
+    copies: { 'vol-a': [copy('c2', 'a2'), copy('c3', 'a3'), copy('c4', 'a4')] },
     status: {
       status: 2,
       stdout: 'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\n',
@@ -129,6 +147,7 @@ test('each disagreement is caught by the check named for it', () => {
     ['staleReported', (r) => (r.sweep.output.summary.stale = 0)],
     ['orphansFoundAndKept', (r) => r.after.snapshots['vol-g'].pop()],
     ['snapshotsAddUp', (r) => r.reports.pop()],
+    ['copiesKeptAsPlanned', (r) => r.copies['vol-a'].pop()],
     ['statusCritical', (r) => (r.status.status = 0)],
     ['statusRows', (r) => (r.status.stdout = r.status.stdout.replace('vol-h  held', 'vol-h  ok'))],
   ];
