@@ -792,6 +792,91 @@ function reportFixedCost(tap) {
   console.log(`\nPrices not confirmed on a stored AWS page (see scripts/prices.json): ${unverified.join(', ')}.`);
 }
 
+// --- copies in another region (a model, not a measurement) -----------------------------------
+/** A class's period in days (a month as 365.25 / 12). */
+const PERIOD_DAYS = { hourly: 1 / 24, daily: 1, weekly: 7, monthly: 365.25 / 12 };
+
+/**
+ * What copying costs a month per volume, from the rules `CLASS:REGION=N` (one region), the data
+ * written on a volume (GiB) and the share of it changed a day. AWS bills a copy as the data
+ * transferred between regions plus the destination's standard snapshot storage; the first copy
+ * is full, later ones carry the blocks changed since the previous copy (only while that copy is
+ * still there, which ebs-gens never deletes). Changes are taken as distinct blocks (no block
+ * changed twice between copies): an upper bound, capped at the whole volume per copy.
+ * GiB are priced as the GB of AWS's price pages (EBS bills GB-months of 2^30 bytes).
+ * - copies a month: the finest copied class's (a coarser rule's generation is one of them, never
+ *   copied twice);
+ * - destination storage: one full copy plus the changes across the span the copies kept there
+ *   cover — the longest rule's (N − 1) periods, plus half a coarser period while its period is
+ *   open when a finer class is copied too.
+ */
+export function copyCost(rules, { gib, dailyChange, priceOf = price }) {
+  if (!rules.length) throw new Error('copyCost: no copy rule');
+  for (const r of rules) {
+    if (!PERIOD_DAYS[r.class] || !(Number.isInteger(r.keep) && r.keep >= 1)) throw new Error(`copyCost: bad rule ${JSON.stringify(r)}`);
+  }
+  if (!(gib > 0) || !(dailyChange >= 0 && dailyChange <= 1))
+    throw new Error(`copyCost: gib > 0 and 0 <= dailyChange <= 1 (got ${gib}, ${dailyChange})`);
+  const interval = Math.min(...rules.map((r) => PERIOD_DAYS[r.class]));
+  const perCopy = Math.min(1, dailyChange * interval) * gib; // GiB carried by an incremental copy
+  const copiesPerMonth = PERIOD_DAYS.monthly / interval;
+  const coarsest = Math.max(...rules.map((r) => PERIOD_DAYS[r.class]));
+  const span = Math.max(...rules.map((r) => (r.keep - 1) * PERIOD_DAYS[r.class])) + (coarsest > interval ? coarsest / 2 : 0);
+  const storedGib = gib + (span / interval) * perCopy;
+  const transferGib = copiesPerMonth * perCopy;
+  return {
+    copiesPerMonth,
+    transferGib,
+    storedGib,
+    transfer: transferGib * priceOf('inter_region_transfer_gb'),
+    storage: storedGib * priceOf('ebs_snapshot_standard_gb_month'),
+    firstCopy: gib * priceOf('inter_region_transfer_gb'),
+    total: transferGib * priceOf('inter_region_transfer_gb') + storedGib * priceOf('ebs_snapshot_standard_gb_month'),
+  };
+}
+
+/** `CLASS:REGION=N …` as copyCost's rules (the region is not priced: every example is one region). */
+export function parseCopyRules(text) {
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((rule) => {
+      const m = /^(hourly|daily|weekly|monthly):([a-z0-9-]+)=(\d+)$/.exec(rule);
+      if (!m) throw new Error(`copy rule ${JSON.stringify(rule)}: expected CLASS:REGION=N`);
+      return { class: m[1], region: m[2], keep: Number(m[3]) };
+    });
+}
+
+export const COPY_EXAMPLES = [
+  'daily:us-west-2=7',
+  'weekly:us-west-2=4',
+  'daily:us-west-2=7 weekly:us-west-2=4',
+  'weekly:us-west-2=8 monthly:us-west-2=12',
+];
+
+const dollars = (x) => `$${x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+export function reportCopyCost() {
+  const gib = Number(process.env.COST_COPY_GIB ?? 100);
+  const dailyChange = Number(process.env.COST_COPY_DAILY_CHANGE ?? 0.02);
+  console.log(
+    `\n## Copies in another region, per ${PER.toLocaleString('en-US')} volumes per month (a model; COST_COPY_GIB=${gib}, COST_COPY_DAILY_CHANGE=${dailyChange})\n`,
+  );
+  console.log(
+    `Each volume holds ${gib} GiB of written data, ${(dailyChange * 100).toFixed(1)} % of it changed a day (distinct blocks: an upper bound). AWS bills the data transferred out of the source region and the copies' standard storage in the destination. The calls ebs-gens makes for them cost nothing (CopySnapshot, DescribeSnapshots, DeleteSnapshot); the few seconds of Lambda time they add per prune batch are left out (make efficiency counts the calls).\n`,
+  );
+  console.log(
+    `| rules | copies / month | transferred / month | transfer | stored in the destination | storage | total / month | first copies (once) |`,
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const text of COPY_EXAMPLES) {
+    const c = copyCost(parseCopyRules(text), { gib, dailyChange });
+    console.log(
+      `| \`${text}\` | ${fmt(c.copiesPerMonth * PER)} | ${fmt(c.transferGib * PER)} GiB | ${dollars(c.transfer * PER)} | ${fmt(c.storedGib * PER)} GiB | ${dollars(c.storage * PER)} | **${dollars(c.total * PER)}** | ${dollars(c.firstCopy * PER)} |`,
+    );
+  }
+}
+
 /** `make cost`: run → model → price → report. */
 async function main() {
   console.log(
@@ -806,6 +891,7 @@ async function main() {
   reportVariable(rows);
   reportFreeTiers(rows[0].usage);
   reportFixedCost(tap);
+  reportCopyCost();
 }
 
 function fmt(x) {
