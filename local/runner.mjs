@@ -21,10 +21,19 @@ export function loadDefinition(file, substitutions = FUNCTIONS) {
 
 /** Every Task state's name, including those inside Map and Parallel states. */
 export function taskStates(definition) {
+  return statesOfType(definition, 'Task');
+}
+
+/** The names of every Wait state in a definition. */
+export function waitStates(definition) {
+  return statesOfType(definition, 'Wait');
+}
+
+function statesOfType(definition, type) {
   const names = [];
   const walk = (machine) => {
     for (const [name, state] of Object.entries(machine.States)) {
-      if (state.Type === 'Task') names.push(name);
+      if (state.Type === type) names.push(name);
       const inner = state.ItemProcessor ?? state.Iterator;
       if (inner) walk(inner);
       for (const branch of state.Branches ?? []) walk(branch);
@@ -70,9 +79,9 @@ export async function invoke(endpoint, functionName, payload) {
 /**
  * Runs `file` with `input`. Returns `{ ok, output, error, cause, invocations }` — `invocations`
  * lists every Lambda call ({ state, function, input, output, error, ms }) so callers can see
- * retries.
+ * retries. Wait states wait `waitMs` (moto completes copies at once: nothing to wait for).
  */
-export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0, onEvent } = {}) {
+export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0, waitMs = 0, onEvent } = {}) {
   if (!endpoint) throw new Error('a Lambda endpoint is required (cargo lambda watch)');
   const definition = loadDefinition(file);
   const machine = new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: false } });
@@ -97,7 +106,8 @@ export async function runStateMachine(file, input, { endpoint, retryDelayMs = 0,
       }
     };
   }
-  const execution = machine.run(input, { overrides: { taskResourceLocalHandlers, retryIntervalOverrides } });
+  const waitTimeOverrides = Object.fromEntries(waitStates(definition).map((state) => [state, waitMs]));
+  const execution = machine.run(input, { overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides } });
   const events = (async () => {
     for await (const ev of execution.eventLogs) onEvent?.(ev);
   })();

@@ -255,7 +255,7 @@ function reportCopies(r) {
     const point = row.report.newest_source ?? 'none';
     const note = row.report.stale ? `STALE: ${row.report.stale}` : kinds;
     console.log(
-      `  ${pad(row.volume, 22)} ${pad(row.rules, 36)} ${pad(row.copied, 7)} ${pad(row.report.kept, 5)} ${pad(point, 26)} ${note}`,
+      `  ${pad(row.volume, 22)} ${pad(row.rules, 36)} ${pad(row.copied, 7)} ${pad(row.report.kept?.length ?? 0, 5)} ${pad(point, 26)} ${note}`,
     );
   }
 }
@@ -424,7 +424,7 @@ export const DEMO_CHECKS = {
       if (d.stale) failures.push(`${volume}: copies in ${COPY_REGION} stale: ${d.stale}`);
       if (d.deferred?.length) failures.push(`${volume}: ${d.deferred.length} copies deferred in a fleet this small`);
       // The sweep's plan counts the copies it listed; the copies it started come on top.
-      const there = d.kept + (d.copied?.length ?? 0);
+      const there = (d.kept?.length ?? 0) + (d.copied?.length ?? 0);
       if (held.length !== there)
         failures.push(`${volume}: moto holds ${held.length} copies in ${COPY_REGION}, the sweep kept and made ${there}`);
       if (new Set(held.map((c) => c.copy_of)).size !== held.length) failures.push(`${volume}: two copies of one source in ${COPY_REGION}`);

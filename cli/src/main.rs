@@ -311,7 +311,7 @@ async fn plan_cmd(ctx: &Ctx, volumes: &[String]) -> anyhow::Result<u8> {
 
 /// `explain`: why one snapshot is kept, or will be deleted.
 async fn explain_cmd(ctx: &Ctx, snapshot_id: &str) -> anyhow::Result<u8> {
-    let e = explain(&ctx.app, snapshot_id, ctx.now).await?;
+    let e = explain::explain(&ctx.app, snapshot_id, ctx.now).await?;
     ctx.emit(&e, render::explain)?;
     Ok(0)
 }
@@ -388,74 +388,4 @@ async fn published(
         }
     };
     Ok(DeploymentConfig::parse(deployment, &text)?)
-}
-
-/// What `explain` shows.
-#[derive(Debug, serde::Serialize)]
-pub struct Explained {
-    pub snapshot: ebs_gens::Snapshot,
-    pub verdict: explain::Verdict,
-    pub reasons: Vec<String>,
-    /// The volume's policy now (or `was …` for an orphan), and the policy the snapshot was
-    /// made under (its `ebs-gens:policy` tag).
-    pub volume_policy: String,
-    pub made_under: Option<String>,
-    pub orphaned: Option<ebs_gens::orphans::Orphaned>,
-}
-
-async fn explain(app: &SdkApp, id: &str, now: chrono::DateTime<Utc>) -> anyhow::Result<Explained> {
-    let snap = app
-        .ec2
-        .snapshot(id)
-        .await?
-        .with_context(|| format!("{id}: no such snapshot owned by this account"))?;
-    let made_under = snap.tag(ebs_gens::snapshot::TAG_POLICY).map(str::to_string);
-    let vol = snap.volume_id.clone();
-    // Not managed (gone, untagged, misconfigured): no jobs, and the orphan scan answers. Any
-    // other failure (throttling, access) is an error, never a verdict.
-    let (jobs, _) = match status::volumes(app, std::slice::from_ref(&vol)).await {
-        Ok(found) => found,
-        Err(ebs_gens::Error::InvalidInput(_)) => (vec![], vec![]),
-        Err(e) => return Err(e.into()),
-    };
-    // A managed volume: its dry-run prune. Otherwise: the orphan scan (the same code the
-    // sweep runs), which also says why it is an orphan.
-    let report = if jobs.is_empty() {
-        status::orphans(app, now, &|_| {})
-            .await?
-            .into_iter()
-            .find(|r| r.volume_id == vol)
-    } else {
-        status::plan(app, &status::batches(jobs), now, &|_| {})
-            .await?
-            .into_iter()
-            .find(|r| r.volume_id == vol)
-    };
-    let Some(report) = report else {
-        let why = if snap.is_owned_by(&app.settings.deployment) {
-            format!("its volume {vol} is misconfigured: nothing is deleted for it")
-        } else {
-            format!(
-                "not ours (deployment {}) and its volume {vol} is not managed: never touched",
-                app.settings.deployment
-            )
-        };
-        return Ok(Explained {
-            snapshot: snap,
-            verdict: explain::Verdict::Keep,
-            reasons: vec![why],
-            volume_policy: "-".into(),
-            made_under,
-            orphaned: None,
-        });
-    };
-    let (verdict, reasons) = explain::verdict(&report, id);
-    Ok(Explained {
-        snapshot: snap,
-        verdict,
-        reasons,
-        volume_policy: report.policy.clone(),
-        made_under,
-        orphaned: report.orphaned,
-    })
 }

@@ -265,7 +265,7 @@ fn copies_line(d: &ebs_gens::app::copies::DestinationReport) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut parts = vec![format!("keep {}", d.kept)];
+    let mut parts = vec![format!("keep {}", d.kept.len())];
     if !d.copied.is_empty() {
         parts.push(format!("copy {}", ids(&d.copied)));
     }
@@ -298,12 +298,18 @@ pub fn planned(reports: &[VolumeReport]) -> Vec<PlannedVolume<'_>> {
         .collect()
 }
 
-pub fn explain(e: &crate::Explained) -> String {
+pub fn explain(e: &ebs_gens::app::explain::Explained) -> String {
     let s = &e.snapshot;
     let mut out = String::new();
     let tag = |k: &str| s.tag(k).unwrap_or("-").to_string();
     let _ = writeln!(out, "snapshot     {}", s.id);
-    let _ = writeln!(out, "volume       {}", s.volume_id);
+    if let Some(region) = &e.region {
+        let _ = writeln!(out, "copy in      {region}");
+        let _ = writeln!(out, "copy of      {}", tag(ebs_gens::copies::TAG_COPY_OF));
+        let _ = writeln!(out, "volume       {}", tag(ebs_gens::snapshot::TAG_VOLUME));
+    } else {
+        let _ = writeln!(out, "volume       {}", s.volume_id);
+    }
     let _ = writeln!(
         out,
         "started      {}",

@@ -478,13 +478,38 @@ async fn first_deployment(volumes: usize, latency: std::time::Duration) -> Strin
     )
 }
 
-/// Copies to another region: `volumes` volumes (`Daily_Gens=7`, 10 daily snapshots each) turn on
-/// `daily:us-west-2=7`. Hourly sweeps (prune batches of 100) start copies within AWS's 20 in flight
-/// per destination; each copy takes `took`. The backlog is drained; then one more day's
-/// snapshots are copied and the destination pruned to 7. Calls per copy against the lower bound.
-async fn copies(volumes: usize, took: std::time::Duration) -> String {
-    use ebs_gens::app::prune::{self, PruneInput};
-    use ebs_gens::app::VolumeJob;
+/// The sweep state machine's copy rounds: how many at most, and the wait before each
+/// (statemachine/sweep.asl.json's MoreCopies and WaitForCopySlots, read so the two stay in step).
+fn copy_rounds() -> (usize, std::time::Duration) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statemachine/sweep.asl.json"
+    );
+    let asl: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let s = &asl["States"];
+    let rounds = s["MoreCopies"]["Choices"][0]["And"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Variable"] == "$.pump.round")
+        .and_then(|c| c["NumericLessThan"].as_u64())
+        .unwrap();
+    let wait = s["WaitForCopySlots"]["Seconds"].as_u64().unwrap();
+    (rounds as usize, std::time::Duration::from_secs(wait))
+}
+
+/// A fleet copying `daily:us-west-2=7`: the source region, the destination, the jobs.
+struct CopyFleet {
+    east: FakeAws,
+    west: FakeAws,
+    jobs: Vec<ebs_gens::app::VolumeJob>,
+}
+
+/// `volumes` volumes (`Daily_Gens=7`), each with `history` daily snapshots; with `copied`, the
+/// destination already holds a completed copy of each (a fleet in steady state).
+fn copy_fleet(volumes: usize, history: i64, copied: bool) -> CopyFleet {
+    use ebs_gens::copies::{TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START};
     let (east, west) = (
         FakeAws::new(ACCOUNT),
         FakeAws::in_region(ACCOUNT, "us-west-2"),
@@ -493,97 +518,199 @@ async fn copies(volumes: usize, took: std::time::Duration) -> String {
     for i in 0..volumes {
         let vol = format!("vol-{i:08x}");
         east.add_volume(&vol, None, &[("Daily_Gens", "7")]);
-        for d in 0..10 {
+        for d in 0..history {
             let at = Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 30).unwrap() - Duration::days(d);
             let tags = [(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, vol.as_str())];
-            east.add_snapshot(&vol, at, SnapshotState::Completed, &tags);
+            let id = east.add_snapshot(&vol, at, SnapshotState::Completed, &tags);
+            if copied {
+                let start = at.to_rfc3339();
+                let tags = [
+                    (TAG_MANAGED_BY, "prod"),
+                    (TAG_VOLUME, vol.as_str()),
+                    (ebs_gens::snapshot::TAG_CLASS, "daily"),
+                    (TAG_COPY_OF, id.as_str()),
+                    (TAG_SOURCE_REGION, "us-east-1"),
+                    (TAG_SOURCE_START, start.as_str()),
+                ];
+                west.add_snapshot(
+                    "vol-ffffffff",
+                    at + Duration::hours(1),
+                    SnapshotState::Completed,
+                    &tags,
+                );
+            }
         }
-        jobs.push(VolumeJob {
+        jobs.push(ebs_gens::app::VolumeJob {
             volume_id: vol,
             policy: ebs_gens::VolumePolicy::new(vec![(ebs_gens::GenClass::Daily, 7)]).unwrap(),
             instance_id: None,
             volume_name: None,
         });
     }
+    CopyFleet { east, west, jobs }
+}
+
+/// What the hours of sweeps did: hours until done, prune runs, copies, the most in flight.
+#[derive(Default)]
+struct CopyHours {
+    hours: usize,
+    runs: usize,
+    copied: usize,
+    fullest: usize,
+}
+
+/// Hourly sweeps (prune batches of 100), each followed by the state machine's copy rounds while
+/// copies are deferred, until `want` copies have started (at least one sweep); each copy takes
+/// `took`.
+async fn copy_until(
+    f: &CopyFleet,
+    want: usize,
+    start: chrono::DateTime<Utc>,
+    took: std::time::Duration,
+) -> CopyHours {
+    use ebs_gens::app::prune::{self, PruneInput};
     let mut s = settings("rules");
     s.copies = "daily:us-west-2=7".parse().unwrap();
-    let app = App::new(s, &east, &east, ACCOUNT, "us-east-1", "efficiency")
-        .with_destination("us-west-2", &west)
+    let app = App::new(s, &f.east, &f.east, ACCOUNT, "us-east-1", "efficiency")
+        .with_destination("us-west-2", &f.west)
         .without_metrics();
-    let sweep = |now: chrono::DateTime<Utc>| {
-        let jobs = &jobs;
-        let app = &app;
+    let (rounds, wait) = copy_rounds();
+    let hour = std::time::Duration::from_secs(3600);
+    let mut h = CopyHours::default();
+    // Virtual time passes; copies started `took` ago complete.
+    let pass = |d: std::time::Duration| {
+        let west = &f.west;
         async move {
-            let mut copied = 0;
-            for batch in jobs.chunks(100) {
+            tokio::time::advance(d).await;
+            west.complete_copies_older_than(took);
+        }
+    };
+    loop {
+        let mut elapsed = std::time::Duration::ZERO;
+        for round in 0..=rounds {
+            if round > 0 {
+                pass(wait).await;
+                elapsed += wait;
+            }
+            let now =
+                start + Duration::hours(h.hours as i64) + Duration::from_std(elapsed).unwrap();
+            let mut deferred = 0;
+            for batch in f.jobs.chunks(100) {
                 let input = PruneInput {
                     volumes: batch.to_vec(),
                     ..Default::default()
                 };
-                let out = prune::handle(app, input, now, None).await.expect("prune");
+                let out = prune::handle(&app, input, now, None).await.expect("prune");
                 assert_eq!(out.totals.copies_failed, 0);
-                copied += out.totals.copied;
+                h.copied += out.totals.copied;
+                deferred += out.totals.copies_deferred;
             }
-            copied
+            h.runs += 1;
+            h.fullest = h.fullest.max(f.west.copies_in_flight());
+            assert!(f.west.copies_in_flight() <= fake::MAX_COPIES_IN_FLIGHT);
+            if deferred == 0 {
+                break;
+            }
         }
-    };
-    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
-    let backlog = volumes * 7;
-    let (mut hours, mut done, mut fullest) = (0, 0, 0);
-    while done < backlog {
-        done += sweep(now + Duration::hours(hours)).await;
-        fullest = fullest.max(west.copies_in_flight());
-        assert!(west.copies_in_flight() <= fake::MAX_COPIES_IN_FLIGHT);
-        tokio::time::advance(took).await;
-        west.complete_copies_older_than(took);
-        tokio::time::advance(std::time::Duration::from_secs(3600) - took).await;
-        hours += 1;
-        assert!(hours < 10_000, "the backlog does not drain");
+        pass(hour - elapsed).await;
+        h.hours += 1;
+        assert!(h.hours < 10_000, "the copies never drain");
+        if h.copied >= want {
+            return h;
+        }
     }
-    let drained = west.calls();
-    // A day later: one new snapshot per volume, copied; the oldest copy of each goes.
-    for j in &jobs {
+}
+
+/// Copies to another region, `daily:us-west-2=7`, each copy taking `took`: turning copies on for
+/// `backlog_volumes` volumes (10 snapshots each: a backlog of 7 copies a volume), then one day of a
+/// `steady_volumes` fleet whose destination already keeps 7 copies a volume (one new generation
+/// each copied, the oldest copy deleted). Calls against the lower bound; copies in flight.
+async fn copies(
+    backlog_volumes: usize,
+    steady_volumes: usize,
+    took: std::time::Duration,
+) -> String {
+    let get = |c: &Calls, op: &str| c.get(op).copied().unwrap_or(0);
+    let (rounds, wait) = copy_rounds();
+    // Turning copies on: the backlog.
+    let f = copy_fleet(backlog_volumes, 10, false);
+    let backlog = backlog_volumes * 7;
+    let start = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    let b = copy_until(&f, backlog, start, took).await;
+    let drained = f.west.calls();
+    // Steady state: a day's generations.
+    let f = copy_fleet(steady_volumes, 7, true);
+    for j in &f.jobs {
         let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 30).unwrap();
         let tags = [(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, j.volume_id.as_str())];
-        east.add_snapshot(&j.volume_id, at, SnapshotState::Completed, &tags);
+        f.east
+            .add_snapshot(&j.volume_id, at, SnapshotState::Completed, &tags);
     }
-    west.reset_calls();
-    let (mut day_hours, mut day_copies) = (0, 0);
-    let day = now + Duration::days(1);
-    while day_copies < volumes {
-        day_copies += sweep(day + Duration::hours(day_hours)).await;
-        tokio::time::advance(took).await;
-        west.complete_copies_older_than(took);
-        tokio::time::advance(std::time::Duration::from_secs(3600) - took).await;
-        day_hours += 1;
-    }
-    // One more sweep deletes what the destinations no longer keep.
-    sweep(day + Duration::hours(day_hours)).await;
-    let steady = west.calls();
-    let copies_kept = west.snapshots().len();
-    assert_eq!(copies_kept, volumes * 7, "each destination keeps 7");
-    let get = |c: &Calls, op: &str| c.get(op).copied().unwrap_or(0);
+    let day = start + Duration::days(1);
+    let d = copy_until(&f, steady_volumes, day, took).await;
+    // The next sweep deletes what the destination no longer keeps.
+    let after = copy_until(&f, 0, day + Duration::hours(d.hours as i64), took).await;
+    let steady = f.west.calls();
+    assert_eq!(
+        f.west.snapshots().len(),
+        steady_volumes * 7,
+        "each destination keeps 7"
+    );
+    let per_hour = |h: &CopyHours| h.copied as f64 / h.hours.max(1) as f64;
+    // Gates: every copy exactly once; a refused CopySnapshot (ResourceLimitExceeded: another
+    // batch filled the 20) at most once per batch per run; the 20 in flight filled; the copy
+    // rounds at least double the 20 an hour of the sweep alone.
+    let refused = |calls: &Calls, h: &CopyHours| get(calls, "CopySnapshot") - h.copied as u64;
+    let batches = |n: usize| n.div_ceil(100);
+    let (rb, rd) = (refused(&drained, &b), refused(&steady, &d));
+    assert_eq!(b.copied, backlog);
+    assert_eq!(d.copied, steady_volumes);
+    assert!(
+        rb <= (b.runs * batches(backlog_volumes)) as u64,
+        "{rb} refused copies"
+    );
+    assert!(
+        rd <= (d.runs * batches(steady_volumes)) as u64,
+        "{rd} refused copies"
+    );
+    assert_eq!(
+        (b.fullest, d.fullest),
+        (fake::MAX_COPIES_IN_FLIGHT, fake::MAX_COPIES_IN_FLIGHT)
+    );
+    assert!(
+        per_hour(&b) >= 40.0 && per_hour(&d) >= 40.0,
+        "the copy rounds add little"
+    );
     format!(
-        "\n### Copies to another region: {volumes} volumes, `daily:us-west-2=7`\n\n\
-| | backlog ({backlog} copies) | next day ({volumes} new generations) | lower bound |\n|---|---:|---:|---:|\n\
-| hourly sweeps until done (copies take {} min) | {hours} | {day_hours} | {} / {} (20 in flight) |\n\
-| CopySnapshot | {} | {} | {backlog} / {volumes} |\n\
-| DescribeSnapshots in the destination | {} | {} | one per prune batch per sweep ({}) |\n\
-| DeleteSnapshot in the destination | {} | {} | 0 / {volumes} |\n\n\
-Copies in flight at a sweep: at most {fullest} (the limit is 20). With copies started only by the hourly sweep, a destination \
-takes at most 20 copies an hour: {} a day, {} the {volumes} generations a day this fleet makes.\n",
+        "\n### Copies to another region: `daily:us-west-2=7`, copies taking {} min\n\n\
+Hourly sweeps (prune batches of 100), each followed by up to {rounds} copy rounds {} min apart while copies wait for a slot.\n\n\
+| | turning copies on: {backlog_volumes} volumes, {backlog} copies | one day: {steady_volumes} volumes, {steady_volumes} new generations | lower bound |\n|---|---:|---:|---:|\n\
+| hours until every copy started | {} | {} | {} / {} (20 in flight) |\n\
+| copies started an hour | {:.0} | {:.0} | |\n\
+| prune runs (sweeps and copy rounds) | {} | {} | |\n\
+| CopySnapshot: started | {} | {} | {backlog} / {steady_volumes} |\n\
+| CopySnapshot: refused (`ResourceLimitExceeded`, back-pressure; at most one per batch per run) | {rb} | {rd} | 0 |\n\
+| DescribeSnapshots in the destination | {} | {} | one per prune batch per run |\n\
+| DeleteSnapshot in the destination | {} | {} | 0 / {steady_volumes} |\n\
+| most copies in flight | {} | {} | 20 |\n",
         took.as_secs() / 60,
-        backlog.div_ceil(fake::MAX_COPIES_IN_FLIGHT),
-        volumes.div_ceil(fake::MAX_COPIES_IN_FLIGHT),
-        get(&drained, "CopySnapshot"),
-        get(&steady, "CopySnapshot"),
+        wait.as_secs() / 60,
+        b.hours,
+        d.hours,
+        (backlog * took.as_secs() as usize).div_ceil(fake::MAX_COPIES_IN_FLIGHT * 3600),
+        (steady_volumes * took.as_secs() as usize).div_ceil(fake::MAX_COPIES_IN_FLIGHT * 3600),
+        per_hour(&b),
+        per_hour(&d),
+        b.runs,
+        d.runs + after.runs,
+        b.copied,
+        d.copied,
         get(&drained, "DescribeSnapshots"),
         get(&steady, "DescribeSnapshots"),
-        volumes.div_ceil(100),
         get(&drained, "DeleteSnapshot"),
         get(&steady, "DeleteSnapshot"),
-        20 * 24,
-        if 20 * 24 < volumes { "fewer than" } else { "enough for" },
+        b.fullest,
+        d.fullest,
     )
 }
 
@@ -603,7 +730,7 @@ fn main() {
         );
         println!(
             "{}",
-            copies(100, std::time::Duration::from_secs(15 * 60)).await
+            copies(100, 1_000, std::time::Duration::from_secs(15 * 60)).await
         );
     });
 }

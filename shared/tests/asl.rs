@@ -295,3 +295,51 @@ fn the_sweep_map_is_bounded() {
     let c = map["MaxConcurrency"].as_u64().unwrap();
     assert!((1..=40).contains(&c), "inline Map concurrency {c}");
 }
+
+/// The sweep's copy rounds (copies left for AWS's 20 in flight) are bounded, never run in a dry
+/// run, skip the orphan scan, and end well inside the default hourly sweep interval, so two
+/// sweeps do not copy at once.
+#[test]
+fn the_copy_rounds_are_bounded_and_never_in_a_dry_run() {
+    let defs = definitions();
+    let sweep = &defs.iter().find(|(f, _)| f == "sweep.asl.json").unwrap().1;
+    let s = &sweep["States"];
+    let more = &s["MoreCopies"]["Choices"][0]["And"];
+    let cond = |var: &str| {
+        more.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Variable"] == var)
+            .unwrap_or_else(|| panic!("MoreCopies checks {var}"))
+            .clone()
+    };
+    assert_eq!(cond("$.args.dry_run")["BooleanEquals"], false);
+    assert_eq!(
+        cond("$.result.summary.copies_deferred")["NumericGreaterThan"],
+        0
+    );
+    let rounds = cond("$.pump.round")["NumericLessThan"].as_u64().unwrap();
+    let wait = s["WaitForCopySlots"]["Seconds"].as_u64().unwrap();
+    assert!((1..=6).contains(&rounds), "{rounds} copy rounds");
+    assert!(
+        rounds * wait <= 45 * 60,
+        "{rounds} rounds of {wait} s run into the next hourly sweep"
+    );
+    assert_eq!(s["WaitForCopySlots"]["Next"], "CopyRound");
+    assert_eq!(
+        s["CopyRound"]["Next"], "FirstPage",
+        "a copy round skips EnsureSchedules"
+    );
+    assert_eq!(s["OrphansThisRound"]["Choices"][0]["Next"], "LastFold");
+    for args in [
+        "DefaultArgs",
+        "ArgsFromInput",
+        "AllArgsFromInput",
+        "BulkArgFromInput",
+    ] {
+        assert_eq!(
+            s[args]["Parameters"]["pump"]["round"], 0,
+            "{args} starts at round 0"
+        );
+    }
+}

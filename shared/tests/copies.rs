@@ -438,3 +438,67 @@ async fn a_source_this_run_deletes_is_not_copied() {
     );
     assert!(!sources(&west).contains(&snaps[8]));
 }
+
+/// `ebs-gens explain` on a copy's id: found in the destination, explained from its volume's
+/// dry-run plan there (kept with the rule's reasons, or deleted), a volume gone keeps its copies,
+/// someone else's snapshot there is never touched, and an id found nowhere names where it looked.
+#[tokio::test(start_paused = true)]
+async fn explain_finds_a_copy_in_its_destination_and_says_why_it_is_kept_or_deleted() {
+    use ebs_gens::app::explain::{explain, Verdict};
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    let snaps = volume(&east, "vol-1", 4);
+    let a = app(&east, &west, "daily:us-west-2=3");
+    prune(&a, &["vol-1"], now(), false).await;
+    west.complete_copies(10);
+    let copy_of = |src_index: usize| {
+        let src = snaps[src_index].clone();
+        west.snapshots()
+            .into_iter()
+            .find(|c| c.tag(TAG_COPY_OF) == Some(src.as_str()))
+            .map(|c| c.id)
+    };
+    let newest = copy_of(0).expect("the newest is copied");
+    let e = explain(&a, &newest, now()).await.unwrap();
+    assert_eq!(e.verdict, Verdict::Keep);
+    assert_eq!(e.region.as_deref(), Some(WEST));
+    assert!(
+        e.reasons.iter().any(|r| r.contains("us-west-2")),
+        "{:?}",
+        e.reasons
+    );
+    // The rule lowered to 1: the older copies go, with the plan's reasons (a copy of the
+    // newest and the most recently made one stay).
+    let lowered = app(&east, &west, "daily:us-west-2=1");
+    let older = west
+        .snapshots()
+        .into_iter()
+        .map(|c| c.id)
+        .find(|id| id != &newest)
+        .unwrap();
+    let e = explain(&lowered, &older, now()).await.unwrap();
+    assert!(
+        matches!(e.verdict, Verdict::Delete | Verdict::Keep | Verdict::Held),
+        "{e:?}"
+    );
+    assert!(!e.reasons.is_empty(), "{e:?}");
+    // Someone else's snapshot in the destination: never touched.
+    let foreign = west.add_snapshot("vol-9", now(), SnapshotState::Completed, &[]);
+    let e = explain(&a, &foreign, now()).await.unwrap();
+    assert_eq!(e.verdict, Verdict::Keep);
+    assert!(e.reasons[0].contains("never touched"), "{:?}", e.reasons);
+    // The volume deleted: its copies are kept.
+    east.remove_volume("vol-1");
+    let e = explain(&a, &newest, now()).await.unwrap();
+    assert_eq!(e.verdict, Verdict::Keep);
+    assert!(
+        e.reasons[0].contains("gone or no longer managed"),
+        "{:?}",
+        e.reasons
+    );
+    // Found nowhere: an error naming where it looked.
+    let err = explain(&a, "snap-0000000000000dead", now())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("us-east-1") && msg.contains(WEST), "{msg}");
+}

@@ -28,7 +28,9 @@ function agreeing(backend = 'scheduler') {
     copies: { 'vol-a': 'daily:us-west-2=3' },
   };
   const copy = (id, copy_of) => ({ id, state: 'completed', copy_of, class: 'daily', source_start: '2026-11-01T05:00:00+00:00' });
-  const west = (kept, more = {}) => [{ region: 'us-west-2', kept, ...more }];
+  const west = (kept, more = {}) => [
+    { region: 'us-west-2', kept: Array.from({ length: kept }, (_, i) => ({ snapshot_id: `c${i}`, reasons: ['daily'] })), ...more },
+  ];
   const before = {
     snapshots: {
       'vol-a': snaps('a1', 'a2', 'a3', 'pin', 'foreign'),

@@ -37,8 +37,10 @@ pub struct DestinationReport {
     /// Sources left for a later run (20 copies in flight, or the deadline).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<String>,
-    /// Copies kept there, with the newest source's start time.
-    pub kept: usize,
+    /// Copies kept there (found by this run's listing), with the destination plan's reasons,
+    /// and the newest completed one's source start time (the recovery point there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<super::prune::Item>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest_source: Option<DateTime<Utc>>,
     /// Copies deleted (or to be), with the destination plan's reasons.
@@ -297,7 +299,14 @@ async fn prune_destination<P: Ports>(
         copies,
         now,
     );
-    report.kept = plan.keep.len();
+    report.kept = plan
+        .keep
+        .iter()
+        .map(|e| super::prune::Item {
+            snapshot_id: e.snapshot_id.to_string(),
+            reasons: e.reasons.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
     let completed: BTreeSet<&str> = copies
         .iter()
         .filter(|c| c.state == SnapshotState::Completed)

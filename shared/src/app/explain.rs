@@ -1,9 +1,15 @@
 //! Why the next run keeps, deletes, holds or adopts each snapshot of a volume (`ebs-gens plan`
-//! and `explain`), read from that volume's dry-run report. Pure.
+//! and `explain`), or each of its copies in another region, read from that volume's dry-run
+//! report. Pure.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::copies::DestinationReport;
 use super::prune::{self, VolumeReport};
+use super::{status, App};
+use crate::aws::Ports;
+use crate::error::Error;
 
 /// What the next run does with one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,4 +83,258 @@ pub fn verdict(report: &VolumeReport, snapshot_id: &str) -> (Verdict, Vec<String
         .into_iter()
         .find(|r| r.snapshot_id == snapshot_id)
         .map_or((Verdict::Unplanned, vec![]), |r| (r.action, r.reasons))
+}
+
+/// Where a copy sits in its destination's part of the volume's dry-run report, with the
+/// reasons: kept, deleted, held by the volume fuse, or left for the next run. Pure.
+pub fn copy_verdict(dest: &DestinationReport, copy_id: &str) -> (Verdict, Vec<String>) {
+    let here = format!("in {}", dest.region);
+    if let Some(i) = dest.kept.iter().find(|i| i.snapshot_id == copy_id) {
+        let mut reasons = i.reasons.clone();
+        reasons.push(format!("kept {here}"));
+        return (Verdict::Keep, reasons);
+    }
+    if let Some(i) = dest.deleted.iter().find(|i| i.snapshot_id == copy_id) {
+        let mut reasons = i.reasons.clone();
+        reasons.push(format!("no rule keeps it {here}"));
+        return (Verdict::Delete, reasons);
+    }
+    if dest
+        .deferred
+        .iter()
+        .any(|d| d == &format!("delete {copy_id}"))
+    {
+        return (
+            Verdict::Deferred,
+            vec![format!("to delete {here}, left for the next run")],
+        );
+    }
+    if let Some(why) = &dest.held {
+        return (Verdict::Held, vec![format!("held {here}: {why}")]);
+    }
+    if let Some(why) = &dest.error {
+        return (
+            Verdict::Keep,
+            vec![format!("copies not planned {here}: {why}")],
+        );
+    }
+    (Verdict::Unplanned, vec![])
+}
+
+/// What `explain` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explained {
+    pub snapshot: crate::Snapshot,
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+    /// The volume's policy now (or `was …` for an orphan), and the policy the snapshot was
+    /// made under (its `ebs-gens:policy` tag).
+    pub volume_policy: String,
+    pub made_under: Option<String>,
+    pub orphaned: Option<crate::orphans::Orphaned>,
+    /// For a copy in another region: that region (its volume is its `ebs-gens:volume` tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// Why one snapshot — here, or a copy in one of the deployment's destinations — is kept, or
+/// will be deleted: its volume's dry-run plan (or the orphan scan's), read by [`verdict`] or
+/// [`copy_verdict`]. An id found nowhere is an error naming the regions looked in.
+pub async fn explain<P: Ports>(
+    app: &App<P>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Explained, Error> {
+    let Some(snap) = app.ec2.snapshot(id).await? else {
+        // Not here: a copy in one of the deployment's destinations?
+        for (region, dest) in &app.destinations {
+            if let Some(copy) = dest.snapshot(id).await? {
+                return explain_copy(app, region, copy, now).await;
+            }
+        }
+        let regions: Vec<&str> = std::iter::once(app.region.as_str())
+            .chain(app.destinations.keys().map(String::as_str))
+            .collect();
+        return Err(Error::InvalidInput(format!(
+            "{id}: no such snapshot owned by this account in {}",
+            regions.join(", ")
+        )));
+    };
+    let made_under = snap.tag(crate::snapshot::TAG_POLICY).map(str::to_string);
+    let vol = snap.volume_id.clone();
+    // Not managed (gone, untagged, misconfigured): no jobs, and the orphan scan answers. Any
+    // other failure (throttling, access) is an error, never a verdict.
+    let (jobs, _) = match status::volumes(app, std::slice::from_ref(&vol)).await {
+        Ok(found) => found,
+        Err(Error::InvalidInput(_)) => (vec![], vec![]),
+        Err(e) => return Err(e),
+    };
+    // A managed volume: its dry-run prune. Otherwise: the orphan scan (the same code the
+    // sweep runs), which also says why it is an orphan.
+    let report = if jobs.is_empty() {
+        status::orphans(app, now, &|_| {})
+            .await?
+            .into_iter()
+            .find(|r| r.volume_id == vol)
+    } else {
+        status::plan(app, &status::batches(jobs), now, &|_| {})
+            .await?
+            .into_iter()
+            .find(|r| r.volume_id == vol)
+    };
+    let Some(report) = report else {
+        let why = if snap.is_owned_by(&app.settings.deployment) {
+            format!("its volume {vol} is misconfigured: nothing is deleted for it")
+        } else {
+            format!(
+                "not ours (deployment {}) and its volume {vol} is not managed: never touched",
+                app.settings.deployment
+            )
+        };
+        return Ok(Explained {
+            snapshot: snap,
+            verdict: Verdict::Keep,
+            reasons: vec![why],
+            volume_policy: "-".into(),
+            made_under,
+            orphaned: None,
+            region: None,
+        });
+    };
+    let (verdict, reasons) = verdict(&report, id);
+    Ok(Explained {
+        snapshot: snap,
+        verdict,
+        reasons,
+        volume_policy: report.policy.clone(),
+        made_under,
+        orphaned: report.orphaned,
+        region: None,
+    })
+}
+
+/// `explain` for a copy in another region: its volume's dry-run plan for that destination.
+async fn explain_copy<P: Ports>(
+    app: &App<P>,
+    region: &str,
+    copy: crate::Snapshot,
+    now: DateTime<Utc>,
+) -> Result<Explained, Error> {
+    use crate::copies::{TAG_COPY_OF, TAG_SOURCE_REGION};
+    let ours = copy.is_owned_by(&app.settings.deployment)
+        && copy.tag(TAG_COPY_OF).is_some()
+        && copy.tag(TAG_SOURCE_REGION) == Some(app.region.as_str());
+    let vol = copy.tag(crate::snapshot::TAG_VOLUME).map(str::to_string);
+    let explained = |verdict, reasons, policy: String| Explained {
+        made_under: copy.tag(crate::snapshot::TAG_POLICY).map(str::to_string),
+        snapshot: copy.clone(),
+        verdict,
+        reasons,
+        volume_policy: policy,
+        orphaned: None,
+        region: Some(region.to_string()),
+    };
+    let (true, Some(vol)) = (ours, vol) else {
+        let why = format!(
+            "not a copy this deployment ({}) made from {}: never touched",
+            app.settings.deployment, app.region
+        );
+        return Ok(explained(Verdict::Keep, vec![why], "-".into()));
+    };
+    let (jobs, _) = match status::volumes(app, std::slice::from_ref(&vol)).await {
+        Ok(found) => found,
+        Err(Error::InvalidInput(_)) => (vec![], vec![]),
+        Err(e) => return Err(e),
+    };
+    if jobs.is_empty() {
+        let why = format!(
+            "its volume {vol} is gone or no longer managed: its copies are kept (orphaned copies are never deleted by ebs-gens)"
+        );
+        return Ok(explained(Verdict::Keep, vec![why], "-".into()));
+    }
+    let report = status::plan(app, &status::batches(jobs), now, &|_| {})
+        .await?
+        .into_iter()
+        .find(|r| r.volume_id == vol)
+        .ok_or_else(|| Error::Internal(format!("{vol}: managed, yet not in its own plan")))?;
+    let Some(dest) = report.copies.iter().find(|d| d.region == region) else {
+        let why = format!(
+            "no copy rule of {vol} names {region} any more: its copies there are kept (never deleted by ebs-gens)"
+        );
+        return Ok(explained(Verdict::Keep, vec![why], report.policy.clone()));
+    };
+    let (verdict, reasons) = copy_verdict(dest, &copy.id);
+    Ok(explained(verdict, reasons, report.policy.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, reason: &str) -> prune::Item {
+        prune::Item {
+            snapshot_id: id.into(),
+            reasons: vec![reason.into()],
+        }
+    }
+
+    #[test]
+    fn a_copy_is_explained_from_its_destination_report() {
+        let dest = DestinationReport {
+            region: "us-west-2".into(),
+            kept: vec![
+                item("snap-k", "weekly 2026-W47"),
+                item("snap-m", "most recent copy"),
+            ],
+            deleted: vec![item("snap-d", "beyond weekly=4")],
+            deferred: vec!["snap-src".into(), "delete snap-late".into()],
+            ..Default::default()
+        };
+        let cases = [
+            ("snap-k", Verdict::Keep, "weekly 2026-W47"),
+            ("snap-m", Verdict::Keep, "most recent copy"),
+            ("snap-d", Verdict::Delete, "beyond weekly=4"),
+            ("snap-late", Verdict::Deferred, "left for the next run"),
+            // A deferred *source* (a copy not yet made) is not this id.
+            ("snap-src", Verdict::Unplanned, ""),
+            ("snap-other", Verdict::Unplanned, ""),
+        ];
+        for (id, verdict, why) in cases {
+            let (v, reasons) = copy_verdict(&dest, id);
+            assert_eq!(v, verdict, "{id}");
+            assert!(reasons.join("; ").contains(why), "{id}: {reasons:?}");
+            if v != Verdict::Unplanned {
+                assert!(
+                    reasons.join("; ").contains("us-west-2"),
+                    "{id} names the region"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_held_or_unplanned_destination_deletes_nothing_it_explains() {
+        let held = DestinationReport {
+            region: "eu-west-1".into(),
+            kept: vec![item("snap-k", "daily 2026-11-30")],
+            held: Some("30 of 32 copies to delete".into()),
+            held_back: 30,
+            ..Default::default()
+        };
+        assert_eq!(copy_verdict(&held, "snap-k").0, Verdict::Keep);
+        let (v, r) = copy_verdict(&held, "snap-x");
+        assert_eq!(v, Verdict::Held);
+        assert!(r[0].contains("30 of 32"));
+        let bad = DestinationReport {
+            region: "eu-west-1".into(),
+            error: Some(
+                "tag ebs-gens:copies: ap-south-1 is not one of this deployment's destinations"
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        let (v, r) = copy_verdict(&bad, "snap-x");
+        assert_eq!(v, Verdict::Keep);
+        assert!(r[0].contains("not planned"));
+    }
 }

@@ -219,7 +219,7 @@ pub fn assess(
                     .map(|d| CopyPoint {
                         region: d.region.clone(),
                         newest_source: d.newest_source,
-                        kept: d.kept,
+                        kept: d.kept.len(),
                     })
                     .collect(),
             }

@@ -170,10 +170,18 @@ impl FakeAws {
 
     /// The account in another region (a copy's destination).
     pub fn in_region(account: &str, region: &str) -> Self {
+        // Snapshot ids are unique across regions in AWS: each region's fake numbers its own
+        // from a region-derived offset (FNV-1a), so a copy never shares its source's id.
+        let offset = region.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }) & 0xfff;
         FakeAws {
             account: account.to_string(),
             region: region.to_string(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                next_id: offset << 48,
+                ..State::default()
+            }),
         }
     }
 
