@@ -1,7 +1,7 @@
 """Seeds and inspects an emulated EC2 fleet (moto) for the state-machine tests and `make demo`.
 
     python local/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
-    python local/fleet.py --endpoint URL seed-demo   -> JSON with the ids it created
+    python local/fleet.py --endpoint URL seed-demo [--with-copies] -> JSON with the ids it created
     python local/fleet.py --endpoint URL seed-faults -> JSON with the ids it created
     python local/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
     python local/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
@@ -152,7 +152,7 @@ def seed_faults(ec2, now):
     return {"instance": web, "volumes": vols}
 
 
-def seed_demo(ec2, now):
+def seed_demo(ec2, now, with_copies=False):
     """Several instances, ~20 volumes with Daily/Weekly tags, a misconfigured one, a pinned
     snapshot, someone else's snapshot, and five weeks of daily history (some events missed).
     Trimming five weeks to the policy deletes most of each volume's snapshots, which the
@@ -165,9 +165,10 @@ def seed_demo(ec2, now):
            "held": [], "stale": [], "orphaned": []}
     fleet = [("web01", 6, {"Daily_Gens": "7"}), ("web02", 6, {"Daily_Gens": "7", "Weekly_Gens": "4"}),
              ("db01", 4, {"Daily_Gens": "14", "Weekly_Gens": "8"}), (None, 2, {"Daily_Gens": "3"})]
-    # db01's volumes also keep their 3 newest dailies in us-west-2 (their tag replaces the
-    # deployment's rules, which make demo sets to the 4 newest weeklies there).
-    copies = {"db01": DEMO_DB_COPIES}
+    # With copies (make demo): db01's volumes also keep their 3 newest dailies in us-west-2 (their
+    # tag replaces the deployment's rules, which make demo sets to the 4 newest weeklies there). A
+    # deployment that copies nowhere reports such a tag as an error, so other fleets go without.
+    copies = {"db01": DEMO_DB_COPIES} if with_copies else {}
     out["copies"] = {}
     devices = "fghijklmnop"
     for name, count, tags in fleet:
@@ -285,7 +286,8 @@ def main():
     p.add_argument("--endpoint", required=True)
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("seed-test")
-    sub.add_parser("seed-demo")
+    d = sub.add_parser("seed-demo")
+    d.add_argument("--with-copies", action="store_true", help="db01's volumes tag their own copy rules")
     sub.add_parser("seed-faults")
     sub.add_parser("state")
     sub.add_parser("fire")
@@ -312,7 +314,7 @@ def main():
     elif a.cmd == "seed-faults":
         out = seed_faults(ec2, now)
     elif a.cmd == "seed-demo":
-        out = seed_demo(ec2, now)
+        out = seed_demo(ec2, now, a.with_copies)
     elif a.cmd == "seed-fleet":
         if a.volumes < 1 or a.history < 0 or a.every_hours <= 0 or not all("=" in t for t in a.tag):
             sys.exit("seed-fleet: --volumes >= 1, --history >= 0, --every-hours > 0, --tag KEY=VALUE")

@@ -34,7 +34,7 @@ export const DEMO_ENV = { EBS_GENS_COPIES: `weekly:${COPY_REGION}=4` };
 function seed(stack, backend) {
   // The schedule group the stack creates in AWS.
   if (backend === 'scheduler') stack.fleet('create-group');
-  const seeded = stack.fleet('seed-demo');
+  const seeded = stack.fleet('seed-demo', '--with-copies');
   return { seeded, managed: Object.keys(seeded.volumes), before: stack.fleet('state') };
 }
 

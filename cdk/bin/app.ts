@@ -41,6 +41,7 @@ export const CONTEXT_KEYS = {
   orphans: true,
   copies: true,
   copyKmsKeys: true,
+  copyCompletionMinutes: true,
   deleteBurst: true,
   deletesPerSecond: true,
   sweepSchedule: true,

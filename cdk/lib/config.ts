@@ -81,6 +81,12 @@ export interface EbsGensSettings {
    */
   readonly copyKmsKeys?: string;
   /**
+   * Time-based copies (EBS_GENS_COPY_COMPLETION_MINUTES): each copy is to complete within this many
+   * minutes, 15 to 2880 in steps of 15 (AWS's CompletionDurationMinutes, billed extra by AWS); a copy
+   * still pending after it is reported late (`CopiesLate`, alarmed). 0 (default): best effort.
+   */
+  readonly copyCompletionMinutes?: number;
+  /**
    * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
    * 100, shared by the account), 1..=100 (default 20).
    */
@@ -238,10 +244,11 @@ const orphanRanges = (r: ContractSetting): readonly [readonly [number, number], 
 
 const TYPES: Readonly<Record<SettingType, TypeRule>> = {
   integer: {
-    accepts: (r) => `a whole number from ${r.min} to ${r.max}`,
+    accepts: (r) => `a whole number from ${r.min} to ${r.max}${r.step ? `, a multiple of ${r.step}` : ''}`,
     parse: (r, v, refuse) => {
       const n = wholeNumber(v);
-      return Number.isInteger(n) && n >= (r.min as number) && n <= (r.max as number) ? String(n) : refuse();
+      const inRange = Number.isInteger(n) && n >= (r.min as number) && n <= (r.max as number);
+      return inRange && n % (r.step ?? 1) === 0 ? String(n) : refuse();
     },
   },
   // A number from cdk.json or a prop, a decimal such as `2` or `1.5` from `-c key=value` (no sign,

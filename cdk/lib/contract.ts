@@ -44,6 +44,8 @@ export interface ContractSetting {
   /** integer, number: the inclusive range. */
   readonly min?: number;
   readonly max?: number;
+  /** integer: the value must be a multiple of this (absent: any whole number). */
+  readonly step?: number;
   /** enum: the accepted values, exactly. */
   readonly values?: readonly string[];
   /** text, cron: an anchored regular expression the value must match (the same in Rust and here). */
@@ -209,6 +211,8 @@ function checkSettings(v: unknown, fail: (what: string) => never): void {
         const ok = row.type === 'integer' ? Number.isInteger : Number.isFinite;
         if (!ok(row.min) || !ok(row.max) || (row.min as number) > (row.max as number))
           fail(`${at}: min and max must be ${row.type}s, min ≤ max`);
+        if (row.step !== undefined && !(row.type === 'integer' && Number.isInteger(row.step) && (row.step as number) >= 1))
+          fail(`${at}.step must be a whole number ≥ 1, on an integer setting`);
         break;
       }
       case 'enum':

@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { copyRegions, type EbsGensSettings, rulePrefix, requiredSetting } from './config';
+import { copyRegions, settingOf, type EbsGensSettings, rulePrefix, requiredSetting } from './config';
 import { CONTRACT, metricDimension, metricName } from './contract';
 import { type FunctionName, contractEntry } from './functions';
 import { layoutOnly } from './logical-ids';
@@ -190,6 +190,17 @@ export class Observability extends Construct {
             'see CopiesFailed, the sweep output, or `ebs-gens status`, which names the volume and region)',
         ),
       );
+      // Time-based copies: AWS's missed-completion event arrives in the destination region, which
+      // this stack does not watch; the sweep finds a copy still pending past its duration.
+      if (Number(settingOf(s, 'copyCompletionMinutes') ?? '0') > 0) {
+        alarms.push(
+          gauge(
+            'CopiesLate',
+            'prune-volumes',
+            'a time-based copy is still pending after its completion duration (copyCompletionMinutes); `ebs-gens status` names the copy, volume and region',
+          ),
+        );
+      }
     }
     this.alarms = alarms;
     if (s.alarmEmail) {

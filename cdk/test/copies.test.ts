@@ -110,3 +110,16 @@ test('copies: a destination key must be in that destination, for a destination; 
   );
   assert.throws(() => template({ copyKmsKeys: 'not a key' }), /context setting copyKmsKeys must be/);
 });
+
+test('copies: a late time-based copy is alarmed (CopiesLate) only with copyCompletionMinutes set; the functions get the setting', () => {
+  const late = (t: Template) =>
+    Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === 'CopiesLate');
+  const timed = template({ copies: 'weekly:us-west-2=8', copyCompletionMinutes: 60 });
+  assert.equal(late(timed).length, 1);
+  assert.equal(late(template({ copies: 'weekly:us-west-2=8' })).length, 0, 'best effort: no alarm');
+  const prune = Object.values(timed.findResources('AWS::Lambda::Function')).find(
+    (f: any) => f.Properties.Environment?.Variables?.EBS_GENS_COPY_COMPLETION_MINUTES === '60',
+  );
+  assert.ok(prune, 'EBS_GENS_COPY_COMPLETION_MINUTES=60 reaches the functions');
+  assert.throws(() => template({ copies: 'weekly:us-west-2=8', copyCompletionMinutes: 50 }), /multiple of 15/);
+});

@@ -564,11 +564,13 @@ test("each type's bounds: accepted at the bounds, refused one step outside, with
     const says = [`default ${defaultText(row).split(' ')[0]}`];
     switch (row.type) {
       case 'integer': {
-        const [lo, hi] = [row.min as number, row.max as number];
+        const [lo, hi, by] = [row.min as number, row.max as number, row.step ?? 1];
+        // A stepped setting: a multiple of its step; one off it is refused, naming the step.
+        const offStep = by > 1 ? [lo + 1, String(lo + by + 1)] : [];
         return {
-          ok: [lo, hi, String(lo), String(hi)],
-          bad: [lo - 1, hi + 1, String(lo - 1), String(hi + 1), lo + 0.5, ''],
-          says: [`from ${lo} to ${hi}`, ...says],
+          ok: [lo, hi, String(lo), String(hi), ...(by > 1 ? [lo + by, String(hi - by)] : [])],
+          bad: [lo - by, hi + by, String(lo - by), String(hi + by), lo + 0.5, '', ...offStep],
+          says: [`from ${lo} to ${hi}`, ...(by > 1 ? [`a multiple of ${by}`] : []), ...says],
         };
       }
       case 'number': {

@@ -45,6 +45,10 @@ struct Cli {
     /// The account the deployment must be in (default: the one it publishes).
     #[arg(long, global = true, env = "EBS_GENS_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// Also look for this deployment's copies in REGION (repeatable), a region its settings no
+    /// longer copy to: `status` lists the copies there as orphaned, `explain` finds them.
+    #[arg(long = "copy-region", global = true, value_name = "REGION")]
+    copy_regions: Vec<String>,
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
     #[command(subcommand)]
@@ -236,18 +240,31 @@ async fn connect(cli: &Cli) -> anyhow::Result<Ctx> {
     published.check_place(cli.account_id.as_deref(), &region)?;
     let settings = published.settings(&local)?;
     runtime::check_region(&settings, &region)?;
-    let app = runtime::assemble(
+    let ec2_config = config_for(&config, &endpoints, Service::Ec2);
+    let mut app = runtime::assemble(
         settings,
         &published.account_id,
         &region,
         "cli",
         &ClientConfigs {
-            ec2: config_for(&config, &endpoints, Service::Ec2),
+            ec2: ec2_config.clone(),
             events: config_for(&config, &endpoints, Service::EventBridge),
             scheduler: config_for(&config, &endpoints, Service::Scheduler),
         },
     )
     .without_metrics();
+    for r in &cli.copy_regions {
+        if !ebs_gens::copies::KNOWN_REGIONS.contains(&r.as_str()) || r == &region {
+            bail!("--copy-region {r}: not a region ebs-gens knows, or the deployment's own region ({region})");
+        }
+        if !app.destinations.contains_key(r) {
+            let c = ec2_config
+                .to_builder()
+                .region(aws_config::Region::new(r.clone()))
+                .build();
+            app = app.with_destination(r, ebs_gens::aws::sdk::SdkEc2::new(&c));
+        }
+    }
     Ok(Ctx {
         app,
         published,

@@ -151,6 +151,43 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
+    if !st.orphaned_copies.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nOrphaned copies (no rule plans them any more; EBS_GENS_ORPHANS={}): {} copies",
+            st.orphan_policy,
+            st.orphaned_copies.iter().map(|o| o.copies).sum::<usize>()
+        );
+        let mut t = table(&[
+            "VOLUME",
+            "REGION",
+            "WHY",
+            "COPIES",
+            "NEWEST SOURCE",
+            "WOULD DELETE",
+        ]);
+        for o in &st.orphaned_copies {
+            let why = match (&o.why, o.failed.first()) {
+                (_, Some(f)) => format!("FAILED: {f}"),
+                (Some(w), None) => w.to_string(),
+                (None, None) => "-".into(),
+            };
+            let would = match &o.held {
+                Some(h) => format!("{} (held: {h})", o.would_delete),
+                None => o.would_delete.to_string(),
+            };
+            t.add_row(vec![
+                o.volume_id.clone(),
+                o.region.clone(),
+                why,
+                o.copies.to_string(),
+                o.newest_source
+                    .map_or_else(|| "-".into(), |n| age(Some(n), now) + " ago"),
+                would,
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
     let count = |s: State| st.volumes.iter().filter(|v| v.states.contains(&s)).count();
     let _ = writeln!(
         out,

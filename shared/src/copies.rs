@@ -525,6 +525,20 @@ fn as_generation(copy: &Snapshot) -> Option<Snapshot> {
     })
 }
 
+/// Time-based copies (`minutes` > 0) still pending once their completion duration has passed
+/// since they started: late, as AWS's "EBS Copy Snapshot Missed Completion Duration" event says
+/// in the destination region (which this deployment does not receive). Pure.
+pub fn late_copies(copies: &[Snapshot], minutes: u32, now: DateTime<Utc>) -> Vec<&Snapshot> {
+    if minutes == 0 {
+        return vec![];
+    }
+    let within = chrono::Duration::minutes(minutes.into());
+    copies
+        .iter()
+        .filter(|c| c.state == SnapshotState::Pending && now - c.start_time > within)
+        .collect()
+}
+
 /// The destination's plan for one volume's copies under `rules` (class, keep) for this region
 /// (see the module doc). Entries carry each copy's source start time. Pure.
 pub fn plan_destination<'a>(
@@ -534,6 +548,45 @@ pub fn plan_destination<'a>(
     ctx: &PlanContext<'_>,
     copies: &'a [Snapshot],
     now: DateTime<Utc>,
+) -> Plan<'a> {
+    plan_copies_with(volume_id, ctx, copies, now, |candidates, made| {
+        keep_rule(candidates, rules, finest, made, ctx, now)
+    })
+}
+
+/// The plan for copies no rule plans any more — their volume is gone or untagged, or no copy
+/// rule of the volume names their region — under the orphan policy, as for the volume's own
+/// orphaned snapshots (`keep` deletes none); the most recently made copy is always kept, in case
+/// copying there resumes. Pure.
+pub fn plan_orphaned_copies<'a>(
+    volume_id: &'a str,
+    policy: crate::orphans::OrphanPolicy,
+    ctx: &PlanContext<'_>,
+    copies: &'a [Snapshot],
+    now: DateTime<Utc>,
+) -> Plan<'a> {
+    let mut p = plan_copies_with(volume_id, ctx, copies, now, |candidates, made| {
+        let mut reasons = crate::orphans::orphan_reasons(policy, candidates, now);
+        if let Some(i) = most_recently_made(candidates, made) {
+            reasons[i]
+                .get_or_insert_with(Reasons::new)
+                .push(Reason::IncrementalBase);
+        }
+        reasons
+    });
+    crate::orphans::explain_orphan_plan(policy, &mut p);
+    p
+}
+
+/// `plan_with`'s frame over copies: each seen as a generation of its volume at its source's
+/// start time; `rule` gets the candidates and when each copy was made. A copy without our copy
+/// tags is kept as doubtful. Pure.
+fn plan_copies_with<'a>(
+    volume_id: &'a str,
+    ctx: &PlanContext<'_>,
+    copies: &'a [Snapshot],
+    now: DateTime<Utc>,
+    rule: impl FnOnce(&[&Snapshot], &BTreeMap<&str, DateTime<Utc>>) -> Vec<Option<Reasons>>,
 ) -> Plan<'a> {
     // Made at: the copy's own start time, to find the most recent (the incremental base).
     let made: BTreeMap<&str, DateTime<Utc>> = copies
@@ -547,7 +600,7 @@ pub fn plan_destination<'a>(
     let views: Vec<Snapshot> = views.into_iter().filter_map(|(_, v)| v).collect();
     // The views are owned here; the plan borrows ids from `copies`, matched back below.
     let plan = plan_with(volume_id, ctx, &views, now, |candidates| {
-        keep_rule(candidates, rules, finest, &made, ctx, now)
+        rule(candidates, &made)
     });
     let by_id: BTreeMap<&str, &'a Snapshot> = copies.iter().map(|c| (c.id.as_str(), c)).collect();
     let relink = |e: Entry<'_>| Entry {
@@ -574,6 +627,18 @@ pub fn plan_destination<'a>(
     }
 }
 
+/// The candidate made last (the destination's incremental base), if any.
+fn most_recently_made(
+    candidates: &[&Snapshot],
+    made: &BTreeMap<&str, DateTime<Utc>>,
+) -> Option<usize> {
+    candidates
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| (made.get(c.id.as_str()), c.id.clone()))
+        .map(|(i, _)| i)
+}
+
 /// Which candidates (completed copies of ours, newest source first) a destination keeps: the
 /// most recently made one (the incremental base), and per rule the copies of its generations
 /// ([`generations`], as [`plan_copies`] chooses them), one copy per source.
@@ -587,11 +652,7 @@ fn keep_rule(
 ) -> Vec<Option<Reasons>> {
     let mut reasons: Vec<Option<Reasons>> = vec![None; candidates.len()];
     // The incremental base: the most recently made copy.
-    if let Some((i, _)) = candidates
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, c)| (made.get(c.id.as_str()), c.id.clone()))
-    {
+    if let Some(i) = most_recently_made(candidates, made) {
         reasons[i] = Some(smallvec::smallvec![Reason::IncrementalBase]);
     }
     // One copy per source: the base if it is one, else the first listed (newest source).
@@ -1025,5 +1086,69 @@ mod tests {
                 prop_assert!(left.len() >= all.len().min(k as usize), "{class}: {} of {} generations left, keep {k}", left.len(), all.len());
             }
         }
+    }
+
+    /// Copies no rule plans any more follow the orphan policy: `keep` deletes none; `keep-last`
+    /// keeps the newest K and the young, deletes the rest of ours, never another deployment's,
+    /// a pinned one, or the most recently made copy.
+    #[test]
+    fn orphaned_copies_follow_the_orphan_policy_and_keep_the_incremental_base() {
+        use crate::orphans::OrphanPolicy;
+        // Sources 1..=6 days old; c6 (the oldest source) was made last (a catch-up copy).
+        let mut copies: Vec<Snapshot> = (1..=5)
+            .map(|d| copy(&format!("c{d}"), &format!("s{d}"), d, 24 * d))
+            .collect();
+        copies.push(copy("c6", "s6", 6, 1));
+        let mut pinned = copy("cp", "sp", 9, 24 * 9);
+        pinned.tags.insert(TAG_KEEP.into(), "audit".into());
+        let mut foreign = copy("cf", "sf", 10, 24 * 10);
+        foreign.tags.insert(TAG_MANAGED_BY.into(), "staging".into());
+        copies.extend([pinned, foreign]);
+        let keep = plan_orphaned_copies(VOL, OrphanPolicy::Keep, &ctx(), &copies, now());
+        assert!(keep.delete.is_empty(), "{:?}", keep.delete);
+        let policy: OrphanPolicy = "keep-last=2,older-than=3".parse().unwrap();
+        let p = plan_orphaned_copies(VOL, policy, &ctx(), &copies, now());
+        let mut deleted: Vec<&str> = p.delete.iter().map(|e| e.snapshot_id).collect();
+        deleted.sort_unstable();
+        // Kept: c1, c2 (the newest two) and c6 (made last); c3..c5 are older than 3 days.
+        assert_eq!(deleted, ["c3", "c4", "c5"]);
+        let reasons = |id: &str| {
+            p.keep
+                .iter()
+                .find(|e| e.snapshot_id == id)
+                .map(|e| e.reasons.to_vec())
+                .unwrap()
+        };
+        assert!(reasons("c6").contains(&Reason::IncrementalBase));
+        assert!(!deleted.contains(&"cp") && !deleted.contains(&"cf"));
+        for e in &p.delete {
+            assert!(
+                matches!(e.reasons[0], Reason::OrphanExpired { .. }),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_time_based_copy_is_late_once_pending_past_its_duration() {
+        let mut pending = copy("c1", "s1", 1, 2);
+        pending.state = SnapshotState::Pending;
+        let mut done = copy("c2", "s2", 2, 5);
+        done.state = SnapshotState::Completed;
+        let copies = [pending, done];
+        let late = |m| -> Vec<&str> {
+            late_copies(&copies, m, now())
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect()
+        };
+        assert_eq!(late(0), Vec::<&str>::new(), "best effort: never late");
+        assert_eq!(late(60), ["c1"], "pending 2 h, due within 1 h");
+        assert_eq!(
+            late(120),
+            Vec::<&str>::new(),
+            "exactly at its duration: not yet"
+        );
+        assert_eq!(late(180), Vec::<&str>::new());
     }
 }

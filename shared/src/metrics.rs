@@ -69,6 +69,8 @@ metrics! {
     CopiesFailed,
     /// Destinations (per volume) whose newest copy is older than its class allows.
     CopiesStale,
+    /// Time-based copies still pending after their completion duration.
+    CopiesLate,
 }
 
 impl Metric {

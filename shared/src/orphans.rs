@@ -80,6 +80,8 @@ pub enum Orphaned {
     VolumeGone,
     /// The volume exists but carries no generation tag any more.
     Untagged,
+    /// Copies in a region no copy rule of the volume names any more (the volume is managed).
+    NoCopyRule,
 }
 
 impl fmt::Display for Orphaned {
@@ -87,6 +89,7 @@ impl fmt::Display for Orphaned {
         f.write_str(match self {
             Orphaned::VolumeGone => "volume deleted",
             Orphaned::Untagged => "volume has no generation tag",
+            Orphaned::NoCopyRule => "no copy rule names this region",
         })
     }
 }
@@ -102,31 +105,47 @@ pub fn plan_orphans<'a>(
     now: DateTime<Utc>,
 ) -> Plan<'a> {
     let mut p = crate::plan::plan_with(volume_id, ctx, snapshots, now, |candidates| {
-        candidates
-            .iter()
-            .enumerate()
-            .map(|(i, s)| -> Option<Reasons> {
-                let r = match policy {
-                    OrphanPolicy::Keep => Reason::OrphansKept,
-                    OrphanPolicy::KeepLast {
-                        keep,
-                        older_than_days,
-                    } => {
-                        if (i as u32) < keep {
-                            Reason::OrphanNewest { n: keep }
-                        } else if now - s.start_time <= Duration::days(older_than_days.into()) {
-                            Reason::OrphanYoung {
-                                days: older_than_days,
-                            }
-                        } else {
-                            return None;
-                        }
-                    }
-                };
-                Some(smallvec::smallvec![r])
-            })
-            .collect()
+        orphan_reasons(policy, candidates, now)
     });
+    explain_orphan_plan(policy, &mut p);
+    p
+}
+
+/// Which candidates (completed, ours, newest first) the orphan policy keeps, and why. Pure.
+pub(crate) fn orphan_reasons(
+    policy: OrphanPolicy,
+    candidates: &[&Snapshot],
+    now: DateTime<Utc>,
+) -> Vec<Option<Reasons>> {
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, s)| -> Option<Reasons> {
+            let r = match policy {
+                OrphanPolicy::Keep => Reason::OrphansKept,
+                OrphanPolicy::KeepLast {
+                    keep,
+                    older_than_days,
+                } => {
+                    if (i as u32) < keep {
+                        Reason::OrphanNewest { n: keep }
+                    } else if now - s.start_time <= Duration::days(older_than_days.into()) {
+                        Reason::OrphanYoung {
+                            days: older_than_days,
+                        }
+                    } else {
+                        return None;
+                    }
+                }
+            };
+            Some(smallvec::smallvec![r])
+        })
+        .collect()
+}
+
+/// The orphan policy's last word on a plan: `keep` deletes nothing at all (not even a failed
+/// snapshot); under `keep-last` what no rule keeps expired. Pure.
+pub(crate) fn explain_orphan_plan(policy: OrphanPolicy, p: &mut Plan<'_>) {
     match policy {
         // Keep means keep: not even failed (`error`-state) snapshots are deleted.
         OrphanPolicy::Keep => {
@@ -153,7 +172,6 @@ pub fn plan_orphans<'a>(
             }
         }
     }
-    p
 }
 
 #[cfg(test)]

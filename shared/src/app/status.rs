@@ -41,6 +41,8 @@ pub enum State {
     Contested,
     /// A destination's newest copy is older than its class allows (the recovery point lags).
     CopiesStale,
+    /// A time-based copy is still pending after its completion duration.
+    CopiesLate,
     Ok,
 }
 
@@ -48,7 +50,9 @@ impl State {
     pub fn severity(self) -> Severity {
         match self {
             State::Stale | State::Misconfigured | State::CopiesStale => Severity::Critical,
-            State::Held | State::Doubtful | State::Contested => Severity::Warning,
+            State::Held | State::Doubtful | State::Contested | State::CopiesLate => {
+                Severity::Warning
+            }
             State::Ok => Severity::Ok,
         }
     }
@@ -61,6 +65,7 @@ impl State {
             State::Doubtful => "doubtful",
             State::Contested => "contested",
             State::CopiesStale => "copies stale",
+            State::CopiesLate => "copies late",
             State::Ok => "ok",
         }
     }
@@ -120,6 +125,22 @@ pub struct OrphanStatus {
     pub would_delete: usize,
 }
 
+/// Copies of ours in one region that no rule plans any more (listed, not graded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanedCopies {
+    pub volume_id: String,
+    pub region: String,
+    /// Why no rule plans them; `None` when the region could not be listed (see `failed`).
+    pub why: Option<crate::orphans::Orphaned>,
+    pub copies: usize,
+    /// The newest source start among the completed copies kept there.
+    pub newest_source: Option<DateTime<Utc>>,
+    /// What the orphan policy would delete in the next sweep (or `held` says why not).
+    pub would_delete: usize,
+    pub held: Option<String>,
+    pub failed: Vec<String>,
+}
+
 /// The whole fleet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FleetStatus {
@@ -127,6 +148,9 @@ pub struct FleetStatus {
     pub at: DateTime<Utc>,
     pub volumes: Vec<VolumeStatus>,
     pub orphans: Vec<OrphanStatus>,
+    /// Copies in other regions no rule plans any more (the orphan scan's).
+    #[serde(default)]
+    pub orphaned_copies: Vec<OrphanedCopies>,
     /// `EBS_GENS_ORPHANS`.
     pub orphan_policy: String,
     /// The worst volume state (orphans are listed, not graded: keeping them is the default).
@@ -168,6 +192,14 @@ pub fn states(r: &VolumeReport) -> (Vec<State>, Vec<String>) {
     for d in &r.copies {
         if let Some(why) = &d.stale {
             out.push((State::CopiesStale, format!("{}: {why}", d.region)));
+        }
+        if let Some(first) = d.late.first() {
+            let more = d.late.len() - 1;
+            let why = match more {
+                0 => first.clone(),
+                n => format!("{first} (and {n} more)"),
+            };
+            out.push((State::CopiesLate, format!("{}: {why}", d.region)));
         }
     }
     if out.is_empty() {
@@ -256,8 +288,24 @@ pub fn assess(
     FleetStatus {
         deployment: app_settings.deployment.clone(),
         at,
+        orphaned_copies: orphans
+            .iter()
+            .flat_map(|r| {
+                r.copies.iter().map(move |d| OrphanedCopies {
+                    volume_id: r.volume_id.clone(),
+                    region: d.region.clone(),
+                    why: r.orphaned,
+                    copies: d.kept.len() + d.deleted.len() + d.held_back,
+                    newest_source: d.newest_source,
+                    would_delete: d.deleted.len(),
+                    held: d.held.clone(),
+                    failed: d.failed.iter().chain(&d.error).cloned().collect(),
+                })
+            })
+            .collect(),
         orphans: orphans
             .iter()
+            .filter(|r| r.copies.is_empty())
             .map(|r| OrphanStatus {
                 volume_id: r.volume_id.clone(),
                 why: r.orphaned.unwrap_or(crate::orphans::Orphaned::VolumeGone),

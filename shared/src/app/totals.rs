@@ -74,6 +74,11 @@ pub struct Totals {
     pub copies_failed: usize,
     /// Destinations (per volume) whose recovery point lags (`CopiesStale`).
     pub copies_stale: usize,
+    /// Time-based copies still pending after their completion duration (`CopiesLate`).
+    pub copies_late: usize,
+    /// Orphan scan: copies of ours no rule plans any more (volume gone or untagged, or no copy
+    /// rule names their region), kept or deleted under the orphan policy.
+    pub orphaned_copies: usize,
     /// Sweep only: batches that failed after every retry, or finished with failed deletes.
     pub failed_batches: usize,
     /// Sweep only: those batches' errors (at most [`MAX_ERRORS`], to bound the state size).
@@ -109,6 +114,8 @@ impl Totals {
         self.copies_deleted += t.copies_deleted;
         self.copies_failed += t.copies_failed;
         self.copies_stale += t.copies_stale;
+        self.copies_late += t.copies_late;
+        self.orphaned_copies += t.orphaned_copies;
         let room = MAX_SUMMARY_ATTENTION.saturating_sub(self.attention.len());
         self.attention
             .extend(t.attention.iter().take(room).cloned());

@@ -264,6 +264,8 @@ pub struct CopySpec {
     pub description: String,
     pub tags: Vec<(String, String)>,
     pub kms_key_id: Option<String>,
+    /// Time-based copy: complete within this many minutes (AWS: 15..=2880, a multiple of 15).
+    pub completion_minutes: Option<u32>,
 }
 
 /// A rule as ListRules reports it (targets are listed separately).

@@ -281,6 +281,7 @@ impl Ec2Api for SdkEc2 {
             .tag_specifications(tags)
             .set_kms_key_id(req.kms_key_id.clone())
             .set_encrypted(req.kms_key_id.is_some().then_some(true))
+            .set_completion_duration_minutes(req.completion_minutes.map(|m| m as i32))
             // One attempt: CopySnapshot takes no client token, so a retry after a lost answer
             // could start a second copy. A failed call is left to the next run, which finds a
             // copy that did start by its `ebs-gens:copy-of` tag.

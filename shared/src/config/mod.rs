@@ -66,6 +66,8 @@ pub struct Settings {
     pub copies: CopyRules,
     /// Each destination's KMS key for copies (none: its default EBS key).
     pub copy_keys: CopyKeys,
+    /// Time-based copies: minutes each copy is to complete within (0: best effort).
+    pub copy_completion_minutes: u32,
 }
 
 impl Default for Settings {
@@ -108,6 +110,24 @@ fn int<T: TryFrom<i64>>(
         default.expect("a table default"),
         row.int_range(),
     )?;
+    Ok(T::try_from(n).unwrap_or_else(|_| panic!("{}'s range fits its type", row.var())))
+}
+
+/// A whole-number setting of the table that must be a multiple of its step.
+fn stepped<T: TryFrom<i64>>(
+    get: &impl Fn(&str) -> Option<String>,
+    row: &table::Setting,
+) -> Result<T, ConfigError> {
+    let table::Kind::Steps { step, .. } = row.kind else {
+        panic!("{} is not a stepped setting", row.var());
+    };
+    let n: i64 = int(get, row)?;
+    if n % step != 0 {
+        return Err(ConfigError {
+            var: row.var().to_string(),
+            why: format!("{n} is not a multiple of {step}"),
+        });
+    }
     Ok(T::try_from(n).unwrap_or_else(|_| panic!("{}'s range fits its type", row.var())))
 }
 
@@ -282,7 +302,9 @@ impl Settings {
         copy_keys
             .check_rules(&copies)
             .map_err(|why| err("EBS_GENS_COPY_KMS_KEYS", why))?;
+        let copy_completion_minutes = stepped(&get, &table::COPY_COMPLETION_MINUTES)?;
         Ok(Settings {
+            copy_completion_minutes,
             copy_keys,
             copies,
             stale_factor,
@@ -554,6 +576,15 @@ mod tests {
                         (max + 1).to_string(),
                         "abc".into(),
                         "1.5".into(),
+                    ],
+                ),
+                Kind::Steps { min, max, step } => (
+                    vec![min.to_string(), (min + step).to_string(), max.to_string()],
+                    vec![
+                        (min - step).to_string(),
+                        (max + step).to_string(),
+                        (min + 1).to_string(),
+                        "abc".into(),
                     ],
                 ),
                 Kind::Number { min, max } => (

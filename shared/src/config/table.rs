@@ -14,6 +14,8 @@ use crate::policy::GenClass;
 pub enum Kind {
     /// A whole number in `min..=max` (digits only).
     Integer { min: i64, max: i64 },
+    /// A whole number in `min..=max` that is a multiple of `step` (digits only).
+    Steps { min: i64, max: i64, step: i64 },
     /// A decimal number in `min..=max` (`1.5`, `2`).
     Number { min: f64, max: f64 },
     /// Exactly `true` or `false`.
@@ -105,7 +107,7 @@ impl Setting {
     /// The whole-number range (panics for another kind: a bug in this table's use).
     pub fn int_range(&self) -> std::ops::RangeInclusive<i64> {
         match self.kind {
-            Kind::Integer { min, max } => min..=max,
+            Kind::Integer { min, max } | Kind::Steps { min, max, .. } => min..=max,
             _ => panic!("{} is not a whole-number setting", self.var()),
         }
     }
@@ -127,6 +129,12 @@ impl Setting {
                 o.insert("type".into(), json!("integer"));
                 o.insert("min".into(), json!(min));
                 o.insert("max".into(), json!(max));
+            }
+            Kind::Steps { min, max, step } => {
+                o.insert("type".into(), json!("integer"));
+                o.insert("min".into(), json!(min));
+                o.insert("max".into(), json!(max));
+                o.insert("step".into(), json!(step));
             }
             Kind::Number { min, max } => {
                 o.insert("type".into(), json!("number"));
@@ -329,6 +337,17 @@ pub const COPY_KMS_KEYS: Setting = Setting::new(
 )
 .default("")
 .doc("The customer managed KMS key each destination's copies are encrypted with: `REGION=KEY_ARN`, the key in that region (a destination not listed uses its default EBS key). The deployment grants prune-volumes the use of these keys.");
+pub const COPY_COMPLETION_MINUTES: Setting = Setting::new(
+    "EBS_GENS_COPY_COMPLETION_MINUTES",
+    "copyCompletionMinutes",
+    Kind::Steps {
+        min: 0,
+        max: 2880,
+        step: 15,
+    },
+)
+.default("0")
+.doc("Time-based copies: each copy is to complete within this many minutes (15 to 2880, in steps of 15; AWS's CompletionDurationMinutes, billed extra by AWS); a copy still pending after it is reported late (`CopiesLate`, alarmed). 0: copies complete on a best-effort basis.");
 pub const RULE_PREFIX: Setting = Setting::new(
     "EBS_GENS_RULE_PREFIX",
     "",
@@ -442,6 +461,7 @@ pub const SETTINGS: &[Setting] = &[
     ORPHANS,
     COPIES,
     COPY_KMS_KEYS,
+    COPY_COMPLETION_MINUTES,
     DELETE_BURST,
     DELETES_PER_SECOND,
     cdk(
@@ -516,6 +536,9 @@ pub fn markdown() -> String {
         };
         let accepts = match s.kind {
             Kind::Integer { min, max } => format!("whole number {min}..={max}"),
+            Kind::Steps { min, max, step } => {
+                format!("whole number {min}..={max}, a multiple of {step}")
+            }
             Kind::Number { min, max } => format!("number {min}..={max}"),
             Kind::Boolean => "`true` or `false`".into(),
             Kind::OneOf(v) => v

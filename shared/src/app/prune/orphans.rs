@@ -49,6 +49,23 @@ pub(super) async fn orphans<P: Ports>(
         tracing::info!(volume_id = %report.volume_id, reason = ?report.orphaned, deleted = report.deleted.len(), orphans = %app.settings.orphans, dry_run, "orphaned snapshots");
     }
     totals.volumes = found.len();
+    // Then the copies in other regions no rule plans any more, under the same policy.
+    let terms = super::super::copies::Terms {
+        now,
+        deadline,
+        dry_run,
+        allow_bulk_delete: input.allow_bulk_delete,
+        acknowledged: BTreeSet::new(),
+    };
+    for report in super::super::copies::orphans::scan(app, &terms).await {
+        totals.count(&report);
+        totals.orphaned_copies += report
+            .copies
+            .iter()
+            .map(|d| d.kept.len() + d.deleted.len() + d.held_back)
+            .sum::<usize>();
+        reports.push(report);
+    }
     let full = input.full_report;
     finish(app, reports, vec![], totals, failed, dry_run, full, now)
 }

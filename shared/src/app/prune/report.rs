@@ -308,6 +308,7 @@ impl Totals {
             self.copies_deleted += d.deleted.len();
             self.copies_failed += d.failed.len() + usize::from(d.error.is_some());
             self.copies_stale += usize::from(d.stale.is_some());
+            self.copies_late += d.late.len();
             self.deletions_held += d.held_back;
         }
     }
@@ -332,5 +333,6 @@ pub(super) fn counts(t: &Totals, dry_run: bool) -> Counts {
     c.add(Metric::CopiesDeleted, done(t.copies_deleted));
     c.add(Metric::CopiesFailed, t.copies_failed as u64);
     c.add(Metric::CopiesStale, t.copies_stale as u64);
+    c.add(Metric::CopiesLate, t.copies_late as u64);
     c
 }

@@ -393,6 +393,16 @@ impl Ec2Api for FakeAws {
                 ));
             }
         }
+        if let Some(m) = req.completion_minutes {
+            if !(15..=2880).contains(&m) || m % 15 != 0 {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "InvalidParameterValue",
+                    format!("CompletionDurationMinutes {m}: 15 to 2880, in 15-minute increments"),
+                ));
+            }
+        }
         let in_flight = st
             .snapshots
             .values()
@@ -429,6 +439,7 @@ impl Ec2Api for FakeAws {
         let copy = st.snapshots.get_mut(&id).expect("just added");
         copy.copy = true;
         copy.copy_started = Some(Instant::now());
+        copy.completion_minutes = req.completion_minutes;
         Ok(id)
     }
 }

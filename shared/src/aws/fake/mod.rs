@@ -99,6 +99,8 @@ struct FakeSnapshot {
     /// fake's clock: virtual under `tokio::time::pause`).
     copy: bool,
     copy_started: Option<Instant>,
+    /// A time-based copy's requested completion duration.
+    completion_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +234,21 @@ impl FakeAws {
         }
     }
 
+    /// The time-based copy duration a copy was requested with (`None`: best effort, or no copy).
+    pub fn completion_minutes(&self, snapshot_id: &str) -> Option<u32> {
+        self.st()
+            .snapshots
+            .get(snapshot_id)
+            .and_then(|s| s.completion_minutes)
+    }
+
+    /// Sets a snapshot's start time (a copy AWS started at that time).
+    pub fn set_start_time(&self, snapshot_id: &str, start: DateTime<Utc>) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.snap.start_time = start;
+        }
+    }
+
     /// Copies in flight (pending copies) in this region.
     pub fn copies_in_flight(&self) -> usize {
         let st = self.st();
@@ -341,6 +358,7 @@ impl FakeAws {
                 vanishes: false,
                 copy: false,
                 copy_started: None,
+                completion_minutes: None,
             },
         );
         id

@@ -16,12 +16,14 @@ use tokio::time::Instant;
 
 use crate::aws::{CopySpec, Ec2Api, ErrorKind, Ports, Volume};
 use crate::copies::{
-    copy_stale, newest_due, plan_copies, plan_destination, rules_for_volume, CopyRules, TAG_COPIES,
-    TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START,
+    copy_stale, late_copies, newest_due, plan_copies, plan_destination, rules_for_volume,
+    CopyRules, TAG_COPIES, TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START,
 };
 use crate::snapshot::{Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 
 use super::{App, VolumeJob};
+
+pub mod orphans;
 
 /// Copies kept in flight per destination (AWS's limit; CopySnapshot refuses the 21st).
 pub const MAX_IN_FLIGHT: usize = 20;
@@ -49,6 +51,9 @@ pub struct DestinationReport {
     /// Why this destination's recovery point lags, when it does (`CopiesStale`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
+    /// Time-based copies still pending after their completion duration (`CopiesLate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late: Vec<String>,
     /// Set when the volume fuse holds this destination's deletions (nothing deleted there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
@@ -218,6 +223,16 @@ async fn destination<P: Ports>(
                 live.insert(of.to_string(), start);
             }
         }
+        let minutes = app.settings.copy_completion_minutes;
+        for c in late_copies(&copies, minutes, now) {
+            let of = c.tag(TAG_COPY_OF).unwrap_or("?");
+            tracing::warn!(volume_id = %vol, region, copy = %c.id, source = %of, minutes, "a time-based copy is late");
+            report.late.push(format!(
+                "copy {} of {of} pending since {}, due within {minutes} min",
+                c.id,
+                c.start_time.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
         let copied = BTreeMap::from([(region.to_string(), live)]);
         let only_here = r.only(region);
         let sources = snapshots.get(vol).map_or(&[][..], Vec::as_slice);
@@ -287,8 +302,7 @@ async fn prune_destination<P: Ports>(
     terms: &Terms,
     report: &mut DestinationReport,
 ) {
-    let (now, deadline, dry_run) = (terms.now, terms.deadline, terms.dry_run);
-    let allow_bulk_delete = terms.allows_bulk_delete(job);
+    let now = terms.now;
     let ctx = app.settings.plan_context(&app.account_id);
     let vol = job.volume_id.as_str();
     let plan = plan_destination(
@@ -299,6 +313,18 @@ async fn prune_destination<P: Ports>(
         copies,
         now,
     );
+    record_kept(&plan, copies, report);
+    if let Some(class) = rules.for_region(region).iter().map(|(c, _)| *c).min() {
+        let rule = app.settings.stale_rule();
+        let due = newest_due(sources, class, job.finest(), &ctx, now);
+        report.stale = copy_stale(report.newest_source, due, class, job.finest(), &rule, now);
+    }
+    let allow = terms.allows_bulk_delete(job);
+    apply_plan(app, region, dest, &plan, copies, allow, terms, report).await;
+}
+
+/// A destination plan's kept copies (with reasons) and its recovery point, in the report.
+fn record_kept(plan: &crate::plan::Plan<'_>, copies: &[Snapshot], report: &mut DestinationReport) {
     report.kept = plan
         .keep
         .iter()
@@ -318,29 +344,44 @@ async fn prune_destination<P: Ports>(
         .filter(|e| completed.contains(e.snapshot_id))
         .map(|e| e.start_time)
         .max();
-    if let Some(class) = rules.for_region(region).iter().map(|(c, _)| *c).min() {
-        let rule = app.settings.stale_rule();
-        let due = newest_due(sources, class, job.finest(), &ctx, now);
-        report.stale = copy_stale(report.newest_source, due, class, job.finest(), &rule, now);
-    }
+}
+
+/// Deletes what a destination plan deletes: nothing when its input is doubtful, nothing when
+/// the volume fuse holds it (unless acknowledged), none started within the deadline's margin.
+/// Every delete or refusal is in the report.
+#[allow(clippy::too_many_arguments)]
+async fn apply_plan<P: Ports>(
+    app: &App<P>,
+    region: &str,
+    dest: &crate::aws::client::Ec2<P::Ec2>,
+    plan: &crate::plan::Plan<'_>,
+    copies: &[Snapshot],
+    allow_bulk_delete: bool,
+    terms: &Terms,
+    report: &mut DestinationReport,
+) {
+    let (now, deadline, dry_run) = (terms.now, terms.deadline, terms.dry_run);
+    let vol = plan.volume_id;
     if let Some(why) = &plan.doubtful {
         report.error = Some(format!("doubtful copies, nothing deleted: {why}"));
         return;
     }
     // The volume fuse guards copies too: a rule lowered by mistake must not delete a destination's
     // generations in bulk. The same acknowledgement releases it (this run's flag, or today's tag).
-    let completed_copies = copies
+    let completed: BTreeSet<&str> = copies
         .iter()
         .filter(|c| c.state == SnapshotState::Completed)
-        .count();
+        .map(|c| c.id.as_str())
+        .collect();
     let surplus = plan
         .delete
         .iter()
         .filter(|e| completed.contains(e.snapshot_id))
         .count();
-    if app.settings.fuse_volume.trips(surplus, completed_copies) && !allow_bulk_delete {
+    if app.settings.fuse_volume.trips(surplus, completed.len()) && !allow_bulk_delete {
         report.held = Some(format!(
-            "{surplus} of {completed_copies} copies to delete ({}); to allow it: tag the volume {}={} or run with --allow-bulk-delete",
+            "{surplus} of {} copies to delete ({}); to allow it: tag the volume {}={} or run with --allow-bulk-delete",
+            completed.len(),
             app.settings.fuse_volume,
             crate::snapshot::TAG_ALLOW_BULK_DELETE,
             crate::fuse::ack_value(now, app.settings.tz)
@@ -414,5 +455,7 @@ fn spec<P: Ports>(
         ),
         tags,
         kms_key_id: app.settings.copy_keys.key(region).map(str::to_string),
+        completion_minutes: (app.settings.copy_completion_minutes > 0)
+            .then_some(app.settings.copy_completion_minutes),
     }
 }
