@@ -19,6 +19,14 @@ more remain. With EBS_GENS_MOTO_SHORT_PAGES=1 in the emulator's environment, eve
 answers as AWS may: the first page empty but for its NextToken, later pages at most half of
 MaxResults — so a client that stops at a short or empty page loses items, and a test sees it.
 
+5. Snapshot locks, which moto 5.2.5 lacks (LockSnapshot and DescribeLockedSnapshots answer HTTP
+500): LockSnapshot, DescribeLockedSnapshots and UnlockSnapshot with EC2's rules (modes governance
+and compliance; a compliance lock's cooling-off period of 1-72 hours, during which it can still
+change; after it, its duration only grows and it cannot be unlocked; an ExpirationDate or a
+LockDuration in days, not both; states compliance-cooloff, governance, compliance, expired), and
+DeleteSnapshot refuses a snapshot whose lock holds (the error code here, SnapshotLocked, is this
+emulator's: AWS documents none, and ebs-gens never relies on one).
+
 Usage is the same as moto_server: python local/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -31,6 +39,7 @@ import sys
 
 from moto.core.responses import ActionResult
 from moto.ec2 import utils as ec2_utils
+from moto.ec2.exceptions import EC2ClientError, InvalidSnapshotIdError
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.scheduler.models import EventBridgeSchedulerBackend
@@ -132,6 +141,150 @@ def _list_schedules_paged(self):
 
 
 EventBridgeSchedulerResponse.list_schedules = _list_schedules_paged
+
+# --- 5. snapshot locks ---------------------------------------------------------------------
+# (account, region, snapshot id) -> {"mode", "expires", "cool_off_until", "created", "cool_off"}
+_LOCKS = {}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _lock_key(response, snapshot_id):
+    backend = response.ec2_backend
+    return (backend.account_id, backend.region_name, snapshot_id)
+
+
+def _lock_state(lock, now):
+    if lock["expires"] <= now:
+        return "expired"
+    if lock["mode"] == "compliance" and lock["cool_off_until"] and lock["cool_off_until"] > now:
+        return "compliance-cooloff"
+    return lock["mode"]
+
+
+def _lock_info(snapshot, lock, now):
+    info = {
+        "OwnerId": snapshot.owner_id,
+        "SnapshotId": snapshot.id,
+        "LockState": _lock_state(lock, now),
+        "LockCreatedOn": lock["created"],
+        "LockDurationStartTime": lock["created"],
+        "LockExpiresOn": lock["expires"],
+    }
+    if lock["cool_off"]:
+        info["CoolOffPeriod"] = lock["cool_off"]
+        info["CoolOffPeriodExpiresOn"] = lock["cool_off_until"]
+    return info
+
+
+def _invalid(message):
+    return EC2ClientError("InvalidParameterCombination", message)
+
+
+def _lock_snapshot(self):
+    snapshot_id = self._get_param("SnapshotId")
+    self.error_on_dryrun()
+    snapshot = self.ec2_backend.get_snapshot(snapshot_id)  # InvalidSnapshot.NotFound
+    mode = self._get_param("LockMode")
+    if mode not in ("governance", "compliance"):
+        raise EC2ClientError("InvalidParameterValue", f"LockMode {mode!r}: governance or compliance")
+    now = _now()
+    days = self._get_int_param("LockDuration")
+    expiration = self._get_param("ExpirationDate")
+    if (days is None) == (expiration is None):
+        raise _invalid("give exactly one of LockDuration and ExpirationDate")
+    if days is not None:
+        if not 1 <= days <= 36500:
+            raise EC2ClientError("InvalidParameterValue", f"LockDuration {days}: 1 to 36500 days")
+        expires = now + datetime.timedelta(days=days)
+    else:
+        # moto parses the timestamp by the API's shape; older versions pass the text through.
+        expires = expiration if isinstance(expiration, datetime.datetime) else \
+            datetime.datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=datetime.timezone.utc)
+        if expires <= now:
+            raise _invalid("ExpirationDate is in the past")
+    cool_off = self._get_int_param("CoolOffPeriod")
+    if cool_off is not None and (mode != "compliance" or not 1 <= cool_off <= 72):
+        raise _invalid(f"CoolOffPeriod {cool_off}: 1 to 72 hours, compliance mode only")
+    key = _lock_key(self, snapshot_id)
+    current = _LOCKS.get(key)
+    if current and _lock_state(current, now) == "compliance":
+        if mode != "compliance":
+            raise _invalid("a compliance lock cannot become governance")
+        if expires < current["expires"]:
+            raise _invalid("a compliance lock's duration can only be increased")
+    keep_cool_off = current and _lock_state(current, now) == "compliance-cooloff"
+    lock = {
+        "mode": mode,
+        "expires": expires,
+        "created": current["created"] if current and _lock_state(current, now) != "expired" else now,
+        "cool_off": cool_off if cool_off is not None else (current["cool_off"] if keep_cool_off else None),
+        "cool_off_until": (now + datetime.timedelta(hours=cool_off)) if cool_off is not None
+        else (current["cool_off_until"] if keep_cool_off else None),
+    }
+    _LOCKS[key] = lock
+    return ActionResult(_lock_info(snapshot, lock, now))
+
+
+def _describe_locked_snapshots(self):
+    snapshot_ids = self._get_param("SnapshotIds", [])
+    filters = self._filters_from_querystring() or {}
+    states = filters.get("lock-state")
+    backend = self.ec2_backend
+    now = _now()
+    out = []
+    for (account, region, sid), lock in sorted(_LOCKS.items()):
+        if (account, region) != (backend.account_id, backend.region_name):
+            continue
+        if snapshot_ids and sid not in snapshot_ids:
+            continue
+        try:
+            snapshot = backend.get_snapshot(sid)
+        except InvalidSnapshotIdError:
+            continue  # deleted after its lock expired
+        info = _lock_info(snapshot, lock, now)
+        if states and info["LockState"] not in states:
+            continue
+        out.append(info)
+    max_results = self._get_int_param("MaxResults") or 1000
+    page, token = _page(out, max_results, self._get_param("NextToken"))
+    result = {"Snapshots": page}
+    if token:
+        result["NextToken"] = token
+    return ActionResult(result)
+
+
+def _unlock_snapshot(self):
+    snapshot_id = self._get_param("SnapshotId")
+    self.error_on_dryrun()
+    self.ec2_backend.get_snapshot(snapshot_id)
+    key = _lock_key(self, snapshot_id)
+    lock = _LOCKS.get(key)
+    if lock and _lock_state(lock, _now()) == "compliance":
+        raise _invalid("a compliance lock past its cooling-off period cannot be unlocked")
+    _LOCKS.pop(key, None)
+    return ActionResult({"SnapshotId": snapshot_id})
+
+
+_delete_snapshot = ElasticBlockStore.delete_snapshot
+
+
+def _delete_unless_locked(self):
+    snapshot_id = self._get_param("SnapshotId")
+    lock = _LOCKS.get(_lock_key(self, snapshot_id))
+    if lock and _lock_state(lock, _now()) != "expired":
+        raise EC2ClientError("SnapshotLocked", f"The snapshot '{snapshot_id}' is locked and cannot be deleted.")
+    return _delete_snapshot(self)
+
+
+ElasticBlockStore.lock_snapshot = _lock_snapshot
+ElasticBlockStore.describe_locked_snapshots = _describe_locked_snapshots
+ElasticBlockStore.unlock_snapshot = _unlock_snapshot
+ElasticBlockStore.delete_snapshot = _delete_unless_locked
 
 if __name__ == "__main__":
     main(sys.argv[1:])

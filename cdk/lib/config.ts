@@ -87,6 +87,16 @@ export interface EbsGensSettings {
    */
   readonly copyCompletionMinutes?: number;
   /**
+   * Snapshot locks (EBS_GENS_LOCKS): `CLASS=MODE` rules, e.g. `daily=governance weekly=compliance`
+   * (default off). A snapshot kept for a locked class is locked exactly as long as that class keeps
+   * it, extended when it becomes the keeper of a coarser locked period, never shortened.
+   */
+  readonly locks?: string;
+  /** A new compliance lock's cooling-off period, hours, 1..=72 (EBS_GENS_LOCK_COOL_OFF_HOURS; default 24). */
+  readonly lockCoolOffHours?: number;
+  /** The longest lock set, days, 1..=36500 (EBS_GENS_LOCK_MAX_DAYS; default 400). */
+  readonly lockMaxDays?: number;
+  /**
    * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
    * 100, shared by the account), 1..=100 (default 20).
    */
@@ -334,6 +344,27 @@ const TYPES: Readonly<Record<SettingType, TypeRule>> = {
       }
       if (new Set(rules.map((x) => x.split(':')[1].split('=')[0])).size > (r.max_destinations as number))
         return refuse(` (more than ${r.max_destinations} regions)`);
+      return rules.join(' ');
+    },
+  },
+  locks: {
+    accepts: (r) => `off or CLASS=MODE rules such as daily=governance weekly=compliance (MODE ${(r.modes ?? []).join(' or ')})`,
+    parse: (r, v, refuse) => {
+      if (typeof v !== 'string') return refuse();
+      const text = v.trim();
+      if (text === '' || text === 'off') return 'off';
+      const seen = new Set<string>();
+      const rules: string[] = [];
+      for (const item of text.split(/[ ,]+/).filter(Boolean)) {
+        const m = /^([a-z]+)=([a-z]+)$/.exec(item);
+        if (!m) return refuse(` (${item} is not CLASS=MODE)`);
+        const [, cls, mode] = m;
+        if (!(CONTRACT.classes as readonly string[]).includes(cls)) return refuse(` (${cls} is not a class)`);
+        if (!(r.modes ?? []).includes(mode)) return refuse(` (${mode} is not a lock mode)`);
+        if (seen.has(cls)) return refuse(` (${cls} is locked twice)`);
+        seen.add(cls);
+        rules.push(`${cls}=${mode}`);
+      }
       return rules.join(' ');
     },
   },

@@ -17,7 +17,18 @@ export interface ContractFunction {
 }
 
 /** What a setting accepts (contract.json settings[].type; shared/src/config/table.rs `Kind`). */
-export type SettingType = 'integer' | 'number' | 'boolean' | 'enum' | 'time_zone' | 'cron' | 'orphans' | 'text' | 'arn' | 'copies';
+export type SettingType =
+  | 'integer'
+  | 'number'
+  | 'boolean'
+  | 'enum'
+  | 'time_zone'
+  | 'cron'
+  | 'orphans'
+  | 'text'
+  | 'arn'
+  | 'copies'
+  | 'locks';
 export const SETTING_TYPES: readonly SettingType[] = [
   'integer',
   'number',
@@ -29,6 +40,7 @@ export const SETTING_TYPES: readonly SettingType[] = [
   'text',
   'arn',
   'copies',
+  'locks',
 ];
 
 /**
@@ -59,6 +71,8 @@ export interface ContractSetting {
   readonly regions?: readonly string[];
   readonly max_keep?: number;
   readonly max_destinations?: number;
+  /** locks: the lock modes. */
+  readonly modes?: readonly string[];
   /** The value when none is given, as text; null: none (or one that depends on another setting, see default_doc). */
   readonly default: string | null;
   /** The default in words, when it depends on something else. */
@@ -235,6 +249,10 @@ function checkSettings(v: unknown, fail: (what: string) => never): void {
         break;
       case 'arn':
         if (typeof row.service !== 'string') fail(`${at}.service must be a string`);
+        break;
+      case 'locks':
+        if (!Array.isArray(row.modes) || row.modes.length === 0 || !row.modes.every((x) => typeof x === 'string'))
+          fail(`${at}.modes must be a non-empty list of strings`);
         break;
     }
   }

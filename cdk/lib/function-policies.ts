@@ -15,6 +15,7 @@ import {
   OUR_TAG_KEYS,
   ruleArnPatterns,
   requiredSetting,
+  settingOf,
 } from './config';
 import { CONTRACT } from './contract';
 import type { FunctionName } from './functions';
@@ -62,8 +63,24 @@ export class FunctionPolicies extends Construct {
     for (const st of createOurTags) f['tag-snapshot'].addToRolePolicy(st);
     // DescribeVolumes: prune re-reads each volume's tags (policy, ebs-gens:allow-bulk-delete) and creation
     // time before deciding, and the sweep's orphan scan (ScanOrphans) asks which volumes still exist.
-    f['prune-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
+    // DescribeLockedSnapshots: a locked snapshot is never deleted (nor attempted), so prune reads
+    // the locks of what it would delete (and, with `locks`, of what it keeps).
+    f['prune-volumes'].addToRolePolicy(
+      describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeLockedSnapshots'),
+    );
     for (const st of createOurTags) f['prune-volumes'].addToRolePolicy(st);
+    // Snapshot locks: lock (or extend the lock of) only our snapshots; no function may unlock.
+    // IAM rationale: docs/deploy.md#iam-locks
+    if ((settingOf(s, 'locks') ?? 'off') !== 'off') {
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'LockOnlyOurSnapshots',
+          actions: ['ec2:LockSnapshot'],
+          resources: [SNAPSHOTS],
+          conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
+        }),
+      );
+    }
     // Copies in other regions: copy only our snapshots, only to the configured regions, born with
     // our tags and this deployment's managed-by; delete there on the same terms as here.
     // IAM rationale: docs/deploy.md#iam-copies

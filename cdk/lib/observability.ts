@@ -202,6 +202,16 @@ export class Observability extends Construct {
         );
       }
     }
+    // Locks AWS refused, or a volume whose locks could not be planned (nothing of it deleted).
+    if ((settingOf(s, 'locks') ?? 'off') !== 'off') {
+      alarms.push(
+        gauge(
+          'LocksFailed',
+          'prune-volumes',
+          'a snapshot lock was refused (IAM, a compliance lock that cannot change) or could not be planned (longer than lockMaxDays: nothing of that volume is deleted); `ebs-gens status` and the prune output name the volume',
+        ),
+      );
+    }
     this.alarms = alarms;
     if (s.alarmEmail) {
       // A customer managed key CloudWatch may use, and a topic policy letting this account's alarms

@@ -470,6 +470,8 @@ function sample(row: ContractSetting & { context: SettingKey }): unknown {
     case 'copies':
       // us-west-2: the destination copyKmsKeys' sample names a key for.
       return `weekly:${row.regions?.includes('us-west-2') ? 'us-west-2' : row.regions?.[0]}=${row.max_keep}`;
+    case 'locks':
+      return `daily=${row.modes?.[0]} weekly=${row.modes?.at(-1)}`;
     default: {
       const s = TEXT_SAMPLES[row.context] ?? row.context.replaceAll('.', '_');
       assert.match(s, new RegExp(row.pattern ?? '(?!)', 'u'), `${row.context}: add a sample that matches ${row.pattern} to TEXT_SAMPLES`);
@@ -635,6 +637,14 @@ test("each type's bounds: accepted at the bounds, refused one step outside, with
             7,
           ],
           says: ['CLASS:REGION=N', ...says],
+        };
+      }
+      case 'locks': {
+        const [m0, m1] = row.modes ?? [];
+        return {
+          ok: ['off', `daily=${m0}`, `daily=${m0} weekly=${m1}`, `monthly=${m1},hourly=${m0}`],
+          bad: ['daily', 'daily=forever', `yearly=${m0}`, `daily=${m0} daily=${m1}`, 7],
+          says: ['CLASS=MODE', ...says],
         };
       }
       default: {

@@ -470,7 +470,13 @@ test('each function may read exactly what it reads: prune-volumes re-reads its v
       .filter((a: string) => a.startsWith('ec2:Describe'))
       .sort();
   };
-  assert.deepEqual(describes('prune-volumes'), ['ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeVolumes']);
+  // DescribeLockedSnapshots: a locked snapshot is never deleted nor attempted (docs/locks.md).
+  assert.deepEqual(describes('prune-volumes'), [
+    'ec2:DescribeLockedSnapshots',
+    'ec2:DescribeSnapshots',
+    'ec2:DescribeTags',
+    'ec2:DescribeVolumes',
+  ]);
   assert.deepEqual(describes('tag-snapshot'), ['ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeVolumes']);
   assert.deepEqual(describes('discover-volumes'), ['ec2:DescribeVolumes']);
   assert.deepEqual(describes(contractEntry('ensure-schedules').name), ['ec2:DescribeTags', 'ec2:DescribeVolumes']);

@@ -2,15 +2,16 @@
 //! contest), and the bulk-deletion fuse — the volume's own and the batch's. prune-volumes
 //! fetches, calls this, and applies what it says.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
 use crate::fuse::{acknowledged, bulk, held, Held};
 use crate::health::{coverage, freshness, strip, strip_len, Coverage, Freshness};
+use crate::locks::{action, hold_locked, wanted, Lock, LockRequest};
 use crate::ownership::contested_by;
-use crate::plan::{plan, Entry, Plan};
+use crate::plan::{plan, Entry, Plan, Reason};
 use crate::policy::VolumeJob;
 use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE};
 
@@ -31,6 +32,11 @@ pub struct Decision<'a> {
     /// How bulk deletion was acknowledged for this volume today, if it was (exempt from the
     /// fuse, volume and batch).
     pub ack: Option<String>,
+    /// The LockSnapshot calls that bring the kept generations' locks to their keep times.
+    pub lock_requests: Vec<(&'a str, LockRequest)>,
+    /// Why the locks could not be planned (a lock longer than `lockMaxDays`): then nothing of
+    /// the volume is locked or deleted.
+    pub lock_error: Option<String>,
 }
 
 impl<'a> Decision<'a> {
@@ -51,6 +57,8 @@ impl<'a> Decision<'a> {
             strip: String::new(),
             held: None,
             ack: None,
+            lock_requests: vec![],
+            lock_error: None,
         }
     }
 }
@@ -113,6 +121,7 @@ pub struct VolumeFacts<'a> {
 
 /// Plans one volume from its current policy and listing (with this run's adoptions already
 /// tagged in `snapshots`), judges its health, and applies the volume's deletion fuse.
+#[allow(clippy::too_many_arguments)]
 pub fn decide<'a>(
     settings: &Settings,
     account_id: &str,
@@ -120,15 +129,25 @@ pub fn decide<'a>(
     snapshots: &'a [Snapshot],
     adopted_now: &[String],
     facts: &VolumeFacts<'_>,
+    locks: &BTreeMap<String, Lock>,
     now: DateTime<Utc>,
 ) -> Decision<'a> {
-    let plan = plan(
+    let mut plan = plan(
         &job.volume_id,
         &job.policy,
         &settings.plan_context(account_id),
         snapshots,
         now,
     );
+    // A snapshot whose lock holds is never deleted (nor attempted) before the lock expires.
+    hold_locked(&mut plan, locks, now);
+    let (lock_requests, lock_error) = plan_locks(settings, job, &plan, locks, now);
+    if let Some(why) = &lock_error {
+        for mut e in plan.delete.drain(..) {
+            e.reasons = smallvec::smallvec![Reason::LocksUnplanned(why.clone())];
+            plan.keep.push(e);
+        }
+    }
     let deferred = plan
         .delete
         .iter()
@@ -160,9 +179,52 @@ pub fn decide<'a>(
         deferred,
         held: None,
         ack: None,
+        lock_requests,
+        lock_error,
     };
     fuse(settings, &mut d, facts, now);
     d
+}
+
+/// The locks the kept generations should carry under the lock rules, as LockSnapshot calls
+/// (only what changes: a new lock, an extension). A lock longer than `lockMaxDays` is an error
+/// for the whole volume (nothing locked; the caller deletes nothing). Pure.
+#[allow(clippy::type_complexity)]
+pub fn plan_locks<'a>(
+    settings: &Settings,
+    job: &VolumeJob,
+    plan: &Plan<'a>,
+    locks: &BTreeMap<String, Lock>,
+    now: DateTime<Utc>,
+) -> (Vec<(&'a str, LockRequest)>, Option<String>) {
+    if settings.locks.is_off() {
+        return (vec![], None);
+    }
+    let terms = settings.lock_terms();
+    let mut out = Vec::new();
+    for e in &plan.keep {
+        let Some(w) = wanted(
+            &e.reasons,
+            e.start_time,
+            &job.policy,
+            &terms,
+            settings.tz,
+            now,
+        ) else {
+            continue;
+        };
+        match action(locks.get(e.snapshot_id), &w, &terms, now) {
+            Ok(Some(req)) => out.push((e.snapshot_id, req)),
+            Ok(None) => {}
+            Err(why) => {
+                return (
+                    vec![],
+                    Some(format!("{} ({}): {why}", e.snapshot_id, w.class)),
+                )
+            }
+        }
+    }
+    (out, None)
 }
 
 /// The volume's fuse: holds a bulk deletion nobody acknowledged today. Pure.

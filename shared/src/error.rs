@@ -5,6 +5,7 @@
 //! | `Transient`    | throttling, 5xx, timeouts: the same call may succeed later      | Retry         |
 //! | `DeleteFailed` | deletes that still failed after the prune's own retries (reported in its totals, never thrown): the Fail state that ends the execution | Fail |
 //! | `CopyFailed`   | copies in other regions, or their deletes, that AWS refused (reported in the totals, never thrown): the execution fails | Fail |
+//! | `LockFailed`   | snapshot locks AWS refused, or that could not be planned (reported in the totals, never thrown): the execution fails | Fail |
 //! | `InvalidInput` | a malformed event or request; retrying cannot help             | Catch         |
 //! | `AccessDenied` | IAM refused a call: a deployment problem                       | Catch         |
 //! | `Internal`     | anything else (a bug): fails loudly                            | Catch         |
@@ -21,16 +22,18 @@ pub enum ErrorName {
     Transient,
     DeleteFailed,
     CopyFailed,
+    LockFailed,
     InvalidInput,
     AccessDenied,
     Internal,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 6] = [
+    pub const ALL: [ErrorName; 7] = [
         ErrorName::Transient,
         ErrorName::DeleteFailed,
         ErrorName::CopyFailed,
+        ErrorName::LockFailed,
         ErrorName::InvalidInput,
         ErrorName::AccessDenied,
         ErrorName::Internal,
@@ -41,6 +44,7 @@ impl ErrorName {
             ErrorName::Transient => "Transient",
             ErrorName::DeleteFailed => "DeleteFailed",
             ErrorName::CopyFailed => "CopyFailed",
+            ErrorName::LockFailed => "LockFailed",
             ErrorName::InvalidInput => "InvalidInput",
             ErrorName::AccessDenied => "AccessDenied",
             ErrorName::Internal => "Internal",

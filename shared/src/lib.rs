@@ -3,7 +3,8 @@
 //! The pure core (no I/O, no SDK types): [`policy`] (tags → what a volume asks for), [`cron`]
 //! (the cron/rate grammar), [`ownership`] (names, tags, adoption), [`plan`] (keep/delete with
 //! reasons), [`decision`] (a volume's plan with its guards), [`fuse`] (the bulk-deletion fuse),
-//! [`health`] (staleness, coverage), [`orphans`] (the orphan policy), [`backend`] (how snapshots
+//! [`health`] (staleness, coverage), [`orphans`] (the orphan policy), [`copies`] (copies in
+//! other regions), [`locks`] (snapshot locks as long as a generation is kept), [`backend`] (how snapshots
 //! are born: Scheduler schedules or EventBridge rules), [`events`] (typed EBS events) and
 //! [`error`] (the stable error names Step Functions matches). I/O lives in [`aws`] (ports, SDK
 //! adapters, the strict fake) and [`app`] (the handlers).
@@ -21,6 +22,7 @@ pub mod error;
 pub mod events;
 pub mod fuse;
 pub mod health;
+pub mod locks;
 pub mod metrics;
 pub mod orphans;
 pub mod ownership;

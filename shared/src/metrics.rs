@@ -71,6 +71,12 @@ metrics! {
     CopiesStale,
     /// Time-based copies still pending after their completion duration.
     CopiesLate,
+    /// Snapshots this run locked (not in a dry run).
+    SnapshotsLocked,
+    /// Locks this run extended (a generation became the keeper of a coarser period).
+    LocksExtended,
+    /// LockSnapshot refusals, and volumes whose locks could not be planned.
+    LocksFailed,
 }
 
 impl Metric {

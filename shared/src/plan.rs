@@ -108,6 +108,9 @@ impl fmt::Display for Period {
     }
 }
 
+/// How a kept snapshot that only its lock keeps is described (the start of its reason).
+pub const HELD_BY_LOCK: &str = "surplus held by its snapshot lock";
+
 /// Why a snapshot is kept or deleted. Serialized as its human-readable text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -145,6 +148,12 @@ pub enum Reason {
     },
     /// Kept: a destination's most recently made copy, from which its next copy is incremental.
     IncrementalBase,
+    /// Kept: no rule keeps it, but its snapshot lock holds (until then; `None`: no expiry given).
+    Locked {
+        until: Option<DateTime<Utc>>,
+    },
+    /// Kept: the volume's locks could not be planned (why), so nothing of it is deleted.
+    LocksUnplanned(String),
 }
 
 impl fmt::Display for Reason {
@@ -166,6 +175,15 @@ impl fmt::Display for Reason {
             Reason::IncrementalBase => {
                 f.write_str("most recent copy (the next copy is incremental from it)")
             }
+            Reason::Locked { until: Some(t) } => write!(
+                f,
+                "{HELD_BY_LOCK}: locked until {}",
+                t.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Reason::Locked { until: None } => {
+                write!(f, "{HELD_BY_LOCK} (no expiry reported)")
+            }
+            Reason::LocksUnplanned(why) => write!(f, "nothing deleted: locks not planned: {why}"),
         }
     }
 }

@@ -907,3 +907,122 @@ async fn copies_to_another_region_against_moto() {
         .len();
     assert_eq!(after_west, before_west + 2);
 }
+
+/// Snapshot locks end to end on the emulator (the project's moto wrapper adds LockSnapshot,
+/// DescribeLockedSnapshots and UnlockSnapshot, and refuses to delete a locked snapshot): the kept
+/// generations are locked as long as they are kept, a lowered tag leaves the surplus held by its
+/// locks — never attempted, never a failure — and a second run changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_against_moto_last_as_long_as_the_generations_and_hold_the_surplus() {
+    use chrono::{Duration as CDuration, Utc};
+    use ebs_gens::app::prune::{self, PruneInput};
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let vol = volume(&ec2, &[("Daily_Gens", "3")], None).await;
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for d in 1..=4 {
+        let at = (now - CDuration::days(d)).format("%Y-%m-%dT%H:%M:%SZ");
+        let id = ec2
+            .create_snapshot()
+            .volume_id(&vol)
+            .description(format!("[backdate {at}] daily"))
+            .tag_specifications(tags(
+                ResourceType::Snapshot,
+                &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, vol.as_str())],
+            ))
+            .send()
+            .await
+            .unwrap()
+            .snapshot_id()
+            .unwrap()
+            .to_string();
+        ids.push(id);
+    }
+    let s = settings(&[("EBS_GENS_LOCKS", "daily=governance")]);
+    let a = app(&config, s);
+    let run = |volume_tag: &'static str| {
+        let a = &a;
+        let vol = vol.clone();
+        async move {
+            let job = serde_json::json!({"volumes": [{"volume_id": vol, "policy": {"gens": [["daily", volume_tag.parse::<u32>().unwrap()]]}}]});
+            let input: PruneInput = serde_json::from_value(job).unwrap();
+            prune::handle(a, input, Utc::now(), None).await.unwrap()
+        }
+    };
+    let first = run("3").await;
+    assert_eq!(first.totals.deleted, 1, "{:?}", first.volumes);
+    assert_eq!(first.totals.snapshots_locked, 3, "{:?}", first.volumes);
+    assert_eq!(first.totals.locks_failed, 0);
+    let locked = ec2
+        .describe_locked_snapshots()
+        .set_snapshot_ids(Some(ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    let mut seen: Vec<(String, String)> = locked
+        .snapshots()
+        .iter()
+        .map(|l| {
+            let expires = l.lock_expires_on().unwrap().secs();
+            let id = l.snapshot_id().unwrap().to_string();
+            let i = ids.iter().position(|x| x == &id).unwrap() as i64;
+            // Kept for 3 days from its start (days ago: i + 1), plus the margin.
+            let start = (now - CDuration::days(i + 1)).timestamp();
+            assert!(expires >= start + 3 * 86_400, "{id} locked too briefly");
+            assert!(
+                expires <= start + 3 * 86_400 + 3 * 3600,
+                "{id} locked too long"
+            );
+            (id, l.lock_state().unwrap().as_str().to_string())
+        })
+        .collect();
+    seen.sort();
+    let mut want: Vec<(String, String)> = ids[..3]
+        .iter()
+        .map(|i| (i.clone(), "governance".into()))
+        .collect();
+    want.sort();
+    assert_eq!(seen, want);
+    // The tag lowered to 1: two generations become surplus, held by their locks.
+    ec2.create_tags()
+        .resources(&vol)
+        .tags(Tag::builder().key("Daily_Gens").value("1").build())
+        .send()
+        .await
+        .unwrap();
+    let lowered = run("1").await;
+    let t = &lowered.totals;
+    assert_eq!(
+        (t.deleted, t.skipped, t.failed, t.held_by_lock),
+        (0, 0, 0, 2),
+        "{:?}",
+        lowered.volumes
+    );
+    let r = &lowered.volumes[0];
+    assert!(
+        r.kept
+            .iter()
+            .any(|k| k.reasons.iter().any(|x| x.contains("locked until"))),
+        "{r:?}"
+    );
+    assert_eq!(snapshots_of(&ec2, &vol).await.len(), 3);
+    // Nothing changes on a second run at the same tags.
+    let again = run("1").await;
+    assert_eq!(
+        (
+            again.totals.snapshots_locked,
+            again.totals.locks_extended,
+            again.totals.deleted
+        ),
+        (0, 0, 0)
+    );
+    // The wrapper refuses to delete a locked snapshot, as EC2 does.
+    assert!(ec2
+        .delete_snapshot()
+        .snapshot_id(&ids[1])
+        .send()
+        .await
+        .is_err());
+}

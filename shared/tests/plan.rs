@@ -841,7 +841,7 @@ proptest! {
             volume_name: None,
         };
         let facts = VolumeFacts { created: None, ack_tag: None, allow_bulk_delete: acknowledged };
-        let d = decide(&settings, ACCOUNT, &job, &snaps, &[], &facts, now());
+        let d = decide(&settings, ACCOUNT, &job, &snaps, &[], &facts, &Default::default(), now());
         let (deletes, completed) = ebs_gens::fuse::bulk(&d.plan);
         let going: Vec<&str> = d.deletes().map(|e| e.snapshot_id).collect();
         if settings.fuse_volume.trips(deletes, completed) && !acknowledged {

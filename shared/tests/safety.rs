@@ -252,24 +252,32 @@ async fn refusals_for_good_are_skipped_reported_and_not_retried() {
         .expect("a refusal for good does not fail the batch");
     let t = &out.totals;
     assert_eq!(
-        (t.deleted, t.skipped, t.denied, t.already_gone),
-        (1, 2, 1, 1)
+        (
+            t.deleted,
+            t.skipped,
+            t.denied,
+            t.already_gone,
+            t.held_by_lock
+        ),
+        (1, 1, 1, 1, 1)
     );
     let r = &out.volumes[0];
     assert_eq!(r.deleted[0].snapshot_id, ids[4]);
     assert_eq!(r.already_gone, [ids[3].clone()]);
+    // The locked one is read as locked before any delete: kept, never attempted.
     assert!(r
-        .skipped
+        .kept
         .iter()
-        .any(|i| i.reasons[0].contains("SnapshotLocked")));
+        .any(|i| i.snapshot_id == ids[1] && i.reasons[0].contains("locked until")));
+    assert_eq!(fake.locked_delete_attempts(), 0);
     assert!(r
         .skipped
         .iter()
         .any(|i| i.reasons[0].contains("UnauthorizedOperation")));
     assert_eq!(
         fake.calls()["DeleteSnapshot"],
-        4,
-        "one call each, no retries"
+        3,
+        "one call each, no retries, none on the locked one"
     );
 }
 

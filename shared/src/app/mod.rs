@@ -6,6 +6,7 @@ pub mod copies;
 pub mod discover;
 pub mod ensure_schedules;
 pub mod explain;
+pub mod locks;
 pub mod prune;
 pub mod remote;
 pub mod runtime;

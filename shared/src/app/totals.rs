@@ -76,6 +76,13 @@ pub struct Totals {
     pub copies_stale: usize,
     /// Time-based copies still pending after their completion duration (`CopiesLate`).
     pub copies_late: usize,
+    /// Snapshots locked by this run, locks extended, and lock refusals (or volumes whose locks
+    /// could not be planned: nothing of them deleted).
+    pub snapshots_locked: usize,
+    pub locks_extended: usize,
+    pub locks_failed: usize,
+    /// Surplus snapshots kept only because their lock still holds (never a failure).
+    pub held_by_lock: usize,
     /// Orphan scan: copies of ours no rule plans any more (volume gone or untagged, or no copy
     /// rule names their region), kept or deleted under the orphan policy.
     pub orphaned_copies: usize,
@@ -115,10 +122,20 @@ impl Totals {
         self.copies_failed += t.copies_failed;
         self.copies_stale += t.copies_stale;
         self.copies_late += t.copies_late;
+        self.snapshots_locked += t.snapshots_locked;
+        self.locks_extended += t.locks_extended;
+        self.locks_failed += t.locks_failed;
+        self.held_by_lock += t.held_by_lock;
         self.orphaned_copies += t.orphaned_copies;
         let room = MAX_SUMMARY_ATTENTION.saturating_sub(self.attention.len());
         self.attention
             .extend(t.attention.iter().take(room).cloned());
+        if t.locks_failed > 0 {
+            self.batch_failed(serde_json::json!({
+                "Error": crate::ErrorName::LockFailed.as_str(),
+                "Cause": format!("{} lock(s) refused or not planned; see the batch's volume reports", t.locks_failed),
+            }));
+        }
         if t.copies_failed > 0 {
             self.batch_failed(serde_json::json!({
                 "Error": crate::ErrorName::CopyFailed.as_str(),

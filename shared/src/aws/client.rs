@@ -40,6 +40,9 @@ where
 /// another account's shared with us, whatever its tags say).
 pub const OWNED_BY_US: &str = "self";
 
+/// Snapshot ids per DescribeLockedSnapshots call (its MaxResults' maximum).
+pub const MAX_LOCK_IDS: usize = 1000;
+
 fn owned_by_us(mut req: PageRequest) -> PageRequest {
     req.owners = vec![OWNED_BY_US.to_string()];
     req
@@ -207,6 +210,25 @@ impl<A: Ec2Api> Ec2<A> {
             }
         }
         Ok(refused)
+    }
+
+    /// The locks of these snapshots (expired ones included), by id; DescribeLockedSnapshots
+    /// [`MAX_LOCK_IDS`] ids at a time. An id without a lock is absent.
+    pub async fn locks_of(
+        &self,
+        ids: &[String],
+    ) -> R<std::collections::BTreeMap<String, crate::locks::Lock>> {
+        let mut out = std::collections::BTreeMap::new();
+        for chunk in ids.chunks(MAX_LOCK_IDS) {
+            let page = all_pages(|t| self.api.describe_locked_snapshots(chunk, t)).await?;
+            out.extend(page);
+        }
+        Ok(out)
+    }
+
+    /// LockSnapshot.
+    pub async fn lock(&self, id: &str, req: &crate::locks::LockRequest) -> R<()> {
+        self.api.lock_snapshot(id, req).await
     }
 
     /// Deletes one snapshot, paced; an already-deleted snapshot counts as done.

@@ -252,6 +252,18 @@ pub trait Ec2Api: Send + Sync {
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send;
     /// CopySnapshot, called on the destination region's client; the copy's id.
     fn copy_snapshot(&self, req: &CopySpec) -> impl Future<Output = R<String>> + Send;
+    /// DescribeLockedSnapshots for these snapshots (one page): each locked one's lock.
+    fn describe_locked_snapshots(
+        &self,
+        ids: &[String],
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<(String, crate::locks::Lock)>>> + Send;
+    /// LockSnapshot with an expiration date (and a cooling-off period for a new compliance lock).
+    fn lock_snapshot(
+        &self,
+        id: &str,
+        req: &crate::locks::LockRequest,
+    ) -> impl Future<Output = R<()>> + Send;
 }
 
 /// One CopySnapshot request (EC2 API reference, CopySnapshot): the copy is born with `tags`
@@ -444,6 +456,20 @@ impl<T: Ec2Api> Ec2Api for &T {
     }
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = R<Deleted>> + Send {
         (**self).delete_snapshot(id)
+    }
+    fn describe_locked_snapshots(
+        &self,
+        ids: &[String],
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<(String, crate::locks::Lock)>>> + Send {
+        (**self).describe_locked_snapshots(ids, next_token)
+    }
+    fn lock_snapshot(
+        &self,
+        id: &str,
+        req: &crate::locks::LockRequest,
+    ) -> impl Future<Output = R<()>> + Send {
+        (**self).lock_snapshot(id, req)
     }
 }
 

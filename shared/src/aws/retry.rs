@@ -99,6 +99,24 @@ impl<A: Ec2Api> Ec2Api for Retrying<A> {
     async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {
         self.inner.copy_snapshot(req).await
     }
+    async fn describe_locked_snapshots(
+        &self,
+        ids: &[String],
+        next_token: Option<String>,
+    ) -> R<Page<(String, crate::locks::Lock)>> {
+        retry(self.attempts, self.base, ids.len(), || {
+            self.inner
+                .describe_locked_snapshots(ids, next_token.clone())
+        })
+        .await
+    }
+    /// Retried: the same expiration date twice is the same lock.
+    async fn lock_snapshot(&self, id: &str, req: &crate::locks::LockRequest) -> R<()> {
+        retry(self.attempts, self.base, id.len(), || {
+            self.inner.lock_snapshot(id, req)
+        })
+        .await
+    }
 }
 
 impl<A: EventsApi> EventsApi for Retrying<A> {

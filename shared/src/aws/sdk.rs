@@ -262,6 +262,59 @@ impl Ec2Api for SdkEc2 {
         Ok(Deleted::Deleted)
     }
 
+    async fn describe_locked_snapshots(
+        &self,
+        ids: &[String],
+        next_token: Option<String>,
+    ) -> R<Page<(String, crate::locks::Lock)>> {
+        let out = self
+            .client
+            .describe_locked_snapshots()
+            .set_snapshot_ids(Some(ids.to_vec()))
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeLockedSnapshots", e))?;
+        let items = out
+            .snapshots()
+            .iter()
+            .filter_map(|s| {
+                let lock = crate::locks::Lock {
+                    state: crate::locks::LockState::parse(
+                        s.lock_state().map_or("", |st| st.as_str()),
+                    ),
+                    expires: s
+                        .lock_expires_on()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                };
+                Some((s.snapshot_id()?.to_string(), lock))
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn lock_snapshot(&self, id: &str, req: &crate::locks::LockRequest) -> R<()> {
+        let mode = match req.mode {
+            crate::locks::LockMode::Governance => ec2t::LockMode::Governance,
+            crate::locks::LockMode::Compliance => ec2t::LockMode::Compliance,
+        };
+        self.client
+            .lock_snapshot()
+            .snapshot_id(id)
+            .lock_mode(mode)
+            .expiration_date(aws_sdk_ec2::primitives::DateTime::from_secs(
+                req.until.timestamp(),
+            ))
+            .set_cool_off_period(req.cool_off_hours.map(|h| h as i32))
+            .send()
+            .await
+            .map_err(|e| sdk_error("LockSnapshot", e))?;
+        Ok(())
+    }
+
     async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {
         let tags = ec2t::TagSpecification::builder()
             .resource_type(ec2t::ResourceType::Snapshot)

@@ -68,6 +68,10 @@ pub struct Settings {
     pub copy_keys: CopyKeys,
     /// Time-based copies: minutes each copy is to complete within (0: best effort).
     pub copy_completion_minutes: u32,
+    /// Which classes' generations are locked, in which mode.
+    pub locks: crate::locks::LockRules,
+    pub lock_cool_off_hours: u32,
+    pub lock_max_days: u32,
 }
 
 impl Default for Settings {
@@ -303,7 +307,16 @@ impl Settings {
             .check_rules(&copies)
             .map_err(|why| err("EBS_GENS_COPY_KMS_KEYS", why))?;
         let copy_completion_minutes = stepped(&get, &table::COPY_COMPLETION_MINUTES)?;
+        let locks = match get("EBS_GENS_LOCKS") {
+            None => crate::locks::LockRules::default(),
+            Some(v) => v.parse().map_err(|why| err("EBS_GENS_LOCKS", why))?,
+        };
+        let lock_cool_off_hours = int(&get, &table::LOCK_COOL_OFF_HOURS)?;
+        let lock_max_days = int(&get, &table::LOCK_MAX_DAYS)?;
         Ok(Settings {
+            locks,
+            lock_cool_off_hours,
+            lock_max_days,
             copy_completion_minutes,
             copy_keys,
             copies,
@@ -347,6 +360,19 @@ impl Settings {
 
     /// When a volume is stale: Scheduler's flexible window delays a firing by up to that
     /// much, so it is added on the scheduler backend.
+    /// What lock planning needs: the rules, the cooling-off period, the longest lock, and the
+    /// margin added to every keep time — the schedules' flexible window (a snapshot may be taken
+    /// that much later, so the one that replaces a generation may come that much later) and one
+    /// hour (the sweep that prunes it, when its event was missed).
+    pub fn lock_terms(&self) -> crate::locks::LockTerms {
+        crate::locks::LockTerms {
+            rules: self.locks.clone(),
+            cool_off_hours: self.lock_cool_off_hours,
+            max_days: self.lock_max_days,
+            margin: Duration::minutes(i64::from(self.backend.flexible_window_minutes()) + 60),
+        }
+    }
+
     pub fn stale_rule(&self) -> StaleRule {
         StaleRule {
             factor: self.stale_factor,
@@ -629,6 +655,18 @@ mod tests {
                 ),
                 Kind::Text { .. } => (vec![], vec![format!("{} x", "x".repeat(200))]),
                 Kind::Arn { .. } => (vec![], vec!["not-an-arn".into()]),
+                Kind::Locks { .. } => (
+                    vec![
+                        "off".into(),
+                        "daily=governance".into(),
+                        "weekly=compliance,daily=governance".into(),
+                    ],
+                    vec![
+                        "daily".into(),
+                        "daily=forever".into(),
+                        "daily=governance daily=compliance".into(),
+                    ],
+                ),
                 Kind::Copies {
                     regions, max_keep, ..
                 } => (

@@ -42,6 +42,9 @@ pub enum Kind {
         max_keep: u32,
         max_destinations: usize,
     },
+    /// Lock rules, `CLASS=MODE` separated by spaces or commas, or `off`
+    /// (`crate::locks::LockRules`).
+    Locks { modes: &'static [&'static str] },
 }
 
 /// Who sets a setting.
@@ -183,6 +186,10 @@ impl Setting {
                 o.insert("regions".into(), json!(regions));
                 o.insert("max_keep".into(), json!(max_keep));
                 o.insert("max_destinations".into(), json!(max_destinations));
+            }
+            Kind::Locks { modes } => {
+                o.insert("type".into(), json!("locks"));
+                o.insert("modes".into(), json!(modes));
             }
         }
         v
@@ -348,6 +355,29 @@ pub const COPY_COMPLETION_MINUTES: Setting = Setting::new(
 )
 .default("0")
 .doc("Time-based copies: each copy is to complete within this many minutes (15 to 2880, in steps of 15; AWS's CompletionDurationMinutes, billed extra by AWS); a copy still pending after it is reported late (`CopiesLate`, alarmed). 0: copies complete on a best-effort basis.");
+pub const LOCKS: Setting = Setting::new(
+    "EBS_GENS_LOCKS",
+    "locks",
+    Kind::Locks {
+        modes: &["governance", "compliance"],
+    },
+)
+.default("off")
+.doc("Snapshot locks: `CLASS=MODE` rules (e.g. `daily=governance weekly=compliance`); a snapshot kept for a locked class is locked exactly as long as that class keeps it (plus the flexible window and an hour), extended when it becomes the keeper of a coarser locked period, never shortened.");
+pub const LOCK_COOL_OFF_HOURS: Setting = Setting::new(
+    "EBS_GENS_LOCK_COOL_OFF_HOURS",
+    "lockCoolOffHours",
+    Kind::Integer { min: 1, max: 72 },
+)
+.default("24")
+.doc("A new compliance lock's cooling-off period, in hours: until it ends the lock can still be changed or removed (by someone with `ec2:UnlockSnapshot`); after it, never.");
+pub const LOCK_MAX_DAYS: Setting = Setting::new(
+    "EBS_GENS_LOCK_MAX_DAYS",
+    "lockMaxDays",
+    Kind::Integer { min: 1, max: 36500 },
+)
+.default("400")
+.doc("The longest lock ebs-gens sets, in days: a volume whose generations would need longer is reported (`LocksFailed`) and nothing of it is locked or deleted.");
 pub const RULE_PREFIX: Setting = Setting::new(
     "EBS_GENS_RULE_PREFIX",
     "",
@@ -462,6 +492,9 @@ pub const SETTINGS: &[Setting] = &[
     COPIES,
     COPY_KMS_KEYS,
     COPY_COMPLETION_MINUTES,
+    LOCKS,
+    LOCK_COOL_OFF_HOURS,
+    LOCK_MAX_DAYS,
     DELETE_BURST,
     DELETES_PER_SECOND,
     cdk(
@@ -564,6 +597,9 @@ pub fn markdown() -> String {
             } => format!(
                 "`off` or `CLASS:REGION=N …` (N 1..={max_keep}, at most {max_destinations} regions)"
             ),
+            Kind::Locks { modes } => {
+                format!("`off` or `CLASS=MODE …` (MODE {})", modes.join(" or "))
+            }
         };
         let default = match (s.default, s.default_doc) {
             (Some(""), _) => "none".into(),

@@ -305,7 +305,7 @@ async fn prune_destination<P: Ports>(
     let now = terms.now;
     let ctx = app.settings.plan_context(&app.account_id);
     let vol = job.volume_id.as_str();
-    let plan = plan_destination(
+    let mut plan = plan_destination(
         vol,
         &rules.for_region(region),
         job.finest(),
@@ -313,6 +313,9 @@ async fn prune_destination<P: Ports>(
         copies,
         now,
     );
+    if !hold_locked_copies(dest, region, &mut plan, now, report).await {
+        return;
+    }
     record_kept(&plan, copies, report);
     if let Some(class) = rules.for_region(region).iter().map(|(c, _)| *c).min() {
         let rule = app.settings.stale_rule();
@@ -321,6 +324,39 @@ async fn prune_destination<P: Ports>(
     }
     let allow = terms.allows_bulk_delete(job);
     apply_plan(app, region, dest, &plan, copies, allow, terms, report).await;
+}
+
+/// Keeps the copies the plan would delete whose snapshot lock holds ("locked until …"): a
+/// locked copy is never deleted, nor attempted. `false` (reported) when the locks could not be
+/// read: then nothing is deleted there.
+pub(super) async fn hold_locked_copies<E: crate::aws::Ec2Api>(
+    dest: &crate::aws::client::Ec2<E>,
+    region: &str,
+    plan: &mut crate::plan::Plan<'_>,
+    now: DateTime<Utc>,
+    report: &mut DestinationReport,
+) -> bool {
+    let ids: Vec<String> = plan
+        .delete
+        .iter()
+        .map(|e| e.snapshot_id.to_string())
+        .collect();
+    if ids.is_empty() {
+        return true;
+    }
+    match dest.locks_of(&ids).await {
+        Ok(locks) => {
+            crate::locks::hold_locked(plan, &locks, now);
+            true
+        }
+        Err(e) => {
+            tracing::error!(region, error = %e, "reading copies' locks failed: nothing deleted there");
+            report
+                .failed
+                .push(format!("reading locks in {region}: {e}"));
+            false
+        }
+    }
 }
 
 /// A destination plan's kept copies (with reasons) and its recovery point, in the report.

@@ -15,7 +15,7 @@ use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE, TAG_VOLUME};
 
 use super::super::prune::VolumeReport;
 use super::super::{classify_volumes, App};
-use super::{apply_plan, record_kept, volume_rules, DestinationReport, Terms};
+use super::{apply_plan, hold_locked_copies, record_kept, volume_rules, DestinationReport, Terms};
 
 /// Every destination's orphaned copies, one report per (volume, region): `orphaned` says why,
 /// `copies` holds that region's plan and what was deleted. A listing that fails is one report
@@ -117,14 +117,16 @@ async fn plan_and_apply<P: Ports>(
     terms: &Terms,
 ) -> VolumeReport {
     let ctx = app.settings.plan_context(&app.account_id);
-    let plan = plan_orphaned_copies(vol, app.settings.orphans, &ctx, copies, terms.now);
+    let mut plan = plan_orphaned_copies(vol, app.settings.orphans, &ctx, copies, terms.now);
     let mut report = DestinationReport {
         region: region.into(),
         ..Default::default()
     };
-    record_kept(&plan, copies, &mut report);
-    let allow = terms.allow_bulk_delete || acknowledged;
-    apply_plan(app, region, dest, &plan, copies, allow, terms, &mut report).await;
+    if hold_locked_copies(dest, region, &mut plan, terms.now, &mut report).await {
+        record_kept(&plan, copies, &mut report);
+        let allow = terms.allow_bulk_delete || acknowledged;
+        apply_plan(app, region, dest, &plan, copies, allow, terms, &mut report).await;
+    }
     tracing::info!(volume_id = %vol, region, reason = %why, kept = report.kept.len(), deleted = report.deleted.len(), orphans = %app.settings.orphans, dry_run = terms.dry_run, "orphaned copies");
     VolumeReport {
         volume_id: vol.to_string(),

@@ -164,7 +164,19 @@ pub async fn handle<P: Ports>(
         allow_bulk_delete: input.allow_bulk_delete,
         now,
     };
-    let decisions = decide_all(app, &jobs, &ctx);
+    let decisions = decide_all(app, &jobs, &ctx, &BTreeMap::new());
+    // Snapshot locks: read those of the snapshots this plan would delete (a lock holds them
+    // back: never attempted) and, with lock rules, of the generations it keeps (to lock or
+    // extend them); then decide again knowing them.
+    let lock_ids = lock_candidates(&app.settings, &decisions);
+    let locks = match lock_ids.is_empty() {
+        true => BTreeMap::new(),
+        false => app.ec2.locks_of(&lock_ids).await?,
+    };
+    let decisions = match locks.is_empty() {
+        true => decisions,
+        false => decide_all(app, &jobs, &ctx, &locks),
+    };
 
     let mut reports: Vec<VolumeReport> = jobs
         .values()
@@ -176,6 +188,8 @@ pub async fn handle<P: Ports>(
             report
         })
         .collect();
+    // Locks first (what is kept is protected before anything goes), then the deletes.
+    super::locks::apply_all(app, &decisions, &mut reports, dry_run).await;
     let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
     // Copies in other regions, after this region's own deletes, from what those left.
     let deleted: BTreeSet<&str> = reports
@@ -257,11 +271,40 @@ struct DecideContext<'a> {
     now: DateTime<Utc>,
 }
 
-/// Each volume's decision (plan, guards, volume fuse), then the batch fuse over them all. Pure.
+/// The snapshots whose locks the decision needs: every deletion this run would carry out (not
+/// those the fuse holds or that wait a run: nothing is attempted on them; the fuse weighs a
+/// locked one as a deletion until acknowledged, which errs on holding) and, with lock rules,
+/// every kept generation of ours. Pure.
+fn lock_candidates(settings: &Settings, decisions: &[Decision<'_>]) -> Vec<String> {
+    let generation = |e: &&crate::plan::Entry<'_>| {
+        e.reasons.iter().any(|r| {
+            matches!(
+                r,
+                crate::plan::Reason::Last { .. } | crate::plan::Reason::NewestOf(_)
+            )
+        })
+    };
+    decisions
+        .iter()
+        .flat_map(|d| {
+            let kept = d
+                .plan
+                .keep
+                .iter()
+                .filter(generation)
+                .filter(|_| !settings.locks.is_off());
+            d.deletes().chain(kept).map(|e| e.snapshot_id.to_string())
+        })
+        .collect()
+}
+
+/// Each volume's decision (plan, guards, volume fuse, locks), then the batch fuse over them
+/// all. Pure.
 fn decide_all<'a, P: Ports>(
     app: &'a App<P>,
     jobs: &'a BTreeMap<String, VolumeJob>,
     ctx: &DecideContext<'a>,
+    locks: &BTreeMap<String, crate::locks::Lock>,
 ) -> Vec<Decision<'a>> {
     let mut decisions: Vec<Decision<'a>> = jobs
         .iter()
@@ -281,6 +324,7 @@ fn decide_all<'a, P: Ports>(
                 snaps,
                 adopted,
                 &facts,
+                locks,
                 ctx.now,
             )
         })

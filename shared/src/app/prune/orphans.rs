@@ -36,7 +36,19 @@ pub(super) async fn orphans<P: Ports>(
     }
     let dry_run = app.dry_run(input.dry_run);
     let found = find(app).await?;
-    let decisions = decide(app, &found, input.allow_bulk_delete, now);
+    let decisions = decide(app, &found, input.allow_bulk_delete, &BTreeMap::new(), now);
+    // A locked orphan is never deleted (nor attempted): read the locks of what would go.
+    let ids: Vec<String> = decisions
+        .iter()
+        .flat_map(|d| d.plan.delete.iter().map(|e| e.snapshot_id.to_string()))
+        .collect();
+    let decisions = match ids.is_empty() {
+        true => decisions,
+        false => {
+            let locks = app.ec2.locks_of(&ids).await?;
+            decide(app, &found, input.allow_bulk_delete, &locks, now)
+        }
+    };
     let mut totals = Totals::default();
     let mut reports: Vec<_> = found
         .iter()
@@ -130,6 +142,7 @@ fn decide<'a, P: Ports>(
     app: &App<P>,
     found: &'a [Orphan],
     allow_bulk_delete: bool,
+    locks: &BTreeMap<String, crate::locks::Lock>,
     now: DateTime<Utc>,
 ) -> Vec<Decision<'a>> {
     let settings = &app.settings;
@@ -137,7 +150,8 @@ fn decide<'a, P: Ports>(
     let mut decisions: Vec<Decision<'a>> = found
         .iter()
         .map(|o| {
-            let plan = plan_orphans(&o.volume_id, settings.orphans, &ctx, &o.snapshots, now);
+            let mut plan = plan_orphans(&o.volume_id, settings.orphans, &ctx, &o.snapshots, now);
+            crate::locks::hold_locked(&mut plan, locks, now);
             let newest = newest_of_ours(&o.snapshots, &settings.deployment);
             let mut d = Decision::orphan(plan, newest);
             let ack_tag = o

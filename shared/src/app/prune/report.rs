@@ -133,6 +133,12 @@ pub struct VolumeReport {
     /// Copies in other regions, one report per destination (`EBS_GENS_COPIES`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<crate::app::copies::DestinationReport>,
+    /// Snapshots locked or whose lock was extended (or, in a dry run, to be), with the lock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locked: Vec<Item>,
+    /// LockSnapshot refusals, or why the volume's locks could not be planned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_failed: Vec<String>,
 }
 
 pub use crate::app::totals::{Attention, Totals};
@@ -302,6 +308,22 @@ impl Totals {
         self.stale += usize::from(r.stale.is_some());
         self.held += usize::from(r.held.is_some());
         self.deletions_held += r.held_back.len();
+        for i in &r.locked {
+            match i.reasons.iter().any(|x| x.ends_with("(extended)")) {
+                true => self.locks_extended += 1,
+                false => self.snapshots_locked += 1,
+            }
+        }
+        self.locks_failed += r.lock_failed.len();
+        self.held_by_lock += r
+            .kept
+            .iter()
+            .filter(|i| {
+                i.reasons
+                    .iter()
+                    .any(|x| x.starts_with(crate::plan::HELD_BY_LOCK))
+            })
+            .count();
         for d in &r.copies {
             self.copied += d.copied.len();
             self.copies_deferred += d.deferred.len();
@@ -334,5 +356,8 @@ pub(super) fn counts(t: &Totals, dry_run: bool) -> Counts {
     c.add(Metric::CopiesFailed, t.copies_failed as u64);
     c.add(Metric::CopiesStale, t.copies_stale as u64);
     c.add(Metric::CopiesLate, t.copies_late as u64);
+    c.add(Metric::SnapshotsLocked, done(t.snapshots_locked));
+    c.add(Metric::LocksExtended, done(t.locks_extended));
+    c.add(Metric::LocksFailed, t.locks_failed as u64);
     c
 }

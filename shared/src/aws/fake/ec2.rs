@@ -325,7 +325,9 @@ impl Ec2Api for FakeAws {
                 "You are not authorized to perform this operation.",
             ));
         }
-        if s.locked {
+        let now = st.now.unwrap_or_else(Utc::now);
+        if s.lock.as_ref().is_some_and(|l| l.seen(now).holds(now)) {
+            st.locked_delete_attempts += 1;
             return Err(err(
                 op,
                 ErrorKind::Locked,
@@ -441,5 +443,99 @@ impl Ec2Api for FakeAws {
         copy.copy_started = Some(Instant::now());
         copy.completion_minutes = req.completion_minutes;
         Ok(id)
+    }
+
+    /// As EC2: the locks of the given snapshots (expired ones included), one page.
+    async fn describe_locked_snapshots(
+        &self,
+        ids: &[String],
+        next_token: Option<String>,
+    ) -> R<Page<(String, crate::locks::Lock)>> {
+        let op = "DescribeLockedSnapshots";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if next_token.is_some() {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                "unknown NextToken",
+            ));
+        }
+        let now = st.now.unwrap_or_else(Utc::now);
+        let items = ids
+            .iter()
+            .filter_map(|id| {
+                let l = st.snapshots.get(id)?.lock.as_ref()?;
+                Some((id.clone(), l.seen(now)))
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_token: None,
+        })
+    }
+
+    /// As EC2: a governance lock or one in its cooling-off period may change in any way; a
+    /// compliance lock past it may only be extended, never weakened; a cooling-off period only
+    /// with compliance, 1..=72 hours; never an expiry in the past.
+    async fn lock_snapshot(&self, id: &str, req: &crate::locks::LockRequest) -> R<()> {
+        use crate::locks::{LockMode, LockState};
+        let op = "LockSnapshot";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        let now = st.now.unwrap_or_else(Utc::now);
+        let invalid = |m: String| err(op, ErrorKind::Invalid, "InvalidParameterCombination", m);
+        let Some(s) = st.snapshots.get_mut(id) else {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{id}' does not exist."),
+            ));
+        };
+        if s.snap.owner_id != self.account {
+            return Err(err(
+                op,
+                ErrorKind::AccessDenied,
+                "UnauthorizedOperation",
+                "not yours",
+            ));
+        }
+        if req.until <= now {
+            return Err(invalid("the expiration date is in the past".into()));
+        }
+        if let Some(h) = req.cool_off_hours {
+            if req.mode != LockMode::Compliance || !(1..=72).contains(&h) {
+                return Err(invalid(format!(
+                    "CoolOffPeriod {h}: 1 to 72 hours, compliance mode only"
+                )));
+            }
+        }
+        let current = s.lock.as_ref().map(|l| (l.seen(now), l.cool_off_until));
+        if let Some((seen, _)) = &current {
+            if seen.state == LockState::Compliance {
+                if req.mode != LockMode::Compliance {
+                    return Err(invalid("a compliance lock cannot become governance".into()));
+                }
+                if seen.expires.is_some_and(|e| req.until < e) {
+                    return Err(invalid(
+                        "a compliance lock's duration can only be increased".into(),
+                    ));
+                }
+            }
+        }
+        let kept_cool_off = current
+            .filter(|(seen, _)| seen.state == LockState::ComplianceCooloff)
+            .and_then(|(_, c)| c);
+        s.lock = Some(FakeLock {
+            mode: req.mode,
+            expires: req.until,
+            cool_off_until: req
+                .cool_off_hours
+                .map(|h| now + chrono::Duration::hours(h.into()))
+                .or(kept_cool_off),
+        });
+        Ok(())
     }
 }

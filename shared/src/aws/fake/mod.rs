@@ -34,9 +34,10 @@ use super::{
 };
 
 /// Every call the fake serves that changes the account.
-pub const WRITES: [&str; 11] = [
+pub const WRITES: [&str; 12] = [
     "CreateTags",
     "CopySnapshot",
+    "LockSnapshot",
     "DeleteSnapshot",
     "PutRule",
     "PutTargets",
@@ -89,7 +90,8 @@ struct FakeSnapshot {
     in_use_by: Option<String>,
     backup_managed: bool,
     /// EBS snapshot lock: DeleteSnapshot is refused.
-    locked: bool,
+    /// An EBS snapshot lock (LockSnapshot), its state derived from the fake's clock.
+    lock: Option<FakeLock>,
     /// IAM refuses our CreateTags / DeleteSnapshot on it (e.g. another deployment's snapshot).
     deny_tags: bool,
     deny_delete: bool,
@@ -147,6 +149,41 @@ struct State {
     shared_with_us: BTreeSet<String>,
     /// Answer paged listings with short pages (see `page`).
     short_pages: bool,
+    /// The clock lock states are judged by (`None`: the real one).
+    now: Option<DateTime<Utc>>,
+    /// DeleteSnapshot calls refused because a lock held.
+    locked_delete_attempts: u64,
+}
+
+/// A snapshot lock as EC2 keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct FakeLock {
+    pub(crate) mode: crate::locks::LockMode,
+    pub(crate) expires: DateTime<Utc>,
+    /// A compliance lock's cooling-off period end (changeable until then).
+    pub(crate) cool_off_until: Option<DateTime<Utc>>,
+}
+
+impl FakeLock {
+    /// The lock as DescribeLockedSnapshots reports it at `now`.
+    pub(crate) fn seen(&self, now: DateTime<Utc>) -> crate::locks::Lock {
+        use crate::locks::{LockMode, LockState};
+        let state = if self.expires <= now {
+            LockState::Expired
+        } else {
+            match self.mode {
+                LockMode::Governance => LockState::Governance,
+                LockMode::Compliance if self.cool_off_until.is_some_and(|c| c > now) => {
+                    LockState::ComplianceCooloff
+                }
+                LockMode::Compliance => LockState::Compliance,
+            }
+        };
+        crate::locks::Lock {
+            state,
+            expires: Some(self.expires),
+        }
+    }
 }
 
 /// CopySnapshot's limit: copies in flight per destination region (EBS user guide, "Copy an
@@ -352,7 +389,7 @@ impl FakeAws {
                 },
                 in_use_by: None,
                 backup_managed: false,
-                locked: false,
+                lock: None,
                 deny_tags: false,
                 deny_delete: false,
                 vanishes: false,
@@ -415,9 +452,43 @@ impl FakeAws {
         self.mark(snapshot_id, |s| s.backup_managed = true);
     }
 
-    /// Locks a snapshot (EBS snapshot lock): DeleteSnapshot answers `SnapshotLocked`.
+    /// Locks a snapshot in governance mode for a year from the fake's clock, as someone else
+    /// might: DeleteSnapshot refuses it (see [`FakeAws::locked_delete_attempts`]).
     pub fn lock(&self, snapshot_id: &str) {
-        self.mark(snapshot_id, |s| s.locked = true);
+        let now = self.clock();
+        self.mark(snapshot_id, |s| {
+            s.lock = Some(FakeLock {
+                mode: crate::locks::LockMode::Governance,
+                expires: now + chrono::Duration::days(365),
+                cool_off_until: None,
+            })
+        });
+    }
+
+    /// The fake's wall clock for locks (default: the real one): set it to the time a test's
+    /// runs pass as `now`, so lock states (cooling-off, expired) agree with the planner.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.st().now = Some(now);
+    }
+
+    fn clock(&self) -> DateTime<Utc> {
+        self.st().now.unwrap_or_else(Utc::now)
+    }
+
+    /// A snapshot's lock as DescribeLockedSnapshots would report it now.
+    pub fn lock_of(&self, snapshot_id: &str) -> Option<crate::locks::Lock> {
+        let st = self.st();
+        let now = st.now.unwrap_or_else(Utc::now);
+        st.snapshots
+            .get(snapshot_id)
+            .and_then(|s| s.lock.as_ref())
+            .map(|l| l.seen(now))
+    }
+
+    /// DeleteSnapshot calls made on a snapshot whose lock held: ebs-gens must make none (AWS
+    /// documents no error code for that refusal, so it never relies on one).
+    pub fn locked_delete_attempts(&self) -> u64 {
+        self.st().locked_delete_attempts
     }
 
     /// IAM refuses CreateTags on this snapshot (`UnauthorizedOperation`), as our conditions do
@@ -626,7 +697,10 @@ impl FakeAws {
         let bucket = st.buckets.entry(op).or_insert_with(|| match op {
             "DeleteSnapshot" => Bucket::new(100.0, 5.0),
             "CreateTags" => Bucket::new(100.0, 10.0),
-            "DescribeVolumes" | "DescribeSnapshots" | "DescribeTags" => Bucket::new(100.0, 20.0),
+            "DescribeVolumes"
+            | "DescribeSnapshots"
+            | "DescribeTags"
+            | "DescribeLockedSnapshots" => Bucket::new(100.0, 20.0),
             // Scheduler's request-rate quotas (scheduler-quotas): Create/Update/DeleteSchedule
             // 1,000-5,000 per second in the main regions, 250 in the others (the lowest is
             // modelled); ListSchedules 50.

@@ -1,0 +1,54 @@
+// Snapshot locks (`locks`): validated as the functions parse them; prune-volumes may lock only our
+// snapshots, and no function may ever unlock; LocksFailed is alarmed only where locks are set.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../bin/app';
+import { MANAGED_BY } from '../lib/config';
+import { EbsGensStack } from '../lib/ebs-gens-stack';
+
+const template = (context: Record<string, unknown>) => {
+  const app = buildApp({ deployment: 'prod', ...context }, true);
+  const stack = app.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;
+  return Template.fromStack(stack);
+};
+
+const statements = (t: Template): any[] =>
+  Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+const actions = (st: any): string[] => [st.Action].flat();
+
+test('locks: prune-volumes may lock only our snapshots; nothing may unlock; the locks of what it deletes are read', () => {
+  const all = statements(template({ locks: 'daily=governance weekly=compliance' }));
+  const lock = all.filter((st) => actions(st).includes('ec2:LockSnapshot'));
+  assert.equal(lock.length, 1);
+  assert.equal(lock[0].Sid, 'LockOnlyOurSnapshots');
+  assert.deepEqual(lock[0].Condition.StringEquals, { [`aws:ResourceTag/${MANAGED_BY}`]: 'prod' });
+  assert.ok(!all.some((st) => actions(st).some((a) => /Unlock|ec2:\*/.test(a))), 'no function may unlock');
+  assert.ok(all.some((st) => actions(st).includes('ec2:DescribeLockedSnapshots')));
+  // Without locks: nothing may lock, yet the locks are still read (a lock set by hand holds too).
+  const none = statements(template({}));
+  assert.ok(!none.some((st) => actions(st).includes('ec2:LockSnapshot')));
+  assert.ok(none.some((st) => actions(st).includes('ec2:DescribeLockedSnapshots')));
+});
+
+test('locks: LocksFailed is alarmed only with locks; the functions get the settings', () => {
+  const alarmed = (t: Template) =>
+    Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === 'LocksFailed');
+  const t = template({ locks: 'daily=compliance', lockCoolOffHours: 12, lockMaxDays: 90 });
+  assert.equal(alarmed(t).length, 1);
+  assert.equal(alarmed(template({})).length, 0);
+  const env = Object.values(t.findResources('AWS::Lambda::Function')).map((f: any) => f.Properties.Environment?.Variables ?? {});
+  assert.ok(
+    env.some(
+      (v) => v.EBS_GENS_LOCKS === 'daily=compliance' && v.EBS_GENS_LOCK_COOL_OFF_HOURS === '12' && v.EBS_GENS_LOCK_MAX_DAYS === '90',
+    ),
+  );
+});
+
+test('locks: bad rules stop the synth naming the setting', () => {
+  for (const bad of ['daily', 'daily=forever', 'yearly=governance', 'daily=governance daily=compliance']) {
+    assert.throws(() => template({ locks: bad }), /context setting locks must be/, bad);
+  }
+  assert.throws(() => template({ locks: 'daily=compliance', lockCoolOffHours: 0 }), /lockCoolOffHours/);
+  assert.throws(() => template({ lockMaxDays: 36501 }), /lockMaxDays/);
+});
