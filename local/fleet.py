@@ -1,12 +1,13 @@
 """Seeds and inspects an emulated EC2 fleet (moto) for the state-machine tests and `make demo`.
 
     python local/fleet.py --endpoint URL seed-test   -> JSON with the ids it created
-    python local/fleet.py --endpoint URL seed-demo [--with-copies] -> JSON with the ids it created
+    python local/fleet.py --endpoint URL seed-demo [--with-copies] [--with-locks] -> JSON with the ids it created
     python local/fleet.py --endpoint URL seed-faults -> JSON with the ids it created
     python local/fleet.py --endpoint URL snapshot VOLUME_ID [--backdate ISO]
     python local/fleet.py --endpoint URL fire        -> our rules fire: one snapshot per target
     python local/fleet.py --endpoint URL state       -> JSON: volumes, snapshots, rules
     python local/fleet.py --endpoint URL copies --region R -> JSON: our copies in R, by volume
+    python local/fleet.py --endpoint URL locks       -> JSON: every snapshot lock, by snapshot
     python local/fleet.py --endpoint URL create-group   -> the deployment's schedule group
     python local/fleet.py --endpoint URL schedules      -> JSON: our schedules (expression, zone, input)
     python local/fleet.py --endpoint URL fire-schedules -> each schedule fires: CreateSnapshot with its Input
@@ -152,7 +153,7 @@ def seed_faults(ec2, now):
     return {"instance": web, "volumes": vols}
 
 
-def seed_demo(ec2, now, with_copies=False):
+def seed_demo(ec2, now, with_copies=False, with_locks=False):
     """Several instances, ~20 volumes with Daily/Weekly tags, a misconfigured one, a pinned
     snapshot, someone else's snapshot, and five weeks of daily history (some events missed).
     Trimming five weeks to the policy deletes most of each volume's snapshots, which the
@@ -190,6 +191,8 @@ def seed_demo(ec2, now, with_copies=False):
         snapshot(ec2, loose, fire(d, now), ours(loose))
     out["pinned"].append(snapshot(ec2, loose, fire(60, now), dict(ours(loose), **{"ebs-gens:keep": "audit 2026"})))
     out["foreign"].append(snapshot(ec2, loose, fire(70, now), {"ebs-gens:managed-by": "staging"}))
+    if with_locks:
+        out["locks"] = demo_locks(ec2, out, now)
     bad = volume(ec2, {"Daily_Gens": "seven", "Name": "typo"})
     out["misconfigured"].append(bad)
     for d in range(1, 13):
@@ -214,6 +217,38 @@ def seed_demo(ec2, now, with_copies=False):
 
 
 DEMO_DB_COPIES = "daily:us-west-2=3 weekly:us-west-2=4"
+
+
+def demo_locks(ec2, out, now):
+    """make demo with locks (daily=governance weekly=compliance): web02's first volume has been
+    locked all along, each snapshot for its daily keep time (7 days, as the prune after its
+    completion locks it), so today's prune extends its closed weeks' keepers to their weekly keep
+    time; and one old snapshot of web01's first volume is locked by hand for ten more days, which
+    the planner must hold, not delete."""
+    vols = list(out["volumes"])
+    by_name = {}
+    for v in ec2.describe_volumes(VolumeIds=vols)["Volumes"]:
+        tags = {t["Key"]: t["Value"] for t in v.get("Tags", [])}
+        by_name[tags.get("Name")] = v["VolumeId"]
+    daily, held = by_name["web02-data0"], by_name["web01-data0"]
+    locked = []
+    for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [daily]}])["Snapshots"]:
+        until = s["StartTime"] + datetime.timedelta(days=7, hours=2)
+        if until > now:
+            ec2.lock_snapshot(SnapshotId=s["SnapshotId"], LockMode="governance", ExpirationDate=until)
+            locked.append(s["SnapshotId"])
+    old = sorted(ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [held]}])["Snapshots"],
+                 key=lambda s: s["StartTime"])[0]
+    ec2.lock_snapshot(SnapshotId=old["SnapshotId"], LockMode="governance", ExpirationDate=now + datetime.timedelta(days=10))
+    return {"daily_locked": daily, "locked": locked, "held_volume": held, "held": old["SnapshotId"]}
+
+
+def locks(ec2):
+    """Every lock in ec2's region, by snapshot id: state and expiry."""
+    out = {}
+    for l in ec2.describe_locked_snapshots()["Snapshots"]:
+        out[l["SnapshotId"]] = {"state": l["LockState"], "expires": l["LockExpiresOn"].isoformat()}
+    return out
 
 
 def copies(ec2):
@@ -288,6 +323,8 @@ def main():
     sub.add_parser("seed-test")
     d = sub.add_parser("seed-demo")
     d.add_argument("--with-copies", action="store_true", help="db01's volumes tag their own copy rules")
+    d.add_argument("--with-locks", action="store_true", help="web02's first volume locked all along, one of web01's by hand")
+    sub.add_parser("locks")
     sub.add_parser("seed-faults")
     sub.add_parser("state")
     sub.add_parser("fire")
@@ -314,7 +351,7 @@ def main():
     elif a.cmd == "seed-faults":
         out = seed_faults(ec2, now)
     elif a.cmd == "seed-demo":
-        out = seed_demo(ec2, now, a.with_copies)
+        out = seed_demo(ec2, now, a.with_copies, a.with_locks)
     elif a.cmd == "seed-fleet":
         if a.volumes < 1 or a.history < 0 or a.every_hours <= 0 or not all("=" in t for t in a.tag):
             sys.exit("seed-fleet: --volumes >= 1, --history >= 0, --every-hours > 0, --tag KEY=VALUE")
@@ -327,6 +364,8 @@ def main():
         out = schedules(scheduler_client(a.endpoint))
     elif a.cmd == "fire":
         out = fire_rules(ec2, events, now)
+    elif a.cmd == "locks":
+        out = locks(ec2)
     elif a.cmd == "copies":
         out = copies(clients(a.endpoint, a.region)[0])
     elif a.cmd == "snapshot":

@@ -26,7 +26,7 @@ export const BACKENDS = ['scheduler', 'rules'];
 /** Where the demo copies to, and the deployment's copy rule (db01's volumes carry their own, fleet.py). */
 export const COPY_REGION = 'us-west-2';
 /** The settings the demo's functions run with, beyond the stack's (local/stack.mjs lambdaEnv). */
-export const DEMO_ENV = { EBS_GENS_COPIES: `weekly:${COPY_REGION}=4` };
+export const DEMO_ENV = { EBS_GENS_COPIES: `weekly:${COPY_REGION}=4`, EBS_GENS_LOCKS: 'daily=governance weekly=compliance' };
 
 // --- run ------------------------------------------------------------------------------------
 
@@ -34,7 +34,7 @@ export const DEMO_ENV = { EBS_GENS_COPIES: `weekly:${COPY_REGION}=4` };
 function seed(stack, backend) {
   // The schedule group the stack creates in AWS.
   if (backend === 'scheduler') stack.fleet('create-group');
-  const seeded = stack.fleet('seed-demo', '--with-copies');
+  const seeded = stack.fleet('seed-demo', '--with-copies', '--with-locks');
   return { seeded, managed: Object.keys(seeded.volumes), before: stack.fleet('state') };
 }
 
@@ -79,7 +79,8 @@ async function sweep(stack, backend) {
   const after = stack.fleet('state');
   const schedules = backend === 'scheduler' ? stack.fleet('schedules') : undefined;
   const copies = stack.fleet('copies', '--region', COPY_REGION);
-  return { sweep: run, reports, after, schedules, copies };
+  const locks = stack.fleet('locks');
+  return { sweep: run, reports, after, schedules, copies, locks };
 }
 
 /** The operator's view: `ebs-gens status` against the emulator. */
@@ -98,7 +99,8 @@ function status(stack) {
  * Runs the demo on a started stack (local/stack.mjs startStack, with EBS_GENS_BACKEND=`backend`).
  * `onStep(step, result)` is called as each step ends, with the result so far; steps are the keys of
  * DEMO_REPORT, in order. Returns `{ backend, seeded, managed, before, ensure, fired, completions,
- * sweep, reports, after, schedules, copies, status }` (`copies`: our copies in COPY_REGION by volume).
+ * sweep, reports, after, schedules, copies, locks, status }` (`copies`: our copies in COPY_REGION by
+ * volume; `locks`: every snapshot lock in moto, by snapshot).
  */
 export async function runDemo(stack, backend, onStep = () => {}) {
   const r = { backend, ...seed(stack, backend) };
@@ -260,6 +262,34 @@ function reportCopies(r) {
   }
 }
 
+/** Every lock the runs set (completion events and the sweep), by volume: `{ locked, extended }` item lists. */
+export function lockRows(r) {
+  const rows = {};
+  const reports = [...r.completions.flatMap((c) => c.prunes), ...r.reports];
+  for (const rep of reports) {
+    for (const item of rep.locked ?? []) {
+      rows[rep.volume_id] ??= { locked: [], extended: [] };
+      (item.reasons[0].endsWith('(extended)') ? rows[rep.volume_id].extended : rows[rep.volume_id].locked).push(item);
+    }
+  }
+  return rows;
+}
+
+/** The snapshots the sweep kept only because their lock holds. */
+const heldByLock = (r) => r.reports.flatMap((rep) => rep.kept.filter((k) => k.reasons[0]?.startsWith('surplus held by its snapshot lock')));
+
+function reportLocks(r) {
+  const rows = lockRows(r);
+  const total = (k) => Object.values(rows).reduce((n, x) => n + x[k].length, 0);
+  console.log(`\nSnapshot locks (${DEMO_ENV.EBS_GENS_LOCKS}): each generation locked as long as it is kept:`);
+  console.log(`  ${total('locked')} snapshots locked, ${total('extended')} locks extended, ${heldByLock(r).length} surplus held by a lock`);
+  const d = r.seeded.locks?.daily_locked;
+  for (const item of rows[d]?.extended ?? [])
+    console.log(`  ${pad(d, 22)} ${item.snapshot_id}  ${item.reasons[0]}: now a closed week's keeper`);
+  for (const k of heldByLock(r))
+    console.log(`  ${pad(r.reports.find((x) => x.kept.includes(k)).volume_id, 22)} ${k.snapshot_id}  ${k.reasons[0]}`);
+}
+
 function reportTotals(r, t) {
   const s = r.sweep.output?.summary ?? {};
   const { before, after, managed, fired } = r;
@@ -297,6 +327,7 @@ export const DEMO_REPORT = {
     reportSchedules(r);
     reportVolumes(r, t);
     reportCopies(r);
+    reportLocks(r);
     reportTotals(r, t);
   },
   status: ({ status: st }) => console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`),
@@ -443,6 +474,34 @@ export const DEMO_CHECKS = {
       }
     }
     for (const v of Object.keys(r.copies)) if (!r.managed.includes(v)) failures.push(`${v}: copied to ${COPY_REGION}, yet not managed`);
+    return failures;
+  },
+
+  /**
+   * Locks: generations were locked; web02's first volume, locked all along for its daily keep
+   * time, had a closed week's keeper extended to compliance; the snapshot locked by hand was held
+   * by the planner, not deleted; every lock reported is in moto as reported.
+   */
+  locksAsPlanned(r) {
+    const failures = [];
+    const rows = lockRows(r);
+    const seeded = r.seeded.locks;
+    if (!seeded) return failures;
+    const all = Object.values(rows).flatMap((x) => [...x.locked, ...x.extended]);
+    if (all.length === 0) failures.push('no snapshot was locked');
+    const extended = rows[seeded.daily_locked]?.extended ?? [];
+    if (!extended.some((i) => i.reasons[0].startsWith('compliance until')))
+      failures.push(`${seeded.daily_locked}: no closed week's keeper had its lock extended to compliance`);
+    const stillThere = Object.values(r.after.snapshots).some((snaps) => snaps.some((x) => x.id === seeded.held));
+    if (!stillThere) failures.push(`${seeded.held} was locked, yet deleted`);
+    if (!heldByLock(r).some((k) => k.snapshot_id === seeded.held))
+      failures.push(`${seeded.held}: not reported as surplus held by its lock`);
+    for (const i of all) {
+      const lock = r.locks[i.snapshot_id];
+      const mode = i.reasons[0].split(' ')[0];
+      if (!lock) failures.push(`${i.snapshot_id}: reported locked, not locked in moto`);
+      else if (!lock.state.startsWith(mode)) failures.push(`${i.snapshot_id}: reported ${mode}, moto says ${lock.state}`);
+    }
     return failures;
   },
 

@@ -26,6 +26,8 @@ function agreeing(backend = 'scheduler') {
     stale: ['vol-s'],
     orphaned: ['vol-g'],
     copies: { 'vol-a': 'daily:us-west-2=3' },
+    // vol-a was locked all along (a3, last week's keeper, is extended); lk was locked by hand.
+    locks: { daily_locked: 'vol-a', locked: ['a3'], held_volume: 'vol-a', held: 'lk' },
   };
   const copy = (id, copy_of) => ({ id, state: 'completed', copy_of, class: 'daily', source_start: '2026-11-01T05:00:00+00:00' });
   const west = (kept, more = {}) => [
@@ -33,7 +35,7 @@ function agreeing(backend = 'scheduler') {
   ];
   const before = {
     snapshots: {
-      'vol-a': snaps('a1', 'a2', 'a3', 'pin', 'foreign'),
+      'vol-a': snaps('a1', 'a2', 'a3', 'pin', 'foreign', 'lk'),
       'vol-h': snaps('h1', 'h2', 'h3'),
       'vol-s': snaps('s1'),
       'vol-m': snaps('m1'),
@@ -43,7 +45,7 @@ function agreeing(backend = 'scheduler') {
   };
   const after = {
     snapshots: {
-      'vol-a': snaps('a3', 'a4', 'pin', 'foreign'),
+      'vol-a': snaps('a3', 'a4', 'pin', 'foreign', 'lk'),
       'vol-h': snaps('h1', 'h2', 'h3', 'h4'),
       'vol-s': snaps('s1'),
       'vol-m': snaps('m1'),
@@ -58,7 +60,10 @@ function agreeing(backend = 'scheduler') {
       policy: 'daily=7',
       adopted: [],
       deleted: [{ snapshot_id: 'a2' }],
-      kept: kept('a3', 'a4', 'pin', 'foreign'),
+      kept: [
+        ...kept('a3', 'a4', 'pin', 'foreign'),
+        { snapshot_id: 'lk', reasons: ['surplus held by its snapshot lock: locked until 2026-12-05 00:00 UTC'] },
+      ],
       copies: west(3, { newest_source: '2026-11-03T05:00:00Z' }),
     },
     {
@@ -81,12 +86,17 @@ function agreeing(backend = 'scheduler') {
       { volume_id: 'vol-s', state: 'stale' },
     ],
   };
-  const prune = (volume_id, deleted, copies = []) => ({
+  const prune = (volume_id, deleted, copies = [], locked = []) => ({
     volume_id,
     adopted: [],
     deleted: deleted.map((snapshot_id) => ({ snapshot_id })),
     copies,
+    locked,
   });
+  const locked = [
+    { snapshot_id: 'a4', reasons: ['governance until 2026-12-02 10:45 UTC'] },
+    { snapshot_id: 'a3', reasons: ['compliance until 2026-12-22 01:15 UTC (extended)'] },
+  ];
   return {
     backend,
     seeded,
@@ -97,7 +107,7 @@ function agreeing(backend = 'scheduler') {
       { volume: 'vol-h', snapshot: 'h4' },
     ],
     completions: [
-      { snapshot: 'a4', ok: true, adopted: 0, prunes: [prune('vol-a', ['a1'], west(2, { copied: ['a4 → c4'] }))] },
+      { snapshot: 'a4', ok: true, adopted: 0, prunes: [prune('vol-a', ['a1'], west(2, { copied: ['a4 → c4'] }), locked)] },
       { snapshot: 'h4', ok: true, adopted: 0, prunes: [prune('vol-h', [])] },
     ],
     sweep: { ok: true, output: { summary } },
@@ -105,6 +115,7 @@ function agreeing(backend = 'scheduler') {
     after,
     schedules: backend === 'scheduler' ? { a: {}, held: {}, stale: {} } : undefined,
     copies: { 'vol-a': [copy('c2', 'a2'), copy('c3', 'a3'), copy('c4', 'a4')] },
+    locks: { a4: { state: 'governance' }, a3: { state: 'compliance-cooloff' }, lk: { state: 'governance' } },
     status: {
       status: 2,
       stdout: 'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\n',
@@ -125,12 +136,12 @@ test('the tally adds both phases per volume (completion events, then the sweep),
     [
       ['vol-h', 'unattached', 0, 0, 4],
       ['vol-s', 'unattached', 0, 0, 1],
-      ['vol-a', 'web01', 0, 2, 4],
+      ['vol-a', 'web01', 0, 2, 5],
     ],
   );
-  assert.deepEqual([t.deleted, t.kept, t.adopted, t.adoptedByEvent], [2, 9, 0, 0]);
+  assert.deepEqual([t.deleted, t.kept, t.adopted, t.adoptedByEvent], [2, 10, 0, 0]);
   assert.equal(t.rows[0].note, 'HELD: 3 of 4');
-  assert.equal(t.rows[2].note, 'daily ×4');
+  assert.equal(t.rows[2].note, 'daily ×4, surplus held by its snapshot lock: locked until 2026-12-05 00:00 UTC ×1');
 });
 
 /** The failures of one named check on `r`. */
@@ -150,6 +161,7 @@ test('each disagreement is caught by the check named for it', () => {
     ['orphansFoundAndKept', (r) => r.after.snapshots['vol-g'].pop()],
     ['snapshotsAddUp', (r) => r.reports.pop()],
     ['copiesKeptAsPlanned', (r) => r.copies['vol-a'].pop()],
+    ['locksAsPlanned', (r) => (r.locks.a3.state = 'governance')],
     ['statusCritical', (r) => (r.status.status = 0)],
     ['statusRows', (r) => (r.status.stdout = r.status.stdout.replace('vol-h  held', 'vol-h  ok'))],
   ];
@@ -168,10 +180,10 @@ test('the failures read as make demo prints them', () => {
   r.after.snapshots['vol-a'] = r.after.snapshots['vol-a'].filter((s) => s.id !== 'pin');
   r.status.status = 0;
   assert.deepEqual(checkDemo(r), [
-    'vol-a: moto holds 3 snapshots, the report kept 4',
+    'vol-a: moto holds 4 snapshots, the report kept 5',
     'pin (pinned / not ours) was deleted',
-    'before 9 + fired 2 - deleted 2 != now 8',
-    'moto holds 8 snapshots of managed volumes, report kept 9',
+    'before 10 + fired 2 - deleted 2 != now 9',
+    'moto holds 9 snapshots of managed volumes, report kept 10',
     'ebs-gens status exited 0, expected 2 (critical: one stale, one misconfigured volume)',
   ]);
 });
