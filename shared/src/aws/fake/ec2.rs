@@ -250,12 +250,7 @@ impl Ec2Api for FakeAws {
             .iter()
             .any(|id| st.snapshots.get(id).is_some_and(|s| s.deny_tags))
         {
-            return Err(err(
-                op,
-                ErrorKind::AccessDenied,
-                "UnauthorizedOperation",
-                "You are not authorized to perform this operation.",
-            ));
+            return Err(unauthorized(op));
         }
         for id in ids {
             if let Some(s) = st.snapshots.get_mut(id) {
@@ -302,28 +297,13 @@ impl Ec2Api for FakeAws {
             }
         }
         let Some(s) = st.snapshots.get(id) else {
-            return Err(err(
-                op,
-                ErrorKind::NotFound,
-                "InvalidSnapshot.NotFound",
-                format!("The snapshot '{id}' does not exist."),
-            ));
+            return Err(snapshot_not_found(op, id));
         };
         if s.snap.owner_id != self.account {
-            return Err(err(
-                op,
-                ErrorKind::AccessDenied,
-                "UnauthorizedOperation",
-                "You are not authorized to perform this operation.",
-            ));
+            return Err(unauthorized(op));
         }
         if s.deny_delete {
-            return Err(err(
-                op,
-                ErrorKind::AccessDenied,
-                "UnauthorizedOperation",
-                "You are not authorized to perform this operation.",
-            ));
+            return Err(unauthorized(op));
         }
         let now = st.now.unwrap_or_else(Utc::now);
         if s.lock.as_ref().is_some_and(|l| l.seen(now).holds(now)) {
@@ -487,20 +467,10 @@ impl Ec2Api for FakeAws {
         let now = st.now.unwrap_or_else(Utc::now);
         let invalid = |m: String| err(op, ErrorKind::Invalid, "InvalidParameterCombination", m);
         let Some(s) = st.snapshots.get_mut(id) else {
-            return Err(err(
-                op,
-                ErrorKind::NotFound,
-                "InvalidSnapshot.NotFound",
-                format!("The snapshot '{id}' does not exist."),
-            ));
+            return Err(snapshot_not_found(op, id));
         };
         if s.snap.owner_id != self.account {
-            return Err(err(
-                op,
-                ErrorKind::AccessDenied,
-                "UnauthorizedOperation",
-                "not yours",
-            ));
+            return Err(unauthorized(op));
         }
         if req.until <= now {
             return Err(invalid("the expiration date is in the past".into()));
@@ -538,4 +508,24 @@ impl Ec2Api for FakeAws {
         });
         Ok(())
     }
+}
+
+/// EC2's answer for a snapshot id it does not know.
+fn snapshot_not_found(op: &str, id: &str) -> AwsError {
+    err(
+        op,
+        ErrorKind::NotFound,
+        "InvalidSnapshot.NotFound",
+        format!("The snapshot '{id}' does not exist."),
+    )
+}
+
+/// EC2's answer when IAM refuses a call (or the snapshot is another account's).
+fn unauthorized(op: &str) -> AwsError {
+    err(
+        op,
+        ErrorKind::AccessDenied,
+        "UnauthorizedOperation",
+        "You are not authorized to perform this operation.",
+    )
 }
