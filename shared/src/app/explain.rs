@@ -54,6 +54,15 @@ pub fn rows(report: &VolumeReport) -> Vec<PlanRow> {
             r.reasons
                 .insert(0, "untagged: adopted in the next run".into());
         }
+        // The lock the run sets or extends on it (`locks`), with its mode and end.
+        for l in report
+            .locked
+            .iter()
+            .filter(|l| l.snapshot_id == i.snapshot_id)
+        {
+            r.reasons
+                .extend(l.reasons.iter().map(|x| format!("locked: {x}")));
+        }
         out.push(r);
     }
     for i in &report.held_back {
@@ -310,6 +319,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_kept_snapshot_says_the_lock_the_run_sets_on_it() {
+        let report = VolumeReport {
+            volume_id: "vol-1".into(),
+            kept: vec![
+                item("snap-a", "last 7 daily"),
+                item("snap-b", "last 7 daily"),
+            ],
+            locked: vec![item("snap-a", "governance until 2026-12-02 10:45 UTC")],
+            ..Default::default()
+        };
+        let (v, reasons) = verdict(&report, "snap-a");
+        assert_eq!(v, Verdict::Keep);
+        assert_eq!(
+            reasons,
+            [
+                "last 7 daily",
+                "locked: governance until 2026-12-02 10:45 UTC"
+            ]
+        );
+        assert_eq!(verdict(&report, "snap-b").1, ["last 7 daily"]);
     }
 
     #[test]
