@@ -27,6 +27,11 @@ LockDuration in days, not both; states compliance-cooloff, governance, complianc
 DeleteSnapshot refuses a snapshot whose lock holds (the error code here, SnapshotLocked, is this
 emulator's: AWS documents none, and ebs-gens never relies on one).
 
+6. Recycle Bin (rbin), which moto 5.2.5 lacks: CreateRule, GetRule, ListRules and DeleteRule for
+retention rules, kept per region, with the API's checks (a resource type, a retention of 1-365
+days, ResourceTags and ExcludeResourceTags not both). Enough for ebs-gens to read the rules, and
+for the tests and `make demo` to make some; nothing here moves a deleted snapshot anywhere.
+
 Usage is the same as moto_server: python local/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -44,6 +49,7 @@ from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.scheduler.models import EventBridgeSchedulerBackend
 from moto.scheduler.responses import EventBridgeSchedulerResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _original = ec2_utils.is_filter_matching
@@ -285,6 +291,83 @@ ElasticBlockStore.lock_snapshot = _lock_snapshot
 ElasticBlockStore.describe_locked_snapshots = _describe_locked_snapshots
 ElasticBlockStore.unlock_snapshot = _unlock_snapshot
 ElasticBlockStore.delete_snapshot = _delete_unless_locked
+
+_RULES = {}  # (region, rule id) -> rule as GetRule answers it
+
+
+def _rbin_region(environ):
+    m = re.search(r"Credential=[^/]+/\d+/([^/]+)/rbin/", environ.get("HTTP_AUTHORIZATION", ""))
+    return m.group(1) if m else None
+
+
+def _rbin_answer(start_response, status, body):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _rbin_error(start_response, code, message, status="400 Bad Request"):
+    data = json.dumps({"message": message}).encode()
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("Content-Length", str(len(data)))]
+    start_response(status, headers)
+    return [data]
+
+
+def _rbin(environ, start_response, region):
+    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(size) or b"{}") if size else {}
+    if method == "POST" and path == "/rules":
+        if body.get("ResourceType") not in ("EBS_SNAPSHOT", "EC2_IMAGE", "EBS_VOLUME"):
+            return _rbin_error(start_response, "ValidationException", "ResourceType: EBS_SNAPSHOT, EC2_IMAGE or EBS_VOLUME")
+        period = body.get("RetentionPeriod") or {}
+        if period.get("RetentionPeriodUnit") != "DAYS" or not 1 <= int(period.get("RetentionPeriodValue", 0)) <= 365:
+            return _rbin_error(start_response, "ValidationException", "RetentionPeriod: 1 to 365 DAYS")
+        if body.get("ResourceTags") and body.get("ExcludeResourceTags"):
+            return _rbin_error(start_response, "ValidationException", "ResourceTags and ExcludeResourceTags are exclusive")
+        rule_id = os.urandom(6).hex()[:11]
+        account = "123456789012"
+        rule = {
+            "Identifier": rule_id,
+            "Description": body.get("Description", ""),
+            "ResourceType": body["ResourceType"],
+            "RetentionPeriod": period,
+            "ResourceTags": body.get("ResourceTags", []),
+            "ExcludeResourceTags": body.get("ExcludeResourceTags", []),
+            "Status": "available",
+            "RuleArn": f"arn:aws:rbin:{region}:{account}:rule/{rule_id}",
+        }
+        _RULES[(region, rule_id)] = rule
+        return _rbin_answer(start_response, "201 Created", rule)
+    if method == "POST" and path == "/list-rules":
+        kind = body.get("ResourceType")
+        rules = [r for (reg, _), r in sorted(_RULES.items()) if reg == region and r["ResourceType"] == kind]
+        summaries = [{k: r[k] for k in ("Identifier", "Description", "RetentionPeriod", "RuleArn")} for r in rules]
+        return _rbin_answer(start_response, "200 OK", {"Rules": summaries})
+    m = re.fullmatch(r"/rules/([0-9a-zA-Z]+)", path)
+    if m and (region, m.group(1)) in _RULES:
+        if method == "GET":
+            return _rbin_answer(start_response, "200 OK", _RULES[(region, m.group(1))])
+        if method == "DELETE":
+            del _RULES[(region, m.group(1))]
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+    if m:
+        return _rbin_error(start_response, "ResourceNotFoundException", f"rule {m.group(1)} not found", "404 Not Found")
+    return _rbin_error(start_response, "ValidationException", f"{method} {path}: not emulated")
+
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _call_with_rbin(self, environ, start_response):
+    region = _rbin_region(environ)
+    if region:
+        return _rbin(environ, start_response, region)
+    return _dispatch(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _call_with_rbin
 
 if __name__ == "__main__":
     main(sys.argv[1:])

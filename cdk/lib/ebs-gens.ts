@@ -127,7 +127,7 @@ export class EbsGens extends Construct {
     const tracing = requiredSetting(s, 'tracing');
     ack(
       '*',
-      'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags, events:ListRules and scheduler:ListSchedules support no resource-level permissions; they are read-only. ' +
+      'ec2:DescribeVolumes/DescribeSnapshots/DescribeTags/DescribeLockedSnapshots, events:ListRules, rbin:ListRules and scheduler:ListSchedules support no resource-level permissions; they are read-only. ' +
         "The same holds for the CloudWatch Logs log-delivery actions CDK grants the state machines' roles" +
         (tracing
           ? ', and for the X-Ray actions (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) it grants them with tracing.'
@@ -136,6 +136,10 @@ export class EbsGens extends Construct {
     ack(
       `arn:<AWS::Partition>:ec2:<AWS::Region>::snapshot/*`,
       "Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned snapshots), CreateTags on aws:TagKeys = our keys (and, for the Scheduler role, ec2:CreateAction = CreateSnapshot), CreateSnapshot is the target roles' only other action.",
+    );
+    ack(
+      `arn:<AWS::Partition>:rbin:<AWS::Region>:<AWS::AccountId>:rule/*`,
+      "rbin:GetRule only (read-only): prune reads this region's Recycle Bin retention rules, whose ids it learns from ListRules, to report a delete they keep as billed.",
     );
     ack(
       `arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:volume/*`,

@@ -69,6 +69,7 @@ export class FunctionPolicies extends Construct {
       describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeLockedSnapshots'),
     );
     for (const st of createOurTags) f['prune-volumes'].addToRolePolicy(st);
+    const destinations = copyRegions(s).map((r) => `arn:${Aws.PARTITION}:ec2:${r}::snapshot/*`);
     // Snapshot locks: lock (or extend the lock of) only our snapshots; no function may unlock.
     // IAM rationale: docs/deploy.md#iam-locks
     if ((settingOf(s, 'locks') ?? 'off') !== 'off') {
@@ -81,10 +82,25 @@ export class FunctionPolicies extends Construct {
         }),
       );
     }
+    // Copies are locked in their destinations on the same terms: only copies this stack made.
+    if ((settingOf(s, 'locks') ?? 'off') !== 'off' && destinations.length > 0) {
+      f['prune-volumes'].addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'LockOnlyOurCopies',
+          actions: ['ec2:LockSnapshot'],
+          resources: destinations,
+          conditions: {
+            StringEquals: {
+              [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment,
+              [`aws:ResourceTag/${CONTRACT.tags.source_region}`]: Aws.REGION,
+            },
+          },
+        }),
+      );
+    }
     // Copies in other regions: copy only our snapshots, only to the configured regions, born with
     // our tags and this deployment's managed-by; delete there on the same terms as here.
     // IAM rationale: docs/deploy.md#iam-copies
-    const destinations = copyRegions(s).map((r) => `arn:${Aws.PARTITION}:ec2:${r}::snapshot/*`);
     if (destinations.length > 0) {
       f['prune-volumes'].addToRolePolicy(
         new iam.PolicyStatement({

@@ -52,3 +52,16 @@ test('locks: bad rules stop the synth naming the setting', () => {
   assert.throws(() => template({ locks: 'daily=compliance', lockCoolOffHours: 0 }), /lockCoolOffHours/);
   assert.throws(() => template({ lockMaxDays: 36501 }), /lockMaxDays/);
 });
+
+test('locks: with copies, prune-volumes may lock only the copies this stack made in its destinations', () => {
+  const all = statements(template({ locks: 'daily=governance', copies: 'daily:us-west-2=3' }));
+  const lock = all.filter((st) => actions(st).includes('ec2:LockSnapshot'));
+  assert.deepEqual(lock.map((st) => st.Sid).sort(), ['LockOnlyOurCopies', 'LockOnlyOurSnapshots']);
+  const copies = lock.find((st) => st.Sid === 'LockOnlyOurCopies');
+  assert.equal(copies.Condition.StringEquals[`aws:ResourceTag/${MANAGED_BY}`], 'prod');
+  assert.ok(JSON.stringify(copies.Resource).includes('us-west-2'));
+  assert.ok(JSON.stringify(copies.Condition).includes('ebs-gens:source-region'));
+  // Copies without locks: nothing may lock there.
+  const unlocked = statements(template({ copies: 'daily:us-west-2=3' }));
+  assert.ok(!unlocked.some((st) => actions(st).includes('ec2:LockSnapshot')));
+});

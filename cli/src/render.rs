@@ -52,6 +52,24 @@ fn age(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     t.map_or_else(|| "-".into(), |t| human(now - t))
 }
 
+/// A volume's locks column: `-` without lock rules and nothing held; `ok` when every kept
+/// generation is locked as long as it should be; else what the next prune would lock and what
+/// only a lock holds.
+fn locks(v: &ebs_gens::app::status::VolumeStatus, setting: &str) -> String {
+    let mut parts = Vec::new();
+    if v.to_lock > 0 {
+        parts.push(format!("{} to lock", v.to_lock));
+    }
+    if v.held_by_lock > 0 {
+        parts.push(format!("{} held", v.held_by_lock));
+    }
+    match (parts.is_empty(), setting == "off" || setting.is_empty()) {
+        (false, _) => parts.join(", "),
+        (true, true) => "-".into(),
+        (true, false) => "ok".into(),
+    }
+}
+
 pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -62,7 +80,8 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
         st.at.format("%Y-%m-%d %H:%M UTC")
     );
     let mut t = table(&[
-        "VOLUME", "NAME", "POLICY", "NEWEST", "AGE", "ALLOWED", "COVERAGE", "RECENT", "STATE",
+        "VOLUME", "NAME", "POLICY", "NEWEST", "AGE", "ALLOWED", "COVERAGE", "RECENT", "LOCKS",
+        "STATE",
     ]);
     for v in &st.volumes {
         t.add_row(vec![
@@ -87,6 +106,7 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
                     .join(", "),
             ),
             Cell::new(&v.strip),
+            Cell::new(locks(v, &st.locks)),
             state_cell(&v.states),
         ]);
     }
@@ -103,6 +123,9 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
                 let _ = writeln!(out, "  {} {}: {r}", v.volume_id, s.as_str());
             }
         }
+    }
+    for r in &st.recycle_bin {
+        let _ = writeln!(out, "\nRecycle Bin: {r}");
     }
     if st.volumes.iter().any(|v| !v.copies.is_empty()) {
         let _ = writeln!(out, "\nCopies in other regions (the recovery point there):");

@@ -68,6 +68,9 @@ fn lower_bound(f: &Fleet) -> BTreeMap<&'static str, u64> {
     // Never delete a locked snapshot (nor attempt to): the locks of what goes are read first,
     // up to 1000 ids a call.
     m.insert("DescribeLockedSnapshots", f.deletes.div_ceil(1000) as u64);
+    // Say which deletes a Recycle Bin rule keeps (billed): the region's rules read once (no
+    // rules here, so no GetRule).
+    m.insert("rbin:ListRules", u64::from(f.deletes > 0));
     // The brief's bound, ceil(T/1000). Each volume's adopted snapshots need their own tag set
     // (`Name`, `ebs-gens:volume`), so the reachable bound is one call per volume with adoptions.
     m.insert("CreateTags", f.adopt.div_ceil(1000) as u64);
@@ -274,8 +277,9 @@ async fn case(volumes: usize, per: usize) -> String {
 /// per prune batch of ≤ 100, the orphan scan's volumes by id, 200 a call), snapshot listings (at
 /// least one per batch, then the orphan scan's pages of 1000), one instance-name lookup and one
 /// CreateTags per volume with adoptions (each volume's adopted snapshots get their own tags), the
-/// locks of each batch's planned deletions (one DescribeLockedSnapshots per batch), and the rule
-/// work (ListRules, one PutRule and one PutTargets per rule).
+/// locks of each batch's planned deletions (one DescribeLockedSnapshots per batch), the Recycle
+/// Bin's rules once per batch that deletes (rbin:ListRules), and the rule work (ListRules, one
+/// PutRule and one PutTargets per rule).
 fn reachable_without_deletes(f: &Fleet) -> u64 {
     let pages = f.volumes.div_ceil(PAGE_SIZE as usize);
     let batches: usize = (0..pages)
@@ -290,7 +294,9 @@ fn reachable_without_deletes(f: &Fleet) -> u64 {
     let adoption_calls = batches + f.adopt.min(f.volumes);
     let rule_calls = 1 + 2 * f.rules;
     let lock_calls = batches;
-    (volume_calls + snapshot_calls + adoption_calls + rule_calls + lock_calls) as u64
+    let recycle_bin_calls = batches;
+    (volume_calls + snapshot_calls + adoption_calls + rule_calls + lock_calls + recycle_bin_calls)
+        as u64
 }
 
 /// Calls of one sweep, per operation.

@@ -34,7 +34,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use crate::plan::{plan_with, Entry, Period, Plan, PlanContext, Reason, Reasons};
-use crate::policy::GenClass;
+use crate::policy::{GenClass, VolumePolicy};
 use crate::snapshot::{Snapshot, SnapshotState, TAG_VOLUME};
 
 /// On a copy: the id of the snapshot it was copied from.
@@ -554,6 +554,22 @@ pub fn plan_destination<'a>(
     })
 }
 
+/// The policy a destination keeps one volume's copies by, for their locks' keep times: its
+/// rules for that region, a class finer than the volume's counted as the volume's own (the
+/// copies are of its generations), and the volume's finest class present (its period is the
+/// step a coarser keeper's lock adds). Pure.
+pub fn destination_policy(rules: &[(GenClass, u32)], finest: GenClass) -> VolumePolicy {
+    let mut gens: BTreeMap<GenClass, u32> = BTreeMap::new();
+    for &(class, n) in rules {
+        let n = n.clamp(1, crate::policy::MAX_GENS);
+        let kept = gens.entry(class.max(finest)).or_insert(n);
+        *kept = (*kept).max(n);
+    }
+    gens.entry(finest).or_insert(1);
+    VolumePolicy::new(gens.into_iter().collect())
+        .expect("distinct classes, counts clamped to 1..=MAX_GENS, never empty")
+}
+
 /// The plan for copies no rule plans any more — their volume is gone or untagged, or no copy
 /// rule of the volume names their region — under the orphan policy, as for the volume's own
 /// orphaned snapshots (`keep` deletes none); the most recently made copy is always kept, in case
@@ -698,6 +714,29 @@ mod tests {
 
     const ACCOUNT: &str = "123456789012";
     const VOL: &str = "vol-1";
+
+    #[test]
+    fn a_destination_policy_counts_finer_rules_as_the_volumes_own_class_and_includes_it() {
+        use GenClass::*;
+        type Gens = &'static [(GenClass, u32)];
+        let cases: &[(Gens, GenClass, Gens)] = &[
+            (&[(Daily, 3)], Daily, &[(Daily, 3)]),
+            (&[(Weekly, 4)], Daily, &[(Daily, 1), (Weekly, 4)]),
+            (&[(Daily, 3)], Weekly, &[(Weekly, 3)]),
+            (&[(Daily, 3), (Weekly, 5)], Weekly, &[(Weekly, 5)]),
+            (
+                &[(Hourly, 24), (Monthly, 12)],
+                Daily,
+                &[(Daily, 24), (Monthly, 12)],
+            ),
+            (&[(Daily, 0)], Daily, &[(Daily, 1)]),
+        ];
+        for (rules, finest, want) in cases {
+            let p = destination_policy(rules, *finest);
+            assert_eq!(p.gens(), *want, "{rules:?} over {finest}");
+            assert_eq!(p.finest(), *finest);
+        }
+    }
 
     fn ctx() -> PlanContext<'static> {
         PlanContext {

@@ -143,10 +143,7 @@ pub fn decide<'a>(
     hold_locked(&mut plan, locks, now);
     let (lock_requests, lock_error) = plan_locks(settings, job, &plan, locks, now);
     if let Some(why) = &lock_error {
-        for mut e in plan.delete.drain(..) {
-            e.reasons = smallvec::smallvec![Reason::LocksUnplanned(why.clone())];
-            plan.keep.push(e);
-        }
+        keep_all(&mut plan, why);
     }
     let deferred = plan
         .delete
@@ -186,6 +183,15 @@ pub fn decide<'a>(
     d
 }
 
+/// Keeps every planned deletion, "locks not planned: …": a volume (or destination) whose
+/// locks cannot be planned deletes nothing. Pure.
+pub fn keep_all(plan: &mut Plan<'_>, why: &str) {
+    for mut e in plan.delete.drain(..) {
+        e.reasons = smallvec::smallvec![Reason::LocksUnplanned(why.to_string())];
+        plan.keep.push(e);
+    }
+}
+
 /// The locks the kept generations should carry under the lock rules, as LockSnapshot calls
 /// (only what changes: a new lock, an extension). A lock longer than `lockMaxDays` is an error
 /// for the whole volume (nothing locked; the caller deletes nothing). Pure.
@@ -197,23 +203,36 @@ pub fn plan_locks<'a>(
     locks: &BTreeMap<String, Lock>,
     now: DateTime<Utc>,
 ) -> (Vec<(&'a str, LockRequest)>, Option<String>) {
-    if settings.locks.is_off() {
+    lock_requests(
+        &settings.lock_terms(),
+        settings.tz,
+        &job.policy,
+        plan,
+        locks,
+        now,
+    )
+}
+
+/// [`plan_locks`] under any policy: the volume's own, or a destination's copy rules
+/// ([`crate::copies::destination_policy`]). Pure.
+#[allow(clippy::type_complexity)]
+pub fn lock_requests<'a>(
+    terms: &crate::locks::LockTerms,
+    tz: chrono_tz::Tz,
+    policy: &crate::VolumePolicy,
+    plan: &Plan<'a>,
+    locks: &BTreeMap<String, Lock>,
+    now: DateTime<Utc>,
+) -> (Vec<(&'a str, LockRequest)>, Option<String>) {
+    if terms.rules.is_off() {
         return (vec![], None);
     }
-    let terms = settings.lock_terms();
     let mut out = Vec::new();
     for e in &plan.keep {
-        let Some(w) = wanted(
-            &e.reasons,
-            e.start_time,
-            &job.policy,
-            &terms,
-            settings.tz,
-            now,
-        ) else {
+        let Some(w) = wanted(&e.reasons, e.start_time, policy, terms, tz, now) else {
             continue;
         };
-        match action(locks.get(e.snapshot_id), &w, &terms, now) {
+        match action(locks.get(e.snapshot_id), &w, terms, now) {
             Ok(Some(req)) => out.push((e.snapshot_id, req)),
             Ok(None) => {}
             Err(why) => {

@@ -28,6 +28,7 @@ pub mod orphans;
 pub mod ownership;
 pub mod plan;
 pub mod policy;
+pub mod recycle_bin;
 pub mod retry;
 pub mod snapshot;
 

@@ -232,7 +232,9 @@ pub fn wanted(
     let mut out: Option<Wanted> = None;
     for r in reasons {
         let (class, until) = match *r {
-            Reason::Last { n, class } => (class, advance(class, start, n, tz)),
+            // The newest n of a class finer than the volume's (a destination's `daily:` rule
+            // over a weekly volume's copies) are n of the volume's own periods.
+            Reason::Last { n, class } => (class, advance(class.max(finest), start, n, tz)),
             Reason::NewestOf(p) => {
                 let class = p.class();
                 let n = policy.count(class).unwrap_or(1);

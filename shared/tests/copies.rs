@@ -22,11 +22,22 @@ const WEST: &str = "us-west-2";
 type FakeApp<'a> = App<(&'a FakeAws, &'a FakeAws, NoScheduler)>;
 
 fn app<'a>(east: &'a FakeAws, west: &'a FakeAws, copies: &str) -> FakeApp<'a> {
-    let s = common::settings(&[
+    app_with(east, west, copies, &[])
+}
+
+fn app_with<'a>(
+    east: &'a FakeAws,
+    west: &'a FakeAws,
+    copies: &str,
+    extra: &[(&str, &str)],
+) -> FakeApp<'a> {
+    let mut vars = vec![
         ("EBS_GENS_DELETE_BURST", "100"),
         ("EBS_GENS_DELETES_PER_SECOND", "5"),
         ("EBS_GENS_COPIES", copies),
-    ]);
+    ];
+    vars.extend_from_slice(extra);
+    let s = common::settings(&vars);
     App::new(s, east, east, ACCOUNT, "us-east-1", "test")
         .with_destination(WEST, west)
         .without_metrics()
@@ -652,4 +663,69 @@ async fn a_time_based_copy_still_pending_past_its_duration_is_reported_late() {
         err.to_string().contains("EBS_GENS_COPY_COMPLETION_MINUTES"),
         "{err}"
     );
+}
+
+/// With `locks`, a destination locks its completed copies for as long as it keeps them (their
+/// source's start plus the rule's N periods and the margin), and a copy the destination no
+/// longer keeps is held by its lock, never attempted; a copy lock over `lockMaxDays` stops that
+/// destination's deletes.
+#[tokio::test(start_paused = true)]
+async fn copies_are_locked_as_long_as_the_destination_keeps_them_and_held_by_their_locks() {
+    use ebs_gens::locks::LockState;
+    let (east, west) = (FakeAws::new(ACCOUNT), FakeAws::in_region(ACCOUNT, WEST));
+    east.set_now(now());
+    west.set_now(now());
+    volume(&east, "vol-1", 5);
+    let locks = [("EBS_GENS_LOCKS", "daily=governance")];
+    let a = app_with(&east, &west, "daily:us-west-2=3", &locks);
+    assert_eq!(prune(&a, &["vol-1"], now(), false).await.totals.copied, 3);
+    west.complete_copies(10);
+    let out = prune(&a, &["vol-1"], now(), false).await;
+    let d = &out.volumes[0].copies[0];
+    assert_eq!((d.locked.len(), d.lock_failed.len()), (3, 0), "{d:?}");
+    for c in west.snapshots() {
+        let start = chrono::DateTime::parse_from_rfc3339(c.tag(TAG_SOURCE_START).unwrap()).unwrap();
+        let l = west.lock_of(&c.id).expect("every kept copy is locked");
+        assert_eq!(l.state, LockState::Governance);
+        assert_eq!(
+            l.expires,
+            Some(start.with_timezone(&Utc) + Duration::days(3) + Duration::hours(1)),
+            "the destination's keep time, not the source's 7 days"
+        );
+    }
+    // The rule lowered to 1: two copies surplus, held by their locks, never attempted.
+    let narrow = app_with(&east, &west, "daily:us-west-2=1", &locks);
+    let out = prune(&narrow, &["vol-1"], now(), false).await;
+    assert_eq!(
+        (
+            out.totals.copies_deleted,
+            out.totals.held_by_lock,
+            out.totals.copies_failed
+        ),
+        (0, 2, 0),
+        "{:?}",
+        out.volumes[0].copies
+    );
+    assert_eq!(west.locked_delete_attempts(), 0);
+    assert_eq!(west.snapshots().len(), 3);
+    // A lock longer than lockMaxDays: reported, nothing locked or deleted in that destination.
+    let weekly = app_with(
+        &east,
+        &west,
+        "daily:us-west-2=1 weekly:us-west-2=8",
+        &[
+            ("EBS_GENS_LOCKS", "weekly=governance"),
+            ("EBS_GENS_LOCK_MAX_DAYS", "7"),
+        ],
+    );
+    let before = west.snapshots().len();
+    let out = prune(&weekly, &["vol-1"], now() + Duration::days(5), false).await;
+    let d = &out.volumes[0].copies[0];
+    assert!(
+        d.lock_failed.iter().any(|w| w.contains("lockMaxDays")),
+        "{d:?}"
+    );
+    assert_eq!((out.totals.copies_deleted, d.locked.len()), (0, 0));
+    assert!(west.snapshots().len() >= before);
+    assert_eq!(west.locked_delete_attempts(), 0);
 }

@@ -290,3 +290,64 @@ async fn locked_orphans_are_kept_and_never_attempted() {
     assert!(fake.snapshots().iter().any(|s| s.id == ids[3]));
     let _ = LockMode::Governance;
 }
+
+/// A delete that a Recycle Bin retention rule covers is still made (the Recycle Bin keeps it),
+/// reported "kept by the Recycle Bin … billed until …" and counted in `recycle_bin`; a rule that
+/// excludes our snapshots, or a pending one, changes nothing; no rules: one ListRules, no note.
+#[tokio::test(start_paused = true)]
+async fn deletes_a_recycle_bin_rule_keeps_are_reported_billed_until_never_as_freed() {
+    use ebs_gens::recycle_bin::{RetentionRule, BILLED};
+    let fake = FakeAws::new(ACCOUNT);
+    fake.set_now(now());
+    fake.add_volume("vol-1", None, &[("Daily_Gens", "3")]);
+    let ids: Vec<String> = (0..4).map(|d| snap(&fake, "vol-1", d)).collect();
+    let a = app(&fake, &[]);
+    let rule = |id: &str, days, exclude: &[(&str, &str)], available| RetentionRule {
+        id: id.into(),
+        days,
+        resource_tags: vec![],
+        exclude_tags: exclude
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect(),
+        available,
+        locked: false,
+    };
+    fake.add_retention_rule(rule("excludesours", 30, &[(TAG_MANAGED_BY, "prod")], true));
+    fake.add_retention_rule(rule("pendingrule", 90, &[], false));
+    let out = run(
+        &a,
+        vec![job("vol-1", &[(GenClass::Daily, 3)])],
+        now(),
+        false,
+    )
+    .await;
+    assert_eq!((out.totals.deleted, out.totals.recycle_bin), (1, 0));
+    assert!(fake.in_recycle_bin(&ids[3]).is_none());
+    // A Region-level rule of 7 days: the next delete goes to the Recycle Bin, billed a week.
+    fake.add_retention_rule(rule("regionlevel", 7, &[], true));
+    fake.set_volume_tag("vol-1", "Daily_Gens", "2");
+    let out = run(
+        &a,
+        vec![job("vol-1", &[(GenClass::Daily, 2)])],
+        now(),
+        false,
+    )
+    .await;
+    assert_eq!((out.totals.deleted, out.totals.recycle_bin), (1, 1));
+    let d = &out.volumes[0].deleted[0];
+    assert_eq!(d.snapshot_id, ids[2]);
+    let note = d
+        .reasons
+        .iter()
+        .find(|r| r.starts_with(BILLED))
+        .expect("said");
+    assert!(
+        note.contains("regionlevel") && note.contains("billed until 2026-12-02 12:00 UTC"),
+        "{note}"
+    );
+    assert_eq!(
+        fake.in_recycle_bin(&ids[2]),
+        Some(now() + Duration::days(7))
+    );
+}

@@ -1026,3 +1026,101 @@ async fn locks_against_moto_last_as_long_as_the_generations_and_hold_the_surplus
         .await
         .is_err());
 }
+
+/// Recycle Bin end to end (the project's moto wrapper adds CreateRule, GetRule, ListRules and
+/// DeleteRule): prune reads the region's retention rules through the SDK and reports a delete a
+/// Region-level rule covers as kept by the Recycle Bin, billed until its period ends; a rule
+/// that excludes our snapshots changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recycle_bin_rule_against_moto_is_read_and_its_deletes_reported_billed() {
+    use aws_sdk_rbin::types::{
+        ResourceTag, ResourceType as Rt, RetentionPeriod, RetentionPeriodUnit,
+    };
+    use chrono::{Duration as CDuration, Utc};
+    use ebs_gens::app::prune::{self, PruneInput};
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let rbin = aws_sdk_rbin::Client::new(&config);
+    let period = |days| {
+        RetentionPeriod::builder()
+            .retention_period_value(days)
+            .retention_period_unit(RetentionPeriodUnit::Days)
+            .build()
+            .unwrap()
+    };
+    let exclude_ours = ResourceTag::builder()
+        .resource_tag_key(TAG_MANAGED_BY)
+        .resource_tag_value("prod")
+        .build()
+        .unwrap();
+    rbin.create_rule()
+        .resource_type(Rt::EbsSnapshot)
+        .retention_period(period(30))
+        .exclude_resource_tags(exclude_ours)
+        .send()
+        .await
+        .unwrap();
+    let vol = volume(&ec2, &[("Daily_Gens", "2")], None).await;
+    let now = Utc::now();
+    for d in 1..=4 {
+        let at = (now - CDuration::days(d)).format("%Y-%m-%dT%H:%M:%SZ");
+        ec2.create_snapshot()
+            .volume_id(&vol)
+            .description(format!("[backdate {at}] daily"))
+            .tag_specifications(tags(
+                ResourceType::Snapshot,
+                &[(TAG_MANAGED_BY, "prod"), (TAG_VOLUME, vol.as_str())],
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    let a = app(&config, settings(&[]));
+    let run = |n: u32| {
+        let a = &a;
+        let vol = vol.clone();
+        async move {
+            let job = serde_json::json!({"volumes": [{"volume_id": vol, "policy": {"gens": [["daily", n]]}}]});
+            let input: PruneInput = serde_json::from_value(job).unwrap();
+            prune::handle(a, input, Utc::now(), None).await.unwrap()
+        }
+    };
+    ec2.create_tags()
+        .resources(&vol)
+        .tags(Tag::builder().key("Daily_Gens").value("3").build())
+        .send()
+        .await
+        .unwrap();
+    let first = run(3).await;
+    assert_eq!(
+        (first.totals.deleted, first.totals.recycle_bin),
+        (1, 0),
+        "{:?}",
+        first.volumes
+    );
+    rbin.create_rule()
+        .resource_type(Rt::EbsSnapshot)
+        .retention_period(period(7))
+        .send()
+        .await
+        .unwrap();
+    ec2.create_tags()
+        .resources(&vol)
+        .tags(Tag::builder().key("Daily_Gens").value("2").build())
+        .send()
+        .await
+        .unwrap();
+    let second = run(2).await;
+    assert_eq!(
+        (second.totals.deleted, second.totals.recycle_bin),
+        (1, 1),
+        "{:?}",
+        second.volumes
+    );
+    let note = second.volumes[0].deleted[0].reasons.join("; ");
+    assert!(
+        note.contains("Region-level, 7 days") && note.contains("billed until"),
+        "{note}"
+    );
+}

@@ -5,8 +5,10 @@
 //! volume whose locks could not be planned (longer than `lockMaxDays`) is reported too, and
 //! nothing of it is deleted (its decision keeps every snapshot).
 
-use crate::aws::Ports;
+use crate::aws::client::Ec2;
+use crate::aws::{Ec2Api, Ports};
 use crate::decision::Decision;
+use crate::locks::LockRequest;
 
 use super::prune::{Item, VolumeReport};
 use super::App;
@@ -23,31 +25,56 @@ pub async fn apply_all<P: Ports>(
             tracing::error!(volume_id = %d.plan.volume_id, reason = %why, "locks not planned: nothing locked or deleted");
             report.lock_failed.push(why.clone());
         }
-        for (id, req) in &d.lock_requests {
-            let what = format!(
-                "{} until {}{}",
-                req.mode,
-                req.until.format("%Y-%m-%d %H:%M UTC"),
-                if req.extends { " (extended)" } else { "" }
-            );
-            let item = Item {
-                snapshot_id: id.to_string(),
-                reasons: vec![what],
-            };
-            if dry_run {
-                report.locked.push(item);
-                continue;
+        apply(
+            &app.ec2,
+            d.plan.volume_id,
+            &d.lock_requests,
+            dry_run,
+            &mut report.locked,
+            &mut report.lock_failed,
+        )
+        .await;
+    }
+}
+
+/// Makes (or, in a dry run, reports) one volume's LockSnapshot calls, in its region or a copy
+/// destination: each lock in `locked` ("MODE until …", "(extended)" when it extends one), each
+/// refusal in `failed`.
+pub async fn apply<E: Ec2Api>(
+    ec2: &Ec2<E>,
+    volume_id: &str,
+    requests: &[(&str, LockRequest)],
+    dry_run: bool,
+    locked: &mut Vec<Item>,
+    failed: &mut Vec<String>,
+) {
+    for (id, req) in requests {
+        let what = format!(
+            "{} until {}{}",
+            req.mode,
+            req.until.format("%Y-%m-%d %H:%M UTC"),
+            if req.extends { EXTENDED } else { "" }
+        );
+        let item = Item {
+            snapshot_id: id.to_string(),
+            reasons: vec![what],
+        };
+        if dry_run {
+            locked.push(item);
+            continue;
+        }
+        match ec2.lock(id, req).await {
+            Ok(()) => {
+                tracing::info!(volume_id, snapshot_id = %id, mode = %req.mode, until = %req.until, extends = req.extends, "snapshot locked");
+                locked.push(item);
             }
-            match app.ec2.lock(id, req).await {
-                Ok(()) => {
-                    tracing::info!(volume_id = %d.plan.volume_id, snapshot_id = %id, mode = %req.mode, until = %req.until, extends = req.extends, "snapshot locked");
-                    report.locked.push(item);
-                }
-                Err(e) => {
-                    tracing::error!(volume_id = %d.plan.volume_id, snapshot_id = %id, error = %e, "lock refused");
-                    report.lock_failed.push(format!("lock {id}: {e}"));
-                }
+            Err(e) => {
+                tracing::error!(volume_id, snapshot_id = %id, error = %e, "lock refused");
+                failed.push(format!("lock {id}: {e}"));
             }
         }
     }
 }
+
+/// The suffix of a lock report that extends a lock already there (counted as `LocksExtended`).
+pub const EXTENDED: &str = " (extended)";

@@ -8,6 +8,7 @@ pub mod ensure_schedules;
 pub mod explain;
 pub mod locks;
 pub mod prune;
+pub mod recycle_bin;
 pub mod remote;
 pub mod runtime;
 pub mod status;

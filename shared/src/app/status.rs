@@ -92,6 +92,12 @@ pub struct VolumeStatus {
     /// The recovery point in each copy destination: its newest completed copy's source time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<CopyPoint>,
+    /// Snapshot locks: kept generations the next prune would lock or extend (with `locks`), and
+    /// surplus snapshots held only by their lock.
+    #[serde(default)]
+    pub to_lock: usize,
+    #[serde(default)]
+    pub held_by_lock: usize,
 }
 
 /// One destination's recovery point for a volume.
@@ -153,6 +159,13 @@ pub struct FleetStatus {
     pub orphaned_copies: Vec<OrphanedCopies>,
     /// `EBS_GENS_ORPHANS`.
     pub orphan_policy: String,
+    /// `EBS_GENS_LOCKS`.
+    #[serde(default)]
+    pub locks: String,
+    /// The Recycle Bin rules that keep (and bill) deleted snapshots of ours, said plainly; or
+    /// why they could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recycle_bin: Vec<String>,
     /// The worst volume state (orphans are listed, not graded: keeping them is the default).
     pub severity: Severity,
 }
@@ -254,6 +267,17 @@ pub fn assess(
                         kept: d.kept.len(),
                     })
                     .collect(),
+                to_lock: r.locked.len() + r.copies.iter().map(|d| d.locked.len()).sum::<usize>(),
+                held_by_lock: r
+                    .kept
+                    .iter()
+                    .chain(r.copies.iter().flat_map(|d| &d.kept))
+                    .filter(|i| {
+                        i.reasons
+                            .iter()
+                            .any(|x| x.starts_with(crate::plan::HELD_BY_LOCK))
+                    })
+                    .count(),
             }
         })
         .collect();
@@ -274,6 +298,8 @@ pub fn assess(
         would_delete: 0,
         would_adopt: 0,
         copies: vec![],
+        to_lock: 0,
+        held_by_lock: 0,
     }));
     volumes.sort_by(|a, b| {
         b.severity()
@@ -316,6 +342,8 @@ pub fn assess(
             })
             .collect(),
         orphan_policy: app_settings.orphans.to_string(),
+        locks: app_settings.locks.to_string(),
+        recycle_bin: vec![],
         volumes,
         severity,
     }
@@ -433,7 +461,21 @@ pub async fn status<P: Ports>(
     let reports = plan(app, &batches, now, progress).await?;
     let orphans = orphans(app, now, progress).await?;
     let jobs: Vec<VolumeJob> = batches.into_iter().flatten().collect();
-    Ok(assess(&app.settings, &jobs, &reports, &bad, &orphans, now))
+    let mut fleet = assess(&app.settings, &jobs, &reports, &bad, &orphans, now);
+    fleet.recycle_bin = match app.ec2.retention_rules().await {
+        Ok(rules) => {
+            let ours = (
+                crate::snapshot::TAG_MANAGED_BY,
+                app.settings.deployment.as_str(),
+            );
+            rules
+                .iter()
+                .filter_map(|r| crate::recycle_bin::covers_ours(r, ours))
+                .collect()
+        }
+        Err(e) => vec![format!("Recycle Bin rules could not be read: {e}")],
+    };
+    Ok(fleet)
 }
 
 /// A sweep graded like `status`: failed batches or stale/misconfigured volumes are critical;

@@ -83,6 +83,9 @@ pub struct Totals {
     pub locks_failed: usize,
     /// Surplus snapshots kept only because their lock still holds (never a failure).
     pub held_by_lock: usize,
+    /// Deletes a Recycle Bin retention rule keeps, still billed for its period (counted in
+    /// `deleted` too: ebs-gens deleted them; they free no storage until the rule lets go).
+    pub recycle_bin: usize,
     /// Orphan scan: copies of ours no rule plans any more (volume gone or untagged, or no copy
     /// rule names their region), kept or deleted under the orphan policy.
     pub orphaned_copies: usize,
@@ -126,6 +129,7 @@ impl Totals {
         self.locks_extended += t.locks_extended;
         self.locks_failed += t.locks_failed;
         self.held_by_lock += t.held_by_lock;
+        self.recycle_bin += t.recycle_bin;
         self.orphaned_copies += t.orphaned_copies;
         let room = MAX_SUMMARY_ATTENTION.saturating_sub(self.attention.len());
         self.attention

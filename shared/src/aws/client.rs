@@ -226,6 +226,22 @@ impl<A: Ec2Api> Ec2<A> {
         Ok(out)
     }
 
+    /// Recycle Bin's retention rules for EBS snapshots in this region (ListRules, then GetRule
+    /// for each: typically none or a few).
+    pub async fn retention_rules(&self) -> R<Vec<crate::recycle_bin::RetentionRule>> {
+        let ids: Vec<String> = all_pages(|t| self.api.list_retention_rules(t)).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.api.get_retention_rule(&id).await {
+                Ok(r) => out.push(r),
+                // Deleted between the two calls: it covers nothing any more.
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// LockSnapshot.
     pub async fn lock(&self, id: &str, req: &crate::locks::LockRequest) -> R<()> {
         self.api.lock_snapshot(id, req).await

@@ -264,6 +264,17 @@ pub trait Ec2Api: Send + Sync {
         id: &str,
         req: &crate::locks::LockRequest,
     ) -> impl Future<Output = R<()>> + Send;
+    /// Recycle Bin's ListRules for EBS snapshots (one page of rule ids). Another service (rbin),
+    /// on this port because it decides what a DeleteSnapshot here really frees.
+    fn list_retention_rules(
+        &self,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<String>>> + Send;
+    /// Recycle Bin's GetRule: one rule with its tags (ListRules leaves them out).
+    fn get_retention_rule(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = R<crate::recycle_bin::RetentionRule>> + Send;
 }
 
 /// One CopySnapshot request (EC2 API reference, CopySnapshot): the copy is born with `tags`
@@ -470,6 +481,18 @@ impl<T: Ec2Api> Ec2Api for &T {
         req: &crate::locks::LockRequest,
     ) -> impl Future<Output = R<()>> + Send {
         (**self).lock_snapshot(id, req)
+    }
+    fn list_retention_rules(
+        &self,
+        next_token: Option<String>,
+    ) -> impl Future<Output = R<Page<String>>> + Send {
+        (**self).list_retention_rules(next_token)
+    }
+    fn get_retention_rule(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = R<crate::recycle_bin::RetentionRule>> + Send {
+        (**self).get_retention_rule(id)
     }
 }
 

@@ -117,6 +117,18 @@ impl<A: Ec2Api> Ec2Api for Retrying<A> {
         })
         .await
     }
+    async fn list_retention_rules(&self, next_token: Option<String>) -> R<Page<String>> {
+        retry(self.attempts, self.base, 5, || {
+            self.inner.list_retention_rules(next_token.clone())
+        })
+        .await
+    }
+    async fn get_retention_rule(&self, id: &str) -> R<crate::recycle_bin::RetentionRule> {
+        retry(self.attempts, self.base, id.len(), || {
+            self.inner.get_retention_rule(id)
+        })
+        .await
+    }
 }
 
 impl<A: EventsApi> EventsApi for Retrying<A> {

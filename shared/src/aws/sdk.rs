@@ -121,22 +121,61 @@ fn tag_map(tags: &[ec2t::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// EC2 through `aws-sdk-ec2`.
+/// EC2 through `aws-sdk-ec2`, and the Recycle Bin rules that decide what its deletes free
+/// through `aws-sdk-rbin` (same region, same credentials and endpoint).
 #[derive(Clone)]
 pub struct SdkEc2 {
     client: aws_sdk_ec2::Client,
+    rbin: aws_sdk_rbin::Client,
 }
 
 impl SdkEc2 {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         SdkEc2 {
             client: aws_sdk_ec2::Client::new(config),
+            rbin: aws_sdk_rbin::Client::new(config),
         }
     }
+}
 
-    pub fn from_client(client: aws_sdk_ec2::Client) -> Self {
-        SdkEc2 { client }
-    }
+/// A GetRule answer as ours: retention in days (the only unit Recycle Bin has).
+fn retention_rule(
+    id: &str,
+    out: &aws_sdk_rbin::operation::get_rule::GetRuleOutput,
+) -> R<crate::recycle_bin::RetentionRule> {
+    use aws_sdk_rbin::types::{LockState, ResourceTag, RetentionPeriodUnit, RuleStatus};
+    let period = out.retention_period();
+    let days = match period.map(|p| (p.retention_period_unit(), p.retention_period_value())) {
+        Some((RetentionPeriodUnit::Days, v)) if v > 0 => v as u32,
+        other => {
+            return Err(AwsError::new(
+                "GetRule",
+                ErrorKind::Other,
+                "UnexpectedRetentionPeriod",
+                format!("rule {id}: retention period {other:?}"),
+            ))
+        }
+    };
+    let pairs = |tags: &[ResourceTag]| {
+        tags.iter()
+            .map(|t| {
+                (
+                    t.resource_tag_key().to_string(),
+                    t.resource_tag_value()
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    Ok(crate::recycle_bin::RetentionRule {
+        id: id.to_string(),
+        days,
+        resource_tags: pairs(out.resource_tags()),
+        exclude_tags: pairs(out.exclude_resource_tags()),
+        available: out.status() == Some(&RuleStatus::Available),
+        locked: out.lock_state() == Some(&LockState::Locked),
+    })
 }
 
 impl Ec2Api for SdkEc2 {
@@ -313,6 +352,37 @@ impl Ec2Api for SdkEc2 {
             .await
             .map_err(|e| sdk_error("LockSnapshot", e))?;
         Ok(())
+    }
+
+    async fn list_retention_rules(&self, next_token: Option<String>) -> R<Page<String>> {
+        let out = self
+            .rbin
+            .list_rules()
+            .resource_type(aws_sdk_rbin::types::ResourceType::EbsSnapshot)
+            .max_results(100)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListRules", e))?;
+        Ok(Page {
+            items: out
+                .rules()
+                .iter()
+                .filter_map(|r| r.identifier().map(str::to_string))
+                .collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn get_retention_rule(&self, id: &str) -> R<crate::recycle_bin::RetentionRule> {
+        let out = self
+            .rbin
+            .get_rule()
+            .identifier(id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetRule", e))?;
+        retention_rule(id, &out)
     }
 
     async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {

@@ -16,9 +16,10 @@ use tokio::time::Instant;
 
 use crate::aws::{CopySpec, Ec2Api, ErrorKind, Ports, Volume};
 use crate::copies::{
-    copy_stale, late_copies, newest_due, plan_copies, plan_destination, rules_for_volume,
-    CopyRules, TAG_COPIES, TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START,
+    copy_stale, destination_policy, late_copies, newest_due, plan_copies, plan_destination,
+    rules_for_volume, CopyRules, TAG_COPIES, TAG_COPY_OF, TAG_SOURCE_REGION, TAG_SOURCE_START,
 };
+use crate::decision::{keep_all, lock_requests};
 use crate::snapshot::{Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_NAME, TAG_VOLUME};
 
 use super::{App, VolumeJob};
@@ -59,6 +60,13 @@ pub struct DestinationReport {
     pub held: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub held_back: usize,
+    /// Copies locked or whose lock was extended (or, in a dry run, to be), with the lock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locked: Vec<super::prune::Item>,
+    /// LockSnapshot refusals there, or why the copies' locks could not be planned (then
+    /// nothing is deleted there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_failed: Vec<String>,
     /// Copies or deletes AWS refused, with its error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
@@ -305,17 +313,34 @@ async fn prune_destination<P: Ports>(
     let now = terms.now;
     let ctx = app.settings.plan_context(&app.account_id);
     let vol = job.volume_id.as_str();
-    let mut plan = plan_destination(
-        vol,
-        &rules.for_region(region),
-        job.finest(),
-        &ctx,
-        copies,
-        now,
-    );
-    if !hold_locked_copies(dest, region, &mut plan, now, report).await {
+    let for_region = rules.for_region(region);
+    let mut plan = plan_destination(vol, &for_region, job.finest(), &ctx, copies, now);
+    // Copies are locked as their source generations are (the `locks` setting, per class), for
+    // as long as this destination keeps them: read the locks of what the plan deletes (a lock
+    // holds it back) and, with lock rules, of what it keeps (to lock or extend).
+    let locking = !app.settings.locks.is_off();
+    let Some(locks) = read_locks(dest, region, &plan, locking, report).await else {
         return;
+    };
+    crate::locks::hold_locked(&mut plan, &locks, now);
+    let policy = destination_policy(&for_region, job.finest());
+    let lock_terms = app.settings.lock_terms();
+    let (requests, lock_error) =
+        lock_requests(&lock_terms, app.settings.tz, &policy, &plan, &locks, now);
+    if let Some(why) = &lock_error {
+        tracing::error!(volume_id = %vol, region, reason = %why, "copy locks not planned: nothing locked or deleted there");
+        report.lock_failed.push(why.clone());
+        keep_all(&mut plan, why);
     }
+    super::locks::apply(
+        dest,
+        vol,
+        &requests,
+        terms.dry_run,
+        &mut report.locked,
+        &mut report.lock_failed,
+    )
+    .await;
     record_kept(&plan, copies, report);
     if let Some(class) = rules.for_region(region).iter().map(|(c, _)| *c).min() {
         let rule = app.settings.stale_rule();
@@ -336,25 +361,42 @@ pub(super) async fn hold_locked_copies<E: crate::aws::Ec2Api>(
     now: DateTime<Utc>,
     report: &mut DestinationReport,
 ) -> bool {
-    let ids: Vec<String> = plan
-        .delete
-        .iter()
-        .map(|e| e.snapshot_id.to_string())
-        .collect();
-    if ids.is_empty() {
-        return true;
-    }
-    match dest.locks_of(&ids).await {
-        Ok(locks) => {
+    match read_locks(dest, region, plan, false, report).await {
+        Some(locks) => {
             crate::locks::hold_locked(plan, &locks, now);
             true
         }
+        None => false,
+    }
+}
+
+/// The locks of the copies a destination plan deletes (and, when `kept_too`, of those it
+/// keeps). `None` (reported) when they could not be read: then nothing is deleted there.
+async fn read_locks<E: crate::aws::Ec2Api>(
+    dest: &crate::aws::client::Ec2<E>,
+    region: &str,
+    plan: &crate::plan::Plan<'_>,
+    kept_too: bool,
+    report: &mut DestinationReport,
+) -> Option<BTreeMap<String, crate::locks::Lock>> {
+    let kept = plan.keep.iter().filter(|_| kept_too);
+    let ids: Vec<String> = plan
+        .delete
+        .iter()
+        .chain(kept)
+        .map(|e| e.snapshot_id.to_string())
+        .collect();
+    if ids.is_empty() {
+        return Some(BTreeMap::new());
+    }
+    match dest.locks_of(&ids).await {
+        Ok(locks) => Some(locks),
         Err(e) => {
             tracing::error!(region, error = %e, "reading copies' locks failed: nothing deleted there");
             report
                 .failed
                 .push(format!("reading locks in {region}: {e}"));
-            false
+            None
         }
     }
 }

@@ -191,6 +191,8 @@ pub async fn handle<P: Ports>(
     // Locks first (what is kept is protected before anything goes), then the deletes.
     super::locks::apply_all(app, &decisions, &mut reports, dry_run).await;
     let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
+    // Which of those deletes a Recycle Bin rule keeps, billed: said, never counted as freed.
+    super::recycle_bin::annotate(&app.ec2, &snapshots, &mut reports, now).await;
     // Copies in other regions, after this region's own deletes, from what those left.
     let deleted: BTreeSet<&str> = reports
         .iter()

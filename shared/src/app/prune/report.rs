@@ -308,23 +308,22 @@ impl Totals {
         self.stale += usize::from(r.stale.is_some());
         self.held += usize::from(r.held.is_some());
         self.deletions_held += r.held_back.len();
-        for i in &r.locked {
-            match i.reasons.iter().any(|x| x.ends_with("(extended)")) {
-                true => self.locks_extended += 1,
-                false => self.snapshots_locked += 1,
-            }
-        }
+        self.count_locks(&r.locked);
         self.locks_failed += r.lock_failed.len();
-        self.held_by_lock += r
-            .kept
+        self.held_by_lock += held_by_lock(&r.kept);
+        self.recycle_bin += r
+            .deleted
             .iter()
             .filter(|i| {
                 i.reasons
                     .iter()
-                    .any(|x| x.starts_with(crate::plan::HELD_BY_LOCK))
+                    .any(|x| x.starts_with(crate::recycle_bin::BILLED))
             })
             .count();
         for d in &r.copies {
+            self.count_locks(&d.locked);
+            self.locks_failed += d.lock_failed.len();
+            self.held_by_lock += held_by_lock(&d.kept);
             self.copied += d.copied.len();
             self.copies_deferred += d.deferred.len();
             self.copies_deleted += d.deleted.len();
@@ -334,6 +333,33 @@ impl Totals {
             self.deletions_held += d.held_back;
         }
     }
+}
+
+impl Totals {
+    /// New locks and extensions (the report says "(extended)").
+    fn count_locks(&mut self, locked: &[Item]) {
+        for i in locked {
+            match i
+                .reasons
+                .iter()
+                .any(|x| x.ends_with(crate::app::locks::EXTENDED))
+            {
+                true => self.locks_extended += 1,
+                false => self.snapshots_locked += 1,
+            }
+        }
+    }
+}
+
+/// How many kept items only their snapshot lock holds.
+fn held_by_lock(kept: &[Item]) -> usize {
+    kept.iter()
+        .filter(|i| {
+            i.reasons
+                .iter()
+                .any(|x| x.starts_with(crate::plan::HELD_BY_LOCK))
+        })
+        .count()
 }
 
 /// The metrics prune-volumes publishes (adoptions and deletions only when they happened).

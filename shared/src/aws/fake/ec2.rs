@@ -333,8 +333,51 @@ impl Ec2Api for FakeAws {
             if let Some(set) = st.by_volume.get_mut(&s.snap.volume_id) {
                 set.remove(id);
             }
+            // A retention rule that covers it keeps it in the Recycle Bin (still billed).
+            if let Some(r) = crate::recycle_bin::covering(&st.retention_rules, &s.snap.tags) {
+                let until = now + r.retention();
+                st.recycle_bin.insert(id.to_string(), until);
+            }
         }
         Ok(Deleted::Deleted)
+    }
+
+    /// As Recycle Bin's ListRules for EBS snapshots: the rules' ids, one page.
+    async fn list_retention_rules(&self, next_token: Option<String>) -> R<Page<String>> {
+        let op = "rbin:ListRules";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if next_token.is_some() {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "ValidationException",
+                "unknown NextToken",
+            ));
+        }
+        Ok(Page {
+            items: st.retention_rules.iter().map(|r| r.id.clone()).collect(),
+            next_token: None,
+        })
+    }
+
+    /// As Recycle Bin's GetRule.
+    async fn get_retention_rule(&self, id: &str) -> R<crate::recycle_bin::RetentionRule> {
+        let op = "rbin:GetRule";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        st.retention_rules
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                err(
+                    op,
+                    ErrorKind::NotFound,
+                    "ResourceNotFoundException",
+                    format!("rule {id} not found"),
+                )
+            })
     }
 
     /// As EC2 in the destination region: the token bucket (50 / 5 per second), at most

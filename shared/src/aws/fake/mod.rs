@@ -153,6 +153,9 @@ struct State {
     now: Option<DateTime<Utc>>,
     /// DeleteSnapshot calls refused because a lock held.
     locked_delete_attempts: u64,
+    /// Recycle Bin: its retention rules, and the deleted snapshots one kept (until when).
+    retention_rules: Vec<crate::recycle_bin::RetentionRule>,
+    recycle_bin: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// A snapshot lock as EC2 keeps it.
@@ -483,6 +486,16 @@ impl FakeAws {
             .get(snapshot_id)
             .and_then(|s| s.lock.as_ref())
             .map(|l| l.seen(now))
+    }
+
+    /// Adds a Recycle Bin retention rule for EBS snapshots in this region.
+    pub fn add_retention_rule(&self, rule: crate::recycle_bin::RetentionRule) {
+        self.st().retention_rules.push(rule);
+    }
+
+    /// Until when the Recycle Bin keeps (and bills) this deleted snapshot, if a rule kept it.
+    pub fn in_recycle_bin(&self, snapshot_id: &str) -> Option<DateTime<Utc>> {
+        self.st().recycle_bin.get(snapshot_id).copied()
     }
 
     /// DeleteSnapshot calls made on a snapshot whose lock held: ebs-gens must make none (AWS
