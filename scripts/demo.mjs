@@ -83,23 +83,38 @@ async function sweep(stack, backend) {
   return { sweep: run, reports, after, schedules, copies, locks };
 }
 
-/** The operator's view: `ebs-gens status` against the emulator. */
-function status(stack) {
-  const cli = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}/target`}/debug/ebs-gens`;
-  const args = ['status', '--endpoint-url', stack.motoUrl, '--region', 'us-east-1', '--deployment', DEPLOYMENT, '--account-id', ACCOUNT];
-  const st = spawnSync(cli, args, {
+/** `ebs-gens ARGS…` against the emulator: its exit status and output. */
+function cli(stack, args) {
+  const bin = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}/target`}/debug/ebs-gens`;
+  const common = ['--endpoint-url', stack.motoUrl, '--region', 'us-east-1', '--deployment', DEPLOYMENT, '--account-id', ACCOUNT];
+  const st = spawnSync(bin, [...args, ...common], {
     encoding: 'utf8',
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', NO_COLOR: '1' },
   });
-  if (st.error) throw new Error(`${cli}: ${st.error.message} (build it with cargo build --workspace --bins)`);
+  if (st.error) throw new Error(`${bin}: ${st.error.message} (build it with cargo build --workspace --bins)`);
   return { status: st.status, stdout: st.stdout, stderr: st.stderr };
+}
+
+/** The operator's view: `ebs-gens status` against the emulator. */
+const status = (stack) => cli(stack, ['status']);
+
+/**
+ * `ebs-gens restore VOLUME --at <yesterday> --apply` on one healthy managed volume: the
+ * command's JSON result, and the emulator's volumes after it.
+ */
+function restore(stack, r) {
+  const volume = r.managed.find((v) => ![...r.seeded.stale, ...r.seeded.held].includes(v));
+  const at = new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const st = cli(stack, ['restore', volume, '--at', at, '--apply', '--output', 'json']);
+  const result = st.status === 0 ? JSON.parse(st.stdout) : undefined;
+  return { volume, at, status: st.status, stderr: st.stderr, result, volumes: stack.fleet('state').volumes };
 }
 
 /**
  * Runs the demo on a started stack (local/stack.mjs startStack, with EBS_GENS_BACKEND=`backend`).
  * `onStep(step, result)` is called as each step ends, with the result so far; steps are the keys of
  * DEMO_REPORT, in order. Returns `{ backend, seeded, managed, before, ensure, fired, completions,
- * sweep, reports, after, schedules, copies, locks, status }` (`copies`: our copies in COPY_REGION by
+ * sweep, reports, after, schedules, copies, locks, status, restore }` (`copies`: our copies in COPY_REGION by
  * volume; `locks`: every snapshot lock in moto, by snapshot).
  */
 export async function runDemo(stack, backend, onStep = () => {}) {
@@ -115,6 +130,8 @@ export async function runDemo(stack, backend, onStep = () => {}) {
   onStep('swept', r);
   r.status = status(stack);
   onStep('status', r);
+  r.restore = restore(stack, r);
+  onStep('restored', r);
   return r;
 }
 
@@ -331,6 +348,13 @@ export const DEMO_REPORT = {
     reportTotals(r, t);
   },
   status: ({ status: st }) => console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`),
+  restored: ({ restore: x }) => {
+    console.log(`\n$ ebs-gens restore ${x.volume} --at ${x.at} --apply`);
+    if (!x.result) return console.log(`exit ${x.status}: ${x.stderr}`);
+    const { plan: p } = x.result;
+    console.log(`${p.chosen.snapshot_id}: ${p.chosen.why}`);
+    console.log(`created ${x.result.volume_id} (${p.spec}, ${p.zone}), ${x.result.state}; to undo: ${x.result.undo.join('; ')}`);
+  },
 };
 
 /** The last lines: the failures, or that all is well. */
@@ -502,6 +526,29 @@ export const DEMO_CHECKS = {
       if (!lock) failures.push(`${i.snapshot_id}: reported locked, not locked in moto`);
       else if (!lock.state.startsWith(mode)) failures.push(`${i.snapshot_id}: reported ${mode}, moto says ${lock.state}`);
     }
+    return failures;
+  },
+
+  /**
+   * Restore: exit 0; the generation is the volume's newest snapshot of ours at or before
+   * yesterday; the emulator holds the new volume, tagged as restored from it, never managed.
+   */
+  restoredAsOfYesterday({ restore: x, after }) {
+    if (!x.result) return [`ebs-gens restore ${x.volume} exited ${x.status}: ${x.stderr.trim()}`];
+    const failures = [];
+    const newest = (after.snapshots[x.volume] ?? [])
+      .filter((s) => s.tags?.['ebs-gens:managed-by'] === DEPLOYMENT && new Date(s.start) <= new Date(x.at))
+      .sort((a, b) => new Date(a.start) - new Date(b.start))
+      .at(-1);
+    const chosen = x.result.plan.chosen.snapshot_id;
+    if (newest?.id !== chosen) failures.push(`restore chose ${chosen}, the newest at or before ${x.at} is ${newest?.id}`);
+    const tags = x.volumes[x.result.volume_id];
+    if (!tags) failures.push(`restore: ${x.result.volume_id} is not in the emulator`);
+    else {
+      if (tags['ebs-gens:restored-from'] !== chosen) failures.push(`restore: ${x.result.volume_id} not tagged as restored from ${chosen}`);
+      if (Object.keys(tags).some((k) => k.endsWith('_Gens'))) failures.push(`restore: ${x.result.volume_id} carries a *_Gens tag`);
+    }
+    if (x.result.state !== 'available') failures.push(`restore: the volume is ${x.result.state}, not available`);
     return failures;
   },
 

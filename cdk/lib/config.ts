@@ -184,6 +184,7 @@ export const OUR_TAG_KEYS: readonly string[] = [
   CONTRACT.tags.class,
   CONTRACT.tags.policy,
   CONTRACT.tags.name,
+  CONTRACT.tags.volume_spec,
 ];
 /** The tags a copy in another region is born with (shared/src/app/copies.rs `spec`). */
 export const COPY_TAG_KEYS: readonly string[] = [
@@ -194,6 +195,7 @@ export const COPY_TAG_KEYS: readonly string[] = [
   CONTRACT.tags.source_region,
   CONTRACT.tags.source_start,
   CONTRACT.tags.name,
+  CONTRACT.tags.volume_spec,
 ];
 
 /** The KMS key ARNs of `copyKmsKeys`, by destination region. */

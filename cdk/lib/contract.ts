@@ -99,6 +99,14 @@ export interface Contract {
     readonly source_start: string;
     /** On a volume, set by an operator: its own copy rules. */
     readonly copies: string;
+    /** On a snapshot or copy of ours: the source volume's type, size, IOPS, throughput. */
+    readonly volume_spec: string;
+    /** On a volume `ebs-gens restore` created: by which deployment, of which volume, from
+     * which snapshot, as of when. */
+    readonly restored_by: string;
+    readonly restore_of: string;
+    readonly restored_from: string;
+    readonly restored_as_of: string;
     readonly generation_keys: Readonly<Record<string, string>>;
   };
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */

@@ -69,6 +69,19 @@ export class FunctionPolicies extends Construct {
       describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeLockedSnapshots'),
     );
     for (const st of createOurTags) f['prune-volumes'].addToRolePolicy(st);
+    // Recycle Bin, read only: a delete a retention rule covers stays billed, and the report says
+    // so. ListRules has no resource-level permissions; GetRule is scoped to this region's rules.
+    // IAM rationale: docs/deploy.md#iam-recycle-bin
+    f['prune-volumes'].addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListRecycleBinRules', actions: ['rbin:ListRules'], resources: ['*'] }),
+    );
+    f['prune-volumes'].addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRecycleBinRules',
+        actions: ['rbin:GetRule'],
+        resources: [`arn:${Aws.PARTITION}:rbin:${Aws.REGION}:${Aws.ACCOUNT_ID}:rule/*`],
+      }),
+    );
     const destinations = copyRegions(s).map((r) => `arn:${Aws.PARTITION}:ec2:${r}::snapshot/*`);
     // Snapshot locks: lock (or extend the lock of) only our snapshots; no function may unlock.
     // IAM rationale: docs/deploy.md#iam-locks

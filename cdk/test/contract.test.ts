@@ -232,7 +232,7 @@ test("IAM conditions use the contract's tag keys", () => {
   // The Lambda roles (tag-snapshot, prune-volumes: two each) and the Scheduler role (TagSpecifications).
   assert.equal(tagKeys.length, 5);
   // The keys the functions write (shared/src/snapshot.rs OUR_TAG_KEYS): the ownership tags, the policy included.
-  const written = [t.volume, t.managed_by, t.class, t.policy, t.name];
+  const written = [t.volume, t.managed_by, t.class, t.policy, t.name, t.volume_spec];
   for (const s of tagKeys) assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [...written].sort());
   // What only an operator sets can never be written by us: the pin, and the bulk-deletion acknowledgement.
   for (const s of tagKeys) {

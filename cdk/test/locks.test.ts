@@ -65,3 +65,11 @@ test('locks: with copies, prune-volumes may lock only the copies this stack made
   const unlocked = statements(template({ copies: 'daily:us-west-2=3' }));
   assert.ok(!unlocked.some((st) => actions(st).includes('ec2:LockSnapshot')));
 });
+
+test('Recycle Bin: prune-volumes may read the retention rules, and change none', () => {
+  const all = statements(template({}));
+  const rbin = all.filter((st) => actions(st).some((a) => a.startsWith('rbin:')));
+  assert.deepEqual(rbin.flatMap(actions).sort(), ['rbin:GetRule', 'rbin:ListRules']);
+  const get = rbin.find((st) => actions(st).includes('rbin:GetRule'));
+  assert.ok(JSON.stringify(get.Resource).includes(':rule/*'));
+});

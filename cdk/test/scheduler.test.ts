@@ -51,7 +51,7 @@ const SCHEDULES = 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::Account
 const SNAPSHOTS = 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*';
 const VOLUMES = 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*';
 // ebs-gens:policy too: a snapshot is born with the policy it was made under (ensure-schedules' target input).
-const OUR_KEYS = ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:policy', 'ebs-gens:volume'];
+const OUR_KEYS = ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:policy', 'ebs-gens:volume', 'ebs-gens:volume-spec'];
 
 test('the default backend is scheduler, on every function, with the group and the 60-minute window', () => {
   for (const [, fn] of resources(scheduler, 'AWS::Lambda::Function')) {

@@ -82,6 +82,7 @@ test('CreateTags only on snapshots, only our keys, never relabelling another dep
       'ebs-gens:managed-by',
       'ebs-gens:policy',
       'ebs-gens:volume',
+      'ebs-gens:volume-spec',
     ]);
     assert.equal(s.Condition.Null['aws:TagKeys'], 'false');
     assert.deepEqual(s.Condition.StringEqualsIfExists, { 'aws:RequestTag/ebs-gens:managed-by': 'prod' });

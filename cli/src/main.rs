@@ -17,6 +17,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
 use ebs_gens::app::explain::{self};
 use ebs_gens::app::remote::{self};
+use ebs_gens::app::restore::{self};
 use ebs_gens::app::runtime::{self, ClientConfigs, SdkApp};
 use ebs_gens::app::status::{self, Severity, Step};
 use ebs_gens::app::sweep::{sweep_with, Progress};
@@ -76,6 +77,37 @@ enum Command {
     Explain {
         #[arg(value_name = "SNAPSHOT_ID")]
         snapshot_id: String,
+    },
+    /// Restore a volume as of a time (or from a named snapshot) into a new volume with the
+    /// source's type, size, IOPS, throughput and encryption. Shows the plan and creates nothing
+    /// unless --apply is given. The command's one direct write, with your credentials: it
+    /// creates (and optionally attaches) a volume; it deletes nothing.
+    Restore {
+        #[arg(value_name = "VOLUME_ID")]
+        volume_id: String,
+        /// The point in time: RFC 3339 (2026-12-05T09:30:00Z), or a local time in the
+        /// deployment's time zone (2026-12-05 09:30). Default: now (the newest generation).
+        #[arg(long, conflicts_with = "snapshot")]
+        at: Option<String>,
+        /// Restore exactly this snapshot (a completed generation of the volume, ours).
+        #[arg(long, value_name = "SNAPSHOT_ID")]
+        snapshot: Option<String>,
+        /// Restore the volume's copy in this destination region (needs --az). Named apart from
+        /// the global --region, which names the deployment's region.
+        #[arg(long, value_name = "REGION")]
+        from_region: Option<String>,
+        /// The availability zone to create the volume in (default: the source volume's).
+        #[arg(long)]
+        az: Option<String>,
+        /// Attach the new volume to this instance (same zone), as --device.
+        #[arg(long, value_name = "INSTANCE_ID", requires = "device")]
+        attach: Option<String>,
+        /// The device name to attach as (e.g. /dev/sdf).
+        #[arg(long, value_name = "NAME", requires = "attach")]
+        device: Option<String>,
+        /// Create the volume (and attach it). Without it nothing is created.
+        #[arg(long)]
+        apply: bool,
     },
     /// Run a sweep: a dry run in this process, or start the deployed sweep state machine
     /// with --remote and follow it to its summary. Changes (--apply) run only through the
@@ -201,6 +233,30 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status => status_cmd(&ctx).await,
         Command::Plan { volumes } => plan_cmd(&ctx, &volumes).await,
         Command::Explain { snapshot_id } => explain_cmd(&ctx, &snapshot_id).await,
+        Command::Restore {
+            volume_id,
+            at,
+            snapshot,
+            from_region,
+            az,
+            attach,
+            device,
+            apply,
+        } => {
+            let at = at
+                .map(|t| ebs_gens::restore::parse_time(&t, ctx.app.settings.tz))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let req = restore::RestoreRequest {
+                volume_id,
+                at,
+                snapshot_id: snapshot,
+                from_region,
+                az,
+                attach: attach.zip(device),
+            };
+            restore_cmd(&ctx, &req, apply).await
+        }
         Command::Sweep {
             apply,
             allow_bulk_delete,
@@ -330,6 +386,27 @@ async fn plan_cmd(ctx: &Ctx, volumes: &[String]) -> anyhow::Result<u8> {
 async fn explain_cmd(ctx: &Ctx, snapshot_id: &str) -> anyhow::Result<u8> {
     let e = explain::explain(&ctx.app, snapshot_id, ctx.now).await?;
     ctx.emit(&e, render::explain)?;
+    Ok(0)
+}
+
+/// `restore`: the plan, and with --apply the volume created, waited for and attached.
+async fn restore_cmd(ctx: &Ctx, req: &restore::RestoreRequest, apply: bool) -> anyhow::Result<u8> {
+    let plan = restore::plan(&ctx.app, req, ctx.now).await?;
+    if !apply {
+        ctx.emit(&plan, render::restore_plan)?;
+        return Ok(0);
+    }
+    let (ec2, _) = restore::region_client(&ctx.app, req.from_region.as_deref())?;
+    let token = format!(
+        "ebs-gens-restore-{}-{}",
+        plan.chosen.snapshot_id,
+        ctx.now.timestamp()
+    );
+    let restored = restore::apply(ec2, &plan, &token, restore::Wait::DEFAULT, |id, state| {
+        ctx.spin.say(format!("{id}: {state}"))
+    })
+    .await?;
+    ctx.emit(&restored, render::restored)?;
     Ok(0)
 }
 

@@ -63,6 +63,9 @@ fn locks(v: &ebs_gens::app::status::VolumeStatus, setting: &str) -> String {
     if v.held_by_lock > 0 {
         parts.push(format!("{} held", v.held_by_lock));
     }
+    if v.states.contains(&State::Misconfigured) {
+        return "-".into();
+    }
     match (parts.is_empty(), setting == "off" || setting.is_empty()) {
         (false, _) => parts.join(", "),
         (true, true) => "-".into(),
@@ -434,6 +437,65 @@ pub fn sweep(s: &SweepSummary) -> String {
     }
     for e in &t.errors {
         let _ = writeln!(out, "  failed: {e}");
+    }
+    out
+}
+
+/// `restore` without --apply: what would be created, and why.
+pub fn restore_plan(p: &ebs_gens::app::restore::RestorePlan) -> String {
+    let mut out = restore_lines(p);
+    let _ = writeln!(
+        out,
+        "\nNothing created. Run again with --apply to create it."
+    );
+    out
+}
+
+fn restore_lines(p: &ebs_gens::app::restore::RestorePlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "restore of   {}", p.source_volume);
+    let _ = writeln!(out, "snapshot     {}", p.chosen.snapshot_id);
+    let _ = writeln!(out, "why          {}", p.chosen.why);
+    let _ = writeln!(out, "region/zone  {} / {}", p.region, p.zone);
+    let from = serde_json::to_value(p.spec_from)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(out, "volume       {} (from the {from})", p.spec);
+    let _ = writeln!(
+        out,
+        "encrypted    {}",
+        match (&p.encrypted, &p.kms_key_id) {
+            (true, Some(k)) => format!("yes, with {k}"),
+            (true, None) => "yes".into(),
+            (false, _) => "no".into(),
+        }
+    );
+    if let Some((i, d)) = &p.attach {
+        let _ = writeln!(out, "attach to    {i} as {d}");
+    }
+    let tags: Vec<String> = p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(out, "tags         {}", tags.join(", "));
+    for n in &p.notes {
+        let _ = writeln!(out, "note         {n}");
+    }
+    out
+}
+
+/// `restore --apply`: what was created, and how to undo it.
+pub fn restored(r: &ebs_gens::app::restore::Restored) -> String {
+    let mut out = restore_lines(&r.plan);
+    let _ = writeln!(
+        out,
+        "\ncreated      {} ({}, available after {:.0} s{})",
+        r.volume_id,
+        r.state,
+        r.seconds_to_available,
+        if r.attached { ", attached" } else { "" }
+    );
+    let _ = writeln!(out, "to undo:");
+    for u in &r.undo {
+        let _ = writeln!(out, "  {u}");
     }
     out
 }

@@ -556,6 +556,7 @@ fn copy_fleet(volumes: usize, history: i64, copied: bool) -> CopyFleet {
             policy: ebs_gens::VolumePolicy::new(vec![(ebs_gens::GenClass::Daily, 7)]).unwrap(),
             instance_id: None,
             volume_name: None,
+            spec: None,
         });
     }
     CopyFleet { east, west, jobs }

@@ -69,6 +69,7 @@ async fn run(surplus: usize, rate: f64, timeout: Duration) -> Row {
             policy: VolumePolicy::new(vec![(GenClass::Daily, KEEP)]).unwrap(),
             instance_id: None,
             volume_name: None,
+            spec: None,
         });
     }
     let retrying = Retrying::production(&fake);

@@ -29,6 +29,7 @@ pub mod ownership;
 pub mod plan;
 pub mod policy;
 pub mod recycle_bin;
+pub mod restore;
 pub mod retry;
 pub mod snapshot;
 

@@ -50,12 +50,16 @@ pub fn snapshot_name(instance_name: &str, class: GenClass, volume_id: &str) -> S
 /// The tags we put on a snapshot of ours, in a fixed order.
 pub fn ownership_tags(
     deployment: &str,
-    volume_id: &str,
-    policy: &crate::policy::VolumePolicy,
+    job: &crate::policy::VolumeJob,
     instance_name: &str,
 ) -> Vec<(String, String)> {
+    let (volume_id, policy) = (job.volume_id.as_str(), &job.policy);
     let class = policy.finest();
-    vec![
+    let spec = job
+        .spec
+        .as_ref()
+        .map(|s| (crate::restore::TAG_VOLUME_SPEC.to_string(), s.to_string()));
+    let mut tags = vec![
         (TAG_MANAGED_BY.to_string(), deployment.to_string()),
         (TAG_VOLUME.to_string(), volume_id.to_string()),
         (TAG_CLASS.to_string(), class.label().to_string()),
@@ -64,7 +68,9 @@ pub fn ownership_tags(
             TAG_NAME.to_string(),
             snapshot_name(instance_name, class, volume_id),
         ),
-    ]
+    ];
+    tags.extend(spec);
+    tags
 }
 
 /// How untagged snapshots (made by EventBridge's built-in CreateSnapshot target, which cannot

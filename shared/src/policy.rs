@@ -334,6 +334,10 @@ pub struct VolumeJob {
     /// The volume's own `Name` tag, the fallback name.
     #[serde(default)]
     pub volume_name: Option<String>,
+    /// Its type, size, IOPS and throughput: recorded on each snapshot it is born with
+    /// (`ebs-gens:volume-spec`), so a volume that is gone restores as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<crate::restore::VolumeSpec>,
 }
 
 impl VolumeJob {

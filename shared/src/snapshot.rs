@@ -24,7 +24,14 @@ pub const TAG_POLICY: &str = "ebs-gens:policy";
 pub const TAG_ALLOW_BULK_DELETE: &str = "ebs-gens:allow-bulk-delete";
 
 /// The tag keys we ever write; the IAM policy limits CreateTags to these.
-pub const OUR_TAG_KEYS: [&str; 5] = [TAG_VOLUME, TAG_MANAGED_BY, TAG_CLASS, TAG_POLICY, TAG_NAME];
+pub const OUR_TAG_KEYS: [&str; 6] = [
+    TAG_VOLUME,
+    TAG_MANAGED_BY,
+    TAG_CLASS,
+    TAG_POLICY,
+    TAG_NAME,
+    crate::restore::TAG_VOLUME_SPEC,
+];
 
 /// EBS snapshot state (`pending | completed | error | recoverable | recovering`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

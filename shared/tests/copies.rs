@@ -72,6 +72,7 @@ fn job(vol: &str) -> VolumeJob {
         policy: VolumePolicy::new(vec![(GenClass::Daily, 7)]).unwrap(),
         instance_id: None,
         volume_name: None,
+        spec: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn job(vol: &str, gens: &[(GenClass, u32)]) -> VolumeJob {
         policy: VolumePolicy::new(gens.to_vec()).unwrap(),
         instance_id: None,
         volume_name: None,
+        spec: None,
     }
 }
 

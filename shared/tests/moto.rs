@@ -834,6 +834,7 @@ async fn copies_to_another_region_against_moto() {
         policy: ebs_gens::VolumePolicy::new(vec![(ebs_gens::GenClass::Daily, 3)]).unwrap(),
         instance_id: None,
         volume_name: None,
+        spec: None,
     };
     let run = || async {
         let input = PruneInput {

@@ -839,6 +839,7 @@ proptest! {
             policy: p,
             instance_id: None,
             volume_name: None,
+            spec: None,
         };
         let facts = VolumeFacts { created: None, ack_tag: None, allow_bulk_delete: acknowledged };
         let d = decide(&settings, ACCOUNT, &job, &snaps, &[], &facts, &Default::default(), now());

@@ -43,9 +43,11 @@ function agreeing(backend = 'scheduler') {
     },
     rules: [],
   };
+  // vol-a's generations a3 (two days ago) and a4 (today) of ours: a restore as of yesterday is a3.
+  const ours = (id, start) => ({ id, start, tags: { 'ebs-gens:managed-by': 'demo' } });
   const after = {
     snapshots: {
-      'vol-a': snaps('a3', 'a4', 'pin', 'foreign', 'lk'),
+      'vol-a': [ours('a3', '2026-11-01T05:00:00+00:00'), ours('a4', '2026-11-03T05:00:00+00:00'), ...snaps('pin', 'foreign', 'lk')],
       'vol-h': snaps('h1', 'h2', 'h3', 'h4'),
       'vol-s': snaps('s1'),
       'vol-m': snaps('m1'),
@@ -121,6 +123,14 @@ function agreeing(backend = 'scheduler') {
       stdout: 'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\n',
       stderr: '',
     },
+    restore: {
+      volume: 'vol-a',
+      at: '2026-11-02T05:00:00Z',
+      status: 0,
+      stderr: '',
+      result: { plan: { chosen: { snapshot_id: 'a3' } }, volume_id: 'vol-r', state: 'available', undo: [] },
+      volumes: { 'vol-r': { 'ebs-gens:restored-from': 'a3', Name: 'web01 (restore as of 2026-11-01 05:00 UTC)' } },
+    },
   };
 }
 
@@ -164,6 +174,7 @@ test('each disagreement is caught by the check named for it', () => {
     ['locksAsPlanned', (r) => (r.locks.a3.state = 'governance')],
     ['statusCritical', (r) => (r.status.status = 0)],
     ['statusRows', (r) => (r.status.stdout = r.status.stdout.replace('vol-h  held', 'vol-h  ok'))],
+    ['restoredAsOfYesterday', (r) => (r.restore.result.plan.chosen.snapshot_id = 'a4')],
   ];
   assert.deepEqual(cases.map(([name]) => name).sort(), Object.keys(DEMO_CHECKS).sort(), 'one case per check');
   for (const [name, spoil] of cases) {

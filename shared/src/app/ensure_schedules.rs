@@ -344,13 +344,14 @@ fn schedule_volume<P: Ports>(
         class: j.finest(),
         expression: app.settings.cron(j.finest()).expression().to_string(),
         tags,
-        // The policy is in the snapshots' `ebs-gens:policy` tag, so a changed policy is a new
-        // schedule too.
+        // The policy is in the snapshots' `ebs-gens:policy` tag and the volume's shape in their
+        // `ebs-gens:volume-spec`, so a changed policy or shape is a new schedule too.
         identity: format!(
-            "{}|{}|{}",
+            "{}|{}|{}{}",
             j.instance_id.as_deref().unwrap_or_default(),
             j.volume_name.as_deref().unwrap_or_default(),
-            j.policy
+            j.policy,
+            j.spec.as_ref().map(|s| format!("|{s}")).unwrap_or_default()
         ),
     }
 }
@@ -377,12 +378,7 @@ async fn fill_tags<P: Ports>(
         else {
             continue;
         };
-        let tags = crate::ownership::ownership_tags(
-            &app.settings.deployment,
-            &s.volume_id,
-            &job.policy,
-            name,
-        );
+        let tags = crate::ownership::ownership_tags(&app.settings.deployment, job, name);
         *s = spec(&schedule_volume(app, job, tags), &ctx);
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod locks;
 pub mod prune;
 pub mod recycle_bin;
 pub mod remote;
+pub mod restore;
 pub mod runtime;
 pub mod status;
 pub mod sweep;
@@ -170,6 +171,7 @@ pub fn classify_volumes(
                 policy,
                 instance_id: v.instance_id.clone(),
                 volume_name: v.tags.get(TAG_NAME).cloned(),
+                spec: v.spec.clone(),
             }),
             Ok(None) => {}
             Err(e) => {
@@ -278,8 +280,7 @@ pub async fn adopt<P: Ports>(
         let (Some(job), Some(name)) = (jobs.get(vol), names.get(vol)) else {
             continue;
         };
-        let tags =
-            crate::ownership::ownership_tags(&app.settings.deployment, vol, &job.policy, name);
+        let tags = crate::ownership::ownership_tags(&app.settings.deployment, job, name);
         let refused = if dry_run {
             vec![]
         } else {

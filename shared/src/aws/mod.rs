@@ -173,6 +173,36 @@ pub struct Volume {
     /// When it was created (a volume younger than one period is not judged stale).
     #[serde(default)]
     pub create_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its availability zone (a restore goes there).
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Its type, size, IOPS and throughput (recorded on its snapshots; a restore copies them).
+    #[serde(default)]
+    pub spec: Option<crate::restore::VolumeSpec>,
+}
+
+/// A snapshot as a restore needs it: its size and encryption besides what the planner reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotFacts {
+    pub snapshot: Snapshot,
+    pub size_gib: i32,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+}
+
+/// One CreateVolume from a snapshot (EC2 API reference, CreateVolume): the volume is born with
+/// `tags`; an encrypted snapshot's volume is encrypted with `kms_key_id` (its own key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeRequest {
+    pub snapshot_id: String,
+    pub zone: String,
+    pub spec: crate::restore::VolumeSpec,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub tags: Vec<(String, String)>,
+    /// CreateVolume's idempotency token: a retried call (the SDK's, after a timeout) returns the
+    /// volume the first one created instead of a second volume.
+    pub client_token: String,
 }
 
 /// One page of results.
@@ -264,6 +294,29 @@ pub trait Ec2Api: Send + Sync {
         id: &str,
         req: &crate::locks::LockRequest,
     ) -> impl Future<Output = R<()>> + Send;
+    /// DescribeSnapshots for one snapshot, with its size and encryption (`None`: not found).
+    fn describe_snapshot_facts(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = R<Option<SnapshotFacts>>> + Send;
+    /// DescribeAvailabilityZones: the region's available zones.
+    fn describe_zones(&self) -> impl Future<Output = R<Vec<String>>> + Send;
+    /// DescribeInstances for one instance (`None`: not found).
+    fn describe_instance(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = R<Option<crate::restore::Instance>>> + Send;
+    /// CreateVolume from a snapshot; the new volume's id.
+    fn create_volume(&self, req: &VolumeRequest) -> impl Future<Output = R<String>> + Send;
+    /// AttachVolume.
+    fn attach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+        device: &str,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// DeleteVolume.
+    fn delete_volume(&self, id: &str) -> impl Future<Output = R<()>> + Send;
     /// Recycle Bin's ListRules for EBS snapshots (one page of rule ids). Another service (rbin),
     /// on this port because it decides what a DeleteSnapshot here really frees.
     fn list_retention_rules(
@@ -481,6 +534,35 @@ impl<T: Ec2Api> Ec2Api for &T {
         req: &crate::locks::LockRequest,
     ) -> impl Future<Output = R<()>> + Send {
         (**self).lock_snapshot(id, req)
+    }
+    fn describe_snapshot_facts(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = R<Option<SnapshotFacts>>> + Send {
+        (**self).describe_snapshot_facts(id)
+    }
+    fn describe_zones(&self) -> impl Future<Output = R<Vec<String>>> + Send {
+        (**self).describe_zones()
+    }
+    fn describe_instance(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = R<Option<crate::restore::Instance>>> + Send {
+        (**self).describe_instance(id)
+    }
+    fn create_volume(&self, req: &VolumeRequest) -> impl Future<Output = R<String>> + Send {
+        (**self).create_volume(req)
+    }
+    fn attach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+        device: &str,
+    ) -> impl Future<Output = R<()>> + Send {
+        (**self).attach_volume(volume_id, instance_id, device)
+    }
+    fn delete_volume(&self, id: &str) -> impl Future<Output = R<()>> + Send {
+        (**self).delete_volume(id)
     }
     fn list_retention_rules(
         &self,

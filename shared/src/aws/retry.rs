@@ -117,6 +117,39 @@ impl<A: Ec2Api> Ec2Api for Retrying<A> {
         })
         .await
     }
+    async fn describe_snapshot_facts(&self, id: &str) -> R<Option<super::SnapshotFacts>> {
+        retry(self.attempts, self.base, id.len(), || {
+            self.inner.describe_snapshot_facts(id)
+        })
+        .await
+    }
+    async fn describe_zones(&self) -> R<Vec<String>> {
+        retry(self.attempts, self.base, 6, || self.inner.describe_zones()).await
+    }
+    async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
+        retry(self.attempts, self.base, id.len(), || {
+            self.inner.describe_instance(id)
+        })
+        .await
+    }
+    async fn create_volume(&self, req: &super::VolumeRequest) -> R<String> {
+        retry(self.attempts, self.base, req.snapshot_id.len(), || {
+            self.inner.create_volume(req)
+        })
+        .await
+    }
+    async fn attach_volume(&self, volume_id: &str, instance_id: &str, device: &str) -> R<()> {
+        retry(self.attempts, self.base, volume_id.len(), || {
+            self.inner.attach_volume(volume_id, instance_id, device)
+        })
+        .await
+    }
+    async fn delete_volume(&self, id: &str) -> R<()> {
+        retry(self.attempts, self.base, id.len(), || {
+            self.inner.delete_volume(id)
+        })
+        .await
+    }
     async fn list_retention_rules(&self, next_token: Option<String>) -> R<Page<String>> {
         retry(self.attempts, self.base, 5, || {
             self.inner.list_retention_rules(next_token.clone())

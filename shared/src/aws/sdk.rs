@@ -121,6 +121,18 @@ fn tag_map(tags: &[ec2t::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A described snapshot as ours (`None` without an id or a start time).
+fn snapshot_of(s: &ec2t::Snapshot) -> Option<Snapshot> {
+    Some(Snapshot {
+        id: s.snapshot_id()?.to_string(),
+        volume_id: s.volume_id().unwrap_or_default().to_string(),
+        start_time: time(s.start_time())?,
+        state: SnapshotState::parse(s.state().map(|s| s.as_str()).unwrap_or("unknown")),
+        owner_id: s.owner_id().unwrap_or_default().to_string(),
+        tags: tag_map(s.tags()),
+    })
+}
+
 /// EC2 through `aws-sdk-ec2`, and the Recycle Bin rules that decide what its deletes free
 /// through `aws-sdk-rbin` (same region, same credentials and endpoint).
 #[derive(Clone)]
@@ -208,6 +220,13 @@ impl Ec2Api for SdkEc2 {
                     create_time: v
                         .create_time()
                         .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                    zone: v.availability_zone().map(str::to_string),
+                    spec: v.volume_type().map(|t| crate::restore::VolumeSpec {
+                        volume_type: t.as_str().to_string(),
+                        size_gib: v.size(),
+                        iops: v.iops(),
+                        throughput: v.throughput(),
+                    }),
                 })
             })
             .collect();
@@ -229,20 +248,7 @@ impl Ec2Api for SdkEc2 {
             .send()
             .await
             .map_err(|e| sdk_error("DescribeSnapshots", e))?;
-        let items = out
-            .snapshots()
-            .iter()
-            .filter_map(|s| {
-                Some(Snapshot {
-                    id: s.snapshot_id()?.to_string(),
-                    volume_id: s.volume_id().unwrap_or_default().to_string(),
-                    start_time: time(s.start_time())?,
-                    state: SnapshotState::parse(s.state().map(|s| s.as_str()).unwrap_or("unknown")),
-                    owner_id: s.owner_id().unwrap_or_default().to_string(),
-                    tags: tag_map(s.tags()),
-                })
-            })
-            .collect();
+        let items = out.snapshots().iter().filter_map(snapshot_of).collect();
         Ok(Page {
             items,
             next_token: out.next_token().map(str::to_string),
@@ -351,6 +357,148 @@ impl Ec2Api for SdkEc2 {
             .send()
             .await
             .map_err(|e| sdk_error("LockSnapshot", e))?;
+        Ok(())
+    }
+
+    async fn describe_snapshot_facts(&self, id: &str) -> R<Option<super::SnapshotFacts>> {
+        let out = match self
+            .client
+            .describe_snapshots()
+            .snapshot_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let e = sdk_error("DescribeSnapshots", e);
+                return match e.kind {
+                    ErrorKind::NotFound => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        };
+        Ok(out.snapshots().first().and_then(|s| {
+            Some(super::SnapshotFacts {
+                snapshot: snapshot_of(s)?,
+                size_gib: s.volume_size().unwrap_or(0),
+                encrypted: s.encrypted().unwrap_or(false),
+                kms_key_id: s.kms_key_id().map(str::to_string),
+            })
+        }))
+    }
+
+    async fn describe_zones(&self) -> R<Vec<String>> {
+        let out = self
+            .client
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeAvailabilityZones", e))?;
+        Ok(out
+            .availability_zones()
+            .iter()
+            .filter(|z| z.state().is_none_or(|s| s.as_str() == "available"))
+            .filter_map(|z| z.zone_name().map(str::to_string))
+            .collect())
+    }
+
+    async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
+        let out = match self
+            .client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let e = sdk_error("DescribeInstances", e);
+                return match e.kind {
+                    ErrorKind::NotFound => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        };
+        let found = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(id));
+        Ok(found.map(|i| crate::restore::Instance {
+            id: id.to_string(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+            zone: i
+                .placement()
+                .and_then(|p| p.availability_zone())
+                .unwrap_or_default()
+                .to_string(),
+            devices: i
+                .block_device_mappings()
+                .iter()
+                .filter_map(|m| m.device_name().map(str::to_string))
+                .collect(),
+        }))
+    }
+
+    async fn create_volume(&self, req: &super::VolumeRequest) -> R<String> {
+        let tags = ec2t::TagSpecification::builder()
+            .resource_type(ec2t::ResourceType::Volume)
+            .set_tags(Some(
+                req.tags
+                    .iter()
+                    .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .build();
+        let out = self
+            .client
+            .create_volume()
+            .snapshot_id(&req.snapshot_id)
+            .availability_zone(&req.zone)
+            .volume_type(ec2t::VolumeType::from(req.spec.volume_type.as_str()))
+            .set_size(req.spec.size_gib)
+            .set_iops(req.spec.iops)
+            .set_throughput(req.spec.throughput)
+            .set_encrypted(req.encrypted.then_some(true))
+            .set_kms_key_id(req.kms_key_id.clone())
+            .tag_specifications(tags)
+            .client_token(&req.client_token)
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateVolume", e))?;
+        out.volume_id().map(str::to_string).ok_or_else(|| {
+            AwsError::new(
+                "CreateVolume",
+                ErrorKind::Other,
+                "NoVolumeId",
+                "CreateVolume returned no volume id",
+            )
+        })
+    }
+
+    async fn attach_volume(&self, volume_id: &str, instance_id: &str, device: &str) -> R<()> {
+        self.client
+            .attach_volume()
+            .volume_id(volume_id)
+            .instance_id(instance_id)
+            .device(device)
+            .send()
+            .await
+            .map_err(|e| sdk_error("AttachVolume", e))?;
+        Ok(())
+    }
+
+    async fn delete_volume(&self, id: &str) -> R<()> {
+        self.client
+            .delete_volume()
+            .volume_id(id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteVolume", e))?;
         Ok(())
     }
 

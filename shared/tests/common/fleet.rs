@@ -65,6 +65,7 @@ pub fn job(vol: &str, n: u32) -> VolumeJob {
         policy: VolumePolicy::new(vec![(GenClass::Daily, n)]).unwrap(),
         instance_id: None,
         volume_name: None,
+        spec: None,
     }
 }
 

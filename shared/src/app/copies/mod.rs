@@ -524,6 +524,13 @@ fn spec<P: Ports>(
     if let Some(name) = source.tag(TAG_NAME) {
         tags.push((TAG_NAME.to_string(), name.to_string()));
     }
+    // The source volume's shape, so the copy restores as it was even with the source gone.
+    if let Some(spec) = source.tag(crate::restore::TAG_VOLUME_SPEC) {
+        tags.push((
+            crate::restore::TAG_VOLUME_SPEC.to_string(),
+            spec.to_string(),
+        ));
+    }
     CopySpec {
         source_region: app.region.clone(),
         source_snapshot_id: source.id.clone(),

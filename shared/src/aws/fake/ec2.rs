@@ -49,6 +49,7 @@ impl Ec2Api for FakeAws {
     async fn describe_volumes(&self, req: PageRequest) -> R<Page<Volume>> {
         let mut st = self.st();
         self.enter(&mut st, "DescribeVolumes")?;
+        settle(&mut st, &req.ids);
         if !req.ids.is_empty() {
             if let Some(missing) = req.ids.iter().find(|id| !st.volumes.contains_key(*id)) {
                 return Err(err(
@@ -342,6 +343,208 @@ impl Ec2Api for FakeAws {
         Ok(Deleted::Deleted)
     }
 
+    async fn describe_snapshot_facts(&self, id: &str) -> R<Option<crate::aws::SnapshotFacts>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeSnapshots")?;
+        Ok(st.snapshots.get(id).map(|s| crate::aws::SnapshotFacts {
+            snapshot: s.snap.clone(),
+            size_gib: s.size_gib,
+            encrypted: false,
+            kms_key_id: None,
+        }))
+    }
+
+    async fn describe_zones(&self) -> R<Vec<String>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeAvailabilityZones")?;
+        Ok(["a", "b", "c"]
+            .iter()
+            .map(|z| format!("{}{z}", self.region))
+            .collect())
+    }
+
+    async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeInstances")?;
+        Ok(st.instance_facts.get(id).cloned())
+    }
+
+    /// As EC2: from a completed snapshot of this region, in one of its zones, at least the
+    /// snapshot's size, IOPS and throughput only where the type takes them, within the
+    /// region's storage quota (`VolumeLimitExceeded`); born `creating` with exactly the requested
+    /// tags; a repeated client token returns the first call's volume.
+    async fn create_volume(&self, req: &crate::aws::VolumeRequest) -> R<String> {
+        let op = "CreateVolume";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        if let Some(v) = st.volume_tokens.get(&req.client_token) {
+            return Ok(v.clone());
+        }
+        let invalid = |m: String| err(op, ErrorKind::Invalid, "InvalidParameterValue", m);
+        let Some(src) = st.snapshots.get(&req.snapshot_id) else {
+            return Err(snapshot_not_found(op, &req.snapshot_id));
+        };
+        if src.snap.state != SnapshotState::Completed {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "IncorrectState",
+                format!("Snapshot is in invalid state - {}", src.snap.state),
+            ));
+        }
+        if !req.zone.starts_with(&self.region) || req.zone.len() != self.region.len() + 1 {
+            return Err(invalid(format!(
+                "Invalid availability zone: [{}]",
+                req.zone
+            )));
+        }
+        let size = req.spec.size_gib.unwrap_or(src.size_gib);
+        if size < src.size_gib {
+            return Err(invalid(format!(
+                "Volume of {size}GiB is smaller than snapshot {}, expect size >= {}GiB",
+                req.snapshot_id, src.size_gib
+            )));
+        }
+        let t = req.spec.volume_type.as_str();
+        if req.spec.iops.is_some() && !matches!(t, "gp3" | "io1" | "io2") {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterCombination",
+                format!("The parameter iops is not supported for {t} volumes."),
+            ));
+        }
+        if req.spec.throughput.is_some() && t != "gp3" {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterCombination",
+                format!("The parameter throughput is not supported for {t} volumes."),
+            ));
+        }
+        if matches!(t, "io1" | "io2") && req.spec.iops.is_none() {
+            return Err(invalid(format!(
+                "The parameter iops must be specified for {t} volumes."
+            )));
+        }
+        if let Some(quota) = st.volume_quota_gib {
+            let used: i64 = st
+                .volumes
+                .values()
+                .filter_map(|v| v.spec.as_ref().and_then(|s| s.size_gib))
+                .map(i64::from)
+                .sum();
+            if used + i64::from(size) > quota {
+                return Err(err(
+                    op,
+                    ErrorKind::Invalid,
+                    "VolumeLimitExceeded",
+                    format!("You have exceeded your maximum gp3 storage limit of {quota} GiB in this region."),
+                ));
+            }
+        }
+        st.next_id += 1;
+        let id = format!("vol-{:017x}", st.next_id);
+        let now = st.now.unwrap_or_else(Utc::now);
+        let mut spec = req.spec.clone();
+        spec.size_gib = Some(size);
+        st.volumes.insert(
+            id.clone(),
+            Volume {
+                id: id.clone(),
+                state: "creating".into(),
+                tags: req.tags.iter().cloned().collect(),
+                instance_id: None,
+                create_time: Some(now),
+                zone: Some(req.zone.clone()),
+                spec: Some(spec),
+            },
+        );
+        let describes = match st.new_volumes {
+            super::NewVolumes::AvailableAfter(n) => n,
+            super::NewVolumes::StayCreating => u32::MAX,
+            super::NewVolumes::Fail => 1,
+        };
+        st.settling.insert(id.clone(), describes);
+        st.volume_tokens
+            .insert(req.client_token.clone(), id.clone());
+        Ok(id)
+    }
+
+    /// As EC2: an `available` volume, a live instance in its zone, a free device name.
+    async fn attach_volume(&self, volume_id: &str, instance_id: &str, device: &str) -> R<()> {
+        let op = "AttachVolume";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        let Some(i) = st.instance_facts.get(instance_id).cloned() else {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidInstanceID.NotFound",
+                format!("The instance ID '{instance_id}' does not exist"),
+            ));
+        };
+        let Some(v) = st.volumes.get_mut(volume_id) else {
+            return Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidVolume.NotFound",
+                format!("The volume '{volume_id}' does not exist."),
+            ));
+        };
+        if v.state != "available" {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "IncorrectState",
+                format!("vol '{volume_id}' is not 'available'."),
+            ));
+        }
+        if v.zone.as_deref() != Some(i.zone.as_str()) {
+            return Err(err(op, ErrorKind::Invalid, "InvalidVolume.ZoneMismatch", format!("The volume '{volume_id}' is not in the same availability zone as instance '{instance_id}'")));
+        }
+        if i.devices.iter().any(|d| d == device) {
+            return Err(err(
+                op,
+                ErrorKind::Invalid,
+                "InvalidParameterValue",
+                format!("Attachment point {device} is already in use"),
+            ));
+        }
+        v.state = "in-use".into();
+        v.instance_id = Some(instance_id.into());
+        if let Some(i) = st.instance_facts.get_mut(instance_id) {
+            i.devices.push(device.into());
+        }
+        Ok(())
+    }
+
+    /// As EC2: only a volume that is not attached (`VolumeInUse`).
+    async fn delete_volume(&self, id: &str) -> R<()> {
+        let op = "DeleteVolume";
+        let mut st = self.st();
+        self.enter(&mut st, op)?;
+        match st.volumes.get(id) {
+            None => Err(err(
+                op,
+                ErrorKind::NotFound,
+                "InvalidVolume.NotFound",
+                format!("The volume '{id}' does not exist."),
+            )),
+            Some(v) if v.state == "in-use" => Err(err(
+                op,
+                ErrorKind::InUse,
+                "VolumeInUse",
+                format!("Volume {id} is currently attached"),
+            )),
+            Some(_) => {
+                st.volumes.remove(id);
+                st.settling.remove(id);
+                Ok(())
+            }
+        }
+    }
+
     /// As Recycle Bin's ListRules for EBS snapshots: the rules' ids, one page.
     async fn list_retention_rules(&self, next_token: Option<String>) -> R<Page<String>> {
         let op = "rbin:ListRules";
@@ -571,4 +774,29 @@ fn unauthorized(op: &str) -> AwsError {
         "UnauthorizedOperation",
         "You are not authorized to perform this operation.",
     )
+}
+
+/// Volumes made by CreateVolume move on as DescribeVolumes lists them (`ids`, or all): shown
+/// `creating` for their describes, then `available` — or `error`, or never, as told.
+fn settle(st: &mut super::State, ids: &[String]) {
+    let fail = st.new_volumes == super::NewVolumes::Fail;
+    let due: Vec<String> = st
+        .settling
+        .iter_mut()
+        .filter(|(id, _)| ids.is_empty() || ids.contains(id))
+        .filter_map(|(id, left)| match *left {
+            u32::MAX => None,
+            0 => Some(id.clone()),
+            _ => {
+                *left -= 1;
+                None
+            }
+        })
+        .collect();
+    for id in due {
+        st.settling.remove(&id);
+        if let Some(v) = st.volumes.get_mut(&id) {
+            v.state = if fail { "error" } else { "available" }.into();
+        }
+    }
 }

@@ -97,6 +97,8 @@ struct FakeSnapshot {
     deny_delete: bool,
     /// Someone else deletes it just before our DeleteSnapshot arrives.
     vanishes: bool,
+    /// Its VolumeSize, GiB.
+    size_gib: i32,
     /// Made by CopySnapshot in this region (a copy in flight while `pending`), and when (the
     /// fake's clock: virtual under `tokio::time::pause`).
     copy: bool,
@@ -156,6 +158,32 @@ struct State {
     /// Recycle Bin: its retention rules, and the deleted snapshots one kept (until when).
     retention_rules: Vec<crate::recycle_bin::RetentionRule>,
     recycle_bin: BTreeMap<String, DateTime<Utc>>,
+    /// Instances as DescribeInstances reports them (state, zone, devices in use).
+    instance_facts: BTreeMap<String, crate::restore::Instance>,
+    /// How volumes made by CreateVolume settle, and those still settling (describes left).
+    new_volumes: NewVolumes,
+    settling: BTreeMap<String, u32>,
+    /// CreateVolume's idempotency: client token → the volume it made.
+    volume_tokens: BTreeMap<String, String>,
+    /// The region's EBS storage quota, GiB (`VolumeLimitExceeded` past it); `None`: none.
+    volume_quota_gib: Option<i64>,
+}
+
+/// How a volume CreateVolume makes settles (AWS: `creating`, then `available` or `error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewVolumes {
+    /// `creating` for this many DescribeVolumes that list it, then `available`.
+    AvailableAfter(u32),
+    /// `creating` for ever (a stuck restore).
+    StayCreating,
+    /// `creating` for one describe, then `error`.
+    Fail,
+}
+
+impl Default for NewVolumes {
+    fn default() -> Self {
+        NewVolumes::AvailableAfter(1)
+    }
 }
 
 /// A snapshot lock as EC2 keeps it.
@@ -317,6 +345,47 @@ impl FakeAws {
         );
     }
 
+    /// An instance as DescribeInstances sees it (for attachments): its state, zone and the
+    /// device names in use.
+    pub fn add_instance_at(&self, id: &str, zone: &str, state: &str, devices: &[&str]) {
+        self.st().instance_facts.insert(
+            id.into(),
+            crate::restore::Instance {
+                id: id.into(),
+                state: state.into(),
+                zone: zone.into(),
+                devices: devices.iter().map(|d| d.to_string()).collect(),
+            },
+        );
+    }
+
+    /// How the volumes CreateVolume makes from now on settle.
+    pub fn set_new_volumes(&self, how: NewVolumes) {
+        self.st().new_volumes = how;
+    }
+
+    /// The region's EBS storage quota in GiB (all volumes together).
+    pub fn set_volume_quota_gib(&self, gib: i64) {
+        self.st().volume_quota_gib = Some(gib);
+    }
+
+    /// A volume as the fake holds it.
+    pub fn volume(&self, id: &str) -> Option<Volume> {
+        self.st().volumes.get(id).cloned()
+    }
+
+    /// Every volume, by id.
+    pub fn volumes(&self) -> Vec<Volume> {
+        self.st().volumes.values().cloned().collect()
+    }
+
+    /// A snapshot's size (default 100 GiB).
+    pub fn set_snapshot_size(&self, id: &str, gib: i32) {
+        if let Some(s) = self.st().snapshots.get_mut(id) {
+            s.size_gib = gib;
+        }
+    }
+
     pub fn add_volume(&self, id: &str, instance_id: Option<&str>, tags: &[(&str, &str)]) {
         self.st().volumes.insert(
             id.into(),
@@ -333,6 +402,13 @@ impl FakeAws {
                     .collect(),
                 instance_id: instance_id.map(str::to_string),
                 create_time: None,
+                zone: Some(format!("{}a", self.region)),
+                spec: Some(crate::restore::VolumeSpec {
+                    volume_type: "gp3".into(),
+                    size_gib: Some(100),
+                    iops: Some(3000),
+                    throughput: Some(125),
+                }),
             },
         );
     }
@@ -399,6 +475,7 @@ impl FakeAws {
                 copy: false,
                 copy_started: None,
                 completion_minutes: None,
+                size_gib: 100,
             },
         );
         id
