@@ -1,6 +1,6 @@
 // Starts the local stack the state machines run on, all on 127.0.0.1: a moto server (EC2,
 // EventBridge, Scheduler, SSM; moto_server.py), a small fault-injecting proxy in front of it, and
-// `cargo lambda watch` serving the four functions with AWS_ENDPOINT_URL pointed at the proxy. Like
+// `cargo lambda watch` serving the five functions with AWS_ENDPOINT_URL pointed at the proxy. Like
 // the CDK stack, it publishes the deployment's configuration in SSM (/ebs-gens/<deployment>/config),
 // where the `ebs-gens` CLI reads it. `stop()` ends all of them; `fleet(...)` runs fleet.py against
 // the emulator (seed a fleet, fire schedules, read its state).
@@ -188,7 +188,7 @@ export function deploymentConfig(vars) {
     region,
     account_id: account,
     environment,
-    state_machines: { sweep: arn('sweep'), snapshot_completed: arn('snapshot-completed') },
+    state_machines: { sweep: arn('sweep'), snapshot_completed: arn('snapshot-completed'), restore_drill: arn('restore-drill') },
   };
 }
 

@@ -877,6 +877,42 @@ export function reportCopyCost() {
   }
 }
 
+/** Seconds in the month AWS bills by (730 hours). */
+const MONTH_SECONDS = 730 * 3600;
+
+/**
+ * What restore drills cost a month: each drill volume is gp3 storage billed per second with a
+ * 60-second minimum, for the minutes it lives (create → available → deleted); each drill is a
+ * Standard execution of about 8 transitions plus 3 per 30-second poll, and one Lambda call plus one
+ * per poll. Volumes and GiB are per drill; `drillsPerMonth` defaults to weekly.
+ */
+export function drillCost({ volumes, gib, minutes, drillsPerMonth = 365.25 / 12 / 7, priceOf = price }) {
+  if (!(volumes >= 0 && gib > 0 && minutes > 0))
+    throw new Error(`drillCost: volumes >= 0, gib > 0, minutes > 0 (got ${volumes}, ${gib}, ${minutes})`);
+  const seconds = Math.max(60, minutes * 60);
+  const polls = Math.ceil((minutes * 60) / 30);
+  const storage = volumes * gib * priceOf('ebs_gp3_gb_month') * (seconds / MONTH_SECONDS) * drillsPerMonth;
+  const transitions = (8 + 3 * polls) * drillsPerMonth;
+  const orchestration = transitions * priceOf('sfn_standard_transition') + (1 + polls) * drillsPerMonth * priceOf('lambda_request');
+  return { storage, transitions, orchestration, total: storage + orchestration };
+}
+
+export function reportDrillCost() {
+  console.log('\n## Restore drills (a model: weekly, each drill volume living the minutes given)\n');
+  console.log('| volumes per drill | GiB each | minutes each | drill volumes / month | transitions / month | total / month |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const [volumes, gib, minutes] of [
+    [3, 100, 5],
+    [100, 100, 5],
+    [100, 1000, 15],
+  ]) {
+    const c = drillCost({ volumes, gib, minutes });
+    console.log(
+      `| ${volumes} | ${gib} | ${minutes} | ${fmt(volumes * (365.25 / 12 / 7))} | ${fmt(c.transitions)} | **${dollars(c.total)}** |`,
+    );
+  }
+}
+
 /** `make cost`: run → model → price → report. */
 async function main() {
   console.log(
@@ -892,6 +928,7 @@ async function main() {
   reportFreeTiers(rows[0].usage);
   reportFixedCost(tap);
   reportCopyCost();
+  reportDrillCost();
 }
 
 function fmt(x) {

@@ -16,6 +16,7 @@ import { ACCOUNT, DEPLOYMENT, ROOT } from '../local/stack.mjs';
 
 const SWEEP = stateMachineFile('sweep.asl.json');
 const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
+const DRILL = stateMachineFile('restore-drill.asl.json');
 // Function names, checked against contract.json.
 const ENSURE_SCHEDULES = fn('ensure-schedules');
 const PRUNE_VOLUMES = fn('prune-volumes');
@@ -26,7 +27,11 @@ export const BACKENDS = ['scheduler', 'rules'];
 /** Where the demo copies to, and the deployment's copy rule (db01's volumes carry their own, fleet.py). */
 export const COPY_REGION = 'us-west-2';
 /** The settings the demo's functions run with, beyond the stack's (local/stack.mjs lambdaEnv). */
-export const DEMO_ENV = { EBS_GENS_COPIES: `weekly:${COPY_REGION}=4`, EBS_GENS_LOCKS: 'daily=governance weekly=compliance' };
+export const DEMO_ENV = {
+  EBS_GENS_COPIES: `weekly:${COPY_REGION}=4`,
+  EBS_GENS_LOCKS: 'daily=governance weekly=compliance',
+  EBS_GENS_DRILL_VOLUMES: '25%',
+};
 
 // --- run ------------------------------------------------------------------------------------
 
@@ -95,6 +100,13 @@ function cli(stack, args) {
   return { status: st.status, stdout: st.stdout, stderr: st.stderr };
 }
 
+/** A restore drill over the demo fleet (the drill state machine; its waits skipped), and what it left. */
+async function drill(stack) {
+  const run = await runStateMachine(DRILL, {}, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200, waitMs: 0 });
+  const left = Object.entries(stack.fleet('state').volumes).filter(([, tags]) => 'ebs-gens:drill' in tags);
+  return { ok: run.ok, error: run.error, cause: run.cause, output: run.output, left: left.map(([id]) => id) };
+}
+
 /** The operator's view: `ebs-gens status` against the emulator. */
 const status = (stack) => cli(stack, ['status']);
 
@@ -132,6 +144,8 @@ export async function runDemo(stack, backend, onStep = () => {}) {
   onStep('status', r);
   r.restore = restore(stack, r);
   onStep('restored', r);
+  r.drill = await drill(stack);
+  onStep('drilled', r);
   return r;
 }
 
@@ -348,6 +362,15 @@ export const DEMO_REPORT = {
     reportTotals(r, t);
   },
   status: ({ status: st }) => console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`),
+  drilled: ({ drill: d }) => {
+    console.log(
+      `\nRestore drill (${DEMO_ENV.EBS_GENS_DRILL_VOLUMES} of the candidates — each volume's newest generation here and its newest copy in ${COPY_REGION} — never proven first):`,
+    );
+    if (!d.ok) return console.log(`  FAILED: ${d.error}: ${d.cause}`);
+    for (const p of d.output.proven)
+      console.log(`  ${p.volume_id} (${p.region}): ${p.snapshot_id} restored, available in ${p.seconds} s, proven, deleted`);
+    for (const f of d.output.failed) console.log(`  FAILED: ${f}`);
+  },
   restored: ({ restore: x }) => {
     console.log(`\n$ ebs-gens restore ${x.volume} --at ${x.at} --apply`);
     if (!x.result) return console.log(`exit ${x.status}: ${x.stderr}`);
@@ -549,6 +572,16 @@ export const DEMO_CHECKS = {
       if (Object.keys(tags).some((k) => k.endsWith('_Gens'))) failures.push(`restore: ${x.result.volume_id} carries a *_Gens tag`);
     }
     if (x.result.state !== 'available') failures.push(`restore: the volume is ${x.result.state}, not available`);
+    return failures;
+  },
+
+  /** Drill: it succeeded, proved at least one generation restorable, and left no drill volume. */
+  drilledAndCleanedUp({ drill: d }) {
+    if (!d.ok) return [`restore drill failed: ${d.error}: ${d.cause}`];
+    const failures = [];
+    if (!d.output.proven.length) failures.push('restore drill proved nothing');
+    if (d.output.failures) failures.push(`restore drill: ${d.output.failed.join('; ')}`);
+    if (d.left.length) failures.push(`restore drill left volumes behind: ${d.left.join(', ')}`);
     return failures;
   },
 

@@ -97,6 +97,17 @@ export interface EbsGensSettings {
   /** The longest lock set, days, 1..=36500 (EBS_GENS_LOCK_MAX_DAYS; default 400). */
   readonly lockMaxDays?: number;
   /**
+   * Restore drills (EBS_GENS_DRILL_VOLUMES): how many managed volumes each drill restores, a count
+   * (`3`, at most 1000) or a share (`10%`); default off (no schedule, no alarm).
+   */
+  readonly drillVolumes?: string;
+  /** The most GiB one drill creates at once, 1..=1000000 (EBS_GENS_DRILL_MAX_GIB; default 2000). */
+  readonly drillMaxGib?: number;
+  /** When drills run, an EventBridge cron(…) or rate(…) in UTC (default `cron(0 4 ? * SUN *)`). */
+  readonly drillSchedule?: string;
+  /** The customer managed KMS keys of the snapshots drills restore, space-separated ARNs (default none). */
+  readonly drillKmsKeys?: string;
+  /**
    * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
    * 100, shared by the account), 1..=100 (default 20).
    */

@@ -107,6 +107,9 @@ export interface Contract {
     readonly restore_of: string;
     readonly restored_from: string;
     readonly restored_as_of: string;
+    /** On a drill volume: the deployment whose drill made it; on a snapshot: its last proof. */
+    readonly drill: string;
+    readonly restore_proven: string;
     readonly generation_keys: Readonly<Record<string, string>>;
   };
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */

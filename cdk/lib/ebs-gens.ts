@@ -137,6 +137,12 @@ export class EbsGens extends Construct {
       `arn:<AWS::Partition>:ec2:<AWS::Region>::snapshot/*`,
       "Snapshot ids are not known in advance; DeleteSnapshot is conditioned on aws:ResourceTag/ebs-gens:managed-by = this deployment (and denied on pinned snapshots), CreateTags on aws:TagKeys = our keys (and, for the Scheduler role, ec2:CreateAction = CreateSnapshot), CreateSnapshot is the target roles' only other action.",
     );
+    for (const r of ['<AWS::Region>', ...copyRegions(s)]) {
+      ack(
+        `arn:<AWS::Partition>:ec2:${r}:<AWS::AccountId>:volume/*`,
+        'restore-drill only: CreateVolume needs the new volume ARN, unknown ahead; it is conditioned on the drill tag in the request (tags only as created), and DeleteVolume on that tag on the volume and a parent snapshot.',
+      );
+    }
     ack(
       `arn:<AWS::Partition>:rbin:<AWS::Region>:<AWS::AccountId>:rule/*`,
       "rbin:GetRule only (read-only): prune reads this region's Recycle Bin retention rules, whose ids it learns from ListRules, to report a delete they keep as billed.",

@@ -204,6 +204,81 @@ export class FunctionPolicies extends Construct {
       }),
     );
 
+    // Restore drills: create volumes only from our snapshots (here and in the destinations), each
+    // born with the drill tag (tags written only as it is created); delete only volumes born with
+    // it and made from a snapshot; never attach; record the proof on our snapshots only.
+    // IAM rationale: docs/drills.md#iam
+    const drill = f['restore-drill'];
+    const volumes = [Aws.REGION, ...copyRegions(s)].map((r) => `arn:${Aws.PARTITION}:ec2:${r}:${Aws.ACCOUNT_ID}:volume/*`);
+    const snapshotsEverywhere = [SNAPSHOTS, ...destinations];
+    drill.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeAvailabilityZones'));
+    drill.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DrillVolumesBornTagged',
+        actions: ['ec2:CreateVolume'],
+        resources: volumes,
+        conditions: { StringEquals: { [`aws:RequestTag/${CONTRACT.tags.drill}`]: s.deployment } },
+      }),
+    );
+    drill.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DrillOnlyFromOurSnapshots',
+        actions: ['ec2:CreateVolume'],
+        resources: snapshotsEverywhere,
+        conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
+      }),
+    );
+    drill.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TagDrillVolumesOnlyAsCreated',
+        actions: ['ec2:CreateTags'],
+        resources: volumes,
+        conditions: { StringEquals: { 'ec2:CreateAction': 'CreateVolume', [`aws:RequestTag/${CONTRACT.tags.drill}`]: s.deployment } },
+      }),
+    );
+    drill.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteOnlyDrillVolumes',
+        actions: ['ec2:DeleteVolume'],
+        resources: volumes,
+        conditions: {
+          StringEquals: { [`aws:ResourceTag/${CONTRACT.tags.drill}`]: s.deployment },
+          Null: { 'ec2:ParentSnapshot': 'false' },
+        },
+      }),
+    );
+    drill.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RecordProofOnOurSnapshots',
+        actions: ['ec2:CreateTags'],
+        resources: snapshotsEverywhere,
+        conditions: {
+          StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [CONTRACT.tags.restore_proven] },
+        },
+      }),
+    );
+    const drillKeys = String(settingOf(s, 'drillKmsKeys') ?? '')
+      .split(/[ ,]+/)
+      .filter((k) => k);
+    if (drillKeys.length > 0) {
+      drill.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'RestoreEncryptedSnapshots',
+          actions: ['kms:DescribeKey', 'kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+          resources: drillKeys,
+        }),
+      );
+      drill.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DrillGrantsOnlyToEbs',
+          actions: ['kms:CreateGrant'],
+          resources: drillKeys,
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
+      );
+    }
+
     const ensure = f['ensure-schedules'];
     // DescribeTags: the instances' Name tags, for the Name each scheduled snapshot is born with.
     ensure.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeTags', 'events:ListRules'));

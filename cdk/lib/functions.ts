@@ -1,4 +1,4 @@
-// The four Rust functions: which ones (contract.json), under which construct ids, built from the
+// The five Rust functions: which ones (contract.json), under which construct ids, built from the
 // workspace with cargo-lambda or taken prebuilt, each with its own role and log group.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { CONTRACT, type Contract, type ContractFunction } from './contract';
 export const ROOT = resolve(__dirname, '../..');
 
 /** The functions this construct wires and grants permissions to, by their current names. */
-const KNOWN_FUNCTIONS = ['discover-volumes', 'ensure-schedules', 'tag-snapshot', 'prune-volumes'] as const;
+const KNOWN_FUNCTIONS = ['discover-volumes', 'ensure-schedules', 'tag-snapshot', 'prune-volumes', 'restore-drill'] as const;
 export type FunctionName = (typeof KNOWN_FUNCTIONS)[number];
 
 /**

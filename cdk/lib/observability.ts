@@ -212,6 +212,16 @@ export class Observability extends Construct {
         ),
       );
     }
+    // Restore drills that failed: a drill volume in error, gone, or still creating after 30 min.
+    if ((settingOf(s, 'drillVolumes') ?? 'off') !== 'off') {
+      alarms.push(
+        gauge(
+          'RestoreDrillsFailed',
+          'restore-drill',
+          "a restore drill failed: a generation could not be restored to an available volume; the restore-drill function's log names the snapshot, volume and region",
+        ),
+      );
+    }
     this.alarms = alarms;
     if (s.alarmEmail) {
       // A customer managed key CloudWatch may use, and a topic policy letting this account's alarms

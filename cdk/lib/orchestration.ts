@@ -12,7 +12,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { LOG_GROUP_KMS, skipCheckov } from './checkov';
-import { CONFIG_SCHEMA, type EbsGensSettings, configParameterName, requiredSetting } from './config';
+import { CONFIG_SCHEMA, type EbsGensSettings, configParameterName, requiredSetting, settingOf } from './config';
 import { CONTRACT } from './contract';
 import { type FunctionName, ROOT, functionOfPlaceholder } from './functions';
 import { layoutOnly } from './logical-ids';
@@ -25,7 +25,7 @@ export interface DeploymentConfig {
   readonly account_id: string;
   /** Every EBS_GENS_* variable the functions are given, exactly as given. */
   readonly environment: Record<string, string>;
-  readonly state_machines: { readonly sweep: string; readonly snapshot_completed: string };
+  readonly state_machines: { readonly sweep: string; readonly snapshot_completed: string; readonly restore_drill: string };
 }
 
 export function deploymentConfig(
@@ -73,6 +73,7 @@ export interface OrchestrationProps {
 export class Orchestration extends Construct {
   readonly snapshotCompleted: sfn.StateMachine;
   readonly sweep: sfn.StateMachine;
+  readonly restoreDrill: sfn.StateMachine;
   readonly configParameter: ssm.StringParameter;
 
   constructor(scope: Construct, id: string, props: OrchestrationProps) {
@@ -169,6 +170,9 @@ export class Orchestration extends Construct {
     // longer than Express's 5-minute maximum. It runs 720 times a month whatever the fleet size,
     // its transitions growing only per page (250 volumes) and batch (100 volumes).
     this.sweep = machine('Sweep', 'sweep', 'sweep.asl.json', sfn.StateMachineType.STANDARD);
+    // The restore drill is Standard too: it waits (Wait states, free) up to 30 minutes for its
+    // volumes. It runs on its schedule only with drillVolumes set; `ebs-gens drill --apply` starts it.
+    this.restoreDrill = machine('RestoreDrill', 'restore-drill', 'restore-drill.asl.json', sfn.StateMachineType.STANDARD);
 
     // The deployment's configuration, published for the operator's command: `ebs-gens --deployment`
     // reads it (ssm:GetParameter) and builds its settings from `environment` only — every EBS_GENS_*
@@ -178,6 +182,7 @@ export class Orchestration extends Construct {
     const config = deploymentConfig(s.deployment, props.environment, {
       sweep: this.sweep.stateMachineArn,
       snapshot_completed: this.snapshotCompleted.stateMachineArn,
+      restore_drill: this.restoreDrill.stateMachineArn,
     });
     checkConfigSize(config);
     this.configParameter = new ssm.StringParameter(this, 'ConfigParameter', {
@@ -203,5 +208,16 @@ export class Orchestration extends Construct {
         new targets.SfnStateMachine(this.sweep, { input: events.RuleTargetInput.fromObject({ dry_run: requiredSetting(s, 'dryRun') }) }),
       ],
     });
+    if ((settingOf(s, 'drillVolumes') ?? 'off') !== 'off') {
+      new events.Rule(this, 'DrillSchedule', {
+        description: `ebs-gens ${s.deployment}: restore drills`,
+        schedule: events.Schedule.expression(String(requiredSetting(s, 'drillSchedule'))),
+        targets: [
+          new targets.SfnStateMachine(this.restoreDrill, {
+            input: events.RuleTargetInput.fromObject({ dry_run: requiredSetting(s, 'dryRun') }),
+          }),
+        ],
+      });
+    }
   }
 }

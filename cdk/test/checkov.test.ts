@@ -47,7 +47,7 @@ test('only what does not apply is skipped, on the resources it concerns, each wi
     for (const id of ofType(t, 'AWS::Logs::LogGroup')) expected.set(id, { type: 'AWS::Logs::LogGroup', ids: ['CKV_AWS_158'] });
     // SSE-SQS, which the check does not recognise.
     for (const id of ofType(t, 'AWS::SQS::Queue')) expected.set(id, { type: 'AWS::SQS::Queue', ids: ['CKV_AWS_27'] });
-    assert.equal(ofType(t, 'AWS::Logs::LogGroup').length, 6, `${name}: four functions' and two state machines' log groups`);
+    assert.equal(ofType(t, 'AWS::Logs::LogGroup').length, 8, `${name}: five functions' and three state machines' log groups`);
     assert.deepEqual(found, expected, name);
   }
 });
@@ -61,7 +61,7 @@ test('reserved concurrency is opt-in: none by default; -c reservedConcurrency=N 
     assert.equal((fn as any).Properties.ReservedConcurrentExecutions, undefined);
   }
   const fns = Object.values(reserved.findResources('AWS::Lambda::Function'));
-  assert.equal(fns.length, 4);
+  assert.equal(fns.length, 5);
   for (const fn of fns) assert.equal((fn as any).Properties.ReservedConcurrentExecutions, 5);
   const one = buildApp({ deployment: 'prod', reservedConcurrency: 1000 }, true);
   const stack = one.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;

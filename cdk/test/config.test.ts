@@ -84,7 +84,7 @@ test('one String parameter /ebs-gens/<deployment>/config, Standard tier, and its
   }
 });
 
-test("its value: schema 1, the deployment, region and account, and both state machines' ARNs", () => {
+test("its value: schema 1, the deployment, region and account, and the three state machines' ARNs", () => {
   for (const t of [scheduler, rules]) {
     const c = configOf(t);
     assert.deepEqual(Object.keys(c), ['schema', 'deployment', 'region', 'account_id', 'environment', 'state_machines']);
@@ -96,6 +96,7 @@ test("its value: schema 1, the deployment, region and account, and both state ma
     assert.deepEqual(c.state_machines, {
       sweep: { Ref: logicalId(t, 'AWS::StepFunctions::StateMachine', 'Sweep') },
       snapshot_completed: { Ref: logicalId(t, 'AWS::StepFunctions::StateMachine', 'SnapshotCompleted') },
+      restore_drill: { Ref: logicalId(t, 'AWS::StepFunctions::StateMachine', 'RestoreDrill') },
     });
   }
 });
@@ -151,7 +152,7 @@ test('it fits a Standard parameter (4 KB) with every token at its longest; a con
   assert.doesNotThrow(() => app.synth());
   // Counted directly: each token at its longest (150 characters).
   const bytes = checkConfigSize(
-    deploymentConfig('prod', { EBS_GENS_ACCOUNT_ID: Aws.ACCOUNT_ID }, { sweep: Aws.REGION, snapshot_completed: 'x' }),
+    deploymentConfig('prod', { EBS_GENS_ACCOUNT_ID: Aws.ACCOUNT_ID }, { sweep: Aws.REGION, snapshot_completed: 'x', restore_drill: 'y' }),
   );
   const literal = JSON.stringify({
     schema: 1,
@@ -159,10 +160,14 @@ test('it fits a Standard parameter (4 KB) with every token at its longest; a con
     region: '',
     account_id: '',
     environment: { EBS_GENS_ACCOUNT_ID: '' },
-    state_machines: { sweep: '', snapshot_completed: 'x' },
+    state_machines: { sweep: '', snapshot_completed: 'x', restore_drill: 'y' },
   });
   assert.equal(bytes, literal.length + 4 * 150);
-  const huge = deploymentConfig('prod', { EBS_GENS_TAG_KEY_DAILY: 'x'.repeat(MAX_CONFIG_BYTES) }, { sweep: 'a', snapshot_completed: 'b' });
+  const huge = deploymentConfig(
+    'prod',
+    { EBS_GENS_TAG_KEY_DAILY: 'x'.repeat(MAX_CONFIG_BYTES) },
+    { sweep: 'a', snapshot_completed: 'b', restore_drill: 'c' },
+  );
   assert.throws(
     () => checkConfigSize(huge),
     /^Error: the published configuration \/ebs-gens\/prod\/config could be \d+ bytes, over the 4096 a Standard SSM parameter holds/,

@@ -229,11 +229,18 @@ test('the state machines may invoke exactly the functions whose placeholders the
 test("IAM conditions use the contract's tag keys", () => {
   const t = contract.tags;
   const tagKeys = statements().filter((s) => s.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']);
-  // The Lambda roles (tag-snapshot, prune-volumes: two each) and the Scheduler role (TagSpecifications).
-  assert.equal(tagKeys.length, 5);
+  // The Lambda roles (tag-snapshot, prune-volumes: two each), the Scheduler role (TagSpecifications),
+  // and restore-drill's proof on our snapshots (its one key).
+  assert.equal(tagKeys.length, 6);
+  const proof = tagKeys.filter((s) => s.Sid === 'RecordProofOnOurSnapshots');
+  assert.deepEqual(
+    proof.map((s) => s.Condition['ForAllValues:StringEquals']['aws:TagKeys']),
+    [[t.restore_proven]],
+  );
   // The keys the functions write (shared/src/snapshot.rs OUR_TAG_KEYS): the ownership tags, the policy included.
   const written = [t.volume, t.managed_by, t.class, t.policy, t.name, t.volume_spec];
-  for (const s of tagKeys) assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [...written].sort());
+  for (const s of tagKeys.filter((x) => x.Sid !== 'RecordProofOnOurSnapshots'))
+    assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [...written].sort());
   // What only an operator sets can never be written by us: the pin, and the bulk-deletion acknowledgement.
   for (const s of tagKeys) {
     for (const key of [t.keep, t.allow_bulk_delete]) assert.ok(!s.Condition['ForAllValues:StringEquals']['aws:TagKeys'].includes(key), key);
@@ -243,7 +250,7 @@ test("IAM conditions use the contract's tag keys", () => {
   assert.ok(text.includes(`aws:RequestTag/${t.managed_by}`));
   assert.ok(text.includes(`aws:ResourceTag/${t.keep}`));
   for (const key of [...text.matchAll(/aws:(?:Resource|Request)Tag\/([^"]+)"/g)].map((m) => m[1])) {
-    assert.ok([t.managed_by, t.keep, t.volume, t.class, t.policy, t.name].includes(key), `tag key ${key} not in the contract`);
+    assert.ok([t.managed_by, t.keep, t.volume, t.class, t.policy, t.name, t.drill].includes(key), `tag key ${key} not in the contract`);
   }
 });
 
@@ -323,12 +330,12 @@ test('a renamed function keeps its construct id: ensure-schedules and its former
   const renamed = contractFunctions(withEnsure('ensure-schedules', 'EnsureSchedulesFunctionArn'));
   const former = contractFunctions(withEnsure('ensure-rules', 'EnsureRulesFunctionArn'));
   assert.deepEqual(former.names, renamed.names);
-  assert.deepEqual([...renamed.names].sort(), ['discover-volumes', 'ensure-schedules', 'prune-volumes', 'tag-snapshot']);
+  assert.deepEqual([...renamed.names].sort(), ['discover-volumes', 'ensure-schedules', 'prune-volumes', 'restore-drill', 'tag-snapshot']);
   // The binary (and Function dimension) is the contract's name; the construct id is the historical one.
   assert.equal(renamed.entries['ensure-schedules'].name, 'ensure-schedules');
   assert.equal(former.entries['ensure-schedules'].name, 'ensure-rules');
   assert.equal(constructId('ensure-schedules'), 'ensure-rules');
-  for (const n of ['discover-volumes', 'tag-snapshot', 'prune-volumes'] as const) assert.equal(constructId(n), n);
+  for (const n of ['discover-volumes', 'tag-snapshot', 'prune-volumes', 'restore-drill'] as const) assert.equal(constructId(n), n);
   // The synthesized template follows whichever the contract in the repository says.
   const ensureLambda = resources('AWS::Lambda::Function').filter(([, p]) => functionNameOf(p) === contractEntry('ensure-schedules').name);
   assert.equal(ensureLambda.length, 1);

@@ -13,7 +13,7 @@ import { buildApp } from '../bin/app';
 import { DEFAULT_STATE_MACHINE_LOG_LEVEL, DEFAULT_TRACING, type EbsGensSettings, STATE_MACHINE_LOG_LEVELS } from '../lib/config';
 import { EbsGensStack } from '../lib/ebs-gens-stack';
 
-const MACHINES = ['SnapshotCompleted', 'Sweep'] as const;
+const MACHINES = ['SnapshotCompleted', 'Sweep', 'RestoreDrill'] as const;
 const SF1_REASON = /^cost: level (ERROR|FATAL) with execution data by default .*-c stateMachineLogLevel=ALL for full history$/;
 const SF2_REASON = /^cost: .*tracing opt-in with -c tracing=true$/;
 
@@ -53,7 +53,11 @@ const sfAcks = (nag: any): Record<string, string[]> => {
   for (const k of Object.keys(out)) out[k].sort();
   return out;
 };
-const BOTH = ['EbsGens-prod/Snapshots/Orchestration/SnapshotCompleted/Resource', 'EbsGens-prod/Snapshots/Orchestration/Sweep/Resource'];
+const BOTH = [
+  'EbsGens-prod/Snapshots/Orchestration/RestoreDrill/Resource',
+  'EbsGens-prod/Snapshots/Orchestration/SnapshotCompleted/Resource',
+  'EbsGens-prod/Snapshots/Orchestration/Sweep/Resource',
+];
 /** X-Ray actions anywhere in the template's IAM policies. */
 const xrayActions = (t: Template): string[] =>
   Object.values(t.findResources('AWS::IAM::Policy'))
@@ -90,7 +94,7 @@ test('defaults: cdk-nag is clean; SF1 and SF2 are acknowledged on the two state 
   for (const v of sf)
     assert.match(
       v.acknowledgedAt,
-      /^EbsGens-prod\/Snapshots\/Orchestration\/(SnapshotCompleted|Sweep)$/,
+      /^EbsGens-prod\/Snapshots\/Orchestration\/(SnapshotCompleted|Sweep|RestoreDrill)$/,
       'acknowledged on the state machine, not the stack',
     );
   const sf1 = sf.find((v: any) => v.ruleName === 'AwsSolutions-SF1');
@@ -152,10 +156,12 @@ test("only the state machines change: the functions, their environment and every
     .filter((id) => JSON.stringify(a[id]) !== JSON.stringify(d[id]))
     .map((id) => a[id].Type)
     .sort();
-  // The two state machines, and the two roles' default policies (X-Ray's actions).
+  // The three state machines, and their roles' default policies (X-Ray's actions).
   assert.deepEqual(changed, [
     'AWS::IAM::Policy',
     'AWS::IAM::Policy',
+    'AWS::IAM::Policy',
+    'AWS::StepFunctions::StateMachine',
     'AWS::StepFunctions::StateMachine',
     'AWS::StepFunctions::StateMachine',
   ]);

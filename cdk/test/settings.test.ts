@@ -450,6 +450,8 @@ test('a bad adoption stops the synth, naming the accepted modes and the value; a
 const TEXT_SAMPLES: Partial<Record<SettingKey, string>> = {
   alarmEmail: 'ops@example.com',
   copyKmsKeys: 'us-west-2=arn:aws:kms:us-west-2:123456789012:key/1234abcd',
+  drillVolumes: '10%',
+  drillKmsKeys: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd',
 };
 function sample(row: ContractSetting & { context: SettingKey }): unknown {
   const other = (values: readonly string[]) => values.filter((v) => v !== row.default).at(-1);

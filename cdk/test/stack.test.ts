@@ -39,8 +39,8 @@ const logicalIdOf = (type: string, pred: (props: any) => boolean): string => {
   return ids[0];
 };
 
-test('four arm64 provided.al2023 functions with JSON logs and retention', () => {
-  template.resourceCountIs('AWS::Lambda::Function', 4);
+test('five arm64 provided.al2023 functions with JSON logs and retention', () => {
+  template.resourceCountIs('AWS::Lambda::Function', 5);
   template.allResourcesProperties('AWS::Lambda::Function', {
     Runtime: 'provided.al2023',
     Architectures: ['arm64'],
@@ -72,7 +72,11 @@ test('DeleteSnapshot only on snapshots tagged managed-by = this deployment', () 
 
 test('CreateTags only on snapshots, only our keys, never relabelling another deployment', () => {
   // The Scheduler role's CreateTags (only inside CreateSnapshot) is checked in scheduler.test.ts.
-  const tags = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags') && !s.Condition?.StringEquals?.['ec2:CreateAction']);
+  // restore-drill's one key on our snapshots (RecordProofOnOurSnapshots) is checked in drills.test.ts.
+  const tags = statements().filter(
+    (s) =>
+      actionsOf(s).includes('ec2:CreateTags') && !s.Condition?.StringEquals?.['ec2:CreateAction'] && s.Sid !== 'RecordProofOnOurSnapshots',
+  );
   assert.equal(tags.length, 4, 'two statements each for tag-snapshot and prune-volumes');
   for (const s of tags) {
     // ebs-gens:policy too: every snapshot we create or adopt records the policy it was made under.
@@ -285,7 +289,7 @@ test('cdk-nag: no unacknowledged finding, every acknowledgement has a reason', (
     if (v.ruleName === 'AwsSolutions-SF1' || v.ruleName === 'AwsSolutions-SF2') {
       assert.match(
         v.violatingConstructs.map((c: any) => c.constructPath).join(),
-        /^EbsGens-prod\/Snapshots\/Orchestration\/(SnapshotCompleted|Sweep)\/Resource$/,
+        /^EbsGens-prod\/Snapshots\/Orchestration\/(SnapshotCompleted|Sweep|RestoreDrill)\/Resource$/,
       );
       assert.match(v.reason, /^cost: /);
       continue;

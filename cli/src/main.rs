@@ -109,6 +109,14 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// A restore drill: without --apply, what the next drill would restore (and which leftover
+    /// drill volumes it would delete), read in this process; with --apply, start the deployed
+    /// drill state machine and follow it (never an in-process drill against a real account).
+    Drill {
+        /// Start the deployed drill state machine.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Run a sweep: a dry run in this process, or start the deployed sweep state machine
     /// with --remote and follow it to its summary. Changes (--apply) run only through the
     /// deployment, under its roles — in this process only against an emulator on loopback.
@@ -257,6 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             restore_cmd(&ctx, &req, apply).await
         }
+        Command::Drill { apply } => drill_cmd(&ctx, apply).await,
         Command::Sweep {
             apply,
             allow_bulk_delete,
@@ -408,6 +417,42 @@ async fn restore_cmd(ctx: &Ctx, req: &restore::RestoreRequest, apply: bool) -> a
     .await?;
     ctx.emit(&restored, render::restored)?;
     Ok(0)
+}
+
+/// `drill`: the next drill's sample (a dry run here), or the deployed drill, followed.
+async fn drill_cmd(ctx: &Ctx, apply: bool) -> anyhow::Result<u8> {
+    if !apply {
+        let input = ebs_gens::app::drill::DrillInput {
+            dry_run: true,
+            state: None,
+        };
+        let plan = ebs_gens::app::drill::handle(&ctx.app, input, ctx.now).await?;
+        ctx.emit(&plan, render::drill_plan)?;
+        return Ok(0);
+    }
+    let arn = ctx
+        .published
+        .state_machines
+        .restore_drill
+        .as_deref()
+        .context(
+        "this deployment publishes no restore drill state machine: redeploy it with this version",
+    )?;
+    let api = SdkExecutions::new(&config_for(
+        &ctx.config,
+        &ctx.endpoints,
+        Service::StepFunctions,
+    ));
+    let e = remote::remote_drill(&api, arn, ctx.now, remote::POLL, |e| {
+        ctx.spin.say(format!("{}: {}", e.arn, e.status))
+    })
+    .await?;
+    ctx.emit(&e, render::execution)?;
+    Ok(if e.status == "SUCCEEDED" {
+        0
+    } else {
+        Severity::Critical as u8
+    })
 }
 
 /// `sweep --remote`: the deployment's sweep state machine, followed to its end.

@@ -84,7 +84,7 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
     );
     let mut t = table(&[
         "VOLUME", "NAME", "POLICY", "NEWEST", "AGE", "ALLOWED", "COVERAGE", "RECENT", "LOCKS",
-        "STATE",
+        "PROVEN", "STATE",
     ]);
     for v in &st.volumes {
         t.add_row(vec![
@@ -110,6 +110,7 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
             ),
             Cell::new(&v.strip),
             Cell::new(locks(v, &st.locks)),
+            Cell::new(v.proven.map_or("-".into(), |p| age(Some(p), now) + " ago")),
             state_cell(&v.states),
         ]);
     }
@@ -496,6 +497,21 @@ pub fn restored(r: &ebs_gens::app::restore::Restored) -> String {
     let _ = writeln!(out, "to undo:");
     for u in &r.undo {
         let _ = writeln!(out, "  {u}");
+    }
+    out
+}
+
+/// `drill` without --apply: what the next drill would do.
+pub fn drill_plan(s: &ebs_gens::app::drill::DrillState) -> String {
+    let mut out = String::from("The next restore drill (nothing created):\n");
+    for n in &s.notes {
+        let _ = writeln!(out, "  {n}");
+    }
+    if s.notes.is_empty() {
+        let _ = writeln!(out, "  nothing to restore (drillVolumes is off, or no managed volume has a completed generation)");
+    }
+    for f in &s.failed {
+        let _ = writeln!(out, "  FAILED: {f}");
     }
     out
 }

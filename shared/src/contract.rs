@@ -45,7 +45,7 @@ pub const CONFIG_PARAMETER: &str = "/ebs-gens/{deployment}/config";
 pub const CONFIG_SCHEMA: u32 = 1;
 
 /// Every function, as deployed.
-pub const FUNCTIONS: [Function; 4] = [
+pub const FUNCTIONS: [Function; 5] = [
     Function {
         name: "ensure-schedules",
         placeholder: "EnsureSchedulesFunctionArn",
@@ -62,6 +62,13 @@ pub const FUNCTIONS: [Function; 4] = [
         name: "prune-volumes",
         placeholder: "PruneVolumesFunctionArn",
         timeout_seconds: 900,
+        memory_mb: 256,
+    },
+    Function {
+        name: "restore-drill",
+        placeholder: "RestoreDrillFunctionArn",
+        // A few describes, creates or deletes per call; the state machine waits between calls.
+        timeout_seconds: 120,
         memory_mb: 256,
     },
     Function {
@@ -98,7 +105,8 @@ pub const LAMBDA_TRANSIENT: [&str; 5] = [
 ];
 
 /// The state machine definitions and the placeholders each uses.
-pub const STATE_MACHINES: [(&str, &[&str]); 2] = [
+pub const STATE_MACHINES: [(&str, &[&str]); 3] = [
+    ("restore-drill.asl.json", &["RestoreDrillFunctionArn"]),
     (
         "snapshot-completed.asl.json",
         &["TagSnapshotFunctionArn", "PruneVolumesFunctionArn"],
@@ -134,6 +142,8 @@ pub fn document() -> Value {
             "restored_from": crate::restore::TAG_RESTORED_FROM,
             "restore_of": crate::restore::TAG_RESTORE_OF,
             "restored_as_of": crate::restore::TAG_RESTORED_AS_OF,
+            "drill": crate::drill::TAG_DRILL,
+            "restore_proven": crate::drill::TAG_RESTORE_PROVEN,
             "generation_keys": GenClass::ALL.iter().map(|c| (c.label(), c.default_tag_key())).collect::<std::collections::BTreeMap<_, _>>(),
         },
         "rule_prefix": "ebs-gens-{deployment}-",

@@ -16,6 +16,9 @@ use crate::error::Error;
 pub struct StateMachines {
     pub sweep: String,
     pub snapshot_completed: String,
+    /// The restore drill (`None`: published by a stack older than drills; redeploy it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<String>,
 }
 
 /// The configuration as published (cdk/lib/ebs-gens-stack.ts `deploymentConfig`).
@@ -169,6 +172,7 @@ mod tests {
                 snapshot_completed:
                     "arn:aws:states:eu-west-1:123456789012:stateMachine:ebs-gens-prod-snapshot-completed"
                         .into(),
+                restore_drill: None,
             },
         })
         .unwrap()

@@ -23,17 +23,19 @@ pub enum ErrorName {
     DeleteFailed,
     CopyFailed,
     LockFailed,
+    RestoreDrillFailed,
     InvalidInput,
     AccessDenied,
     Internal,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 7] = [
+    pub const ALL: [ErrorName; 8] = [
         ErrorName::Transient,
         ErrorName::DeleteFailed,
         ErrorName::CopyFailed,
         ErrorName::LockFailed,
+        ErrorName::RestoreDrillFailed,
         ErrorName::InvalidInput,
         ErrorName::AccessDenied,
         ErrorName::Internal,
@@ -45,6 +47,7 @@ impl ErrorName {
             ErrorName::DeleteFailed => "DeleteFailed",
             ErrorName::CopyFailed => "CopyFailed",
             ErrorName::LockFailed => "LockFailed",
+            ErrorName::RestoreDrillFailed => "RestoreDrillFailed",
             ErrorName::InvalidInput => "InvalidInput",
             ErrorName::AccessDenied => "AccessDenied",
             ErrorName::Internal => "Internal",

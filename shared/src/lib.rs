@@ -18,6 +18,7 @@ pub mod copies;
 pub mod cron;
 pub mod decision;
 pub mod deployment;
+pub mod drill;
 pub mod error;
 pub mod events;
 pub mod fuse;

@@ -77,6 +77,10 @@ metrics! {
     LocksExtended,
     /// LockSnapshot refusals, and volumes whose locks could not be planned.
     LocksFailed,
+    /// Seconds from CreateVolume to `available` for each drill volume (dimension `Class` too).
+    RestoreSeconds,
+    /// Restore drills that failed: a volume in `error`, gone, or still creating after 30 min.
+    RestoreDrillsFailed,
 }
 
 impl Metric {

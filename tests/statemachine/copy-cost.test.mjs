@@ -3,7 +3,7 @@
 // never copied twice, and bad input is refused naming it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COPY_EXAMPLES, copyCost, parseCopyRules } from '../../scripts/cost.mjs';
+import { COPY_EXAMPLES, copyCost, drillCost, parseCopyRules } from '../../scripts/cost.mjs';
 
 const prices = { inter_region_transfer_gb: 0.02, ebs_snapshot_standard_gb_month: 0.05 };
 const priceOf = (id) => prices[id];
@@ -46,4 +46,17 @@ test('bad input is refused, naming it', () => {
   assert.throws(() => copyCost([{ class: 'daily', keep: 0 }], { gib: 1, dailyChange: 0, priceOf }), /bad rule/);
   assert.throws(() => cost('daily:us-west-2=7', 0), /gib > 0/);
   assert.throws(() => cost('daily:us-west-2=7', 100, 2), /dailyChange/);
+});
+
+test('a drill volume is billed per second (60 s at least) for the minutes it lives, plus its transitions and calls', () => {
+  const p = { ebs_gp3_gb_month: 0.08, sfn_standard_transition: 0.000025, lambda_request: 0.0000002 };
+  const c = drillCost({ volumes: 100, gib: 100, minutes: 5, drillsPerMonth: 4, priceOf: (id) => p[id] });
+  // 100 volumes x 100 GiB x $0.08 x 300 s / 2,628,000 s x 4 drills
+  close(c.storage, (100 * 100 * 0.08 * 300 * 4) / 2628000);
+  close(c.transitions, (8 + 3 * 10) * 4);
+  close(c.total, c.storage + c.transitions * 0.000025 + 11 * 4 * 0.0000002);
+  // Under a minute is billed as a minute.
+  const short = drillCost({ volumes: 1, gib: 10, minutes: 0.5, drillsPerMonth: 1, priceOf: (id) => p[id] });
+  close(short.storage, (10 * 0.08 * 60) / 2628000);
+  assert.throws(() => drillCost({ volumes: 1, gib: 0, minutes: 5 }), /gib > 0/);
 });

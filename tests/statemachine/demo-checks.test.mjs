@@ -123,6 +123,11 @@ function agreeing(backend = 'scheduler') {
       stdout: 'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\n',
       stderr: '',
     },
+    drill: {
+      ok: true,
+      output: { proven: [{ volume_id: 'vol-a', region: 'us-east-1', snapshot_id: 'a4', seconds: 0 }], failed: [], failures: 0 },
+      left: [],
+    },
     restore: {
       volume: 'vol-a',
       at: '2026-11-02T05:00:00Z',
@@ -175,6 +180,7 @@ test('each disagreement is caught by the check named for it', () => {
     ['statusCritical', (r) => (r.status.status = 0)],
     ['statusRows', (r) => (r.status.stdout = r.status.stdout.replace('vol-h  held', 'vol-h  ok'))],
     ['restoredAsOfYesterday', (r) => (r.restore.result.plan.chosen.snapshot_id = 'a4')],
+    ['drilledAndCleanedUp', (r) => r.drill.left.push('vol-d')],
   ];
   assert.deepEqual(cases.map(([name]) => name).sort(), Object.keys(DEMO_CHECKS).sort(), 'one case per check');
   for (const [name, spoil] of cases) {

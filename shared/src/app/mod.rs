@@ -4,6 +4,7 @@
 
 pub mod copies;
 pub mod discover;
+pub mod drill;
 pub mod ensure_schedules;
 pub mod explain;
 pub mod locks;

@@ -1,5 +1,6 @@
-//! A deployed sweep started and followed to its end (`ebs-gens sweep --remote`): the operator's
-//! way to change a real account, through the state machine and its functions' IAM.
+//! A deployed sweep (`ebs-gens sweep --remote`) or restore drill (`ebs-gens drill --apply`)
+//! started and followed to its end: the operator's way to change a real account, through the
+//! state machine and its functions' IAM.
 
 use std::time::Duration as StdDuration;
 
@@ -43,9 +44,32 @@ pub async fn remote_sweep<X: ExecutionsApi>(
         serde_json::json!({ "dry_run": run.dry_run })
     }
     .to_string();
-    let arn = api
-        .start_execution(state_machine_arn, &name, &input)
-        .await?;
+    follow(api, state_machine_arn, &name, &input, poll, tick).await
+}
+
+/// Starts the deployed restore drill (`ebs-gens drill --apply`) and follows it to its end.
+pub async fn remote_drill<X: ExecutionsApi>(
+    api: &X,
+    state_machine_arn: &str,
+    now: DateTime<Utc>,
+    poll: StdDuration,
+    tick: impl Fn(&Execution),
+) -> Result<Execution, Error> {
+    let name = format!("ebs-gens-cli-drill-{}", now.format("%Y%m%dT%H%M%S"));
+    let input = serde_json::json!({ "dry_run": false }).to_string();
+    follow(api, state_machine_arn, &name, &input, poll, tick).await
+}
+
+/// StartExecution, then DescribeExecution every `poll` until the execution ends.
+async fn follow<X: ExecutionsApi>(
+    api: &X,
+    state_machine_arn: &str,
+    name: &str,
+    input: &str,
+    poll: StdDuration,
+    tick: impl Fn(&Execution),
+) -> Result<Execution, Error> {
+    let arn = api.start_execution(state_machine_arn, name, input).await?;
     loop {
         let e = api.describe_execution(&arn).await?;
         tick(&e);

@@ -98,6 +98,9 @@ pub struct VolumeStatus {
     pub to_lock: usize,
     #[serde(default)]
     pub held_by_lock: usize,
+    /// When a restore drill last proved one of its generations restorable (this region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven: Option<DateTime<Utc>>,
 }
 
 /// One destination's recovery point for a volume.
@@ -278,6 +281,7 @@ pub fn assess(
                             .any(|x| x.starts_with(crate::plan::HELD_BY_LOCK))
                     })
                     .count(),
+                proven: r.proven,
             }
         })
         .collect();
@@ -300,6 +304,7 @@ pub fn assess(
         copies: vec![],
         to_lock: 0,
         held_by_lock: 0,
+        proven: None,
     }));
     volumes.sort_by(|a, b| {
         b.severity()

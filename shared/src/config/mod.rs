@@ -72,6 +72,10 @@ pub struct Settings {
     pub locks: crate::locks::LockRules,
     pub lock_cool_off_hours: u32,
     pub lock_max_days: u32,
+    /// Restore drills: how many managed volumes a drill restores (`off`, a count or a share),
+    /// and the most GiB one drill may create.
+    pub drill_sample: crate::drill::DrillSample,
+    pub drill_max_gib: u64,
 }
 
 impl Default for Settings {
@@ -313,7 +317,16 @@ impl Settings {
         };
         let lock_cool_off_hours = int(&get, &table::LOCK_COOL_OFF_HOURS)?;
         let lock_max_days = int(&get, &table::LOCK_MAX_DAYS)?;
+        let drill_sample = match get("EBS_GENS_DRILL_VOLUMES") {
+            None => crate::drill::DrillSample::Off,
+            Some(v) => v
+                .parse()
+                .map_err(|why| err("EBS_GENS_DRILL_VOLUMES", why))?,
+        };
+        let drill_max_gib = int(&get, &table::DRILL_MAX_GIB)?;
         Ok(Settings {
+            drill_sample,
+            drill_max_gib,
             locks,
             lock_cool_off_hours,
             lock_max_days,

@@ -378,6 +378,25 @@ pub const LOCK_MAX_DAYS: Setting = Setting::new(
 )
 .default("400")
 .doc("The longest lock ebs-gens sets, in days: a volume whose generations would need longer is reported (`LocksFailed`) and nothing of it is locked or deleted.");
+pub const DRILL_VOLUMES: Setting = Setting::new(
+    "EBS_GENS_DRILL_VOLUMES",
+    "drillVolumes",
+    Kind::Text {
+        pattern: r"^(off|0|[1-9][0-9]{0,2}|1000|[1-9][0-9]?%|100%)$",
+    },
+)
+.default("off")
+.doc("Restore drills: how many managed volumes each drill restores — a count (`3`, at most 1000) or a share (`10%`) — the ones proven longest ago first, so every volume comes round; their copies in each destination too. `off`: no drills (no drill state machine, no schedule).");
+pub const DRILL_MAX_GIB: Setting = Setting::new(
+    "EBS_GENS_DRILL_MAX_GIB",
+    "drillMaxGib",
+    Kind::Integer {
+        min: 1,
+        max: 1_000_000,
+    },
+)
+.default("2000")
+.doc("The most GiB of volumes one drill creates at once (a volume that would pass it waits for a later drill, and the drill says so).");
 pub const RULE_PREFIX: Setting = Setting::new(
     "EBS_GENS_RULE_PREFIX",
     "",
@@ -495,6 +514,8 @@ pub const SETTINGS: &[Setting] = &[
     LOCKS,
     LOCK_COOL_OFF_HOURS,
     LOCK_MAX_DAYS,
+    DRILL_VOLUMES,
+    DRILL_MAX_GIB,
     DELETE_BURST,
     DELETES_PER_SECOND,
     cdk(
@@ -502,6 +523,20 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Cron,
         Some("rate(1 hour)"),
         "When the sweep runs (reconcile, prune every volume, scan for orphans).",
+    ),
+    cdk(
+        "drillSchedule",
+        Kind::Cron,
+        Some("cron(0 4 ? * SUN *)"),
+        "When restore drills run (UTC, as the sweep's schedule), with `drillVolumes` set.",
+    ),
+    cdk(
+        "drillKmsKeys",
+        Kind::Text {
+            pattern: r"^(|arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+(?:[ ,]+arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+)*)$",
+        },
+        Some(""),
+        "The customer managed KMS keys of the snapshots drills restore (space-separated ARNs): the drill function may use them to create (and EBS to decrypt) its volumes, and nothing else.",
     ),
     cdk(
         "alarmEmail",

@@ -184,6 +184,9 @@ pub async fn handle<P: Ports>(
         .map(|(job, d)| {
             let mut report = volume_report(&job.volume_id, job.policy.to_string(), d, &adopted);
             report.bulk_allowed = d.bulk_allowed(&app.settings.fuse_volume);
+            report.proven = snapshots
+                .get(&job.volume_id)
+                .and_then(|s| crate::drill::proven_at(s));
             flag(&mut totals, &report, &app.settings.deployment);
             report
         })

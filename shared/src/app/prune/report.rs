@@ -139,6 +139,9 @@ pub struct VolumeReport {
     /// LockSnapshot refusals, or why the volume's locks could not be planned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lock_failed: Vec<String>,
+    /// When a restore drill last proved one of its generations restorable here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven: Option<DateTime<Utc>>,
 }
 
 pub use crate::app::totals::{Attention, Totals};

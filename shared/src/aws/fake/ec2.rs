@@ -49,7 +49,19 @@ impl Ec2Api for FakeAws {
     async fn describe_volumes(&self, req: PageRequest) -> R<Page<Volume>> {
         let mut st = self.st();
         self.enter(&mut st, "DescribeVolumes")?;
-        settle(&mut st, &req.ids);
+        // The volumes this listing shows: by id or by the `volume-id` filter (else all).
+        let listed: Vec<String> = req
+            .ids
+            .iter()
+            .cloned()
+            .chain(
+                req.filters
+                    .iter()
+                    .filter(|f| f.name == "volume-id")
+                    .flat_map(|f| f.values.iter().cloned()),
+            )
+            .collect();
+        settle(&mut st, &listed);
         if !req.ids.is_empty() {
             if let Some(missing) = req.ids.iter().find(|id| !st.volumes.contains_key(*id)) {
                 return Err(err(
