@@ -110,6 +110,9 @@ export interface Contract {
     /** On a drill volume: the deployment whose drill made it; on a snapshot: its last proof. */
     readonly drill: string;
     readonly restore_proven: string;
+    /** On the members of an instance set: the set (`<instance>@<scheduled time>`) and its size. */
+    readonly set: string;
+    readonly set_size: string;
     readonly generation_keys: Readonly<Record<string, string>>;
   };
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */

@@ -144,6 +144,8 @@ pub fn document() -> Value {
             "restored_as_of": crate::restore::TAG_RESTORED_AS_OF,
             "drill": crate::drill::TAG_DRILL,
             "restore_proven": crate::drill::TAG_RESTORE_PROVEN,
+            "set": crate::sets::TAG_SET,
+            "set_size": crate::sets::TAG_SET_SIZE,
             "generation_keys": GenClass::ALL.iter().map(|c| (c.label(), c.default_tag_key())).collect::<std::collections::BTreeMap<_, _>>(),
         },
         "rule_prefix": "ebs-gens-{deployment}-",

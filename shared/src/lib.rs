@@ -32,6 +32,7 @@ pub mod policy;
 pub mod recycle_bin;
 pub mod restore;
 pub mod retry;
+pub mod sets;
 pub mod snapshot;
 
 pub use config::Settings;

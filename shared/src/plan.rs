@@ -154,6 +154,9 @@ pub enum Reason {
     },
     /// Kept: the volume's locks could not be planned (why), so nothing of it is deleted.
     LocksUnplanned(String),
+    /// Kept here: a member of an instance set (its `ebs-gens:set`), planned only by the set
+    /// planner, which keeps or deletes a set whole.
+    SetMember(String),
 }
 
 impl fmt::Display for Reason {
@@ -165,6 +168,9 @@ impl fmt::Display for Reason {
             Reason::Pending => f.write_str("pending"),
             Reason::NotOurs => f.write_str("not ours"),
             Reason::UnknownState(s) => write!(f, "state {s}"),
+            Reason::SetMember(set) => {
+                write!(f, "member of set {set} (kept or deleted only with its set)")
+            }
             Reason::Doubtful(why) => write!(f, "doubtful input: {why}"),
             Reason::ErrorState => f.write_str("error state"),
             Reason::Surplus => f.write_str("surplus"),
@@ -268,7 +274,11 @@ pub fn plan<'a>(
 
 /// The generation rule: reasons per candidate (completed, ours, unpinned; newest first), `None`
 /// for a candidate no class keeps.
-fn generations(policy: &VolumePolicy, tz: Tz, candidates: &[&Snapshot]) -> Vec<Option<Reasons>> {
+pub(crate) fn generations(
+    policy: &VolumePolicy,
+    tz: Tz,
+    candidates: &[&Snapshot],
+) -> Vec<Option<Reasons>> {
     let mut reasons: Vec<Reasons> = vec![Reasons::new(); candidates.len()];
     let finest = policy.finest();
     for &(class, n) in policy.gens() {
@@ -337,7 +347,10 @@ pub fn plan_with<'a>(
     let mut delete = Vec::new();
     let mut candidates: SmallVec<[&'a Snapshot; 32]> = SmallVec::with_capacity(order.len());
     for (s, m) in order {
-        if !m.owned {
+        if let Some(set) = m.set {
+            // A set is kept or deleted only whole, by the set planner (crate::sets).
+            keep.push(entry(s, one(Reason::SetMember(set.to_string()))));
+        } else if !m.owned {
             keep.push(entry(s, one(Reason::NotOurs)));
         } else if m.pinned {
             keep.push(entry(s, one(Reason::Pinned)));

@@ -102,12 +102,14 @@ impl Snapshot {
             owned: false,
             pinned: false,
             volume_tag: None,
+            set: None,
         };
         for (k, v) in &self.tags {
             match k.as_str() {
                 TAG_MANAGED_BY => m.owned = v == deployment,
                 TAG_KEEP => m.pinned = pin_value(v),
                 TAG_VOLUME => m.volume_tag = Some(v),
+                crate::sets::TAG_SET => m.set = Some(v),
                 _ => {}
             }
         }
@@ -126,4 +128,6 @@ pub struct Marks<'a> {
     pub owned: bool,
     pub pinned: bool,
     pub volume_tag: Option<&'a str>,
+    /// `ebs-gens:set`: a member of an instance set, planned only by the set planner.
+    pub set: Option<&'a str>,
 }

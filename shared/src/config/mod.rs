@@ -563,6 +563,9 @@ mod tests {
             ("EBS_GENS_ORPHANS", "delete"),
             ("EBS_GENS_ORPHANS", "keep-last=0,older-than=30"),
             ("EBS_GENS_ORPHANS", "keep-last=3"),
+            ("EBS_GENS_DRILL_VOLUMES", "abc"),
+            ("EBS_GENS_DRILL_VOLUMES", "101%"),
+            ("EBS_GENS_DRILL_MAX_GIB", "0"),
         ] {
             let e = with(&[bad]).expect_err(bad.0);
             assert!(

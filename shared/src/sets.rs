@@ -1,0 +1,388 @@
+//! Instance sets: the snapshots one `CreateSnapshots` call takes of an instance's volumes
+//! together (crash-consistent), kept and deleted together. This module is the set planner: its
+//! generations count sets, not snapshots — the newest N sets per class, GFS as per volume — and a
+//! set is deleted only whole. Pure.
+//!
+//! Identity (docs/sets.md): every member of one call is born with the same tags, among them
+//! `ebs-gens:set` = `<instance>@<scheduled time>` (Scheduler's `<aws.scheduler.scheduled-time>`,
+//! the same on a retried firing), and shares one start time. A retry can still make a second set
+//! with the same tag, so a set is (instance, set tag, start time).
+//!
+//! A set's state, from its members: `error` only when every member is (AWS fails them all
+//! together) — a failed set, deleted whole, never counted; pending while any member is; a member
+//! another deployment's, or pinned, keeps the whole set; members in mixed final states, or fewer
+//! members than the completion event listed (`ebs-gens:set-size`), keep the whole set and say so.
+//! Only completed, whole, unpinned sets of ours are candidates for the generation rule.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{generations, plan_with, Entry, PlanContext, Reason, Reasons};
+use crate::policy::VolumePolicy;
+use crate::snapshot::{Snapshot, SnapshotState, TAG_KEEP, TAG_MANAGED_BY};
+
+/// On every member of a set: `<instance>@<scheduled time>`, stamped at creation.
+pub const TAG_SET: &str = "ebs-gens:set";
+/// On every member of a set, once its completion event is seen: how many members it has.
+pub const TAG_SET_SIZE: &str = "ebs-gens:set-size";
+
+/// A set: (instance, set tag, start time).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SetId {
+    pub instance: String,
+    pub tag: String,
+    pub start: DateTime<Utc>,
+}
+
+impl std::fmt::Display for SetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} started {}",
+            self.tag,
+            self.start.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    }
+}
+
+/// One set in a plan, with its members and why it is kept or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetEntry<'a> {
+    pub set: SetId,
+    pub members: Vec<&'a str>,
+    pub reasons: Reasons,
+}
+
+/// An instance's set plan: sets kept and deleted (each whole), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetPlan<'a> {
+    pub instance: &'a str,
+    pub keep: Vec<SetEntry<'a>>,
+    pub delete: Vec<SetEntry<'a>>,
+    /// Why the instance's input looked wrong, when it did (then nothing is deleted).
+    pub doubtful: Option<String>,
+}
+
+impl SetPlan<'_> {
+    /// The snapshot ids the plan deletes (every member of every deleted set).
+    pub fn deleted_snapshots(&self) -> impl Iterator<Item = &str> {
+        self.delete.iter().flat_map(|e| e.members.iter().copied())
+    }
+}
+
+/// The sets among `snapshots` (members of `instance`'s sets: their `ebs-gens:set` names it),
+/// by identity. Snapshots without the tag, or of another instance, are not sets of it.
+pub fn group<'a>(instance: &str, snapshots: &'a [Snapshot]) -> BTreeMap<SetId, Vec<&'a Snapshot>> {
+    let mut out: BTreeMap<SetId, Vec<&Snapshot>> = BTreeMap::new();
+    for s in snapshots {
+        let Some(tag) = s.tag(TAG_SET) else { continue };
+        if tag.split_once('@').map(|(i, _)| i) != Some(instance) {
+            continue;
+        }
+        let id = SetId {
+            instance: instance.to_string(),
+            tag: tag.to_string(),
+            start: s.start_time,
+        };
+        out.entry(id).or_default().push(s);
+    }
+    out
+}
+
+/// A set seen as one snapshot, for the shared planning frame: ours only when every member is,
+/// pinned when any member is, its state from its members' (see the module doc).
+fn view(id: &SetId, members: &[&Snapshot], ctx: &PlanContext<'_>) -> Snapshot {
+    let ours = members
+        .iter()
+        .all(|m| m.is_owned_by(ctx.deployment) && m.owner_id == ctx.account_id);
+    let pinned = members.iter().any(|m| m.is_pinned());
+    let states: Vec<&SnapshotState> = members.iter().map(|m| &m.state).collect();
+    let size: Option<usize> = members
+        .iter()
+        .find_map(|m| m.tag(TAG_SET_SIZE))
+        .and_then(|n| n.parse().ok());
+    let state = if states.iter().any(|s| **s == SnapshotState::Pending) {
+        SnapshotState::Pending
+    } else if states.iter().all(|s| **s == SnapshotState::Error) {
+        SnapshotState::Error
+    } else if states.iter().all(|s| **s == SnapshotState::Completed) {
+        match size {
+            Some(n) if members.len() < n => SnapshotState::Other(format!(
+                "incomplete set: {} of {n} members here (kept whole)",
+                members.len()
+            )),
+            _ => SnapshotState::Completed,
+        }
+    } else {
+        SnapshotState::Other("members in mixed states (kept whole)".into())
+    };
+    let mut tags = BTreeMap::new();
+    if ours {
+        tags.insert(TAG_MANAGED_BY.to_string(), ctx.deployment.to_string());
+    }
+    if pinned {
+        tags.insert(TAG_KEEP.to_string(), "true".to_string());
+    }
+    Snapshot {
+        id: id.to_string(),
+        volume_id: id.instance.clone(),
+        start_time: id.start,
+        state,
+        owner_id: if ours {
+            ctx.account_id.to_string()
+        } else {
+            String::new()
+        },
+        tags,
+    }
+}
+
+/// Plans one instance's sets under `policy`: the newest N completed sets per class are kept
+/// (GFS), a set is kept or deleted whole, failed sets are deleted and never counted.
+pub fn plan_sets<'a>(
+    instance: &'a str,
+    policy: &VolumePolicy,
+    ctx: &PlanContext<'_>,
+    snapshots: &'a [Snapshot],
+    now: DateTime<Utc>,
+) -> SetPlan<'a> {
+    let sets = group(instance, snapshots);
+    let views: Vec<Snapshot> = sets.iter().map(|(id, m)| view(id, m, ctx)).collect();
+    let by_view: BTreeMap<&str, (&SetId, &Vec<&Snapshot>)> = views
+        .iter()
+        .zip(sets.iter())
+        .map(|(v, (id, m))| (v.id.as_str(), (id, m)))
+        .collect();
+    let plan = plan_with(instance, ctx, &views, now, |candidates| {
+        generations(policy, ctx.tz, candidates)
+    });
+    let back = |e: Entry<'_>| {
+        let (id, members) = by_view[e.snapshot_id];
+        SetEntry {
+            set: id.clone(),
+            members: members.iter().map(|m| m.id.as_str()).collect(),
+            reasons: e.reasons,
+        }
+    };
+    let mut out = SetPlan {
+        instance,
+        keep: plan.keep.into_iter().map(back).collect(),
+        delete: plan.delete.into_iter().map(back).collect(),
+        doubtful: plan.doubtful,
+    };
+    // A doubtful listing deletes nothing (as per volume).
+    if out.doubtful.is_some() {
+        out.keep.append(&mut out.delete);
+    }
+    out
+}
+
+/// Whether a snapshot is a member of some set (the per-volume planner and the orphan scan leave
+/// it to the set planner).
+pub fn is_member(s: &Snapshot) -> bool {
+    s.tag(TAG_SET).is_some()
+}
+
+/// The reason a kept set says it is kept because of a member's state.
+pub fn state_reason(e: &SetEntry<'_>) -> Option<String> {
+    e.reasons.iter().find_map(|r| match r {
+        Reason::UnknownState(why) => Some(why.clone()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::GenClass;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    const DEP: &str = "prod";
+    const ACCOUNT: &str = "123456789012";
+    const I: &str = "i-1";
+
+    fn ctx() -> PlanContext<'static> {
+        PlanContext {
+            deployment: DEP,
+            account_id: ACCOUNT,
+            tz: chrono_tz::UTC,
+        }
+    }
+
+    fn day(d: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 4, 0, 0).unwrap() + Duration::days(d)
+    }
+
+    fn member(
+        id: &str,
+        vol: &str,
+        d: i64,
+        state: SnapshotState,
+        extra: &[(&str, &str)],
+    ) -> Snapshot {
+        let mut tags: BTreeMap<String, String> = [
+            (TAG_MANAGED_BY.to_string(), DEP.to_string()),
+            (TAG_SET.to_string(), format!("{I}@{}", day(d).to_rfc3339())),
+        ]
+        .into();
+        for (k, v) in extra {
+            tags.insert(k.to_string(), v.to_string());
+        }
+        Snapshot {
+            id: id.into(),
+            volume_id: vol.into(),
+            start_time: day(d),
+            state,
+            owner_id: ACCOUNT.into(),
+            tags,
+        }
+    }
+
+    /// A completed set of three members (data, log, index) taken on day `d`.
+    fn set(d: i64) -> Vec<Snapshot> {
+        ["vol-a", "vol-b", "vol-c"]
+            .iter()
+            .map(|v| {
+                member(
+                    &format!("snap-{d}-{v}"),
+                    v,
+                    d,
+                    SnapshotState::Completed,
+                    &[(TAG_SET_SIZE, "3")],
+                )
+            })
+            .collect()
+    }
+
+    fn daily(n: u32) -> VolumePolicy {
+        VolumePolicy::new(vec![(GenClass::Daily, n)]).unwrap()
+    }
+
+    #[test]
+    fn the_newest_n_sets_are_kept_and_the_rest_deleted_whole() {
+        let snaps: Vec<Snapshot> = (0..5).flat_map(set).collect();
+        let p = plan_sets(I, &daily(3), &ctx(), &snaps, day(6));
+        assert_eq!((p.keep.len(), p.delete.len()), (3, 2));
+        assert!(
+            p.delete.iter().all(|e| e.members.len() == 3),
+            "whole sets only"
+        );
+        assert_eq!(p.delete[0].set.start, day(1));
+        assert_eq!(p.keep[0].set.start, day(4), "the newest is kept");
+        assert_eq!(p.deleted_snapshots().count(), 6);
+    }
+
+    #[test]
+    fn failed_pending_pinned_incomplete_and_foreign_sets() {
+        let mut snaps: Vec<Snapshot> = (0..4).flat_map(set).collect();
+        // Day 4: every member failed — deleted whole, never counted.
+        snaps.extend(
+            ["vol-a", "vol-b"]
+                .iter()
+                .map(|v| member(&format!("snap-4-{v}"), v, 4, SnapshotState::Error, &[])),
+        );
+        // Day 5: one member still pending — kept.
+        snaps.push(member(
+            "snap-5-a",
+            "vol-a",
+            5,
+            SnapshotState::Completed,
+            &[],
+        ));
+        snaps.push(member("snap-5-b", "vol-b", 5, SnapshotState::Pending, &[]));
+        // Day 0's data member pinned: the whole set stays.
+        snaps[0].tags.insert(TAG_KEEP.into(), "incident-42".into());
+        // Day 1: a member missing (2 of 3).
+        snaps.retain(|s| s.id != "snap-1-vol-c");
+        let p = plan_sets(I, &daily(1), &ctx(), &snaps, day(6));
+        let verdict = |d: i64| {
+            if p.delete.iter().any(|e| e.set.start == day(d)) {
+                "delete"
+            } else {
+                "keep"
+            }
+        };
+        assert_eq!(verdict(4), "delete", "a failed set goes");
+        assert_eq!(verdict(5), "keep", "pending");
+        assert_eq!(verdict(0), "keep", "pinned member");
+        assert_eq!(verdict(1), "keep", "incomplete");
+        assert_eq!(verdict(3), "keep", "the newest completed set");
+        assert_eq!(verdict(2), "delete", "surplus");
+        let incomplete = p.keep.iter().find(|e| e.set.start == day(1)).unwrap();
+        assert!(state_reason(incomplete).unwrap().contains("2 of 3"));
+    }
+
+    #[test]
+    fn a_retry_with_the_same_tag_is_a_second_set_and_other_instances_are_not_sets_here() {
+        let mut snaps = set(0);
+        // The same scheduled time (tag), a minute later: a retried firing made a second set.
+        let mut retry = set(0);
+        for s in &mut retry {
+            s.id.push_str("-retry");
+            s.start_time += Duration::minutes(1);
+        }
+        snaps.extend(retry);
+        let mut other = set(1);
+        for s in &mut other {
+            s.tags
+                .insert(TAG_SET.into(), format!("i-2@{}", day(1).to_rfc3339()));
+        }
+        snaps.extend(other);
+        let sets = group(I, &snaps);
+        assert_eq!(sets.len(), 2);
+        let p = plan_sets(I, &daily(1), &ctx(), &snaps, day(2));
+        assert_eq!((p.keep.len(), p.delete.len()), (1, 1));
+        assert_eq!(p.keep[0].set.start, day(0) + Duration::minutes(1));
+    }
+
+    #[test]
+    fn the_per_volume_planner_leaves_set_members_to_the_set_planner() {
+        let snaps = set(0);
+        let p = crate::plan::plan("vol-a", &daily(1), &ctx(), &snaps[..1], day(9));
+        assert!(p.delete.is_empty());
+        assert!(matches!(p.keep[0].reasons[0], Reason::SetMember(_)));
+    }
+
+    proptest! {
+        /// Never below N completed sets, never a partial set deleted, the newest completed set
+        /// always kept, whatever mix of sets and states.
+        #[test]
+        fn set_planning_invariants(
+            n in 1u32..6,
+            kinds in proptest::collection::vec(0u8..5, 1..20),
+        ) {
+            let mut snaps = Vec::new();
+            for (d, k) in kinds.iter().enumerate() {
+                let d = d as i64;
+                let mut s = set(d);
+                match k {
+                    0 | 1 => {}
+                    2 => s.iter_mut().for_each(|m| m.state = SnapshotState::Error),
+                    3 => s[1].state = SnapshotState::Pending,
+                    _ => { s.pop(); }
+                }
+                snaps.extend(s);
+            }
+            let p = plan_sets(I, &daily(n), &ctx(), &snaps, day(30));
+            let sets = group(I, &snaps);
+            for e in &p.delete {
+                prop_assert_eq!(e.members.len(), sets[&e.set].len(), "a set is deleted whole");
+            }
+            let completed = |e: &SetEntry<'_>| sets[&e.set].iter().all(|m| m.state == SnapshotState::Completed)
+                && sets[&e.set].len() == 3;
+            let whole_completed = sets.iter().filter(|(_, m)| m.len() == 3 && m.iter().all(|x| x.state == SnapshotState::Completed)).count();
+            let kept_completed = p.keep.iter().filter(|e| completed(e)).count();
+            prop_assert!(kept_completed >= whole_completed.min(n as usize), "never below N");
+            if let Some(newest) = sets.iter().filter(|(_, m)| m.len() == 3 && m.iter().all(|x| x.state == SnapshotState::Completed)).map(|(id, _)| id).max_by_key(|id| id.start) {
+                prop_assert!(p.keep.iter().any(|e| &e.set == newest), "the newest completed set is kept");
+            }
+            for e in &p.delete {
+                let all_error = sets[&e.set].iter().all(|m| m.state == SnapshotState::Error);
+                prop_assert!(all_error || completed(e), "only failed or completed whole sets are deleted");
+            }
+        }
+    }
+}
