@@ -265,6 +265,35 @@ const orphanRanges = (r: ContractSetting): readonly [readonly [number, number], 
   r.older_than_days ?? [1, 1],
 ];
 
+/**
+ * A rule list setting: `off` (or empty), or rules separated by spaces or commas, each matching
+ * `pattern` and passed by `check` — which returns why it is refused, or the rule's key (each key at
+ * most once, else `twice` is the refusal) and its canonical text. The canonical rules, or `off`.
+ */
+function ruleList(
+  v: unknown,
+  refuse: (why?: string) => never,
+  shape: string,
+  pattern: RegExp,
+  check: (m: RegExpExecArray) => string | { key: string; twice: string; text: string },
+): string[] | 'off' {
+  if (typeof v !== 'string') return refuse();
+  const text = v.trim();
+  if (text === '' || text === 'off') return 'off';
+  const seen = new Set<string>();
+  const rules: string[] = [];
+  for (const item of text.split(/[ ,]+/).filter(Boolean)) {
+    const m = pattern.exec(item);
+    if (!m) return refuse(` (${item} is not ${shape})`);
+    const rule = check(m);
+    if (typeof rule === 'string') return refuse(` (${rule})`);
+    if (seen.has(rule.key)) return refuse(` (${rule.twice})`);
+    seen.add(rule.key);
+    rules.push(rule.text);
+  }
+  return rules;
+}
+
 const TYPES: Readonly<Record<SettingType, TypeRule>> = {
   integer: {
     accepts: (r) => `a whole number from ${r.min} to ${r.max}${r.step ? `, a multiple of ${r.step}` : ''}`,
@@ -338,47 +367,29 @@ const TYPES: Readonly<Record<SettingType, TypeRule>> = {
     accepts: (r) =>
       `off or CLASS:REGION=N rules such as weekly:us-west-2=8 (N from 1 to ${r.max_keep}, at most ${r.max_destinations} regions, a region one of ${(r.regions ?? []).length} AWS regions)`,
     parse: (r, v, refuse) => {
-      if (typeof v !== 'string') return refuse();
-      const text = v.trim();
-      if (text === '' || text === 'off') return 'off';
-      const seen = new Set<string>();
-      const rules: string[] = [];
-      for (const item of text.split(/[ ,]+/).filter(Boolean)) {
-        const m = /^([a-z]+):([a-z0-9-]+)=([0-9]+)$/.exec(item);
-        if (!m) return refuse(` (${item} is not CLASS:REGION=N)`);
-        const [, cls, region, n] = m;
-        if (!(CONTRACT.classes as readonly string[]).includes(cls)) return refuse(` (${cls} is not a class)`);
-        if (!(r.regions ?? []).includes(region)) return refuse(` (${region} is not an AWS region ebs-gens knows)`);
+      const rules = ruleList(v, refuse, 'CLASS:REGION=N', /^([a-z]+):([a-z0-9-]+)=([0-9]+)$/, ([, cls, region, n]) => {
+        if (!(CONTRACT.classes as readonly string[]).includes(cls)) return `${cls} is not a class`;
+        if (!(r.regions ?? []).includes(region)) return `${region} is not an AWS region ebs-gens knows`;
         const keep = Number(n);
-        if (keep < 1 || keep > (r.max_keep as number)) return refuse(` (${n} is not 1..${r.max_keep})`);
-        if (seen.has(`${cls}:${region}`)) return refuse(` (${cls}:${region} is given twice)`);
-        seen.add(`${cls}:${region}`);
-        rules.push(`${cls}:${region}=${keep}`);
-      }
+        if (keep < 1 || keep > (r.max_keep as number)) return `${n} is not 1..${r.max_keep}`;
+        return { key: `${cls}:${region}`, twice: `${cls}:${region} is given twice`, text: `${cls}:${region}=${keep}` };
+      });
+      if (rules === 'off') return 'off';
       if (new Set(rules.map((x) => x.split(':')[1].split('=')[0])).size > (r.max_destinations as number))
         return refuse(` (more than ${r.max_destinations} regions)`);
       return rules.join(' ');
     },
   },
+  // `off`, or CLASS=MODE rules as shared/src/locks.rs parses them: each class once.
   locks: {
     accepts: (r) => `off or CLASS=MODE rules such as daily=governance weekly=compliance (MODE ${(r.modes ?? []).join(' or ')})`,
     parse: (r, v, refuse) => {
-      if (typeof v !== 'string') return refuse();
-      const text = v.trim();
-      if (text === '' || text === 'off') return 'off';
-      const seen = new Set<string>();
-      const rules: string[] = [];
-      for (const item of text.split(/[ ,]+/).filter(Boolean)) {
-        const m = /^([a-z]+)=([a-z]+)$/.exec(item);
-        if (!m) return refuse(` (${item} is not CLASS=MODE)`);
-        const [, cls, mode] = m;
-        if (!(CONTRACT.classes as readonly string[]).includes(cls)) return refuse(` (${cls} is not a class)`);
-        if (!(r.modes ?? []).includes(mode)) return refuse(` (${mode} is not a lock mode)`);
-        if (seen.has(cls)) return refuse(` (${cls} is locked twice)`);
-        seen.add(cls);
-        rules.push(`${cls}=${mode}`);
-      }
-      return rules.join(' ');
+      const rules = ruleList(v, refuse, 'CLASS=MODE', /^([a-z]+)=([a-z]+)$/, ([, cls, mode]) => {
+        if (!(CONTRACT.classes as readonly string[]).includes(cls)) return `${cls} is not a class`;
+        if (!(r.modes ?? []).includes(mode)) return `${mode} is not a lock mode`;
+        return { key: cls, twice: `${cls} is locked twice`, text: `${cls}=${mode}` };
+      });
+      return rules === 'off' ? 'off' : rules.join(' ');
     },
   },
   // Never an operator's: the stack writes it from what it creates.

@@ -4,21 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../bin/app';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { COPY_TAG_KEYS, type EbsGensSettings, MANAGED_BY } from '../lib/config';
 import { EbsGens } from '../lib/ebs-gens';
-import { EbsGensStack } from '../lib/ebs-gens-stack';
-
-const template = (context: Record<string, unknown>) => {
-  const app = buildApp({ deployment: 'prod', ...context }, true);
-  const stack = app.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;
-  return Template.fromStack(stack);
-};
-
-/** Every statement of every policy in the template. */
-const statements = (t: Template): any[] =>
-  Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+import { template, statements } from './helpers';
 
 /** The partition/region part of each resource ARN (`…:ec2:<region>::snapshot/*`). */
 const regions = (st: any): string[] =>

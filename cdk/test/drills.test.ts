@@ -3,19 +3,10 @@
 // exist only with drillVolumes set; bad settings stop the synth naming them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../bin/app';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { CONTRACT } from '../lib/contract';
-import { EbsGensStack } from '../lib/ebs-gens-stack';
+import { template, statements, actions } from './helpers';
 
-const template = (context: Record<string, unknown>) => {
-  const app = buildApp({ deployment: 'prod', ...context }, true);
-  const stack = app.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;
-  return Template.fromStack(stack);
-};
-const statements = (t: Template): any[] =>
-  Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
-const actions = (st: any): string[] => [st.Action].flat();
 const DRILL = CONTRACT.tags.drill;
 
 test('drills: volumes only from our snapshots, born with the drill tag; deletes only drill volumes; never an attach', () => {

@@ -2,20 +2,9 @@
 // snapshots, and no function may ever unlock; LocksFailed is alarmed only where locks are set.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../bin/app';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { MANAGED_BY } from '../lib/config';
-import { EbsGensStack } from '../lib/ebs-gens-stack';
-
-const template = (context: Record<string, unknown>) => {
-  const app = buildApp({ deployment: 'prod', ...context }, true);
-  const stack = app.node.children.find((c) => c instanceof EbsGensStack) as EbsGensStack;
-  return Template.fromStack(stack);
-};
-
-const statements = (t: Template): any[] =>
-  Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
-const actions = (st: any): string[] => [st.Action].flat();
+import { template, statements, actions } from './helpers';
 
 test('locks: prune-volumes may lock only our snapshots; nothing may unlock; the locks of what it deletes are read', () => {
   const all = statements(template({ locks: 'daily=governance weekly=compliance' }));

@@ -230,6 +230,25 @@ impl Ctx {
         }
     }
 
+    /// Step Functions, where this command's calls to it go.
+    fn executions(&self) -> SdkExecutions {
+        SdkExecutions::new(&config_for(
+            &self.config,
+            &self.endpoints,
+            Service::StepFunctions,
+        ))
+    }
+
+    /// A followed execution printed; exit 0 when it succeeded, 2 otherwise.
+    fn ended(&self, e: &ebs_gens::aws::Execution) -> anyhow::Result<u8> {
+        self.emit(e, render::execution)?;
+        Ok(if e.status == "SUCCEEDED" {
+            0
+        } else {
+            Severity::Critical as u8
+        })
+    }
+
     fn progress(&self) -> impl Fn(Step) + '_ {
         |s| self.spin.step(s)
     }
@@ -438,45 +457,25 @@ async fn drill_cmd(ctx: &Ctx, apply: bool) -> anyhow::Result<u8> {
         .context(
         "this deployment publishes no restore drill state machine: redeploy it with this version",
     )?;
-    let api = SdkExecutions::new(&config_for(
-        &ctx.config,
-        &ctx.endpoints,
-        Service::StepFunctions,
-    ));
-    let e = remote::remote_drill(&api, arn, ctx.now, remote::POLL, |e| {
+    let e = remote::remote_drill(&ctx.executions(), arn, ctx.now, remote::POLL, |e| {
         ctx.spin.say(format!("{}: {}", e.arn, e.status))
     })
     .await?;
-    ctx.emit(&e, render::execution)?;
-    Ok(if e.status == "SUCCEEDED" {
-        0
-    } else {
-        Severity::Critical as u8
-    })
+    ctx.ended(&e)
 }
 
 /// `sweep --remote`: the deployment's sweep state machine, followed to its end.
 async fn remote_sweep_cmd(ctx: &Ctx, apply: bool, allow_bulk_delete: bool) -> anyhow::Result<u8> {
-    let api = SdkExecutions::new(&config_for(
-        &ctx.config,
-        &ctx.endpoints,
-        Service::StepFunctions,
-    ));
     let run = remote::SweepRun {
         dry_run: !apply,
         allow_bulk_delete,
     };
     let arn = &ctx.published.state_machines.sweep;
-    let e = remote::remote_sweep(&api, arn, run, ctx.now, remote::POLL, |e| {
+    let e = remote::remote_sweep(&ctx.executions(), arn, run, ctx.now, remote::POLL, |e| {
         ctx.spin.say(format!("{}: {}", e.arn, e.status))
     })
     .await?;
-    ctx.emit(&e, render::execution)?;
-    Ok(if e.status == "SUCCEEDED" {
-        0
-    } else {
-        Severity::Critical as u8
-    })
+    ctx.ended(&e)
 }
 
 /// `sweep` in this process: a dry run, or (emulator only) an applied one.

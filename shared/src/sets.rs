@@ -179,6 +179,116 @@ pub fn plan_sets<'a>(
     out
 }
 
+/// On an instance: `true` leaves its boot volume out of its sets.
+pub const TAG_EXCLUDE_BOOT: &str = "ebs-gens:exclude-boot";
+/// On a volume: `true` leaves it out of its instance's sets (it keeps its own tags and schedule).
+pub const TAG_EXCLUDE_FROM_SET: &str = "ebs-gens:exclude-from-set";
+/// CreateSnapshots' `ExcludeDataVolumeIds`: at most this many (API_InstanceSpecification).
+pub const MAX_EXCLUDED_DATA_VOLUMES: usize = 40;
+
+/// An instance's attached volume, as DescribeInstances' block device mappings list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attached {
+    pub device: String,
+    pub volume_id: String,
+    /// The volume's own tags (exclusion, its own `*_Gens`).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What one set of an instance takes: `CreateSnapshots`' InstanceSpecification, and the
+/// volumes it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub instance: String,
+    pub exclude_boot: bool,
+    /// Data volumes left out (`ExcludeDataVolumeIds`, at most 40).
+    pub excluded: Vec<String>,
+    /// The volumes the set takes.
+    pub members: Vec<String>,
+}
+
+fn yes(tags: &BTreeMap<String, String>, key: &str) -> bool {
+    tags.get(key)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Which of an instance's attached volumes its sets take: all but the boot volume when the
+/// instance says so, and those a volume tag excludes. More than 40 excluded data volumes, or no
+/// volume left, is the instance's error (a reported skip: no schedule, nothing deleted).
+pub fn membership(
+    instance: &str,
+    instance_tags: &BTreeMap<String, String>,
+    root_device: Option<&str>,
+    attached: &[Attached],
+) -> Result<Membership, String> {
+    let exclude_boot = yes(instance_tags, TAG_EXCLUDE_BOOT);
+    let is_root = |a: &Attached| root_device == Some(a.device.as_str());
+    let excluded: Vec<String> = attached
+        .iter()
+        .filter(|a| !is_root(a) && yes(&a.tags, TAG_EXCLUDE_FROM_SET))
+        .map(|a| a.volume_id.clone())
+        .collect();
+    if excluded.len() > MAX_EXCLUDED_DATA_VOLUMES {
+        return Err(format!(
+            "{instance}: {} data volumes tagged {TAG_EXCLUDE_FROM_SET}=true, more than the {MAX_EXCLUDED_DATA_VOLUMES} one CreateSnapshots can leave out",
+            excluded.len()
+        ));
+    }
+    let members: Vec<String> = attached
+        .iter()
+        .filter(|a| {
+            let left_out = exclude_boot && is_root(a);
+            !left_out && !excluded.contains(&a.volume_id)
+        })
+        .map(|a| a.volume_id.clone())
+        .collect();
+    if members.is_empty() {
+        return Err(format!(
+            "{instance}: no EBS volume left to snapshot after the exclusions"
+        ));
+    }
+    Ok(Membership {
+        instance: instance.to_string(),
+        exclude_boot,
+        excluded,
+        members,
+    })
+}
+
+/// What happens to a volume that carries its own `*_Gens` tag and is attached to an instance
+/// with sets: the set wins (the volume's own schedule goes, and a different own policy is said),
+/// unless the volume is excluded from the set (it keeps its own schedule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overlap {
+    /// Snapshotted only in the instance's sets; `differs` says the volume's own policy when it
+    /// is not the instance's (a warning in `status`).
+    InSet {
+        instance: String,
+        differs: Option<String>,
+    },
+    /// Excluded from the set: its own schedule and generations, as before.
+    OwnSchedule,
+}
+
+/// The overlap decision for a volume with its own policy `own`, in or out of `m`.
+pub fn overlap(
+    m: &Membership,
+    volume_id: &str,
+    own: &VolumePolicy,
+    instance_policy: &VolumePolicy,
+) -> Overlap {
+    if !m.members.iter().any(|v| v == volume_id) {
+        return Overlap::OwnSchedule;
+    }
+    Overlap::InSet {
+        instance: m.instance.clone(),
+        differs: (own != instance_policy).then(|| {
+            format!("its own tags ask for {own}; the instance's sets ({instance_policy}) apply",)
+        }),
+    }
+}
+
 /// Whether a snapshot is a member of some set (the per-volume planner and the orphan scan leave
 /// it to the set planner).
 pub fn is_member(s: &Snapshot) -> bool {
@@ -344,6 +454,96 @@ mod tests {
         let p = crate::plan::plan("vol-a", &daily(1), &ctx(), &snaps[..1], day(9));
         assert!(p.delete.is_empty());
         assert!(matches!(p.keep[0].reasons[0], Reason::SetMember(_)));
+    }
+
+    fn attached(device: &str, vol: &str, tags: &[(&str, &str)]) -> Attached {
+        Attached {
+            device: device.into(),
+            volume_id: vol.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_set_takes_every_attached_volume_but_the_excluded_ones() {
+        let vols = vec![
+            attached("/dev/xvda", "vol-root", &[]),
+            attached("/dev/sdf", "vol-data", &[("Daily_Gens", "7")]),
+            attached("/dev/sdg", "vol-log", &[]),
+            attached("/dev/sdh", "vol-scratch", &[(TAG_EXCLUDE_FROM_SET, "true")]),
+        ];
+        let none = BTreeMap::new();
+        let m = membership(I, &none, Some("/dev/xvda"), &vols).unwrap();
+        assert_eq!(m.members, vec!["vol-root", "vol-data", "vol-log"]);
+        assert_eq!(
+            (m.exclude_boot, m.excluded.clone()),
+            (false, vec!["vol-scratch".to_string()])
+        );
+        let no_boot: BTreeMap<String, String> =
+            [(TAG_EXCLUDE_BOOT.to_string(), "true".to_string())].into();
+        let m = membership(I, &no_boot, Some("/dev/xvda"), &vols).unwrap();
+        assert_eq!(m.members, vec!["vol-data", "vol-log"]);
+        // The root volume cannot be excluded as a data volume (CreateSnapshots fails if it is).
+        let root_tagged = vec![attached(
+            "/dev/xvda",
+            "vol-root",
+            &[(TAG_EXCLUDE_FROM_SET, "true")],
+        )];
+        assert_eq!(
+            membership(I, &none, Some("/dev/xvda"), &root_tagged)
+                .unwrap()
+                .members,
+            vec!["vol-root"]
+        );
+        // Nothing left, or more than 40 excluded: the instance's error.
+        let e = membership(I, &no_boot, Some("/dev/xvda"), &vols[..1]).unwrap_err();
+        assert!(e.contains("no EBS volume left"), "{e}");
+        let many: Vec<Attached> = (0..42)
+            .map(|i| {
+                attached(
+                    &format!("/dev/sd{i}"),
+                    &format!("vol-{i}"),
+                    &[(TAG_EXCLUDE_FROM_SET, "true")],
+                )
+            })
+            .collect();
+        assert!(membership(I, &none, None, &many)
+            .unwrap_err()
+            .contains("more than the 40"));
+    }
+
+    #[test]
+    fn the_instance_set_wins_and_says_when_the_volumes_own_policy_differs() {
+        let m = Membership {
+            instance: I.into(),
+            exclude_boot: false,
+            excluded: vec!["vol-out".into()],
+            members: vec!["vol-in".into()],
+        };
+        let (d7, h24) = (
+            daily(7),
+            VolumePolicy::new(vec![(GenClass::Hourly, 24)]).unwrap(),
+        );
+        assert_eq!(
+            overlap(&m, "vol-in", &d7, &d7),
+            Overlap::InSet {
+                instance: I.into(),
+                differs: None
+            }
+        );
+        match overlap(&m, "vol-in", &h24, &d7) {
+            Overlap::InSet {
+                differs: Some(why), ..
+            } => assert!(
+                why.contains("hourly=24") && why.contains("daily=7"),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(overlap(&m, "vol-out", &h24, &d7), Overlap::OwnSchedule);
     }
 
     proptest! {

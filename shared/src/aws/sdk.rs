@@ -121,6 +121,27 @@ fn tag_map(tags: &[ec2t::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The tags a resource is born with (TagSpecifications).
+fn tag_spec(resource: ec2t::ResourceType, tags: &[(String, String)]) -> ec2t::TagSpecification {
+    ec2t::TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// A describe of one resource by id: `None` when EC2 says it does not exist.
+fn found<T>(r: Result<T, AwsError>) -> R<Option<T>> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A described snapshot as ours (`None` without an id or a start time).
 fn snapshot_of(s: &ec2t::Snapshot) -> Option<Snapshot> {
     Some(Snapshot {
@@ -361,21 +382,14 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_snapshot_facts(&self, id: &str) -> R<Option<super::SnapshotFacts>> {
-        let out = match self
+        let sent = self
             .client
             .describe_snapshots()
             .snapshot_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                let e = sdk_error("DescribeSnapshots", e);
-                return match e.kind {
-                    ErrorKind::NotFound => Ok(None),
-                    _ => Err(e),
-                };
-            }
+            .await;
+        let Some(out) = found(sent.map_err(|e| sdk_error("DescribeSnapshots", e)))? else {
+            return Ok(None);
         };
         Ok(out.snapshots().first().and_then(|s| {
             Some(super::SnapshotFacts {
@@ -403,21 +417,14 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
-        let out = match self
+        let sent = self
             .client
             .describe_instances()
             .instance_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                let e = sdk_error("DescribeInstances", e);
-                return match e.kind {
-                    ErrorKind::NotFound => Ok(None),
-                    _ => Err(e),
-                };
-            }
+            .await;
+        let Some(out) = found(sent.map_err(|e| sdk_error("DescribeInstances", e)))? else {
+            return Ok(None);
         };
         let found = out
             .reservations()
@@ -445,15 +452,7 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn create_volume(&self, req: &super::VolumeRequest) -> R<String> {
-        let tags = ec2t::TagSpecification::builder()
-            .resource_type(ec2t::ResourceType::Volume)
-            .set_tags(Some(
-                req.tags
-                    .iter()
-                    .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .build();
+        let tags = tag_spec(ec2t::ResourceType::Volume, &req.tags);
         let out = self
             .client
             .create_volume()
@@ -534,15 +533,7 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn copy_snapshot(&self, req: &CopySpec) -> R<String> {
-        let tags = ec2t::TagSpecification::builder()
-            .resource_type(ec2t::ResourceType::Snapshot)
-            .set_tags(Some(
-                req.tags
-                    .iter()
-                    .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .build();
+        let tags = tag_spec(ec2t::ResourceType::Snapshot, &req.tags);
         let out = self
             .client
             .copy_snapshot()

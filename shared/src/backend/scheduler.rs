@@ -125,47 +125,133 @@ pub fn spec(v: &ScheduleVolume, ctx: &ScheduleContext) -> ScheduleSpec {
     let input = serde_json::json!({
         "VolumeId": v.volume_id,
         "Description": format!("ebs-gens {}: {} snapshot of {}", ctx.deployment, v.class, v.volume_id),
-        "TagSpecifications": [{
-            "ResourceType": "snapshot",
-            "Tags": v.tags.iter().map(|(k, val)| serde_json::json!({"Key": k, "Value": val})).collect::<Vec<_>>(),
-        }],
+        "TagSpecifications": tag_specifications(&v.tags),
     })
     .to_string();
+    schedule(
+        &v.volume_id,
+        v.class,
+        &v.expression,
+        &v.identity,
+        input,
+        create_snapshot_target(&ctx.partition),
+        ctx,
+    )
+}
+
+/// The universal target that calls EC2 CreateSnapshots (an instance's volumes together).
+pub fn create_snapshots_target(partition: &str) -> String {
+    format!("arn:{partition}:scheduler:::aws-sdk:ec2:createSnapshots")
+}
+
+/// What Scheduler writes into a target's input at each firing: the scheduled time, the same on
+/// every retry of that firing ("Adding context attributes in EventBridge Scheduler",
+/// https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html;
+/// its example is a universal target).
+pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
+
+/// One instance with sets, as its schedule needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleInstance {
+    pub membership: crate::sets::Membership,
+    pub class: GenClass,
+    pub expression: String,
+    /// The tags every member is born with (ours, the set tag added here).
+    pub tags: Vec<(String, String)>,
+    /// What else identifies it for the hash (its policy).
+    pub identity: String,
+}
+
+/// The desired schedule of an instance's sets: CreateSnapshots with its InstanceSpecification
+/// (the boot volume and the excluded data volumes left out), every member born with our tags and
+/// `ebs-gens:set` = `<instance>@<scheduled time>`. Which volumes are attached is read by EC2 at
+/// each firing, so a volume attached later joins the next set; the exclusions are in the hash.
+pub fn instance_spec(i: &ScheduleInstance, ctx: &ScheduleContext) -> ScheduleSpec {
+    let m = &i.membership;
+    let mut tags = i.tags.clone();
+    tags.push((
+        crate::sets::TAG_SET.to_string(),
+        format!("{}@{SCHEDULED_TIME}", m.instance),
+    ));
+    let mut spec = serde_json::json!({
+        "InstanceSpecification": {
+            "InstanceId": m.instance,
+            "ExcludeBootVolume": m.exclude_boot,
+        },
+        "Description": format!("ebs-gens {}: {} set of {}", ctx.deployment, i.class, m.instance),
+        "TagSpecifications": tag_specifications(&tags),
+    });
+    if !m.excluded.is_empty() {
+        spec["InstanceSpecification"]["ExcludeDataVolumeIds"] = serde_json::json!(m.excluded);
+    }
+    let identity = format!(
+        "{}|boot={}|{}",
+        i.identity,
+        m.exclude_boot,
+        m.excluded.join(",")
+    );
+    schedule(
+        &m.instance,
+        i.class,
+        &i.expression,
+        &identity,
+        spec.to_string(),
+        create_snapshots_target(&ctx.partition),
+        ctx,
+    )
+}
+
+fn tag_specifications(tags: &[(String, String)]) -> serde_json::Value {
+    serde_json::json!([{
+        "ResourceType": "snapshot",
+        "Tags": tags.iter().map(|(k, val)| serde_json::json!({"Key": k, "Value": val})).collect::<Vec<_>>(),
+    }])
+}
+
+/// A schedule named `<resource>.<class>.<hash of what defines it>`.
+fn schedule(
+    resource: &str,
+    class: GenClass,
+    expression: &str,
+    identity: &str,
+    input: String,
+    target_arn: String,
+    ctx: &ScheduleContext,
+) -> ScheduleSpec {
     let window = ctx.flexible_window_minutes.to_string();
     let dlq = ctx.dead_letter_arn.clone().unwrap_or_default();
     let hash = fnv64(&[
-        &v.expression,
+        expression,
         &ctx.time_zone,
         &window,
-        &v.identity,
+        identity,
         &ctx.deployment,
         &ctx.role_arn,
         &dlq,
-        v.class.label(),
+        class.label(),
     ]);
     ScheduleSpec {
         name: format!(
-            "{}.{}.{:012x}",
-            v.volume_id,
-            v.class.label(),
+            "{resource}.{}.{:012x}",
+            class.label(),
             hash & 0xffff_ffff_ffff
         ),
-        volume_id: v.volume_id.clone(),
-        class: v.class,
-        expression: v.expression.clone(),
+        volume_id: resource.to_string(),
+        class,
+        expression: expression.to_string(),
         time_zone: ctx.time_zone.clone(),
         flexible_window_minutes: ctx.flexible_window_minutes,
         input,
         retry_attempts: RETRY_ATTEMPTS,
-        max_event_age_seconds: max_event_age_seconds(v.class),
+        max_event_age_seconds: max_event_age_seconds(class),
         role_arn: ctx.role_arn.clone(),
         dead_letter_arn: ctx.dead_letter_arn.clone(),
-        target_arn: create_snapshot_target(&ctx.partition),
+        target_arn,
     }
 }
 
-/// Reads one of our schedule names back: `(volume id, class)`; `None` for anything else (never
-/// touched).
+/// Reads one of our schedule names back: `(volume or instance id, class)`; `None` for anything
+/// else (never touched).
 pub fn parse_schedule_name(name: &str) -> Option<(String, GenClass)> {
     let mut parts = name.split('.');
     let (Some(vol), Some(class), Some(hash), None) =
@@ -174,9 +260,12 @@ pub fn parse_schedule_name(name: &str) -> Option<(String, GenClass)> {
         return None;
     };
     let class = GenClass::ALL.into_iter().find(|c| c.label() == class)?;
-    let ok = vol.starts_with("vol-")
-        && vol.len() > 4
-        && vol[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+    let id = vol
+        .strip_prefix("vol-")
+        .or_else(|| vol.strip_prefix("i-"))
+        .unwrap_or_default();
+    let ok = !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
         && hash.len() == 12
         && hash.bytes().all(|b| b.is_ascii_hexdigit());
     ok.then(|| (vol.to_string(), class))
@@ -314,6 +403,55 @@ mod tests {
             ],
             identity: "i-1".into(),
         }
+    }
+
+    #[test]
+    fn an_instance_schedule_takes_its_set_with_one_createsnapshots_born_tagged_with_the_set() {
+        let m = crate::sets::Membership {
+            instance: "i-0123456789abcdef0".into(),
+            exclude_boot: true,
+            excluded: vec!["vol-scratch".into()],
+            members: vec!["vol-data".into(), "vol-log".into()],
+        };
+        let i = ScheduleInstance {
+            membership: m.clone(),
+            class: GenClass::Daily,
+            expression: "cron(30 2 * * ? *)".into(),
+            tags: vec![("ebs-gens:managed-by".into(), "prod".into())],
+            identity: "daily=7".into(),
+        };
+        let s = instance_spec(&i, &ctx());
+        assert!(valid_schedule_name(&s.name), "{}", s.name);
+        assert_eq!(
+            parse_schedule_name(&s.name),
+            Some(("i-0123456789abcdef0".into(), GenClass::Daily))
+        );
+        assert_eq!(
+            s.target_arn,
+            "arn:aws:scheduler:::aws-sdk:ec2:createSnapshots"
+        );
+        let v: serde_json::Value = serde_json::from_str(&s.input).unwrap();
+        assert_eq!(
+            v["InstanceSpecification"]["InstanceId"],
+            "i-0123456789abcdef0"
+        );
+        assert_eq!(v["InstanceSpecification"]["ExcludeBootVolume"], true);
+        assert_eq!(
+            v["InstanceSpecification"]["ExcludeDataVolumeIds"],
+            serde_json::json!(["vol-scratch"])
+        );
+        let tags = v["TagSpecifications"][0]["Tags"].as_array().unwrap();
+        assert!(tags.iter().any(|t| t["Key"] == "ebs-gens:set"
+            && t["Value"] == "i-0123456789abcdef0@<aws.scheduler.scheduled-time>"));
+        // Another exclusion is another schedule (replaced by the reconcile).
+        let mut other = i.clone();
+        other.membership.excluded.clear();
+        assert_ne!(instance_spec(&other, &ctx()).name, s.name);
+        let v: serde_json::Value =
+            serde_json::from_str(&instance_spec(&other, &ctx()).input).unwrap();
+        assert!(v["InstanceSpecification"]
+            .get("ExcludeDataVolumeIds")
+            .is_none());
     }
 
     #[test]

@@ -562,14 +562,7 @@ impl Ec2Api for FakeAws {
         let op = "rbin:ListRules";
         let mut st = self.st();
         self.enter(&mut st, op)?;
-        if next_token.is_some() {
-            return Err(err(
-                op,
-                ErrorKind::Invalid,
-                "ValidationException",
-                "unknown NextToken",
-            ));
-        }
+        one_page(op, &next_token, "ValidationException")?;
         Ok(Page {
             items: st.retention_rules.iter().map(|r| r.id.clone()).collect(),
             next_token: None,
@@ -692,14 +685,7 @@ impl Ec2Api for FakeAws {
         let op = "DescribeLockedSnapshots";
         let mut st = self.st();
         self.enter(&mut st, op)?;
-        if next_token.is_some() {
-            return Err(err(
-                op,
-                ErrorKind::Invalid,
-                "InvalidParameterValue",
-                "unknown NextToken",
-            ));
-        }
+        one_page(op, &next_token, "InvalidParameterValue")?;
         let now = st.now.unwrap_or_else(Utc::now);
         let items = ids
             .iter()
@@ -810,5 +796,13 @@ fn settle(st: &mut super::State, ids: &[String]) {
         if let Some(v) = st.volumes.get_mut(&id) {
             v.state = if fail { "error" } else { "available" }.into();
         }
+    }
+}
+
+/// The fake answers these listings in one page: a NextToken is one it never gave.
+fn one_page(op: &str, next_token: &Option<String>, code: &str) -> R<()> {
+    match next_token {
+        Some(_) => Err(err(op, ErrorKind::Invalid, code, "unknown NextToken")),
+        None => Ok(()),
     }
 }
