@@ -219,6 +219,15 @@ def seed_demo(ec2, now, with_copies=False, with_locks=False):
 DEMO_DB_COPIES = "daily:us-west-2=3 weekly:us-west-2=4"
 
 
+def last_week_keeper(ec2, volume, now):
+    """The newest snapshot of `volume` in the last closed week (Monday to Sunday, UTC: the demo's
+    zone), or None."""
+    monday = (now - datetime.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = [s for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [volume]}])["Snapshots"]
+            if monday - datetime.timedelta(days=7) <= s["StartTime"] < monday]
+    return max(last, key=lambda s: s["StartTime"])["SnapshotId"] if last else None
+
+
 def demo_locks(ec2, out, now):
     """make demo with locks (daily=governance weekly=compliance): web02's first volume has been
     locked all along, each snapshot for its daily keep time (7 days, as the prune after its
@@ -232,8 +241,14 @@ def demo_locks(ec2, out, now):
         by_name[tags.get("Name")] = v["VolumeId"]
     daily, held = by_name["web02-data0"], by_name["web01-data0"]
     locked = []
+    # The newest of the last closed week is locked at least two more hours whatever the day: on a
+    # Sunday its daily keep time (7 days) ends today, and a lock that has expired is set anew,
+    # not extended — the demo would then show no extension on Sunday afternoons.
+    keeper = last_week_keeper(ec2, daily, now)
     for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [daily]}])["Snapshots"]:
         until = s["StartTime"] + datetime.timedelta(days=7, hours=2)
+        if s["SnapshotId"] == keeper:
+            until = max(until, now + datetime.timedelta(hours=2))
         if until > now:
             ec2.lock_snapshot(SnapshotId=s["SnapshotId"], LockMode="governance", ExpirationDate=until)
             locked.append(s["SnapshotId"])

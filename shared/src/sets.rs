@@ -289,6 +289,76 @@ pub fn overlap(
     }
 }
 
+/// What the completion of one set means for us (`EBS Multi-Volume Snapshots Completion Status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetCompletion {
+    pub set: String,
+    /// The tags each member gets now (CreateSnapshots gave every member the same ones): its
+    /// volume, its `Name`, and how many members the event listed.
+    pub tags: Vec<(String, Vec<(String, String)>)>,
+    /// Members EBS reports failed (AWS fails them all together): `SnapshotsFailed`.
+    pub failed: usize,
+}
+
+/// The tags a completed set's members get, from the event's member list and the members as
+/// described now. `Ok(None)`: not a set of ours (a member without our managed-by or without a set
+/// tag, or another account's) — ignored. Members of different sets in one event is an error.
+pub fn completion_tags(
+    completions: &[crate::events::Completion],
+    described: &[Snapshot],
+    ctx: &PlanContext<'_>,
+    class: crate::GenClass,
+    instance_name: &str,
+) -> Result<Option<SetCompletion>, String> {
+    let by_id: BTreeMap<&str, &Snapshot> = described.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut set: Option<&str> = None;
+    for c in completions {
+        let Some(s) = by_id.get(c.snapshot_id.as_str()) else {
+            return Ok(None);
+        };
+        let ours = s.is_owned_by(ctx.deployment) && s.owner_id == ctx.account_id;
+        let Some(tag) = s.tag(TAG_SET).filter(|_| ours) else {
+            return Ok(None);
+        };
+        match set {
+            None => set = Some(tag),
+            Some(t) if t == tag => {}
+            Some(t) => {
+                return Err(format!(
+                    "one completion event lists members of two sets ({t}, {tag})"
+                ))
+            }
+        }
+    }
+    let Some(set) = set else { return Ok(None) };
+    let n = completions.len().to_string();
+    let tags = completions
+        .iter()
+        .map(|c| {
+            (
+                c.snapshot_id.clone(),
+                vec![
+                    (crate::snapshot::TAG_VOLUME.to_string(), c.volume_id.clone()),
+                    (
+                        crate::snapshot::TAG_NAME.to_string(),
+                        crate::ownership::snapshot_name(instance_name, class, &c.volume_id),
+                    ),
+                    (TAG_SET_SIZE.to_string(), n.clone()),
+                ],
+            )
+        })
+        .collect();
+    let failed = completions
+        .iter()
+        .filter(|c| c.outcome == crate::events::Outcome::Failed)
+        .count();
+    Ok(Some(SetCompletion {
+        set: set.to_string(),
+        tags,
+        failed,
+    }))
+}
+
 /// Whether a snapshot is a member of some set (the per-volume planner and the orphan scan leave
 /// it to the set planner).
 pub fn is_member(s: &Snapshot) -> bool {
@@ -544,6 +614,57 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(overlap(&m, "vol-out", &h24, &d7), Overlap::OwnSchedule);
+    }
+
+    #[test]
+    fn a_completed_set_tags_each_member_with_its_volume_name_and_size_and_foreign_sets_are_ignored()
+    {
+        use crate::events::{Completion, Outcome};
+        let members = set(0);
+        let done = |s: &Snapshot, outcome| Completion {
+            snapshot_id: s.id.clone(),
+            volume_id: s.volume_id.clone(),
+            outcome,
+            cause: String::new(),
+            end_time: None,
+        };
+        let all: Vec<Completion> = members
+            .iter()
+            .map(|m| done(m, Outcome::Succeeded))
+            .collect();
+        let c = completion_tags(&all, &members, &ctx(), GenClass::Daily, "db01")
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.tags.len(), c.failed), (3, 0));
+        let (id, tags) = &c.tags[1];
+        assert_eq!(id, "snap-0-vol-b");
+        assert!(tags.contains(&("ebs-gens:volume".into(), "vol-b".into())));
+        assert!(tags.contains(&("Name".into(), "db01_Daily_vol-b".into())));
+        assert!(tags.contains(&(TAG_SET_SIZE.into(), "3".into())));
+        // A failed set: counted.
+        let failed: Vec<Completion> = members.iter().map(|m| done(m, Outcome::Failed)).collect();
+        assert_eq!(
+            completion_tags(&failed, &members, &ctx(), GenClass::Daily, "db01")
+                .unwrap()
+                .unwrap()
+                .failed,
+            3
+        );
+        // Not ours (another deployment's, or no set tag): ignored.
+        let mut theirs = members.clone();
+        theirs[0].tags.insert(TAG_MANAGED_BY.into(), "test".into());
+        assert_eq!(
+            completion_tags(&all, &theirs, &ctx(), GenClass::Daily, "db01"),
+            Ok(None)
+        );
+        // Members of two sets in one event: an error, nothing tagged.
+        let mut mixed = members.clone();
+        mixed[2].tags.insert(TAG_SET.into(), "i-1@other".into());
+        assert!(
+            completion_tags(&all, &mixed, &ctx(), GenClass::Daily, "db01")
+                .unwrap_err()
+                .contains("two sets")
+        );
     }
 
     proptest! {
