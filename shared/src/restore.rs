@@ -16,10 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::copies::{TAG_COPY_OF, TAG_SOURCE_START};
 use crate::snapshot::{Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_VOLUME};
 
-/// On each snapshot ebs-gens makes: the source volume's type, size, IOPS and throughput at the
-/// snapshot's birth (`gp3 size=100 iops=3000 throughput=125`), so a volume that is gone can be
-/// restored as it was.
-pub const TAG_VOLUME_SPEC: &str = "ebs-gens:volume-spec";
+pub use crate::snapshot::TAG_VOLUME_SPEC;
 /// On a restored volume: the deployment that restored it (never a `*_Gens` tag: a restored
 /// volume is not managed unless someone tags it).
 pub const TAG_RESTORED_BY: &str = "ebs-gens:restored-by";

@@ -23,10 +23,7 @@ use crate::plan::{generations, plan_with, Entry, PlanContext, Reason, Reasons};
 use crate::policy::VolumePolicy;
 use crate::snapshot::{Snapshot, SnapshotState, TAG_KEEP, TAG_MANAGED_BY};
 
-/// On every member of a set: `<instance>@<scheduled time>`, stamped at creation.
-pub const TAG_SET: &str = "ebs-gens:set";
-/// On every member of a set, once its completion event is seen: how many members it has.
-pub const TAG_SET_SIZE: &str = "ebs-gens:set-size";
+pub use crate::snapshot::{TAG_SET, TAG_SET_SIZE};
 
 /// A set: (instance, set tag, start time).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -24,13 +24,22 @@ pub const TAG_POLICY: &str = "ebs-gens:policy";
 pub const TAG_ALLOW_BULK_DELETE: &str = "ebs-gens:allow-bulk-delete";
 
 /// The tag keys we ever write; the IAM policy limits CreateTags to these.
+/// On each snapshot ebs-gens makes: the source volume's type, size, IOPS and throughput at the
+/// snapshot's birth (`gp3 size=100 iops=3000 throughput=125`; [`crate::restore`] reads it back).
+pub const TAG_VOLUME_SPEC: &str = "ebs-gens:volume-spec";
+/// On every member of an instance set: `<instance>@<scheduled time>`, stamped at creation; such a
+/// snapshot is planned only with its set ([`crate::sets`]).
+pub const TAG_SET: &str = "ebs-gens:set";
+/// On every member of a set, once its completion event is seen: how many members it has.
+pub const TAG_SET_SIZE: &str = "ebs-gens:set-size";
+
 pub const OUR_TAG_KEYS: [&str; 6] = [
     TAG_VOLUME,
     TAG_MANAGED_BY,
     TAG_CLASS,
     TAG_POLICY,
     TAG_NAME,
-    crate::restore::TAG_VOLUME_SPEC,
+    TAG_VOLUME_SPEC,
 ];
 
 /// EBS snapshot state (`pending | completed | error | recoverable | recovering`).
@@ -109,7 +118,7 @@ impl Snapshot {
                 TAG_MANAGED_BY => m.owned = v == deployment,
                 TAG_KEEP => m.pinned = pin_value(v),
                 TAG_VOLUME => m.volume_tag = Some(v),
-                crate::sets::TAG_SET => m.set = Some(v),
+                TAG_SET => m.set = Some(v),
                 _ => {}
             }
         }
