@@ -49,6 +49,7 @@ export const CONTEXT_KEYS = {
   drillMaxGib: true,
   drillSchedule: true,
   drillKmsKeys: true,
+  sets: true,
   deleteBurst: true,
   deletesPerSecond: true,
   sweepSchedule: true,

@@ -8,12 +8,13 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
-import { type EbsGensSettings, MANAGED_BY, OUR_TAG_KEYS, scheduleGroupName, requiredSetting } from './config';
+import { type EbsGensSettings, MANAGED_BY, OUR_TAG_KEYS, requiredSetting, scheduleGroupName, settingOf } from './config';
 import { layoutOnly } from './logical-ids';
 
 /** Every volume of the account and region (CreateSnapshot's source). */
 export const VOLUMES = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:volume/*`;
 /** Every snapshot of the region (snapshot ARNs carry no account). */
+export const INSTANCES = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:instance/*`;
 export const SNAPSHOTS = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::snapshot/*`;
 
 export interface BackendProps {
@@ -91,13 +92,28 @@ export class Backend extends Construct {
         resources: [VOLUMES, SNAPSHOTS],
       }),
     );
+    // Instance sets (sets=on): CreateSnapshots of an instance's volumes together, born tagged.
+    // IAM rationale: docs/deploy.md#iam-scheduler-role
+    const setsOn = settingOf(s, 'sets') === 'on';
+    if (setsOn) {
+      this.schedulerRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'CreateSnapshotsOfInstances',
+          actions: ['ec2:CreateSnapshots'],
+          resources: [INSTANCES, VOLUMES, SNAPSHOTS],
+        }),
+      );
+    }
     this.schedulerRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'TagOnlyNewSnapshotsWithOurKeys',
         actions: ['ec2:CreateTags'],
         resources: [SNAPSHOTS],
         conditions: {
-          StringEquals: { 'ec2:CreateAction': 'CreateSnapshot', [`aws:RequestTag/${MANAGED_BY}`]: s.deployment },
+          StringEquals: {
+            'ec2:CreateAction': setsOn ? ['CreateSnapshot', 'CreateSnapshots'] : 'CreateSnapshot',
+            [`aws:RequestTag/${MANAGED_BY}`]: s.deployment,
+          },
           'ForAllValues:StringEquals': { 'aws:TagKeys': OUR_TAG_KEYS },
           Null: { 'aws:TagKeys': 'false' },
         },

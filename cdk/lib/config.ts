@@ -108,6 +108,11 @@ export interface EbsGensSettings {
   /** The customer managed KMS keys of the snapshots drills restore, space-separated ARNs (default none). */
   readonly drillKmsKeys?: string;
   /**
+   * Instance sets (EBS_GENS_SETS, docs/sets.md): `on` snapshots a tagged instance's attached volumes
+   * together and keeps them as whole sets; needs backend=scheduler (default off).
+   */
+  readonly sets?: 'off' | 'on';
+  /**
    * DeleteSnapshot calls a prune may make at once before pacing (EBS_GENS_DELETE_BURST; EC2's bucket:
    * 100, shared by the account), 1..=100 (default 20).
    */
@@ -196,6 +201,9 @@ export const OUR_TAG_KEYS: readonly string[] = [
   CONTRACT.tags.policy,
   CONTRACT.tags.name,
   CONTRACT.tags.volume_spec,
+  CONTRACT.tags.set,
+  CONTRACT.tags.set_size,
+  CONTRACT.tags.set_deleting,
 ];
 /** The tags a copy in another region is born with (shared/src/app/copies.rs `spec`). */
 export const COPY_TAG_KEYS: readonly string[] = [
@@ -521,6 +529,13 @@ export function validate(s: EbsGensSettings): void {
       `deployment ${JSON.stringify(s.deployment)} must not contain "-hourly", "-daily", "-weekly" or "-monthly" as a dash-separated part ` +
         `(found "-${clash}"): IAM scopes a deployment to the rules rule/ebs-gens-<deployment>-<class>-*, and this name would let ` +
         `another deployment's pattern match this deployment's rules (e.g. "prod" and "prod-daily")`,
+    );
+  }
+  // As the functions check at start-up (shared/src/config EBS_GENS_SETS): the rules backend's
+  // built-in target snapshots one volume, never an instance's volumes together.
+  if (settingOf(s, 'sets') === 'on' && requiredSetting(s, 'backend') === 'rules') {
+    throw new Error(
+      "context setting sets=on needs backend=scheduler: the rules backend's built-in target snapshots one volume, never an instance's volumes together",
     );
   }
   // As the functions check at start-up (shared/src/copies.rs CopyKeys): each key in its own region,

@@ -113,6 +113,11 @@ export interface Contract {
     /** On the members of an instance set: the set (`<instance>@<scheduled time>`) and its size. */
     readonly set: string;
     readonly set_size: string;
+    /** On the members of a set being deleted: when its deletion began. */
+    readonly set_deleting: string;
+    /** On an instance: leave its boot volume out of its sets; on a volume: leave it out of its instance's sets. */
+    readonly exclude_boot: string;
+    readonly exclude_from_set: string;
     readonly generation_keys: Readonly<Record<string, string>>;
   };
   /** The schedule rules' name prefix, `{deployment}` standing for the deployment. */

@@ -20,7 +20,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { Backend } from './backend';
-import { copyRegions, type EbsGensSettings, functionEnvironment, requiredSetting, ruleArnPatterns, validate } from './config';
+import { copyRegions, type EbsGensSettings, functionEnvironment, requiredSetting, ruleArnPatterns, settingOf, validate } from './config';
 import { FunctionPolicies } from './function-policies';
 import { FUNCTION_NAMES, type FunctionName, Functions, contractEntry } from './functions';
 import { layoutOnly } from './logical-ids';
@@ -141,6 +141,12 @@ export class EbsGens extends Construct {
       ack(
         `arn:<AWS::Partition>:ec2:${r}:<AWS::AccountId>:volume/*`,
         'restore-drill only: CreateVolume needs the new volume ARN, unknown ahead; it is conditioned on the drill tag in the request (tags only as created), and DeleteVolume on that tag on the volume and a parent snapshot.',
+      );
+    }
+    if (settingOf(s, 'sets') === 'on') {
+      ack(
+        `arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*`,
+        `Instance sets (sets=on): the Scheduler role's CreateSnapshots snapshots whichever tagged instance ${ensure} names; it can only CreateSnapshots (and tag the new snapshots as they are created).`,
       );
     }
     ack(

@@ -58,7 +58,10 @@ export class FunctionPolicies extends Construct {
         conditions: { ...tagConditions({}), StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: s.deployment } },
       }),
     ];
-    f['discover-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes'));
+    // DescribeInstances (sets=on): the tagged instances and their attached volumes.
+    const setsOn = settingOf(s, 'sets') === 'on';
+    const instances = setsOn ? ['ec2:DescribeInstances'] : [];
+    f['discover-volumes'].addToRolePolicy(describe('ec2:DescribeVolumes', ...instances));
     f['tag-snapshot'].addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags'));
     for (const st of createOurTags) f['tag-snapshot'].addToRolePolicy(st);
     // DescribeVolumes: prune re-reads each volume's tags (policy, ebs-gens:allow-bulk-delete) and creation
@@ -66,7 +69,7 @@ export class FunctionPolicies extends Construct {
     // DescribeLockedSnapshots: a locked snapshot is never deleted (nor attempted), so prune reads
     // the locks of what it would delete (and, with `locks`, of what it keeps).
     f['prune-volumes'].addToRolePolicy(
-      describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeLockedSnapshots'),
+      describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeTags', 'ec2:DescribeLockedSnapshots', ...instances),
     );
     for (const st of createOurTags) f['prune-volumes'].addToRolePolicy(st);
     // Recycle Bin, read only: a delete a retention rule covers stays billed, and the report says
@@ -281,7 +284,7 @@ export class FunctionPolicies extends Construct {
 
     const ensure = f['ensure-schedules'];
     // DescribeTags: the instances' Name tags, for the Name each scheduled snapshot is born with.
-    ensure.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeTags', 'events:ListRules'));
+    ensure.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeTags', 'events:ListRules', ...instances));
     // IAM rationale (no resource-level permission): docs/deploy.md#iam-list-schedules
     ensure.addToRolePolicy(
       new iam.PolicyStatement({

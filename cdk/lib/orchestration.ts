@@ -192,12 +192,13 @@ export class Orchestration extends Construct {
       stringValue: Stack.of(this).toJsonString(config),
     });
 
+    const setsOn = settingOf(s, 'sets') === 'on';
     new events.Rule(this, 'SnapshotCompletedRule', {
-      description: `ebs-gens ${s.deployment}: EBS createSnapshot completions start snapshot-completed`,
+      description: `ebs-gens ${s.deployment}: EBS createSnapshot (and, with sets, createSnapshots) completions start snapshot-completed`,
       eventPattern: {
         source: ['aws.ec2'],
-        detailType: ['EBS Snapshot Notification'],
-        detail: { event: ['createSnapshot'], result: ['succeeded', 'failed'] },
+        detailType: setsOn ? ['EBS Snapshot Notification', 'EBS Multi-Volume Snapshots Completion Status'] : ['EBS Snapshot Notification'],
+        detail: { event: setsOn ? ['createSnapshot', 'createSnapshots'] : ['createSnapshot'], result: ['succeeded', 'failed'] },
       },
       targets: [new targets.SfnStateMachine(this.snapshotCompleted)],
     });

@@ -238,7 +238,7 @@ test("IAM conditions use the contract's tag keys", () => {
     [[t.restore_proven]],
   );
   // The keys the functions write (shared/src/snapshot.rs OUR_TAG_KEYS): the ownership tags, the policy included.
-  const written = [t.volume, t.managed_by, t.class, t.policy, t.name, t.volume_spec];
+  const written = [t.volume, t.managed_by, t.class, t.policy, t.name, t.volume_spec, t.set, t.set_size, t.set_deleting];
   for (const s of tagKeys.filter((x) => x.Sid !== 'RecordProofOnOurSnapshots'))
     assert.deepEqual([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort(), [...written].sort());
   // What only an operator sets can never be written by us: the pin, and the bulk-deletion acknowledgement.

@@ -51,7 +51,17 @@ const SCHEDULES = 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::Account
 const SNAPSHOTS = 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*';
 const VOLUMES = 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*';
 // ebs-gens:policy too: a snapshot is born with the policy it was made under (ensure-schedules' target input).
-const OUR_KEYS = ['Name', 'ebs-gens:class', 'ebs-gens:managed-by', 'ebs-gens:policy', 'ebs-gens:volume', 'ebs-gens:volume-spec'];
+const OUR_KEYS = [
+  'Name',
+  'ebs-gens:class',
+  'ebs-gens:managed-by',
+  'ebs-gens:policy',
+  'ebs-gens:set',
+  'ebs-gens:set-deleting',
+  'ebs-gens:set-size',
+  'ebs-gens:volume',
+  'ebs-gens:volume-spec',
+];
 
 test('the default backend is scheduler, on every function, with the group and the 60-minute window', () => {
   for (const [, fn] of resources(scheduler, 'AWS::Lambda::Function')) {
@@ -291,4 +301,28 @@ test('-c backend and -c flexibleWindowMinutes: validated, with a clear error nam
       `flexibleWindowMinutes=${JSON.stringify(bad)}`,
     );
   }
+});
+
+test('sets=on: the scheduler role may CreateSnapshots of instances, tagging only inside CreateSnapshot(s); the event rule takes createSnapshots; the functions describe instances', () => {
+  const template = synth({ sets: 'on' });
+  const statements = statementsOf(template);
+  const create = statements.find((s) => s.Sid === 'CreateSnapshotsOfInstances');
+  assert.ok(create, 'CreateSnapshotsOfInstances');
+  assert.deepEqual(create.Action, 'ec2:CreateSnapshots');
+  assert.match(JSON.stringify(create.Resource), /instance\/\*/);
+  const tag = statements.find((s) => s.Sid === 'TagOnlyNewSnapshotsWithOurKeys');
+  assert.deepEqual(tag?.Condition.StringEquals['ec2:CreateAction'], ['CreateSnapshot', 'CreateSnapshots']);
+  const rule = Object.values(template.findResources('AWS::Events::Rule')).find((r) =>
+    JSON.stringify(r.Properties.EventPattern ?? {}).includes('createSnapshot'),
+  );
+  assert.deepEqual(rule?.Properties.EventPattern['detail-type'], [
+    'EBS Snapshot Notification',
+    'EBS Multi-Volume Snapshots Completion Status',
+  ]);
+  assert.ok(JSON.stringify(statements).includes('ec2:DescribeInstances'));
+  // Off (the default): none of it.
+  const off = statementsOf(synth({}));
+  assert.ok(!off.some((s) => s.Sid === 'CreateSnapshotsOfInstances'));
+  assert.ok(!JSON.stringify(off).includes('ec2:DescribeInstances'));
+  assert.throws(() => synth({ sets: 'on', backend: 'rules' }), /sets=on needs backend=scheduler/);
 });

@@ -85,6 +85,9 @@ test('CreateTags only on snapshots, only our keys, never relabelling another dep
       'ebs-gens:class',
       'ebs-gens:managed-by',
       'ebs-gens:policy',
+      'ebs-gens:set',
+      'ebs-gens:set-deleting',
+      'ebs-gens:set-size',
       'ebs-gens:volume',
       'ebs-gens:volume-spec',
     ]);

@@ -183,6 +183,71 @@ pub fn decide<'a>(
     d
 }
 
+/// An instance's decision over its sets: the set plan (a set whose member's lock holds is kept
+/// whole), the same plan member by member for the writes, freshness by its newest completed
+/// set, the sets kept per class, and the volume fuse (weighing members; acknowledged by the
+/// instance's `ebs-gens:allow-bulk-delete` tag). Sets are not locked by ebs-gens (yet). Pure.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_sets<'a>(
+    settings: &Settings,
+    account_id: &str,
+    instance: &'a str,
+    policy: &crate::VolumePolicy,
+    snapshots: &'a [Snapshot],
+    facts: &VolumeFacts<'_>,
+    locks: &BTreeMap<String, Lock>,
+    now: DateTime<Utc>,
+) -> (Decision<'a>, crate::sets::SetPlan<'a>) {
+    let ctx = settings.plan_context(account_id);
+    let mut sets = crate::sets::plan_sets(instance, policy, &ctx, snapshots, now);
+    let (held, delete): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut sets.delete).into_iter().partition(|e| {
+            e.members
+                .iter()
+                .any(|m| locks.get(*m).is_some_and(|l| l.holds(now)))
+        });
+    sets.delete = delete;
+    for mut e in held {
+        let until = e
+            .members
+            .iter()
+            .filter_map(|m| locks.get(*m).filter(|l| l.holds(now)))
+            .filter_map(|l| l.expires)
+            .max();
+        e.reasons = smallvec::smallvec![Reason::Locked { until }];
+        sets.keep.push(e);
+    }
+    sets.keep.sort_by(|a, b| b.set.cmp(&a.set));
+    let class = policy.finest();
+    let dep = &settings.deployment;
+    let members: Vec<Snapshot> = snapshots
+        .iter()
+        .filter(|s| crate::sets::set_instance(s) == Some(instance))
+        .cloned()
+        .collect();
+    let mut d = Decision {
+        contested_by: vec![],
+        freshness: freshness(
+            class,
+            dep,
+            &members,
+            facts.created,
+            now,
+            &settings.stale_rule(),
+        ),
+        coverage: sets.coverage(policy),
+        strip: strip(class, dep, &members, settings.tz, now, strip_len(policy)),
+        plan: sets.members(),
+        deferred: BTreeSet::new(),
+        held: None,
+        ack: None,
+        lock_requests: vec![],
+        lock_error: None,
+    };
+    fuse(settings, &mut d, facts, now);
+    (d, sets)
+}
+
 /// Keeps every planned deletion, "locks not planned: …": a volume (or destination) whose
 /// locks cannot be planned deletes nothing. Pure.
 pub fn keep_all(plan: &mut Plan<'_>, why: &str) {

@@ -157,6 +157,9 @@ pub enum Reason {
     /// Kept here: a member of an instance set (its `ebs-gens:set`), planned only by the set
     /// planner, which keeps or deletes a set whole.
     SetMember(String),
+    /// Delete: the rest of a set whose deletion began in an earlier run (its members are
+    /// tagged `ebs-gens:set-deleting`) and was cut short, so the set is no longer whole.
+    SetDeletionUnfinished(String),
 }
 
 impl fmt::Display for Reason {
@@ -171,6 +174,10 @@ impl fmt::Display for Reason {
             Reason::SetMember(set) => {
                 write!(f, "member of set {set} (kept or deleted only with its set)")
             }
+            Reason::SetDeletionUnfinished(since) => write!(
+                f,
+                "rest of a set whose deletion began {since} and was cut short"
+            ),
             Reason::Doubtful(why) => write!(f, "doubtful input: {why}"),
             Reason::ErrorState => f.write_str("error state"),
             Reason::Surplus => f.write_str("surplus"),

@@ -331,8 +331,8 @@ pub fn zone(
     }
 }
 
-/// An instance as an attachment needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An instance as DescribeInstances shows it (an attachment, a set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
     pub id: String,
     /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
@@ -340,6 +340,15 @@ pub struct Instance {
     pub zone: String,
     /// Device names in use (block device mappings).
     pub devices: Vec<String>,
+    /// The instance's tags (an instance tagged `*_Gens` has sets, docs/sets.md).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Its root device name (the boot volume's device).
+    #[serde(default)]
+    pub root_device: Option<String>,
+    /// Its attached EBS volumes: device name → volume id.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
 }
 
 /// Whether `--attach INSTANCE --device NAME` can work: the instance exists and is not going
@@ -642,6 +651,7 @@ mod tests {
             state: "running".into(),
             zone: "us-east-1a".into(),
             devices: vec!["/dev/xvda".into(), "/dev/sdf".into()],
+            ..Instance::default()
         };
         assert!(check_attach(Some(&i), "i-1", "/dev/sdg", "us-east-1a").is_ok());
         assert!(check_attach(Some(&i), "i-1", "/dev/sdf", "us-east-1a")

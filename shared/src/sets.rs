@@ -19,11 +19,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{generations, plan_with, Entry, PlanContext, Reason, Reasons};
+use crate::plan::{generations, plan_with, Entry, Plan, PlanContext, Reason, Reasons};
 use crate::policy::VolumePolicy;
 use crate::snapshot::{Snapshot, SnapshotState, TAG_KEEP, TAG_MANAGED_BY};
 
-pub use crate::snapshot::{TAG_SET, TAG_SET_SIZE};
+pub use crate::snapshot::{TAG_SET, TAG_SET_DELETING, TAG_SET_SIZE};
 
 /// A set: (instance, set tag, start time).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -69,13 +69,18 @@ impl SetPlan<'_> {
     }
 }
 
+/// The instance whose set a snapshot is a member of (its `ebs-gens:set` is `<instance>@…`).
+pub fn set_instance(s: &Snapshot) -> Option<&str> {
+    s.tag(TAG_SET)?.split_once('@').map(|(i, _)| i)
+}
+
 /// The sets among `snapshots` (members of `instance`'s sets: their `ebs-gens:set` names it),
 /// by identity. Snapshots without the tag, or of another instance, are not sets of it.
 pub fn group<'a>(instance: &str, snapshots: &'a [Snapshot]) -> BTreeMap<SetId, Vec<&'a Snapshot>> {
     let mut out: BTreeMap<SetId, Vec<&Snapshot>> = BTreeMap::new();
     for s in snapshots {
         let Some(tag) = s.tag(TAG_SET) else { continue };
-        if tag.split_once('@').map(|(i, _)| i) != Some(instance) {
+        if set_instance(s) != Some(instance) {
             continue;
         }
         let id = SetId {
@@ -172,8 +177,82 @@ pub fn plan_sets<'a>(
     // A doubtful listing deletes nothing (as per volume).
     if out.doubtful.is_some() {
         out.keep.append(&mut out.delete);
+        return out;
     }
+    // A set our own deletion left partial is finished, not kept for ever.
+    let (unfinished, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut out.keep)
+        .into_iter()
+        .partition(|e| unfinished_since(&sets[&e.set], ctx).is_some());
+    out.keep = keep;
+    for mut e in unfinished {
+        let since = unfinished_since(&sets[&e.set], ctx).unwrap_or_default();
+        e.reasons = smallvec::smallvec![Reason::SetDeletionUnfinished(since)];
+        out.delete.push(e);
+    }
+    out.delete.sort_by(|a, b| b.set.cmp(&a.set));
     out
+}
+
+/// When the deletion of this set began, if it began (a member tagged `ebs-gens:set-deleting`)
+/// and was cut short: fewer members than the set had, every one ours and none pinned.
+fn unfinished_since(members: &[&Snapshot], ctx: &PlanContext<'_>) -> Option<String> {
+    let since = members.iter().find_map(|m| m.tag(TAG_SET_DELETING))?;
+    let size: usize = members
+        .iter()
+        .find_map(|m| m.tag(TAG_SET_SIZE))
+        .and_then(|n| n.parse().ok())?;
+    let ours = members
+        .iter()
+        .all(|m| m.is_owned_by(ctx.deployment) && m.owner_id == ctx.account_id && !m.is_pinned());
+    (ours && members.len() < size).then(|| since.to_string())
+}
+
+impl<'a> SetPlan<'a> {
+    /// The plan member by member (the writes and the per-snapshot report): every member with
+    /// its set's reasons and the set named.
+    pub fn members(&self) -> Plan<'a> {
+        let expand = |entries: &[SetEntry<'a>]| -> Vec<Entry<'a>> {
+            entries
+                .iter()
+                .flat_map(|e| {
+                    e.members.iter().map(move |m| {
+                        let mut reasons = e.reasons.clone();
+                        reasons.push(Reason::SetMember(e.set.to_string()));
+                        Entry {
+                            snapshot_id: m,
+                            start_time: e.set.start,
+                            reasons,
+                        }
+                    })
+                })
+                .collect()
+        };
+        Plan {
+            volume_id: self.instance,
+            keep: expand(&self.keep),
+            delete: expand(&self.delete),
+            doubtful: self.doubtful.clone(),
+        }
+    }
+
+    /// Sets kept per class of `policy` (the coverage `status` shows): counts sets, not members.
+    pub fn coverage(&self, policy: &VolumePolicy) -> Vec<crate::health::Coverage> {
+        let one_per_set = Plan {
+            volume_id: self.instance,
+            keep: self
+                .keep
+                .iter()
+                .map(|e| Entry {
+                    snapshot_id: e.set.tag.as_str(),
+                    start_time: e.set.start,
+                    reasons: e.reasons.clone(),
+                })
+                .collect(),
+            delete: vec![],
+            doubtful: None,
+        };
+        crate::health::coverage(policy, &one_per_set)
+    }
 }
 
 /// On an instance: `true` leaves its boot volume out of its sets.
@@ -284,6 +363,110 @@ pub fn overlap(
             format!("its own tags ask for {own}; the instance's sets ({instance_policy}) apply",)
         }),
     }
+}
+
+/// An instance whose sets are scheduled: its policy (from its own tags, read as a volume's) and
+/// what its sets take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceJob {
+    pub instance_id: String,
+    pub policy: VolumePolicy,
+    pub membership: Membership,
+    /// Its `Name` tag (members are named `<Name>_<Class>_<vol-id>` on completion).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// An instance tagged for sets that is skipped: a tag value that is not a count, more than 40
+/// excluded volumes, no volume left. Nothing is deleted for it; a schedule it had stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedInstance {
+    pub instance_id: String,
+    pub error: String,
+}
+
+/// The instances with sets, and what that means for self-tagged volumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetLayout {
+    pub jobs: Vec<InstanceJob>,
+    pub skipped: Vec<SkippedInstance>,
+    /// Each volume a scheduled set takes → the instance (its own schedule, if it has one, goes).
+    pub covered: BTreeMap<String, String>,
+}
+
+impl SetLayout {
+    /// What happens to a self-tagged volume with policy `own` (`None`: not in a set).
+    pub fn overlap_of(&self, volume_id: &str, own: &VolumePolicy) -> Option<Overlap> {
+        let instance = self.covered.get(volume_id)?;
+        let job = self.jobs.iter().find(|j| &j.instance_id == instance)?;
+        Some(overlap(&job.membership, volume_id, own, &job.policy))
+    }
+}
+
+/// The instances (tagged `*_Gens`, as DescribeInstances shows them) that get sets, with
+/// `volume_tags` the tags of their attached volumes as far as they matter (the exclusion tag).
+/// A bad tag value, too many exclusions or no volume left is a skipped instance, said. Pure.
+pub fn layout(
+    keys: &crate::policy::TagKeys,
+    instances: &[crate::restore::Instance],
+    volume_tags: &BTreeMap<String, BTreeMap<String, String>>,
+) -> SetLayout {
+    let mut out = SetLayout::default();
+    for i in instances {
+        let tags = i.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let policy = match crate::policy::policy_from_tags(keys, tags) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                out.skipped.push(SkippedInstance {
+                    instance_id: i.id.clone(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let attached: Vec<Attached> = i
+            .volumes
+            .iter()
+            .map(|(device, v)| Attached {
+                device: device.clone(),
+                volume_id: v.clone(),
+                tags: volume_tags.get(v).cloned().unwrap_or_default(),
+            })
+            .collect();
+        match membership(&i.id, &i.tags, i.root_device.as_deref(), &attached) {
+            Ok(m) => {
+                for v in &m.members {
+                    out.covered.insert(v.clone(), i.id.clone());
+                }
+                out.jobs.push(InstanceJob {
+                    instance_id: i.id.clone(),
+                    policy,
+                    membership: m,
+                    name: i.tags.get(crate::snapshot::TAG_NAME).cloned(),
+                });
+            }
+            Err(error) => out.skipped.push(SkippedInstance {
+                instance_id: i.id.clone(),
+                error,
+            }),
+        }
+    }
+    out
+}
+
+/// The tags every member of an instance's set is born with (the schedule adds `ebs-gens:set`):
+/// ours, its class and policy. Per member tags come with the completion event.
+pub fn birth_tags(deployment: &str, job: &InstanceJob) -> Vec<(String, String)> {
+    use crate::snapshot::{TAG_CLASS, TAG_POLICY};
+    vec![
+        (TAG_MANAGED_BY.to_string(), deployment.to_string()),
+        (
+            TAG_CLASS.to_string(),
+            job.policy.finest().label().to_string(),
+        ),
+        (TAG_POLICY.to_string(), job.policy.to_string()),
+    ]
 }
 
 /// What the completion of one set means for us (`EBS Multi-Volume Snapshots Completion Status`).
@@ -450,6 +633,141 @@ mod tests {
         assert_eq!(p.delete[0].set.start, day(1));
         assert_eq!(p.keep[0].set.start, day(4), "the newest is kept");
         assert_eq!(p.deleted_snapshots().count(), 6);
+    }
+
+    #[test]
+    fn a_deletion_cut_short_is_finished_and_a_whole_marked_set_is_planned_again() {
+        let mark = [
+            (TAG_SET_DELETING, "2026-12-05T04:00:00Z"),
+            (TAG_SET_SIZE, "3"),
+        ];
+        let mut snaps: Vec<Snapshot> = (1..5).flat_map(set).collect();
+        // Day 0: marked, one member deleted before the run was cut short.
+        snaps.extend(["vol-a", "vol-b"].iter().map(|v| {
+            member(
+                &format!("snap-0-{v}"),
+                v,
+                0,
+                SnapshotState::Completed,
+                &mark,
+            )
+        }));
+        let p = plan_sets(I, &daily(4), &ctx(), &snaps, day(6));
+        assert_eq!(p.delete.len(), 1);
+        assert_eq!(p.delete[0].set.start, day(0));
+        assert!(matches!(
+            p.delete[0].reasons[0],
+            Reason::SetDeletionUnfinished(_)
+        ));
+        assert_eq!(p.keep.len(), 4, "the 4 completed sets");
+        // A marked set still whole (every delete failed) is planned like any other: with
+        // room for it under N, it is kept.
+        let mut whole: Vec<Snapshot> = (1..3).flat_map(set).collect();
+        for mut m in set(0) {
+            m.tags
+                .insert(TAG_SET_DELETING.into(), "2026-12-05T04:00:00Z".into());
+            whole.push(m);
+        }
+        let p = plan_sets(I, &daily(4), &ctx(), &whole, day(6));
+        assert!(p.delete.is_empty(), "{:?}", p.delete);
+        // Pinned or not ours: never finished, kept whole.
+        let mut pinned = snaps.clone();
+        pinned
+            .last_mut()
+            .unwrap()
+            .tags
+            .insert(TAG_KEEP.into(), "true".into());
+        let p = plan_sets(I, &daily(4), &ctx(), &pinned, day(6));
+        assert!(p.delete.is_empty());
+    }
+
+    #[test]
+    fn a_plan_member_by_member_names_each_members_set_and_coverage_counts_sets() {
+        let snaps: Vec<Snapshot> = (0..4).flat_map(set).collect();
+        let p = plan_sets(I, &daily(3), &ctx(), &snaps, day(6));
+        let m = p.members();
+        assert_eq!((m.keep.len(), m.delete.len()), (9, 3));
+        assert!(m
+            .delete
+            .iter()
+            .all(|e| e.reasons.iter().any(|r| matches!(r, Reason::SetMember(_)))));
+        assert!(m.delete.iter().all(|e| e.start_time == day(0)));
+        let c = p.coverage(&daily(3));
+        assert_eq!(
+            (c[0].have, c[0].want),
+            (3, 3),
+            "three sets, not nine snapshots"
+        );
+    }
+
+    #[test]
+    fn the_layout_schedules_tagged_instances_and_skips_bad_ones_saying_why() {
+        let keys = crate::policy::TagKeys::default();
+        let inst =
+            |id: &str, tags: &[(&str, &str)], vols: &[(&str, &str)]| crate::restore::Instance {
+                id: id.into(),
+                state: "running".into(),
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                root_device: Some("/dev/xvda".into()),
+                volumes: vols
+                    .iter()
+                    .map(|(d, v)| (d.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            };
+        let instances = [
+            inst(
+                "i-db",
+                &[("Daily_Gens", "7"), (TAG_EXCLUDE_BOOT, "true")],
+                &[
+                    ("/dev/xvda", "vol-root"),
+                    ("/dev/sdf", "vol-data"),
+                    ("/dev/sdg", "vol-tmp"),
+                ],
+            ),
+            inst("i-bad", &[("Daily_Gens", "abc")], &[("/dev/sdf", "vol-x")]),
+            inst(
+                "i-empty",
+                &[("Daily_Gens", "2"), (TAG_EXCLUDE_BOOT, "true")],
+                &[("/dev/xvda", "vol-r")],
+            ),
+            inst("i-untagged", &[("Name", "web")], &[("/dev/sdf", "vol-w")]),
+        ];
+        let tags: BTreeMap<String, BTreeMap<String, String>> = [(
+            "vol-tmp".to_string(),
+            [(TAG_EXCLUDE_FROM_SET.to_string(), "TRUE".to_string())].into(),
+        )]
+        .into();
+        let l = layout(&keys, &instances, &tags);
+        assert_eq!(l.jobs.len(), 1);
+        assert_eq!(l.jobs[0].membership.members, ["vol-data"]);
+        assert_eq!(l.jobs[0].membership.excluded, ["vol-tmp"]);
+        assert_eq!(l.covered.keys().collect::<Vec<_>>(), ["vol-data"]);
+        let skipped: BTreeMap<&str, &str> = l
+            .skipped
+            .iter()
+            .map(|s| (s.instance_id.as_str(), s.error.as_str()))
+            .collect();
+        assert!(skipped["i-bad"].contains("abc"), "{skipped:?}");
+        assert!(
+            skipped["i-empty"].contains("no EBS volume left"),
+            "{skipped:?}"
+        );
+        assert!(!skipped.contains_key("i-untagged"));
+        // A self-tagged member with another policy is said.
+        let own = daily(24);
+        let o = l.overlap_of("vol-data", &own).unwrap();
+        assert!(matches!(
+            o,
+            Overlap::InSet {
+                differs: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(l.overlap_of("vol-tmp", &own), None);
     }
 
     #[test]

@@ -32,14 +32,20 @@ pub const TAG_VOLUME_SPEC: &str = "ebs-gens:volume-spec";
 pub const TAG_SET: &str = "ebs-gens:set";
 /// On every member of a set, once its completion event is seen: how many members it has.
 pub const TAG_SET_SIZE: &str = "ebs-gens:set-size";
+/// On every member of a set about to be deleted: when its deletion began (so a deletion cut
+/// short is finished by the next run instead of leaving a partial set kept for ever).
+pub const TAG_SET_DELETING: &str = "ebs-gens:set-deleting";
 
-pub const OUR_TAG_KEYS: [&str; 6] = [
+pub const OUR_TAG_KEYS: [&str; 9] = [
     TAG_VOLUME,
     TAG_MANAGED_BY,
     TAG_CLASS,
     TAG_POLICY,
     TAG_NAME,
     TAG_VOLUME_SPEC,
+    TAG_SET,
+    TAG_SET_SIZE,
+    TAG_SET_DELETING,
 ];
 
 /// EBS snapshot state (`pending | completed | error | recoverable | recovering`).

@@ -1125,3 +1125,209 @@ async fn a_recycle_bin_rule_against_moto_is_read_and_its_deletes_reported_billed
         "{note}"
     );
 }
+
+/// What Scheduler does when an instance's schedule fires: CreateSnapshots with the schedule's
+/// input, `<aws.scheduler.scheduled-time>` replaced by the firing time.
+async fn fire_set(ec2: &aws_sdk_ec2::Client, input: &str, at: &str) -> Vec<String> {
+    let input = input.replace(ebs_gens::backend::scheduler::SCHEDULED_TIME, at);
+    let v: serde_json::Value = serde_json::from_str(&input).unwrap();
+    let spec = &v["InstanceSpecification"];
+    let kv: Vec<(String, String)> = v["TagSpecifications"][0]["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["Key"].as_str().unwrap().to_string(),
+                t["Value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = kv.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = ec2
+        .create_snapshots()
+        .instance_specification(
+            aws_sdk_ec2::types::InstanceSpecification::builder()
+                .instance_id(spec["InstanceId"].as_str().unwrap())
+                .exclude_boot_volume(spec["ExcludeBootVolume"].as_bool().unwrap())
+                .build(),
+        )
+        .tag_specifications(tags(ResourceType::Snapshot, &refs))
+        .send()
+        .await
+        .unwrap();
+    out.snapshots()
+        .iter()
+        .map(|s| s.snapshot_id().unwrap().to_string())
+        .collect()
+}
+
+/// The multi-volume completion event of `members` (all completed).
+fn set_event(members: &[(String, String)]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/create-snapshots-multi.json"
+    ))
+    .unwrap();
+    v["detail"]["snapshots"] = members
+        .iter()
+        .map(|(snap, vol)| {
+            serde_json::json!({
+                "snapshot_id": format!("arn:aws:ec2::us-east-1:snapshot/{snap}"),
+                "source": format!("arn:aws:ec2::us-east-1:volume/{vol}"),
+                "status": "completed",
+            })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_sets_against_moto_one_schedule_tagged_members_whole_sets_kept() {
+    use ebs_gens::app::ensure_schedules::{self, EnsureInput};
+    use ebs_gens::app::prune::{self, PruneInput};
+    use ebs_gens::aws::sdk::SdkScheduler;
+    use ebs_gens::sets::{TAG_EXCLUDE_BOOT, TAG_SET, TAG_SET_SIZE};
+
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    scheduler
+        .create_schedule_group()
+        .name("ebs-gens-prod")
+        .send()
+        .await
+        .unwrap();
+    let db = ec2
+        .run_instances()
+        .image_id("ami-12345678")
+        .min_count(1)
+        .max_count(1)
+        .instance_type("t3.micro".into())
+        .tag_specifications(tags(
+            ResourceType::Instance,
+            &[
+                ("Name", "db01"),
+                ("Daily_Gens", "2"),
+                (TAG_EXCLUDE_BOOT, "true"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_string();
+    let data = volume(&ec2, &[("Daily_Gens", "7")], Some((&db, "/dev/sdf"))).await;
+    let log = volume(&ec2, &[], Some((&db, "/dev/sdg"))).await;
+    let web = volume(&ec2, &[("Daily_Gens", "2")], None).await;
+    let s = common::settings(&[
+        ("EBS_GENS_BACKEND", "scheduler"),
+        ("EBS_GENS_SETS", "on"),
+        ("EBS_GENS_DELETE_BURST", "100"),
+        ("EBS_GENS_DELETES_PER_SECOND", "100"),
+    ]);
+    let app = App::new(
+        s,
+        SdkEc2::new(&config),
+        SdkEvents::new(&config),
+        ACCOUNT,
+        "us-east-1",
+        "moto-test",
+    )
+    .with_scheduler(SdkScheduler::from_client(scheduler.clone()));
+
+    // One schedule for the instance (CreateSnapshots), the single volume's own; the self-tagged
+    // member's own schedule is not made.
+    let out = ensure_schedules::handle(&app, EnsureInput::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(out.sets.instances, 1, "{:?}", out.sets);
+    assert_eq!(out.sets.in_sets.get(&data), Some(&db));
+    let listed = scheduler
+        .list_schedules()
+        .group_name("ebs-gens-prod")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.schedules().iter().filter_map(|s| s.name()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with(&format!("{db}."))));
+    assert!(names.iter().any(|n| n.starts_with(&format!("{web}."))));
+    let name = names.iter().find(|n| n.starts_with("i-")).unwrap();
+    let got = scheduler
+        .get_schedule()
+        .group_name("ebs-gens-prod")
+        .name(*name)
+        .send()
+        .await
+        .unwrap();
+    let target = got.target().unwrap();
+    assert!(target.arn().ends_with("aws-sdk:ec2:createSnapshots"));
+    let input = target.input().unwrap().to_string();
+
+    // Three firings a second apart (moto stamps start times to the second): each a set of the
+    // two data volumes (the boot volume left out), tagged by its event, the instance pruned.
+    for i in 0..3 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let at = format!("2026-11-2{}T02:30:00Z", 3 + i);
+        let made = fire_set(&ec2, &input, &at).await;
+        assert_eq!(made.len(), 2, "two data volumes, not the boot volume");
+        let described = ec2
+            .describe_snapshots()
+            .set_snapshot_ids(Some(made.clone()))
+            .send()
+            .await
+            .unwrap();
+        let members: Vec<(String, String)> = described
+            .snapshots()
+            .iter()
+            .map(|s| {
+                (
+                    s.snapshot_id().unwrap().to_string(),
+                    s.volume_id().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let tagged = tag::handle(&app, set_event(&members)).await.unwrap();
+        assert_eq!(tagged.instances, [db.clone()]);
+        let input = PruneInput {
+            instances: tagged.instances,
+            ..Default::default()
+        };
+        prune::handle(&app, input, chrono::Utc::now(), None)
+            .await
+            .unwrap();
+    }
+    let mut ours = snapshots_of(&ec2, &data).await;
+    ours.extend(snapshots_of(&ec2, &log).await);
+    assert_eq!(ours.len(), 4, "Daily_Gens=2 on the instance: 2 sets of 2");
+    let get = |s: &aws_sdk_ec2::types::Snapshot, k: &str| {
+        s.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    for s in &ours {
+        let vol = s.volume_id().unwrap();
+        assert_eq!(get(s, TAG_VOLUME).as_deref(), Some(vol));
+        assert_eq!(get(s, TAG_NAME), Some(format!("db01_Daily_{vol}")));
+        assert_eq!(get(s, TAG_SET_SIZE).as_deref(), Some("2"));
+        assert!(get(s, TAG_SET)
+            .unwrap()
+            .starts_with(&format!("{db}@2026-11-2")));
+        assert!(!get(s, TAG_SET).unwrap().contains("aws.scheduler"));
+    }
+    let set_tags: std::collections::BTreeSet<String> =
+        ours.iter().filter_map(|s| get(s, TAG_SET)).collect();
+    assert_eq!(set_tags.len(), 2, "whole sets: {set_tags:?}");
+    assert!(
+        !set_tags.iter().any(|t| t.contains("2026-11-23")),
+        "the oldest set went"
+    );
+}

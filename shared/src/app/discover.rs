@@ -53,6 +53,9 @@ pub struct DiscoverInput {
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub volumes: Vec<VolumeJob>,
+    /// Instances whose sets this batch prunes (`EBS_GENS_SETS=on`; the first page's batches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
     pub dry_run: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_bulk_delete: bool,
@@ -107,16 +110,42 @@ pub async fn handle<P: Ports>(
     );
     summary.volumes += jobs.len();
     summary.misconfigured += misconfigured.len();
+    // Instances with sets are listed once, with the first page (their batches are pruned by
+    // the set planner; prune reads each instance again and skips what is not managed now).
+    let instances: Vec<String> = match app.settings.sets && input.cursor.is_none() {
+        true => app
+            .ec2
+            .instances_matching(vec![app.volume_filter()])
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect(),
+        false => vec![],
+    };
+    if !instances.is_empty() {
+        tracing::info!(
+            instances = instances.len(),
+            "discovered instances with sets"
+        );
+    }
+    summary.instances += instances.len();
+    let batch = |volumes: Vec<VolumeJob>, instances: Vec<String>| Batch {
+        volumes,
+        instances,
+        dry_run: input.dry_run,
+        allow_bulk_delete: input.allow_bulk_delete,
+    };
     Ok(DiscoverOutput {
         summary,
         managed: jobs.len(),
         batches: jobs
             .chunks(batch_size)
-            .map(|c| Batch {
-                volumes: c.to_vec(),
-                dry_run: input.dry_run,
-                allow_bulk_delete: input.allow_bulk_delete,
-            })
+            .map(|c| batch(c.to_vec(), vec![]))
+            .chain(
+                instances
+                    .chunks(batch_size)
+                    .map(|c| batch(vec![], c.to_vec())),
+            )
             .collect(),
         misconfigured,
         next_cursor: page.next_token.filter(|t| !t.is_empty()),

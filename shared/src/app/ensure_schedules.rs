@@ -18,11 +18,13 @@ use crate::backend::rules::{
     DEFAULT_RULES_PER_BUS,
 };
 use crate::backend::scheduler::{
-    reconcile, spec, ListedSchedule, ScheduleChanges, ScheduleContext, ScheduleVolume,
+    instance_spec, reconcile, spec, ListedSchedule, ScheduleChanges, ScheduleContext,
+    ScheduleInstance, ScheduleVolume,
 };
 use crate::config::BackendKind;
 use crate::error::Error;
 use crate::metrics::{Counts, Metric};
+use crate::sets::SetLayout;
 
 use super::{classify_volumes, display_names, App, MisconfiguredVolume, VolumeJob};
 
@@ -69,7 +71,20 @@ pub struct EnsureOutput {
     /// Misconfigured volumes keep whatever rule or schedule they had: snapshots go on, nothing
     /// is deleted.
     pub misconfigured: usize,
+    /// Instance sets (`EBS_GENS_SETS=on`): instances scheduled, skipped (and why), and the
+    /// self-tagged volumes whose own schedule a set replaces.
+    #[serde(default)]
+    pub sets: SetsReport,
     pub dry_run: bool,
+}
+
+/// What the sets layout decided this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetsReport {
+    pub instances: usize,
+    pub skipped: Vec<crate::sets::SkippedInstance>,
+    /// Self-tagged volumes snapshotted only in their instance's sets: volume → instance.
+    pub in_sets: BTreeMap<String, String>,
 }
 
 pub async fn handle<P: Ports>(
@@ -89,6 +104,7 @@ pub async fn handle<P: Ports>(
         app,
         schedule_jobs,
         &now.misconfigured,
+        &now.sets,
         &now.schedules,
         scheduler_backend,
     )?;
@@ -133,16 +149,25 @@ pub async fn handle<P: Ports>(
     Ok(report(app, now, rule_plan, sched, changes, more, dry_run))
 }
 
-/// What exists: the managed and misconfigured volumes, our rules and our schedules.
+/// What exists: the managed and misconfigured volumes, the instances with sets, our rules and
+/// our schedules.
 struct Current {
     jobs: Vec<VolumeJob>,
     misconfigured: Vec<MisconfiguredVolume>,
+    sets: SetLayout,
     rules: Vec<ExistingRule>,
     schedules: Vec<ListedSchedule>,
 }
 
 async fn fetch<P: Ports>(app: &App<P>) -> Result<Current, Error> {
     let volumes = app.ec2.volumes_matching(app.volume_filter()).await?;
+    let sets = match app.settings.sets {
+        true => set_layout(app, &volumes).await?,
+        false => SetLayout::default(),
+    };
+    for s in &sets.skipped {
+        tracing::warn!(instance_id = %s.instance_id, error = %s.error, "instance skipped: no set schedule change, nothing deleted");
+    }
     let (jobs, misconfigured) = classify_volumes(&app.settings, volumes);
     let rules = app
         .events
@@ -161,9 +186,42 @@ async fn fetch<P: Ports>(app: &App<P>) -> Result<Current, Error> {
     Ok(Current {
         jobs,
         misconfigured,
+        sets,
         rules,
         schedules,
     })
+}
+
+/// The tagged instances' sets (DescribeInstances with the volumes' tag-key filter; the
+/// exclusion tag read from the volumes carrying it besides the self-tagged ones).
+pub async fn set_layout<P: Ports>(
+    app: &App<P>,
+    tagged_volumes: &[crate::aws::Volume],
+) -> Result<SetLayout, Error> {
+    let instances = app
+        .ec2
+        .instances_matching(vec![app.volume_filter()])
+        .await?;
+    if instances.is_empty() {
+        return Ok(SetLayout::default());
+    }
+    let excluded = app
+        .ec2
+        .volumes_matching(crate::aws::Filter::new(
+            "tag-key",
+            [crate::sets::TAG_EXCLUDE_FROM_SET],
+        ))
+        .await?;
+    let tags: BTreeMap<String, BTreeMap<String, String>> = tagged_volumes
+        .iter()
+        .chain(&excluded)
+        .map(|v| (v.id.clone(), v.tags.clone()))
+        .collect();
+    Ok(crate::sets::layout(
+        &app.settings.tag_keys,
+        &instances,
+        &tags,
+    ))
 }
 
 fn log_changes(ops: &[RuleOp], sched: &ScheduleChanges, dry_run: bool) {
@@ -229,6 +287,20 @@ fn report<P: Ports>(
         },
         managed: now.jobs.len(),
         misconfigured: now.misconfigured.len(),
+        sets: SetsReport {
+            instances: now.sets.jobs.len(),
+            in_sets: now
+                .jobs
+                .iter()
+                .filter_map(|j| {
+                    Some((
+                        j.volume_id.clone(),
+                        now.sets.covered.get(&j.volume_id)?.clone(),
+                    ))
+                })
+                .collect(),
+            skipped: now.sets.skipped,
+        },
         dry_run,
     }
 }
@@ -294,6 +366,7 @@ fn plan_schedules<P: Ports>(
     app: &App<P>,
     jobs: &[VolumeJob],
     misconfigured: &[MisconfiguredVolume],
+    sets: &SetLayout,
     existing: &[ListedSchedule],
     scheduler_backend: bool,
 ) -> Result<ScheduleChanges, Error> {
@@ -302,13 +375,31 @@ fn plan_schedules<P: Ports>(
         true => schedule_context(app, &require_role(app)?),
         false => schedule_context(app, ""),
     };
-    let desired: Vec<_> = jobs
+    // A volume a set takes is snapshotted only in its instance's sets (docs/sets.md).
+    let mut desired: Vec<_> = jobs
         .iter()
+        .filter(|j| !sets.covered.contains_key(&j.volume_id))
         .map(|j| spec(&schedule_volume(app, j, vec![]), &ctx))
         .collect();
-    // A misconfigured volume keeps the schedule it has (scheduler backend only).
+    desired.extend(sets.jobs.iter().map(|i| {
+        let class = i.policy.finest();
+        let instance = ScheduleInstance {
+            membership: i.membership.clone(),
+            class,
+            expression: app.settings.cron(class).expression().to_string(),
+            tags: crate::sets::birth_tags(&app.settings.deployment, i),
+            identity: i.policy.to_string(),
+        };
+        instance_spec(&instance, &ctx)
+    }));
+    // A misconfigured volume, or a skipped instance, keeps the schedule it has (scheduler
+    // backend only): a typo must not stop its snapshots.
     let keep: BTreeSet<String> = if scheduler_backend {
-        misconfigured.iter().map(|m| m.volume_id.clone()).collect()
+        misconfigured
+            .iter()
+            .map(|m| m.volume_id.clone())
+            .chain(sets.skipped.iter().map(|s| s.instance_id.clone()))
+            .collect()
     } else {
         BTreeSet::new()
     };

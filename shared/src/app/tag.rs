@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Ports;
 use crate::config::BackendKind;
 use crate::error::Error;
-use crate::events::{parse_completion, Outcome};
+use crate::events::{parse_completion, Outcome, DETAIL_MULTI};
 use crate::metrics::{Counts, Metric};
 use crate::ownership::{decide_adoption, failure_is_ours, Adoption, SkipReason};
 
@@ -38,14 +38,24 @@ pub struct TagOutput {
     pub results: Vec<SnapshotResult>,
     /// Managed volumes whose snapshots changed: the input of prune-volumes.
     pub volumes: Vec<VolumeJob>,
+    /// The instance whose set completed (a multi-volume event of ours): prune-volumes prunes
+    /// its sets instead.
+    #[serde(default)]
+    pub instances: Vec<String>,
     /// Snapshots EBS reported as failed (their cause in `reason`).
     pub failed: Vec<SnapshotResult>,
     pub dry_run: bool,
 }
 
 pub async fn handle<P: Ports>(app: &App<P>, event: serde_json::Value) -> Result<TagOutput, Error> {
+    let multi = event.get("detail-type").and_then(|v| v.as_str()) == Some(DETAIL_MULTI);
     let completions = parse_completion(event)?;
     let dry_run = app.dry_run(false);
+    if multi {
+        if let Some(out) = set_completed(app, &completions, dry_run).await? {
+            return Ok(out);
+        }
+    }
     let mut counts = Counts::of(&[Metric::SnapshotsAdopted, Metric::SnapshotsFailed]);
     let (ok, bad): (Vec<_>, Vec<_>) = completions
         .into_iter()
@@ -85,9 +95,99 @@ pub async fn handle<P: Ports>(app: &App<P>, event: serde_json::Value) -> Result<
     Ok(TagOutput {
         results,
         volumes: touched.into_values().cloned().collect(),
+        instances: vec![],
         failed,
         dry_run,
     })
+}
+
+/// A multi-volume completion whose members are a set of ours: each member gets its volume,
+/// `Name` and the set's size (CreateSnapshots gave them all the same tags), failed members are
+/// counted, and the instance's sets are pruned next. `None`: not a set (the per-volume path
+/// handles it). A set of another deployment is skipped, said.
+async fn set_completed<P: Ports>(
+    app: &App<P>,
+    completions: &[crate::events::Completion],
+    dry_run: bool,
+) -> Result<Option<TagOutput>, Error> {
+    let mut described = Vec::new();
+    for c in completions {
+        described.extend(app.ec2.snapshot(&c.snapshot_id).await?);
+    }
+    let Some(first) = described.iter().find(|s| crate::sets::is_member(s)) else {
+        return Ok(None);
+    };
+    let instance = crate::sets::set_instance(first)
+        .unwrap_or_default()
+        .to_string();
+    let class = first
+        .tag(crate::snapshot::TAG_CLASS)
+        .and_then(|c| crate::GenClass::ALL.into_iter().find(|k| k.label() == c))
+        .unwrap_or(crate::GenClass::Daily);
+    let names = app
+        .ec2
+        .instance_names(std::slice::from_ref(&instance))
+        .await?;
+    let name = names
+        .get(&instance)
+        .cloned()
+        .unwrap_or_else(|| instance.clone());
+    let ctx = app.settings.plan_context(&app.account_id);
+    let done = crate::sets::completion_tags(completions, &described, &ctx, class, &name)
+        .map_err(Error::InvalidInput)?;
+    let Some(done) = done else {
+        tracing::info!(instance_id = %instance, "a set that is not ours completed; ignored");
+        let results = completions
+            .iter()
+            .map(|c| {
+                result(
+                    &c.snapshot_id,
+                    &c.volume_id,
+                    TagAction::Skipped,
+                    "member of a set that is not ours".into(),
+                )
+            })
+            .collect();
+        return Ok(Some(TagOutput {
+            results,
+            volumes: vec![],
+            instances: vec![],
+            failed: vec![],
+            dry_run,
+        }));
+    };
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    for (c, (id, tags)) in completions.iter().zip(&done.tags) {
+        if !dry_run {
+            for (gone, e) in app.ec2.tag_each(std::slice::from_ref(id), tags).await? {
+                tracing::warn!(snapshot_id = %gone, error = %e, "set member not tagged");
+            }
+        }
+        match c.outcome {
+            Outcome::Succeeded => results.push(result(
+                id,
+                &c.volume_id,
+                TagAction::AlreadyOurs,
+                format!("member of set {}", done.set),
+            )),
+            Outcome::Failed => {
+                tracing::error!(snapshot_id = %id, volume_id = %c.volume_id, set = %done.set, cause = %c.cause, "EBS reports a set member failed; the set is failed whole");
+                failed.push(result(id, &c.volume_id, TagAction::Failed, c.cause.clone()));
+            }
+        }
+    }
+    let mut counts = Counts::of(&[Metric::SnapshotsFailed]);
+    counts.add(Metric::SnapshotsFailed, done.failed as u64);
+    app.publish(&counts, chrono::Utc::now());
+    tracing::info!(instance_id = %instance, set = %done.set, members = completions.len(), failed = done.failed, dry_run, "set completed");
+    Ok(Some(TagOutput {
+        results,
+        volumes: vec![],
+        instances: vec![instance],
+        failed,
+        dry_run,
+    }))
 }
 
 fn result(snapshot_id: &str, volume_id: &str, action: TagAction, reason: String) -> SnapshotResult {

@@ -37,6 +37,8 @@ pub struct Totals {
     pub volumes: usize,
     /// Volumes whose tags are wrong (counted by discovery; nothing is deleted for them).
     pub misconfigured: usize,
+    /// Instances with sets (counted by discovery).
+    pub instances: usize,
     pub adopted: usize,
     pub kept: usize,
     pub deleted: usize,

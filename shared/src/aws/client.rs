@@ -13,7 +13,8 @@ use super::pacer::Pacer;
 use super::SchedulerApi;
 use super::{
     AwsError, Deleted, Ec2Api, ErrorKind, EventsApi, Filter, Page, PageRequest, Volume,
-    MAX_CREATE_TAGS_IDS, MAX_FILTER_VALUES, MAX_SNAPSHOTS_PAGE, MAX_TAGS_PAGE, MAX_VOLUMES_PAGE,
+    MAX_CREATE_TAGS_IDS, MAX_FILTER_VALUES, MAX_INSTANCES_PAGE, MAX_SNAPSHOTS_PAGE, MAX_TAGS_PAGE,
+    MAX_VOLUMES_PAGE,
 };
 
 type R<T> = Result<T, AwsError>;
@@ -39,6 +40,9 @@ where
 /// DescribeSnapshots' `OwnerIds` in every listing: only snapshots this account owns (never
 /// another account's shared with us, whatever its tags say).
 pub const OWNED_BY_US: &str = "self";
+
+/// Instance states whose volumes a set can take (not `shutting-down` or `terminated`).
+pub const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
 
 /// Snapshot ids per DescribeLockedSnapshots call (its MaxResults' maximum).
 pub const MAX_LOCK_IDS: usize = 1000;
@@ -117,6 +121,39 @@ impl<A: Ec2Api> Ec2<A> {
     pub async fn volumes_by_id(&self, ids: &[String]) -> R<Vec<Volume>> {
         by_filter(ids, "volume-id", &[], MAX_VOLUMES_PAGE, |req| {
             self.api.describe_volumes(req)
+        })
+        .await
+    }
+
+    /// Instances matching `filters` that are not terminated or going (pages of 1000), with
+    /// their tags and attached volumes.
+    pub async fn instances_matching(
+        &self,
+        mut filters: Vec<Filter>,
+    ) -> R<Vec<crate::restore::Instance>> {
+        filters.push(Filter::new("instance-state-name", LIVE_INSTANCE_STATES));
+        filtered(filters, MAX_INSTANCES_PAGE, |req| {
+            self.api.describe_instances(req)
+        })
+        .await
+    }
+
+    /// The given instances that still exist (terminated ones included), through an
+    /// `instance-id` filter.
+    pub async fn instances_by_id(&self, ids: &[String]) -> R<Vec<crate::restore::Instance>> {
+        by_filter(ids, "instance-id", &[], MAX_INSTANCES_PAGE, |req| {
+            self.api.describe_instances(req)
+        })
+        .await
+    }
+
+    /// Every self-owned snapshot in the sets of the given instances (`ebs-gens:set` is
+    /// `<instance>@…`: a wildcard filter value per instance, pages of 1000).
+    pub async fn sets_of(&self, instance_ids: &[String]) -> R<Vec<Snapshot>> {
+        let patterns: Vec<String> = instance_ids.iter().map(|i| format!("{i}@*")).collect();
+        let by_set = format!("tag:{}", crate::snapshot::TAG_SET);
+        by_filter(&patterns, &by_set, &[], MAX_SNAPSHOTS_PAGE, |req| {
+            self.api.describe_snapshots(owned_by_us(req))
         })
         .await
     }

@@ -27,6 +27,8 @@ use crate::snapshot::Snapshot;
 pub const MAX_VOLUMES_PAGE: i32 = 500;
 /// DescribeSnapshots: `MaxResults` 5..=1000.
 pub const MAX_SNAPSHOTS_PAGE: i32 = 1000;
+/// DescribeInstances: `MaxResults` 5..=1000.
+pub const MAX_INSTANCES_PAGE: i32 = 1000;
 /// DescribeTags: `MaxResults` 5..=1000.
 pub const MAX_TAGS_PAGE: i32 = 1000;
 /// CreateTags: at most 1000 resource ids per call.
@@ -306,6 +308,12 @@ pub trait Ec2Api: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = R<Option<crate::restore::Instance>>> + Send;
+    /// DescribeInstances, one page (filters only): instances with their tags, root device and
+    /// attached EBS volumes.
+    fn describe_instances(
+        &self,
+        req: PageRequest,
+    ) -> impl Future<Output = R<Page<crate::restore::Instance>>> + Send;
     /// CreateVolume from a snapshot; the new volume's id.
     fn create_volume(&self, req: &VolumeRequest) -> impl Future<Output = R<String>> + Send;
     /// AttachVolume.
@@ -549,6 +557,12 @@ impl<T: Ec2Api> Ec2Api for &T {
         id: &str,
     ) -> impl Future<Output = R<Option<crate::restore::Instance>>> + Send {
         (**self).describe_instance(id)
+    }
+    fn describe_instances(
+        &self,
+        req: PageRequest,
+    ) -> impl Future<Output = R<Page<crate::restore::Instance>>> + Send {
+        (**self).describe_instances(req)
     }
     fn create_volume(&self, req: &VolumeRequest) -> impl Future<Output = R<String>> + Send {
         (**self).create_volume(req)

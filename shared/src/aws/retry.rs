@@ -132,6 +132,12 @@ impl<A: Ec2Api> Ec2Api for Retrying<A> {
         })
         .await
     }
+    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
+        retry(self.attempts, self.base, 1, || {
+            self.inner.describe_instances(req.clone())
+        })
+        .await
+    }
     async fn create_volume(&self, req: &super::VolumeRequest) -> R<String> {
         retry(self.attempts, self.base, req.snapshot_id.len(), || {
             self.inner.create_volume(req)

@@ -142,6 +142,37 @@ fn found<T>(r: Result<T, AwsError>) -> R<Option<T>> {
     }
 }
 
+/// A described instance as ours (`None` without an id).
+fn instance_of(i: &ec2t::Instance) -> Option<crate::restore::Instance> {
+    let mappings = i.block_device_mappings();
+    Some(crate::restore::Instance {
+        id: i.instance_id()?.to_string(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
+        zone: i
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .unwrap_or_default()
+            .to_string(),
+        devices: mappings
+            .iter()
+            .filter_map(|m| m.device_name().map(str::to_string))
+            .collect(),
+        tags: tag_map(i.tags()),
+        root_device: i.root_device_name().map(str::to_string),
+        volumes: mappings
+            .iter()
+            .filter_map(|m| {
+                let vol = m.ebs()?.volume_id()?;
+                Some((m.device_name()?.to_string(), vol.to_string()))
+            })
+            .collect(),
+    })
+}
+
 /// A described snapshot as ours (`None` without an id or a start time).
 fn snapshot_of(s: &ec2t::Snapshot) -> Option<Snapshot> {
     Some(Snapshot {
@@ -431,24 +462,28 @@ impl Ec2Api for SdkEc2 {
             .iter()
             .flat_map(|r| r.instances())
             .find(|i| i.instance_id() == Some(id));
-        Ok(found.map(|i| crate::restore::Instance {
-            id: id.to_string(),
-            state: i
-                .state()
-                .and_then(|s| s.name())
-                .map(|n| n.as_str().to_string())
-                .unwrap_or_default(),
-            zone: i
-                .placement()
-                .and_then(|p| p.availability_zone())
-                .unwrap_or_default()
-                .to_string(),
-            devices: i
-                .block_device_mappings()
+        Ok(found.and_then(instance_of))
+    }
+
+    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
+        let out = self
+            .client
+            .describe_instances()
+            .set_filters(filters(&req))
+            .set_max_results(req.max_results)
+            .set_next_token(req.next_token.clone())
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeInstances", e))?;
+        Ok(Page {
+            items: out
+                .reservations()
                 .iter()
-                .filter_map(|m| m.device_name().map(str::to_string))
+                .flat_map(|r| r.instances())
+                .filter_map(instance_of)
                 .collect(),
-        }))
+            next_token: out.next_token().map(str::to_string),
+        })
     }
 
     async fn create_volume(&self, req: &super::VolumeRequest) -> R<String> {

@@ -76,6 +76,8 @@ pub struct Settings {
     /// and the most GiB one drill may create.
     pub drill_sample: crate::drill::DrillSample,
     pub drill_max_gib: u64,
+    /// `EBS_GENS_SETS=on`: tagged instances get sets (docs/sets.md); scheduler backend only.
+    pub sets: bool,
 }
 
 impl Default for Settings {
@@ -324,7 +326,19 @@ impl Settings {
                 .map_err(|why| err("EBS_GENS_DRILL_VOLUMES", why))?,
         };
         let drill_max_gib = int(&get, &table::DRILL_MAX_GIB)?;
+        let sets = match get("EBS_GENS_SETS").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => return Err(err("EBS_GENS_SETS", format!("{other:?} is not off or on"))),
+        };
+        if sets && backend.kind() == BackendKind::Rules {
+            return Err(err(
+                "EBS_GENS_SETS",
+                "on needs EBS_GENS_BACKEND=scheduler: the rules backend's built-in target snapshots one volume, never an instance's volumes together".into(),
+            ));
+        }
         Ok(Settings {
+            sets,
             drill_sample,
             drill_max_gib,
             locks,
@@ -566,6 +580,7 @@ mod tests {
             ("EBS_GENS_DRILL_VOLUMES", "abc"),
             ("EBS_GENS_DRILL_VOLUMES", "101%"),
             ("EBS_GENS_DRILL_MAX_GIB", "0"),
+            ("EBS_GENS_SETS", "true"),
         ] {
             let e = with(&[bad]).expect_err(bad.0);
             assert!(
@@ -573,6 +588,19 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn sets_are_off_by_default_and_refused_with_the_rules_backend() {
+        assert!(!Settings::default().sets);
+        assert!(with(&[("EBS_GENS_SETS", "on")]).unwrap().sets);
+        let e = with(&[("EBS_GENS_SETS", "on"), ("EBS_GENS_BACKEND", "rules")])
+            .expect_err("sets with rules");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("EBS_GENS_SETS") && msg.contains("EBS_GENS_BACKEND=scheduler"),
+            "{msg}"
+        );
     }
 
     /// Every variable `from_lookup` reads is in the table, and every variable in the table is

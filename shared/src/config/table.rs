@@ -397,6 +397,13 @@ pub const DRILL_MAX_GIB: Setting = Setting::new(
 )
 .default("2000")
 .doc("The most GiB of volumes one drill creates at once (a volume that would pass it waits for a later drill, and the drill says so).");
+pub const SETS: Setting = Setting::new(
+    "EBS_GENS_SETS",
+    "sets",
+    Kind::OneOf(&["off", "on"]),
+)
+.default("off")
+.doc("Instance sets (docs/sets.md): `on` lets an instance tagged like a volume (`Daily_Gens=7`) have its attached volumes snapshotted together, by one `CreateSnapshots` per scheduled time, and kept and deleted as whole sets. Needs `backend=scheduler` (the rules backend's built-in target takes one volume).");
 pub const RULE_PREFIX: Setting = Setting::new(
     "EBS_GENS_RULE_PREFIX",
     "",
@@ -516,6 +523,7 @@ pub const SETTINGS: &[Setting] = &[
     LOCK_MAX_DAYS,
     DRILL_VOLUMES,
     DRILL_MAX_GIB,
+    SETS,
     DELETE_BURST,
     DELETES_PER_SECOND,
     cdk(

@@ -13,6 +13,7 @@
 mod apply;
 mod orphans;
 mod report;
+mod sets;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,7 +35,7 @@ use apply::apply_all;
 pub use apply::DELETE_RETRY_WAITS;
 use report::{attention, counts, flag, volume_report};
 pub use report::{
-    fit, Attention, Item, PruneInput, PruneOutput, Totals, VolumeReport, MAX_OUTPUT_BYTES,
+    fit, Attention, Item, PruneInput, PruneOutput, SetLine, Totals, VolumeReport, MAX_OUTPUT_BYTES,
 };
 
 /// Time left before the Lambda deadline at which no further delete is started.
@@ -131,6 +132,9 @@ pub async fn handle<P: Ports>(
     let deadline = input.deadline(Instant::now(), deadline)?;
     if input.orphans {
         return orphans::orphans(app, input, now, deadline).await;
+    }
+    if !input.instances.is_empty() {
+        return sets::prune_sets(app, &input, now, deadline).await;
     }
     let ids = volume_ids(&input)?;
     let dry_run = app.dry_run(input.dry_run);

@@ -21,6 +21,9 @@ use super::MAX_ATTENTION;
 pub struct PruneInput {
     #[serde(default)]
     pub volumes: Vec<VolumeJob>,
+    /// Instances whose sets to prune (`EBS_GENS_SETS=on`), instead of `volumes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
     #[serde(default)]
     pub dry_run: bool,
     /// Let this run delete more than the bulk-deletion fuse allows (`ebs-gens sweep --remote
@@ -142,6 +145,20 @@ pub struct VolumeReport {
     /// When a restore drill last proved one of its generations restorable here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proven: Option<DateTime<Utc>>,
+    /// An instance's report (`volume_id` is the instance): its sets, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<SetLine>,
+}
+
+/// One set in an instance's report: which, its members, and what the plan does with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetLine {
+    pub set: String,
+    pub start: DateTime<Utc>,
+    pub members: Vec<String>,
+    /// `keep` or `delete`.
+    pub action: String,
+    pub reasons: Vec<String>,
 }
 
 pub use crate::app::totals::{Attention, Totals};

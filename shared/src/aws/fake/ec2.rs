@@ -381,6 +381,30 @@ impl Ec2Api for FakeAws {
         Ok(st.instance_facts.get(id).cloned())
     }
 
+    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
+        let mut st = self.st();
+        self.enter(&mut st, "DescribeInstances")?;
+        let items: Vec<crate::restore::Instance> = super::instances::known(&st)
+            .iter()
+            .map(|id| super::instances::view(&st, &self.region, id))
+            .filter(|i| {
+                matches(&req.filters, |name| match name {
+                    "instance-id" => vec![i.id.clone()],
+                    "instance-state-name" => vec![i.state.clone()],
+                    n => tag_filter_values(&i.tags, n),
+                })
+            })
+            .collect();
+        self.page(
+            &mut st,
+            "DescribeInstances",
+            &req,
+            &["tag-key", "instance-id", "instance-state-name", "tag:"],
+            (5, 1000),
+            items,
+        )
+    }
+
     /// As EC2: from a completed snapshot of this region, in one of its zones, at least the
     /// snapshot's size, IOPS and throughput only where the type takes them, within the
     /// region's storage quota (`VolumeLimitExceeded`); born `creating` with exactly the requested

@@ -11,6 +11,7 @@
 
 mod ec2;
 mod events;
+mod instances;
 mod scheduler;
 mod sfn;
 
@@ -167,6 +168,25 @@ struct State {
     volume_tokens: BTreeMap<String, String>,
     /// The region's EBS storage quota, GiB (`VolumeLimitExceeded` past it); `None`: none.
     volume_quota_gib: Option<i64>,
+    /// Device names of attached volumes (unset: `/dev/sdf`, `/dev/sdg`, … in id order), and
+    /// the boot volumes (on the instance's root device, `/dev/xvda`).
+    devices: BTreeMap<String, String>,
+    boot_volumes: BTreeSet<String>,
+    /// Scheduler firings whose target call failed after its retries (the dead-letter queue):
+    /// (schedule, error code).
+    dead_letters: Vec<(String, String)>,
+}
+
+/// The root device name the fake's instances boot from.
+pub const ROOT_DEVICE: &str = "/dev/xvda";
+
+/// Pending snapshots one volume may have (EBS: 5; 1 for st1 and sc1): past it, CreateSnapshot
+/// and CreateSnapshots answer `ConcurrentSnapshotLimitExceeded`.
+pub fn pending_limit(volume_type: &str) -> usize {
+    match volume_type {
+        "st1" | "sc1" => 1,
+        _ => 5,
+    }
 }
 
 /// How a volume CreateVolume makes settles (AWS: `creating`, then `available` or `error`).
@@ -355,6 +375,7 @@ impl FakeAws {
                 state: state.into(),
                 zone: zone.into(),
                 devices: devices.iter().map(|d| d.to_string()).collect(),
+                ..crate::restore::Instance::default()
             },
         );
     }
@@ -411,6 +432,13 @@ impl FakeAws {
                 }),
             },
         );
+    }
+
+    /// Sets a volume's type (`st1` and `sc1` allow one pending snapshot).
+    pub fn set_volume_type(&self, id: &str, volume_type: &str) {
+        if let Some(s) = self.st().volumes.get_mut(id).and_then(|v| v.spec.as_mut()) {
+            s.volume_type = volume_type.into();
+        }
     }
 
     /// Sets a volume's creation time (unset: unknown, as if just created by the fake).
@@ -512,6 +540,13 @@ impl FakeAws {
     pub fn complete(&self, snapshot_id: &str) {
         if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
             s.snap.state = SnapshotState::Completed;
+        }
+    }
+
+    /// EBS fails the snapshot (`error`).
+    pub fn fail_snapshot(&self, snapshot_id: &str) {
+        if let Some(s) = self.st().snapshots.get_mut(snapshot_id) {
+            s.snap.state = SnapshotState::Error;
         }
     }
 
@@ -655,20 +690,25 @@ impl FakeAws {
             .collect()
     }
 
-    /// Fires every schedule of `group` as Scheduler would: CreateSnapshot with the target's
-    /// `Input` (tags included), the snapshot pending until [`FakeAws::complete`]. Returns the ids.
+    /// Fires every schedule of `group` as Scheduler would: its universal target's call
+    /// (CreateSnapshot, or CreateSnapshots for an instance's set) with the target's `Input`,
+    /// tags included and `<aws.scheduler.scheduled-time>` substituted; the snapshots pending
+    /// until [`FakeAws::complete`]. A call EC2 refuses (the CreateSnapshots bucket, pending
+    /// snapshots per volume, an instance gone) goes to the dead-letter queue
+    /// ([`FakeAws::dead_letters`]). Returns the ids made.
     pub fn fire_schedules(&self, group: &str, at: DateTime<Utc>) -> Vec<String> {
-        let inputs: Vec<String> = self
+        let fired: Vec<(String, String)> = self
             .schedules_in(group)
             .into_iter()
             .filter(|(name, _)| self.schedule_enabled(group, name) == Some(true))
-            .map(|(_, s)| s.input)
+            .map(|(name, s)| (name, s.input))
             .collect();
+        let stamp = at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut out = Vec::new();
-        for input in inputs {
+        for (name, input) in fired {
+            let input = input.replace(crate::backend::scheduler::SCHEDULED_TIME, &stamp);
             let v: serde_json::Value =
                 serde_json::from_str(&input).expect("schedule input is JSON");
-            let vol = v["VolumeId"].as_str().expect("VolumeId").to_string();
             let tags: Vec<(String, String)> = v["TagSpecifications"][0]["Tags"]
                 .as_array()
                 .into_iter()
@@ -680,11 +720,65 @@ impl FakeAws {
                     )
                 })
                 .collect();
-            let refs: Vec<(&str, &str)> =
-                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            out.push(self.add_snapshot(&vol, at, SnapshotState::Pending, &refs));
+            let made = match v["InstanceSpecification"].as_object() {
+                Some(spec) => self.create_snapshots(spec, at, &tags),
+                None => {
+                    let vol = v["VolumeId"].as_str().expect("VolumeId");
+                    self.create_snapshot(vol, at, &tags).map(|id| vec![id])
+                }
+            };
+            match made {
+                Ok(ids) => out.extend(ids),
+                Err(e) => self.st().dead_letters.push((name, e.code)),
+            }
         }
         out
+    }
+
+    /// Scheduler firings that failed into the dead-letter queue: (schedule, error code).
+    pub fn dead_letters(&self) -> Vec<(String, String)> {
+        self.st().dead_letters.clone()
+    }
+
+    /// Makes a volume the boot volume of the instance it is attached to.
+    pub fn set_boot_volume(&self, volume_id: &str) {
+        self.st().boot_volumes.insert(volume_id.into());
+    }
+
+    /// An instance's state as DescribeInstances reports it (`terminated`: its volumes detached).
+    pub fn set_instance_state(&self, id: &str, state: &str) {
+        let mut st = self.st();
+        let zone = format!("{}a", self.region);
+        let facts =
+            st.instance_facts
+                .entry(id.into())
+                .or_insert_with(|| crate::restore::Instance {
+                    id: id.into(),
+                    zone,
+                    ..crate::restore::Instance::default()
+                });
+        facts.state = state.into();
+        if state == "terminated" {
+            for v in st.volumes.values_mut() {
+                if v.instance_id.as_deref() == Some(id) {
+                    v.instance_id = None;
+                    v.state = "available".into();
+                }
+            }
+        }
+    }
+
+    /// Attaches (or, with `None`, detaches) a volume.
+    pub fn attach(&self, volume_id: &str, instance_id: Option<&str>) {
+        if let Some(v) = self.st().volumes.get_mut(volume_id) {
+            v.instance_id = instance_id.map(str::to_string);
+            v.state = if instance_id.is_some() {
+                "in-use"
+            } else {
+                "available"
+            }
+            .into();
+        }
     }
 
     /// How many calls [`FakeAws::inject_faults`] has failed so far.
@@ -795,6 +889,8 @@ impl FakeAws {
             // 1,000-5,000 per second in the main regions, 250 in the others (the lowest is
             // modelled); ListSchedules 50.
             "CreateSchedule" | "UpdateSchedule" | "DeleteSchedule" => Bucket::new(250.0, 250.0),
+            // EC2's CreateSnapshots bucket (throttling page): 100, refilled 5 a second.
+            "CreateSnapshots" => Bucket::new(100.0, 5.0),
             "ListSchedules" => Bucket::new(50.0, 50.0),
             _ => Bucket::new(50.0, 5.0),
         });

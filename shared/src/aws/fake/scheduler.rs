@@ -5,10 +5,12 @@ use super::*;
 /// What Scheduler validates in a schedule's definition (Create and Update alike).
 fn validate_schedule(op: &str, spec: &crate::backend::scheduler::ScheduleSpec) -> R<()> {
     let invalid = |why: String| Err(err(op, ErrorKind::Invalid, "ValidationException", why));
+    let universal = [
+        ":scheduler:::aws-sdk:ec2:createSnapshot",
+        ":scheduler:::aws-sdk:ec2:createSnapshots",
+    ];
     if !spec.target_arn.starts_with("arn:aws")
-        || !spec
-            .target_arn
-            .ends_with(":scheduler:::aws-sdk:ec2:createSnapshot")
+        || !universal.iter().any(|u| spec.target_arn.ends_with(u))
     {
         return invalid(format!("Invalid target ARN {}", spec.target_arn));
     }
