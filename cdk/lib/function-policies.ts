@@ -214,7 +214,7 @@ export class FunctionPolicies extends Construct {
     const drill = f['restore-drill'];
     const volumes = [Aws.REGION, ...copyRegions(s)].map((r) => `arn:${Aws.PARTITION}:ec2:${r}:${Aws.ACCOUNT_ID}:volume/*`);
     const snapshotsEverywhere = [SNAPSHOTS, ...destinations];
-    drill.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeAvailabilityZones'));
+    drill.addToRolePolicy(describe('ec2:DescribeVolumes', 'ec2:DescribeSnapshots', 'ec2:DescribeAvailabilityZones', ...instances));
     drill.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'DrillVolumesBornTagged',

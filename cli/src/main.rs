@@ -83,8 +83,16 @@ enum Command {
     /// unless --apply is given. The command's one direct write, with your credentials: it
     /// creates (and optionally attaches) a volume; it deletes nothing.
     Restore {
-        #[arg(value_name = "VOLUME_ID")]
-        volume_id: String,
+        #[arg(value_name = "VOLUME_ID", required_unless_present = "instance")]
+        volume_id: Option<String>,
+        /// Restore an instance's whole set instead (its volumes snapshotted together): one new
+        /// volume per member, in the instance's zone (or --az), not attached.
+        #[arg(
+            long,
+            value_name = "INSTANCE_ID",
+            conflicts_with_all = ["volume_id", "snapshot", "from_region", "attach", "device"]
+        )]
+        instance: Option<String>,
         /// The point in time: RFC 3339 (2026-12-05T09:30:00Z), or a local time in the
         /// deployment's time zone (2026-12-05 09:30). Default: now (the newest generation).
         #[arg(long, conflicts_with = "snapshot")]
@@ -262,6 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Explain { snapshot_id } => explain_cmd(&ctx, &snapshot_id).await,
         Command::Restore {
             volume_id,
+            instance,
             at,
             snapshot,
             from_region,
@@ -274,8 +283,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .map(|t| ebs_gens::restore::parse_time(&t, ctx.app.settings.tz))
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
+            if let Some(instance) = instance {
+                return restore_set_cmd(&ctx, &instance, at, az.as_deref(), apply).await;
+            }
             let req = restore::RestoreRequest {
-                volume_id,
+                volume_id: volume_id.unwrap_or_default(),
                 at,
                 snapshot_id: snapshot,
                 from_region,
@@ -395,13 +407,20 @@ async fn status_cmd(ctx: &Ctx) -> anyhow::Result<u8> {
 /// `plan`: every snapshot the next prune touches, with its reasons.
 async fn plan_cmd(ctx: &Ctx, volumes: &[String]) -> anyhow::Result<u8> {
     let progress = ctx.progress();
-    let (batches, bad) = if volumes.is_empty() {
+    let found = if volumes.is_empty() {
         status::discover_all(&ctx.app, &progress).await?
     } else {
         let (jobs, bad) = status::volumes(&ctx.app, volumes).await?;
-        (status::batches(jobs), bad)
+        status::Discovered {
+            batches: status::batches(jobs),
+            instances: vec![],
+            misconfigured: bad,
+        }
     };
-    let reports = status::plan(&ctx.app, &batches, ctx.now, &progress).await?;
+    let mut reports = status::plan(&ctx.app, &found.batches, ctx.now, &progress).await?;
+    let (sets, mut bad) = status::plan_instances(&ctx.app, &found.instances, ctx.now).await?;
+    reports.extend(sets);
+    bad.extend(found.misconfigured);
     let planned = serde_json::json!({
         "volumes": render::planned(&reports),
         "misconfigured": bad,
@@ -435,6 +454,37 @@ async fn restore_cmd(ctx: &Ctx, req: &restore::RestoreRequest, apply: bool) -> a
     })
     .await?;
     ctx.emit(&restored, render::restored)?;
+    Ok(0)
+}
+
+/// `restore --instance`: the set's plan, and with --apply each member's volume created.
+async fn restore_set_cmd(
+    ctx: &Ctx,
+    instance: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    az: Option<&str>,
+    apply: bool,
+) -> anyhow::Result<u8> {
+    let plan = restore::plan_set(&ctx.app, instance, at, az, ctx.now).await?;
+    if !apply {
+        ctx.emit(&plan, render::restore_set_plan)?;
+        return Ok(0);
+    }
+    let token = format!("ebs-gens-restore-{}-{}", instance, ctx.now.timestamp());
+    let restored = restore::apply_set(
+        &ctx.app.ec2,
+        &plan,
+        &token,
+        restore::Wait::DEFAULT,
+        |id, state| ctx.spin.say(format!("{id}: {state}")),
+    )
+    .await?;
+    ctx.emit(&restored, |r| {
+        r.iter()
+            .map(render::restored)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
     Ok(0)
 }
 

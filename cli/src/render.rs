@@ -128,6 +128,37 @@ pub fn status(st: &FleetStatus, now: DateTime<Utc>) -> String {
             }
         }
     }
+    let in_sets: Vec<_> = st.volumes.iter().filter(|v| v.in_set.is_some()).collect();
+    if !in_sets.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nVolumes snapshotted in their instance's sets (their own schedule removed):"
+        );
+        for v in in_sets {
+            let _ = writeln!(
+                out,
+                "  {} in {}",
+                v.volume_id,
+                v.in_set.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if st.volumes.iter().any(|v| !v.sets.is_empty()) {
+        let _ = writeln!(out, "\nInstance sets (kept and deleted whole):");
+        let mut t = table(&["INSTANCE", "STARTED", "MEMBERS", "NEXT PRUNE", "WHY"]);
+        for v in &st.volumes {
+            for s in &v.sets {
+                t.add_row(vec![
+                    Cell::new(&v.volume_id),
+                    Cell::new(s.start.format("%m-%d %H:%M").to_string()),
+                    Cell::new(s.members.len()),
+                    Cell::new(&s.action),
+                    Cell::new(s.reasons.join(", ")),
+                ]);
+            }
+        }
+        let _ = writeln!(out, "{t}");
+    }
     for r in &st.recycle_bin {
         let _ = writeln!(out, "\nRecycle Bin: {r}");
     }
@@ -448,6 +479,28 @@ pub fn restore_plan(p: &ebs_gens::app::restore::RestorePlan) -> String {
     let _ = writeln!(
         out,
         "\nNothing created. Run again with --apply to create it."
+    );
+    out
+}
+
+/// `restore --instance` without --apply: the set and each member's volume.
+pub fn restore_set_plan(p: &ebs_gens::app::restore::SetRestorePlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "restore of   {} (a whole set)", p.instance);
+    let _ = writeln!(out, "set          {}", p.chosen.set);
+    let _ = writeln!(out, "why          {}", p.chosen.why);
+    let _ = writeln!(out, "zone         {}", p.zone);
+    for v in &p.volumes {
+        let _ = writeln!(out);
+        out.push_str(&restore_lines(v));
+        if let Some(d) = p.devices.get(&v.source_volume) {
+            let _ = writeln!(out, "was attached {} as {d}", p.instance);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nNothing created. Run again with --apply to create the {} volumes (not attached: attach them together, as they were).",
+        p.volumes.len()
     );
     out
 }

@@ -200,24 +200,7 @@ pub fn decide_sets<'a>(
 ) -> (Decision<'a>, crate::sets::SetPlan<'a>) {
     let ctx = settings.plan_context(account_id);
     let mut sets = crate::sets::plan_sets(instance, policy, &ctx, snapshots, now);
-    let (held, delete): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut sets.delete).into_iter().partition(|e| {
-            e.members
-                .iter()
-                .any(|m| locks.get(*m).is_some_and(|l| l.holds(now)))
-        });
-    sets.delete = delete;
-    for mut e in held {
-        let until = e
-            .members
-            .iter()
-            .filter_map(|m| locks.get(*m).filter(|l| l.holds(now)))
-            .filter_map(|l| l.expires)
-            .max();
-        e.reasons = smallvec::smallvec![Reason::Locked { until }];
-        sets.keep.push(e);
-    }
-    sets.keep.sort_by(|a, b| b.set.cmp(&a.set));
+    sets.hold_locked(locks, now);
     let class = policy.finest();
     let dep = &settings.deployment;
     let members: Vec<Snapshot> = snapshots

@@ -86,6 +86,20 @@ pub struct Candidate {
     pub size_gib: i32,
     /// When the volume's generations were last proven restorable here.
     pub proven: Option<DateTime<Utc>>,
+    /// An instance's set (`volume_id` is the instance, `snapshot_id` the set): its members,
+    /// (snapshot, volume), restored together; empty for a volume.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<(String, String)>,
+}
+
+impl Candidate {
+    /// What the drill creates a volume from: (snapshot, the volume it is a generation of).
+    pub fn units(&self) -> Vec<(String, String)> {
+        match self.members.is_empty() {
+            true => vec![(self.snapshot_id.clone(), self.volume_id.clone())],
+            false => self.members.clone(),
+        }
+    }
 }
 
 /// The drill's sample: `sample.size(n)` of the candidates, the ones never proven first, then the
@@ -181,6 +195,7 @@ mod tests {
 
     fn cand(vol: &str, gib: i32, proven: Option<i64>) -> Candidate {
         Candidate {
+            members: vec![],
             volume_id: vol.into(),
             region: "us-east-1".into(),
             snapshot_id: format!("snap-{vol}"),

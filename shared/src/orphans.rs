@@ -82,6 +82,10 @@ pub enum Orphaned {
     Untagged,
     /// Copies in a region no copy rule of the volume names any more (the volume is managed).
     NoCopyRule,
+    /// An instance's sets: the instance is terminated or gone.
+    InstanceGone,
+    /// An instance's sets: the instance carries no generation tag any more, or sets are off.
+    InstanceUntagged,
 }
 
 impl fmt::Display for Orphaned {
@@ -90,6 +94,8 @@ impl fmt::Display for Orphaned {
             Orphaned::VolumeGone => "volume deleted",
             Orphaned::Untagged => "volume has no generation tag",
             Orphaned::NoCopyRule => "no copy rule names this region",
+            Orphaned::InstanceGone => "instance terminated",
+            Orphaned::InstanceUntagged => "instance has no generation tag (or sets are off)",
         })
     }
 }

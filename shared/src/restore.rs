@@ -208,6 +208,76 @@ pub struct Chosen {
     pub why: String,
 }
 
+/// The set a whole-instance restore takes: the newest completed, whole set of ours of
+/// `instance` started at or before `at` (failed, pending, incomplete or mixed sets never), its
+/// members (snapshot, volume) in volume order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenSet {
+    pub set: String,
+    pub taken: DateTime<Utc>,
+    pub members: Vec<(String, String)>,
+    pub why: String,
+}
+
+/// Chooses the set for `restore --instance ID --at TIME`. Pure.
+pub fn choose_set(
+    snapshots: &[Snapshot],
+    instance: &str,
+    deployment: &str,
+    account_id: &str,
+    at: DateTime<Utc>,
+) -> Result<ChosenSet, String> {
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let whole: Vec<(crate::sets::SetId, Vec<&Snapshot>)> = crate::sets::group(instance, snapshots)
+        .into_iter()
+        .filter(|(_, m)| {
+            let size = m
+                .iter()
+                .find_map(|s| s.tag(crate::sets::TAG_SET_SIZE))
+                .and_then(|n| n.parse::<usize>().ok());
+            m.iter()
+                .all(|s| ours(s, deployment, account_id) && s.state == SnapshotState::Completed)
+                && size.is_some_and(|n| n == m.len())
+        })
+        .collect();
+    let before: Vec<&(crate::sets::SetId, Vec<&Snapshot>)> =
+        whole.iter().filter(|(id, _)| id.start <= at).collect();
+    let Some((id, members)) = before.last() else {
+        return Err(match whole.first() {
+            Some((oldest, _)) => format!(
+                "{instance}: no completed set at or before {} (the oldest is from {})",
+                fmt(at),
+                fmt(oldest.start)
+            ),
+            None => {
+                format!("{instance}: no completed, whole set of ours (deployment {deployment})")
+            }
+        });
+    };
+    let mut members: Vec<(String, String)> = members
+        .iter()
+        .map(|s| {
+            (
+                s.id.clone(),
+                s.tag(TAG_VOLUME).unwrap_or(&s.volume_id).to_string(),
+            )
+        })
+        .collect();
+    members.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(ChosenSet {
+        set: id.tag.clone(),
+        taken: id.start,
+        why: format!(
+            "the newest completed set of {instance} at or before {} (taken {}, {} volumes together; {} older sets)",
+            fmt(at),
+            fmt(id.start),
+            members.len(),
+            before.len() - 1
+        ),
+        members,
+    })
+}
+
 /// A generation's time: a copy's source start (when the copy was made is not the point in
 /// time it holds), else the snapshot's start.
 pub fn generation_time(s: &Snapshot) -> DateTime<Utc> {
@@ -642,6 +712,66 @@ mod tests {
         assert!(zone(None, Some("us-east-1a"), "us-west-2", &zones, true)
             .unwrap_err()
             .contains("required with --from-region"));
+    }
+
+    #[test]
+    fn a_set_restore_takes_the_newest_whole_completed_set_at_or_before_the_time() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 2, 30, 0).unwrap();
+        let member = |id: &str, vol: &str, day: i64, state: SnapshotState, size: &str| {
+            let start = t0 + chrono::Duration::days(day);
+            Snapshot {
+                id: id.into(),
+                volume_id: vol.into(),
+                start_time: start,
+                state,
+                owner_id: "123456789012".into(),
+                tags: [
+                    (TAG_MANAGED_BY.to_string(), "prod".to_string()),
+                    (
+                        crate::sets::TAG_SET.to_string(),
+                        format!("i-db@{}", start.to_rfc3339()),
+                    ),
+                    (crate::sets::TAG_SET_SIZE.to_string(), size.to_string()),
+                ]
+                .into(),
+            }
+        };
+        let snaps = vec![
+            member("s0a", "vol-a", 0, SnapshotState::Completed, "2"),
+            member("s0b", "vol-b", 0, SnapshotState::Completed, "2"),
+            // Day 1: one member lost (1 of 2): never restored as a set.
+            member("s1a", "vol-a", 1, SnapshotState::Completed, "2"),
+            // Day 2: failed.
+            member("s2a", "vol-a", 2, SnapshotState::Error, "2"),
+            member("s2b", "vol-b", 2, SnapshotState::Error, "2"),
+        ];
+        let c = choose_set(
+            &snaps,
+            "i-db",
+            "prod",
+            "123456789012",
+            t0 + chrono::Duration::days(5),
+        )
+        .unwrap();
+        assert_eq!(c.taken, t0);
+        assert_eq!(
+            c.members,
+            [
+                ("s0a".to_string(), "vol-a".to_string()),
+                ("s0b".to_string(), "vol-b".to_string())
+            ]
+        );
+        let e = choose_set(
+            &snaps,
+            "i-db",
+            "prod",
+            "123456789012",
+            t0 - chrono::Duration::days(1),
+        )
+        .unwrap_err();
+        assert!(e.contains("no completed set at or before"), "{e}");
+        let e = choose_set(&snaps, "i-db", "staging", "123456789012", t0).unwrap_err();
+        assert!(e.contains("no completed, whole set of ours"), "{e}");
     }
 
     #[test]

@@ -150,6 +150,42 @@ pub fn plan_sets<'a>(
     snapshots: &'a [Snapshot],
     now: DateTime<Utc>,
 ) -> SetPlan<'a> {
+    plan_sets_with(instance, ctx, snapshots, now, |candidates| {
+        generations(policy, ctx.tz, candidates)
+    })
+}
+
+/// The sets of an instance that is gone (terminated) or no longer tagged, under the orphan
+/// policy, set by set: `keep` keeps every set; `keep-last=K,older-than=DAYS` keeps the newest K
+/// completed sets and those younger than DAYS, and deletes the rest whole.
+pub fn plan_orphaned_sets<'a>(
+    instance: &'a str,
+    policy: crate::orphans::OrphanPolicy,
+    ctx: &PlanContext<'_>,
+    snapshots: &'a [Snapshot],
+    now: DateTime<Utc>,
+) -> SetPlan<'a> {
+    let mut p = plan_sets_with(instance, ctx, snapshots, now, |candidates| {
+        crate::orphans::orphan_reasons(policy, candidates, now)
+    });
+    if policy == crate::orphans::OrphanPolicy::Keep {
+        for mut e in p.delete.drain(..) {
+            e.reasons = smallvec::smallvec![Reason::OrphansKept];
+            p.keep.push(e);
+        }
+        p.keep.sort_by(|a, b| b.set.cmp(&a.set));
+    }
+    p
+}
+
+/// Plans an instance's sets with `rule` over the completed, whole candidate sets (newest first).
+fn plan_sets_with<'a>(
+    instance: &'a str,
+    ctx: &PlanContext<'_>,
+    snapshots: &'a [Snapshot],
+    now: DateTime<Utc>,
+    rule: impl FnOnce(&[&Snapshot]) -> Vec<Option<Reasons>>,
+) -> SetPlan<'a> {
     let sets = group(instance, snapshots);
     let views: Vec<Snapshot> = sets.iter().map(|(id, m)| view(id, m, ctx)).collect();
     let by_view: BTreeMap<&str, (&SetId, &Vec<&Snapshot>)> = views
@@ -157,9 +193,7 @@ pub fn plan_sets<'a>(
         .zip(sets.iter())
         .map(|(v, (id, m))| (v.id.as_str(), (id, m)))
         .collect();
-    let plan = plan_with(instance, ctx, &views, now, |candidates| {
-        generations(policy, ctx.tz, candidates)
-    });
+    let plan = plan_with(instance, ctx, &views, now, rule);
     let back = |e: Entry<'_>| {
         let (id, members) = by_view[e.snapshot_id];
         SetEntry {
@@ -208,6 +242,31 @@ fn unfinished_since(members: &[&Snapshot], ctx: &PlanContext<'_>) -> Option<Stri
 }
 
 impl<'a> SetPlan<'a> {
+    /// A planned set with a member whose snapshot lock still holds is kept whole ("locked
+    /// until …", the latest of its members' locks): never a partial set.
+    pub fn hold_locked(
+        &mut self,
+        locks: &BTreeMap<String, crate::locks::Lock>,
+        now: DateTime<Utc>,
+    ) {
+        let holds = |m: &&str| locks.get(*m).filter(|l| l.holds(now));
+        let (held, delete): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delete)
+            .into_iter()
+            .partition(|e| e.members.iter().any(|m| holds(m).is_some()));
+        self.delete = delete;
+        for mut e in held {
+            let until = e
+                .members
+                .iter()
+                .filter_map(&holds)
+                .filter_map(|l| l.expires)
+                .max();
+            e.reasons = smallvec::smallvec![Reason::Locked { until }];
+            self.keep.push(e);
+        }
+        self.keep.sort_by(|a, b| b.set.cmp(&a.set));
+    }
+
     /// The plan member by member (the writes and the per-snapshot report): every member with
     /// its set's reasons and the set named.
     pub fn members(&self) -> Plan<'a> {

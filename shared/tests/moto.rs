@@ -1294,7 +1294,7 @@ async fn instance_sets_against_moto_one_schedule_tagged_members_whole_sets_kept(
             })
             .collect();
         let tagged = tag::handle(&app, set_event(&members)).await.unwrap();
-        assert_eq!(tagged.instances, [db.clone()]);
+        assert_eq!(tagged.instances, std::slice::from_ref(&db));
         let input = PruneInput {
             instances: tagged.instances,
             ..Default::default()

@@ -413,3 +413,236 @@ async fn createsnapshots_limits_are_enforced_and_reported_in_the_dead_letter_que
         .iter()
         .any(|(_, code)| code == "RequestLimitExceeded"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn status_plan_and_explain_show_sets_and_the_overlap_decision() {
+    use ebs_gens::app::explain::{self, Verdict};
+    use ebs_gens::app::status::{self, State};
+    let fake = account();
+    let app = app(&fake, "on").without_metrics();
+    ensure(&app).await;
+    for d in (0..4).rev() {
+        day(&fake, &app, d).await;
+    }
+    // One more set than Daily_Gens=3, made while nothing pruned (the event was lost).
+    let made = fake.fire_schedules(GROUP, now() + Duration::hours(1));
+    for id in &made {
+        fake.complete(id);
+    }
+    let st = status::status(&app, now() + Duration::hours(2), &|_| {})
+        .await
+        .unwrap();
+    let row = st.volumes.iter().find(|v| v.volume_id == "i-db").unwrap();
+    assert_eq!(row.sets.len(), 4);
+    assert_eq!(row.sets.iter().filter(|s| s.action == "delete").count(), 1);
+    assert_eq!(row.coverage[0].have, 3, "sets, not snapshots");
+    // vol-data: in the set, its own tag asks for hourly=24 — a warning naming both.
+    let data = st
+        .volumes
+        .iter()
+        .find(|v| v.volume_id == "vol-data")
+        .unwrap();
+    assert_eq!(data.in_set.as_deref(), Some("i-db"));
+    assert!(data.states.contains(&State::Overlap), "{data:?}");
+    assert!(data
+        .reasons
+        .iter()
+        .any(|r| r.contains("hourly=24") && r.contains("daily=3")));
+    // explain on a member of the surplus set explains its set.
+    let oldest = sets(&fake).into_values().next().unwrap();
+    let e = explain::explain(&app, &oldest[0].id, now() + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Delete, "{e:?}");
+    assert!(
+        e.reasons.iter().any(|r| r.contains("member of set i-db@")),
+        "{e:?}"
+    );
+    // With sets off, a member is never planned: kept, and said why.
+    let off = self::app(&fake, "off").without_metrics();
+    let e = explain::explain(&off, &oldest[0].id, now()).await.unwrap();
+    assert_eq!(e.verdict, Verdict::Keep);
+    assert!(e.reasons[0].contains("sets are off"));
+    // A hand-made prune of instances with sets off is refused, naming the setting.
+    let refused = prune::handle(
+        &off,
+        PruneInput {
+            instances: vec!["i-db".into()],
+            ..Default::default()
+        },
+        now(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("EBS_GENS_SETS"), "{refused}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_terminated_instances_sets_are_orphans_under_the_orphan_policy_set_by_set() {
+    use ebs_gens::orphans::Orphaned;
+    let fake = account();
+    let app = app(&fake, "on");
+    ensure(&app).await;
+    for d in (0..3).rev() {
+        day(&fake, &app, d).await;
+    }
+    fake.set_instance_state("i-db", "terminated");
+    // Default policy `keep`: listed as orphans, set by set, nothing deleted.
+    let kept = orphan_scan(&app, false).await;
+    let row = kept.volumes.iter().find(|r| r.volume_id == "i-db").unwrap();
+    assert_eq!(row.orphaned, Some(Orphaned::InstanceGone));
+    assert_eq!((row.sets.len(), row.deleted.len()), (3, 0));
+    assert!(
+        !kept
+            .volumes
+            .iter()
+            .any(|r| r.volume_id.starts_with("vol-d") || r.volume_id == "vol-log"),
+        "members are never orphans one by one"
+    );
+    // keep-last=1,older-than=1: the newest set stays, the two older ones go whole.
+    let settings = common::settings(&[
+        ("EBS_GENS_BACKEND", "scheduler"),
+        ("EBS_GENS_SETS", "on"),
+        ("EBS_GENS_ORPHANS", "keep-last=1,older-than=1"),
+        ("EBS_GENS_DELETE_BURST", "100"),
+    ]);
+    let keep_last =
+        App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "test").with_scheduler(&fake);
+    let out = orphan_scan(&keep_last, false).await;
+    let row = out.volumes.iter().find(|r| r.volume_id == "i-db").unwrap();
+    assert!(
+        row.held.is_some(),
+        "6 of 9 at once: the fuse holds it, as for a volume"
+    );
+    assert_eq!(sets(&fake).len(), 3);
+    let out = orphan_scan(&keep_last, true).await;
+    let row = out.volumes.iter().find(|r| r.volume_id == "i-db").unwrap();
+    assert_eq!(row.deleted.len(), 6, "two sets of three");
+    assert_eq!(sets(&fake).len(), 1);
+    assert_eq!(sets(&fake).into_values().next().unwrap().len(), 3, "whole");
+}
+
+async fn orphan_scan(app: &SetsApp<'_>, allow_bulk_delete: bool) -> PruneOutput {
+    let input = PruneInput {
+        orphans: true,
+        allow_bulk_delete,
+        ..Default::default()
+    };
+    prune::handle(app, input, now() + Duration::days(10), None)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn restore_instance_restores_the_newest_whole_set_at_a_time_into_the_instances_zone() {
+    use ebs_gens::app::restore;
+    let fake = account();
+    let app = app(&fake, "on");
+    ensure(&app).await;
+    for d in (0..3).rev() {
+        day(&fake, &app, d).await;
+    }
+    let at = now() - Duration::days(1) + Duration::hours(1);
+    let plan = restore::plan_set(&app, "i-db", Some(at), None, now())
+        .await
+        .unwrap();
+    assert_eq!(plan.chosen.taken, now() - Duration::days(1));
+    assert_eq!(plan.volumes.len(), 3);
+    assert_eq!(plan.zone, "us-east-1a");
+    let sources: Vec<&str> = plan
+        .volumes
+        .iter()
+        .map(|v| v.source_volume.as_str())
+        .collect();
+    assert_eq!(sources, ["vol-data", "vol-log", "vol-wal"]);
+    assert!(plan
+        .volumes
+        .iter()
+        .all(|v| v.chosen.taken == plan.chosen.taken));
+    assert_eq!(plan.devices.len(), 3, "where each was attached");
+    let before = fake.volumes().len();
+    let made = restore::apply_set(&app.ec2, &plan, "t", restore::Wait::DEFAULT, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 3);
+    assert_eq!(fake.volumes().len(), before + 3);
+    assert!(made.iter().all(|r| r.state == "available" && !r.attached));
+    // Before the first set: a clear error, nothing created.
+    let e = restore::plan_set(&app, "i-db", Some(now() - Duration::days(9)), None, now())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("no completed set at or before"),
+        "{e}"
+    );
+    // The instance gone: --az is needed, and named.
+    fake.set_instance_state("i-db", "terminated");
+    let e = restore::plan_set(&app, "i-db", None, None, now())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("--az"), "{e}");
+    let ok = restore::plan_set(&app, "i-db", None, Some("us-east-1a"), now())
+        .await
+        .unwrap();
+    assert_eq!(ok.chosen.taken, now());
+    assert_eq!(fake.volumes().len(), before + 3, "plans create nothing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drill_restores_an_instances_newest_set_together_and_proves_each_member() {
+    use ebs_gens::app::drill::{self, DrillInput};
+    use ebs_gens::drill::{TAG_DRILL, TAG_RESTORE_PROVEN};
+    let fake = account();
+    let settings = common::settings(&[
+        ("EBS_GENS_BACKEND", "scheduler"),
+        ("EBS_GENS_SETS", "on"),
+        ("EBS_GENS_DRILL_VOLUMES", "100%"),
+    ]);
+    let app = App::new(settings, &fake, &fake, ACCOUNT, "us-east-1", "test").with_scheduler(&fake);
+    ensure(&app).await;
+    for d in (0..2).rev() {
+        day(&fake, &app, d).await;
+    }
+    let s = drill::handle(&app, DrillInput::default(), now())
+        .await
+        .unwrap();
+    let newest: BTreeSet<String> = sets(&fake)
+        .into_values()
+        .last()
+        .unwrap()
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    let of_set: BTreeSet<String> = s
+        .drills
+        .iter()
+        .filter(|d| newest.contains(&d.snapshot_id))
+        .map(|d| d.snapshot_id.clone())
+        .collect();
+    assert_eq!(
+        of_set, newest,
+        "every member of the newest set, together: {s:?}"
+    );
+    let mut s = s;
+    for i in 1..=3 {
+        s = drill::handle(
+            &app,
+            DrillInput {
+                state: Some(s),
+                ..Default::default()
+            },
+            now() + Duration::seconds(30 * i),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!((s.pending, s.failures), (0, 0), "{s:?}");
+    for m in sets(&fake).into_values().last().unwrap() {
+        assert!(m.tag(TAG_RESTORE_PROVEN).is_some(), "{} proven", m.id);
+    }
+    assert!(!fake
+        .volumes()
+        .iter()
+        .any(|v| v.tags.contains_key(TAG_DRILL)));
+}

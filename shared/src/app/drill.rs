@@ -175,7 +175,11 @@ async fn start<P: Ports>(
             false => ec2.copies_of(dep, &ids).await?,
         };
         let mut by_volume: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
-        for s in listed.into_iter().filter(|s| s.is_owned_by(dep)) {
+        // A set's members are drilled with their set (below), never one by one.
+        let own = listed
+            .into_iter()
+            .filter(|s| s.is_owned_by(dep) && !crate::sets::is_member(s));
+        for s in own {
             let vol = s.tag(TAG_VOLUME).unwrap_or(&s.volume_id).to_string();
             by_volume.entry(vol).or_default().push(s);
         }
@@ -194,8 +198,13 @@ async fn start<P: Ports>(
                 class: n.tag(TAG_CLASS).map(str::to_string),
                 size_gib: *size,
                 proven: proven_at(snaps),
+                members: vec![],
             });
         }
+    }
+    let mut zones = zones;
+    if app.settings.sets {
+        candidates.extend(set_candidates(app, &mut zones, now).await?);
     }
     let (chosen, passed) = sample(
         &candidates,
@@ -204,11 +213,110 @@ async fn start<P: Ports>(
     );
     state.notes.extend(passed);
     for c in chosen {
-        let ec2 = client(app, &c.region).expect("a region of ours");
-        let zone = match (
-            c.region == app.region,
-            zones.get(&c.volume_id).cloned().flatten(),
-        ) {
+        for (snapshot_id, volume_id) in c.units() {
+            let unit = Candidate {
+                volume_id,
+                snapshot_id,
+                members: vec![],
+                ..c.clone()
+            };
+            let zone = zones.get(&c.volume_id).cloned().flatten();
+            create(app, &unit, zone, dry_run, now, &mut state).await?;
+        }
+    }
+    state.pending = state.drills.len();
+    state.failures = state.failed.len();
+    if state.pending == 0 {
+        finish(app, &state, now);
+    }
+    Ok(state)
+}
+
+/// Each managed instance's newest whole set here (sets are not copied), as one candidate
+/// restored together; the instance's zone recorded for it.
+async fn set_candidates<P: Ports>(
+    app: &App<P>,
+    zones: &mut BTreeMap<String, Option<String>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Candidate>, Error> {
+    let dep = &app.settings.deployment;
+    let instances = app
+        .ec2
+        .instances_matching(vec![app.volume_filter()])
+        .await?;
+    let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let listed = app.ec2.sets_of(&ids).await?;
+    let chosen: Vec<(String, crate::restore::ChosenSet)> = ids
+        .iter()
+        .filter_map(|i| {
+            let c = crate::restore::choose_set(&listed, i, dep, &app.account_id, now).ok()?;
+            Some((i.clone(), c))
+        })
+        .collect();
+    let vols: Vec<String> = chosen
+        .iter()
+        .flat_map(|(_, c)| c.members.iter().map(|(_, v)| v.clone()))
+        .collect();
+    let read = match vols.is_empty() {
+        true => vec![],
+        false => app.ec2.volumes_by_id(&vols).await?,
+    };
+    let size = |v: &str| {
+        read.iter()
+            .find(|x| x.id == v)
+            .and_then(|x| x.spec.as_ref())
+            .and_then(|s| s.size_gib)
+            .unwrap_or(1)
+    };
+    Ok(chosen
+        .into_iter()
+        .map(|(instance, c)| {
+            let members: Vec<&Snapshot> = listed
+                .iter()
+                .filter(|s| c.members.iter().any(|(id, _)| *id == s.id))
+                .collect();
+            let zone = instances
+                .iter()
+                .find(|i| i.id == instance)
+                .map(|i| i.zone.clone());
+            zones.insert(instance.clone(), zone);
+            let all: Vec<Snapshot> = listed
+                .iter()
+                .filter(|s| crate::sets::set_instance(s) == Some(instance.as_str()))
+                .cloned()
+                .collect();
+            Candidate {
+                volume_id: instance,
+                region: app.region.clone(),
+                snapshot_id: c.set.clone(),
+                class: members
+                    .first()
+                    .and_then(|s| s.tag(TAG_CLASS))
+                    .map(str::to_string),
+                size_gib: c.members.iter().map(|(_, v)| size(v)).sum(),
+                proven: proven_at(&all),
+                members: c.members,
+            }
+        })
+        .collect())
+}
+
+/// One drill volume created (or, in a dry run, said), recorded in `state`.
+async fn create<P: Ports>(
+    app: &App<P>,
+    c: &Candidate,
+    known_zone: Option<String>,
+    dry_run: bool,
+    now: DateTime<Utc>,
+    state: &mut DrillState,
+) -> Result<(), Error> {
+    let dep = &app.settings.deployment;
+    let ec2 = client(app, &c.region).expect("a region of ours");
+    {
+        let zone = match (c.region == app.region, known_zone) {
             (true, Some(z)) => z,
             _ => match ec2.api().describe_zones().await?.into_iter().next() {
                 Some(z) => z,
@@ -217,7 +325,7 @@ async fn start<P: Ports>(
                         "{} ({}): no availability zone to restore in",
                         c.volume_id, c.region
                     ));
-                    continue;
+                    return Ok(());
                 }
             },
         };
@@ -226,7 +334,7 @@ async fn start<P: Ports>(
                 "would restore {} of {} in {zone} ({} GiB)",
                 c.snapshot_id, c.volume_id, c.size_gib
             ));
-            continue;
+            return Ok(());
         }
         let req = VolumeRequest {
             snapshot_id: c.snapshot_id.clone(),
@@ -266,12 +374,7 @@ async fn start<P: Ports>(
             }
         }
     }
-    state.pending = state.drills.len();
-    state.failures = state.failed.len();
-    if state.pending == 0 {
-        finish(app, &state, now);
-    }
-    Ok(state)
+    Ok(())
 }
 
 /// A later call: each pending drill volume read and settled.

@@ -170,6 +170,9 @@ pub async fn explain<P: Ports>(
         )));
     };
     let made_under = snap.tag(crate::snapshot::TAG_POLICY).map(str::to_string);
+    if let Some(instance) = crate::sets::set_instance(&snap).map(str::to_string) {
+        return explain_member(app, snap, &instance, made_under, now).await;
+    }
     let vol = snap.volume_id.clone();
     // Not managed (gone, untagged, misconfigured): no jobs, and the orphan scan answers. Any
     // other failure (throttling, access) is an error, never a verdict.
@@ -220,6 +223,45 @@ pub async fn explain<P: Ports>(
         orphaned: report.orphaned,
         region: None,
     })
+}
+
+/// `explain` for a member of an instance set: its set's verdict in the instance's dry-run plan
+/// (a member is only ever kept or deleted with its set).
+async fn explain_member<P: Ports>(
+    app: &App<P>,
+    snap: crate::Snapshot,
+    instance: &str,
+    made_under: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Explained, Error> {
+    let explained = |verdict, reasons, volume_policy| Explained {
+        snapshot: snap.clone(),
+        verdict,
+        reasons,
+        volume_policy,
+        made_under: made_under.clone(),
+        orphaned: None,
+        region: None,
+    };
+    let set = snap.tag(crate::sets::TAG_SET).unwrap_or_default();
+    if !app.settings.sets {
+        let why = format!(
+            "member of set {set}; sets are off (EBS_GENS_SETS=off), so no set is planned: kept"
+        );
+        return Ok(explained(Verdict::Keep, vec![why], "-".into()));
+    }
+    let batch = [vec![instance.to_string()]];
+    let (reports, bad) = status::plan_instances(app, &batch, now).await?;
+    let Some(report) = reports.into_iter().find(|r| r.volume_id == instance) else {
+        let why = bad
+            .into_iter()
+            .find(|m| m.volume_id == instance)
+            .map_or_else(|| "its instance is not managed".to_string(), |m| m.error);
+        let why = format!("member of set {set}; instance {instance}: {why}: its sets are kept");
+        return Ok(explained(Verdict::Keep, vec![why], "-".into()));
+    };
+    let (verdict, reasons) = verdict(&report, &snap.id);
+    Ok(explained(verdict, reasons, report.policy.clone()))
 }
 
 /// `explain` for a copy in another region: its volume's dry-run plan for that destination.

@@ -306,3 +306,106 @@ pub async fn apply<E: Ec2Api>(
         undo,
     })
 }
+
+/// A whole-instance restore: the set chosen, and one volume plan per member, all in one zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRestorePlan {
+    pub instance: String,
+    pub chosen: crate::restore::ChosenSet,
+    pub zone: String,
+    /// Each member's volume, in the member volumes' order; `device` is where the source was
+    /// attached (when the instance still shows it), to attach the restored set alike.
+    pub volumes: Vec<RestorePlan>,
+    pub devices: BTreeMap<String, String>,
+}
+
+/// `restore --instance ID [--at TIME] [--az AZ]`: the newest whole set at or before the time,
+/// each member planned as a single restore (the same checks) into the instance's zone (or
+/// `--az`, required when the instance is gone). Nothing is attached: a restored set is
+/// attached by the operator (the plan says where each source volume was).
+pub async fn plan_set<P: Ports>(
+    app: &App<P>,
+    instance: &str,
+    at: Option<DateTime<Utc>>,
+    az: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SetRestorePlan, Error> {
+    let dep = &app.settings.deployment;
+    let listed = app.ec2.sets_of(&[instance.to_string()]).await?;
+    let chosen =
+        crate::restore::choose_set(&listed, instance, dep, &app.account_id, at.unwrap_or(now))
+            .map_err(input)?;
+    let found = app.ec2.api().describe_instance(instance).await?;
+    let live = found
+        .as_ref()
+        .filter(|i| !matches!(i.state.as_str(), "terminated" | "shutting-down"));
+    let zones = app.ec2.api().describe_zones().await?;
+    let zone = zone(
+        az,
+        live.map(|i| i.zone.as_str()),
+        &app.region,
+        &zones,
+        false,
+    )
+    .map_err(|e| input(e.replace("the source volume", "the instance")))?;
+    let mut volumes = Vec::new();
+    for (snapshot, volume) in &chosen.members {
+        let req = RestoreRequest {
+            volume_id: volume.clone(),
+            snapshot_id: Some(snapshot.clone()),
+            az: Some(zone.clone()),
+            ..Default::default()
+        };
+        volumes.push(plan(app, &req, now).await?);
+    }
+    let devices = found
+        .map(|i| {
+            i.volumes
+                .into_iter()
+                .filter(|(_, v)| chosen.members.iter().any(|(_, m)| m == v))
+                .map(|(d, v)| (v, d))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SetRestorePlan {
+        instance: instance.to_string(),
+        chosen,
+        zone,
+        volumes,
+        devices,
+    })
+}
+
+/// Applies a set's restore: each member's volume created and waited for in turn. A member that
+/// fails stops the restore with an error naming the volumes already created (never deleted:
+/// the operator decides), each with its undo command.
+pub async fn apply_set<E: Ec2Api>(
+    ec2: &Ec2<E>,
+    plan: &SetRestorePlan,
+    token: &str,
+    wait: Wait,
+    progress: impl Fn(&str, &str),
+) -> Result<Vec<Restored>, Error> {
+    let mut done: Vec<Restored> = Vec::new();
+    for (i, p) in plan.volumes.iter().enumerate() {
+        match apply(ec2, p, &format!("{token}-{i}"), wait, &progress).await {
+            Ok(r) => done.push(r),
+            Err(e) => {
+                let made: Vec<String> = done
+                    .iter()
+                    .map(|r| format!("{} (undo: {})", r.volume_id, r.undo.join("; ")))
+                    .collect();
+                return Err(Error::Internal(format!(
+                    "restore of set {}: {e}; volumes created before it: {}",
+                    plan.chosen.set,
+                    if made.is_empty() {
+                        "none".into()
+                    } else {
+                        made.join(", ")
+                    }
+                )));
+            }
+        }
+    }
+    Ok(done)
+}

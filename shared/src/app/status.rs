@@ -43,6 +43,8 @@ pub enum State {
     CopiesStale,
     /// A time-based copy is still pending after its completion duration.
     CopiesLate,
+    /// A volume in its instance's sets whose own tags ask for something else (the set applies).
+    Overlap,
     Ok,
 }
 
@@ -50,9 +52,11 @@ impl State {
     pub fn severity(self) -> Severity {
         match self {
             State::Stale | State::Misconfigured | State::CopiesStale => Severity::Critical,
-            State::Held | State::Doubtful | State::Contested | State::CopiesLate => {
-                Severity::Warning
-            }
+            State::Held
+            | State::Doubtful
+            | State::Contested
+            | State::CopiesLate
+            | State::Overlap => Severity::Warning,
             State::Ok => Severity::Ok,
         }
     }
@@ -66,6 +70,7 @@ impl State {
             State::Contested => "contested",
             State::CopiesStale => "copies stale",
             State::CopiesLate => "copies late",
+            State::Overlap => "in set",
             State::Ok => "ok",
         }
     }
@@ -101,6 +106,12 @@ pub struct VolumeStatus {
     /// When a restore drill last proved one of its generations restorable (this region).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proven: Option<DateTime<Utc>>,
+    /// A volume snapshotted only in its instance's sets (`EBS_GENS_SETS=on`): the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_set: Option<String>,
+    /// An instance's row (`volume_id` is the instance): its sets, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<super::prune::SetLine>,
 }
 
 /// One destination's recovery point for a volume.
@@ -282,6 +293,8 @@ pub fn assess(
                     })
                     .count(),
                 proven: r.proven,
+                in_set: None,
+                sets: r.sets.clone(),
             }
         })
         .collect();
@@ -305,6 +318,8 @@ pub fn assess(
         to_lock: 0,
         held_by_lock: 0,
         proven: None,
+        in_set: None,
+        sets: vec![],
     }));
     volumes.sort_by(|a, b| {
         b.severity()
@@ -354,14 +369,24 @@ pub fn assess(
     }
 }
 
+/// What discovery found, in the batches the sweep prunes it in.
+#[derive(Debug, Clone, Default)]
+pub struct Discovered {
+    pub batches: Vec<Vec<VolumeJob>>,
+    /// Instances with sets (`EBS_GENS_SETS=on`), in their batches.
+    pub instances: Vec<Vec<String>>,
+    pub misconfigured: Vec<MisconfiguredVolume>,
+}
+
 /// Every managed volume in the batches the sweep prunes them in (discovery pages of 250, cut
-/// into batches of 100 — the batch fuse weighs a batch, so the CLI must batch alike), and the
-/// misconfigured ones.
+/// into batches of 100 — the batch fuse weighs a batch, so the CLI must batch alike), the
+/// instances with sets, and the misconfigured volumes.
 pub async fn discover_all<P: Ports>(
     app: &App<P>,
     progress: &impl Fn(Step),
-) -> Result<(Vec<Vec<VolumeJob>>, Vec<MisconfiguredVolume>), Error> {
+) -> Result<Discovered, Error> {
     let mut batches = Vec::new();
+    let mut instances = Vec::new();
     let mut bad = Vec::new();
     let mut input = DiscoverInput {
         dry_run: true,
@@ -372,12 +397,23 @@ pub async fn discover_all<P: Ports>(
     loop {
         let page = discover::handle(app, input.clone()).await?;
         seen += page.managed;
-        batches.extend(page.batches.into_iter().map(|b| b.volumes));
+        for b in page.batches {
+            match b.instances.is_empty() {
+                true => batches.push(b.volumes),
+                false => instances.push(b.instances),
+            }
+        }
         bad.extend(page.misconfigured);
         progress(Step::Discovered(seen));
         match page.next_cursor {
             Some(c) => input.cursor = Some(c),
-            None => return Ok((batches, bad)),
+            None => {
+                return Ok(Discovered {
+                    batches,
+                    instances,
+                    misconfigured: bad,
+                })
+            }
         }
     }
 }
@@ -439,6 +475,62 @@ pub async fn plan<P: Ports>(
     Ok(reports)
 }
 
+/// The next prune of each batch of instances (their sets), in a dry run: the reports, and the
+/// instances not pruned (misconfigured, gone) with why.
+pub async fn plan_instances<P: Ports>(
+    app: &App<P>,
+    batches: &[Vec<String>],
+    now: DateTime<Utc>,
+) -> Result<(Vec<VolumeReport>, Vec<MisconfiguredVolume>), Error> {
+    let (mut reports, mut bad) = (Vec::new(), Vec::new());
+    for batch in batches {
+        let input = PruneInput {
+            instances: batch.clone(),
+            dry_run: true,
+            full_report: true,
+            ..Default::default()
+        };
+        let out = prune::handle(app, input, now, None).await?;
+        reports.extend(out.volumes);
+        bad.extend(out.not_pruned);
+    }
+    Ok((reports, bad))
+}
+
+/// Marks the volumes snapshotted in their instance's sets (a different own policy is a
+/// warning, said), and lists the instances the layout skips as misconfigured. Pure.
+pub fn mark_sets(fleet: &mut FleetStatus, layout: &crate::sets::SetLayout, jobs: &[VolumeJob]) {
+    for v in &mut fleet.volumes {
+        let Some(instance) = layout.covered.get(&v.volume_id) else {
+            continue;
+        };
+        v.in_set = Some(instance.clone());
+        let own = jobs.iter().find(|j| j.volume_id == v.volume_id);
+        let overlap = own.and_then(|j| layout.overlap_of(&v.volume_id, &j.policy));
+        if let Some(crate::sets::Overlap::InSet {
+            differs: Some(why), ..
+        }) = overlap
+        {
+            v.states.retain(|s| *s != State::Ok);
+            v.states.push(State::Overlap);
+            v.states.sort();
+            let at = v
+                .states
+                .iter()
+                .position(|s| *s == State::Overlap)
+                .unwrap_or(0);
+            v.reasons
+                .insert(at.min(v.reasons.len()), format!("in set {instance}: {why}"));
+        }
+    }
+    fleet.severity = fleet
+        .volumes
+        .iter()
+        .map(VolumeStatus::severity)
+        .max()
+        .unwrap_or(Severity::Ok);
+}
+
 /// The orphan scan in a dry run.
 pub async fn orphans<P: Ports>(
     app: &App<P>,
@@ -462,11 +554,19 @@ pub async fn status<P: Ports>(
     now: DateTime<Utc>,
     progress: &impl Fn(Step),
 ) -> Result<FleetStatus, Error> {
-    let (batches, bad) = discover_all(app, progress).await?;
-    let reports = plan(app, &batches, now, progress).await?;
+    let found = discover_all(app, progress).await?;
+    let mut reports = plan(app, &found.batches, now, progress).await?;
+    let (sets, mut bad) = plan_instances(app, &found.instances, now).await?;
+    reports.extend(sets);
+    bad.extend(found.misconfigured);
     let orphans = orphans(app, now, progress).await?;
-    let jobs: Vec<VolumeJob> = batches.into_iter().flatten().collect();
+    let jobs: Vec<VolumeJob> = found.batches.into_iter().flatten().collect();
     let mut fleet = assess(&app.settings, &jobs, &reports, &bad, &orphans, now);
+    if app.settings.sets {
+        let tagged = app.ec2.volumes_matching(app.volume_filter()).await?;
+        let layout = super::ensure_schedules::set_layout(app, &tagged).await?;
+        mark_sets(&mut fleet, &layout, &jobs);
+    }
     fleet.recycle_bin = match app.ec2.retention_rules().await {
         Ok(rules) => {
             let ours = (

@@ -35,7 +35,7 @@ pub(super) async fn orphans<P: Ports>(
         ));
     }
     let dry_run = app.dry_run(input.dry_run);
-    let found = find(app).await?;
+    let (found, members) = find(app).await?;
     let decisions = decide(app, &found, input.allow_bulk_delete, &BTreeMap::new(), now);
     // A locked orphan is never deleted (nor attempted): read the locks of what would go.
     let ids: Vec<String> = decisions
@@ -55,7 +55,24 @@ pub(super) async fn orphans<P: Ports>(
         .zip(&decisions)
         .map(|(o, d)| report(&mut totals, o, d, &app.settings.deployment))
         .collect();
-    let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
+    let mut failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
+    // The sets of instances terminated or no longer tagged, set by set.
+    let sets = find_sets(app, members).await?;
+    let (set_decisions, plans) = decide_sets(app, &sets, input.allow_bulk_delete, now).await?;
+    let mut set_reports: Vec<VolumeReport> = sets
+        .iter()
+        .zip(set_decisions.iter().zip(&plans))
+        .map(|(o, (d, p))| {
+            let mut r = report(&mut totals, o, d, &app.settings.deployment);
+            r.sets = super::sets::lines(p);
+            r
+        })
+        .collect();
+    if !dry_run {
+        super::sets::mark_deleting(app, &set_decisions, now).await?;
+    }
+    failed.extend(apply_all(app, &set_decisions, &mut set_reports, deadline, dry_run).await);
+    reports.append(&mut set_reports);
     for report in &reports {
         totals.count(report);
         tracing::info!(volume_id = %report.volume_id, reason = ?report.orphaned, deleted = report.deleted.len(), orphans = %app.settings.orphans, dry_run, "orphaned snapshots");
@@ -82,25 +99,28 @@ pub(super) async fn orphans<P: Ports>(
     finish(app, reports, vec![], totals, failed, dry_run, full, now)
 }
 
-/// A former volume's snapshots of ours, why they are orphans, and the volume when it exists.
+/// A former volume's (or instance's) snapshots of ours, why they are orphans, and its
+/// `ebs-gens:allow-bulk-delete` tag when it still exists.
 struct Orphan {
     volume_id: String,
     snapshots: Vec<Snapshot>,
     why: Orphaned,
-    volume: Option<Volume>,
+    ack: Option<String>,
 }
 
-/// Every snapshot of ours, grouped by volume; the groups whose volume is gone or untagged.
-async fn find<P: Ports>(app: &App<P>) -> Result<Vec<Orphan>, Error> {
+/// Every snapshot of ours, grouped by volume; the groups whose volume is gone or untagged —
+/// and, apart, the members of sets (planned set by set, never per volume).
+async fn find<P: Ports>(app: &App<P>) -> Result<(Vec<Orphan>, Vec<Snapshot>), Error> {
     let settings = &app.settings;
     // Copies and imports carry the placeholder volume `vol-ffffffff`: no volume's orphans.
     // A copy made here by a deployment of the same name in another region is planned only by
     // that deployment's destination plan, never as an orphan.
     let listed = app.ec2.snapshots_managed_by(&settings.deployment).await?;
-    let own = listed
+    let (members, own): (Vec<Snapshot>, Vec<Snapshot>) = listed
         .into_iter()
-        .filter(|s| s.tag(crate::copies::TAG_COPY_OF).is_none());
-    let mut ours = group_by_volume(own.collect());
+        .filter(|s| s.tag(crate::copies::TAG_COPY_OF).is_none())
+        .partition(crate::sets::is_member);
+    let mut ours = group_by_volume(own);
     ours.remove(NO_VOLUME);
     let ids: Vec<String> = ours.keys().cloned().collect();
     let read = match ids.is_empty() {
@@ -115,7 +135,7 @@ async fn find<P: Ports>(app: &App<P>) -> Result<Vec<Orphan>, Error> {
         .map(|j| j.volume_id.as_str())
         .chain(bad.iter().map(|m| m.volume_id.as_str()))
         .collect();
-    Ok(ours
+    let orphans = ours
         .into_iter()
         .filter(|(vol, _)| !tagged.contains(vol.as_str()))
         .map(|(volume_id, snapshots)| {
@@ -128,10 +148,100 @@ async fn find<P: Ports>(app: &App<P>) -> Result<Vec<Orphan>, Error> {
                 volume_id,
                 snapshots,
                 why,
-                volume,
+                ack: volume
+                    .as_ref()
+                    .and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE).cloned()),
             }
         })
-        .collect())
+        .collect();
+    Ok((orphans, members))
+}
+
+/// The instances whose sets are orphans: terminated or gone, no longer tagged, or every
+/// instance when sets are off. An instance whose tag is a typo is not (its sets are kept).
+async fn find_sets<P: Ports>(app: &App<P>, members: Vec<Snapshot>) -> Result<Vec<Orphan>, Error> {
+    let by_instance = super::sets::by_instance(members);
+    let ids: Vec<String> = by_instance.keys().cloned().collect();
+    let read = match ids.is_empty() {
+        true => vec![],
+        false => app.ec2.instances_by_id(&ids).await?,
+    };
+    let mut out = Vec::new();
+    for (instance, snapshots) in by_instance {
+        let found = read.iter().find(|i| i.id == instance);
+        let live = found.filter(|i| !matches!(i.state.as_str(), "terminated" | "shutting-down"));
+        let why = match live {
+            None => Orphaned::InstanceGone,
+            Some(_) if !app.settings.sets => Orphaned::InstanceUntagged,
+            Some(i) => {
+                let tags = i.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match crate::policy::policy_from_tags(&app.settings.tag_keys, tags) {
+                    Ok(None) => Orphaned::InstanceUntagged,
+                    // Managed, or a typo in its tag: not an orphan.
+                    _ => continue,
+                }
+            }
+        };
+        out.push(Orphan {
+            volume_id: instance,
+            snapshots,
+            why,
+            ack: live.and_then(|i| i.tags.get(TAG_ALLOW_BULK_DELETE).cloned()),
+        });
+    }
+    Ok(out)
+}
+
+/// Each orphaned instance's sets under the orphan policy, set by set (a member's lock keeps
+/// its set whole), weighed by the fuses as an orphaned volume is.
+async fn decide_sets<'a, P: Ports>(
+    app: &App<P>,
+    found: &'a [Orphan],
+    allow_bulk_delete: bool,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Decision<'a>>, Vec<crate::sets::SetPlan<'a>>), Error> {
+    let settings = &app.settings;
+    let ctx = settings.plan_context(&app.account_id);
+    let mut plans: Vec<crate::sets::SetPlan<'a>> = found
+        .iter()
+        .map(|o| {
+            crate::sets::plan_orphaned_sets(&o.volume_id, settings.orphans, &ctx, &o.snapshots, now)
+        })
+        .collect();
+    let ids: Vec<String> = plans
+        .iter()
+        .flat_map(|p| p.deleted_snapshots().map(str::to_string))
+        .collect();
+    if !ids.is_empty() {
+        let locks = app.ec2.locks_of(&ids).await?;
+        for p in &mut plans {
+            p.hold_locked(&locks, now);
+        }
+    }
+    let mut decisions: Vec<Decision<'a>> = found
+        .iter()
+        .zip(&plans)
+        .map(|(o, p)| {
+            let mut d = Decision::orphan(
+                p.members(),
+                newest_of_ours(&o.snapshots, &settings.deployment),
+            );
+            let facts = VolumeFacts {
+                created: None,
+                ack_tag: o.ack.as_deref(),
+                allow_bulk_delete,
+            };
+            fuse(settings, &mut d, &facts, now);
+            d
+        })
+        .collect();
+    batch_fuse(settings, &mut decisions, now);
+    for (o, d) in found.iter().zip(decisions.iter_mut()) {
+        if let (Orphaned::InstanceGone, Some(h)) = (o.why, &mut d.held) {
+            h.acknowledge = ACK_GONE.to_string();
+        }
+    }
+    Ok((decisions, plans))
 }
 
 /// Each orphan's plan under the orphan policy, weighed by the volume fuse (a tag removed by
@@ -154,13 +264,9 @@ fn decide<'a, P: Ports>(
             crate::locks::hold_locked(&mut plan, locks, now);
             let newest = newest_of_ours(&o.snapshots, &settings.deployment);
             let mut d = Decision::orphan(plan, newest);
-            let ack_tag = o
-                .volume
-                .as_ref()
-                .and_then(|v| v.tags.get(TAG_ALLOW_BULK_DELETE));
             let facts = VolumeFacts {
                 created: None,
-                ack_tag: ack_tag.map(String::as_str),
+                ack_tag: o.ack.as_deref(),
                 allow_bulk_delete,
             };
             fuse(settings, &mut d, &facts, now);

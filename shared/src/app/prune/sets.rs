@@ -34,6 +34,11 @@ pub(super) async fn prune_sets<P: Ports>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<PruneOutput, Error> {
+    if !app.settings.sets {
+        return Err(Error::InvalidInput(
+            "instances: sets are off here (EBS_GENS_SETS=off); no set is pruned".into(),
+        ));
+    }
     let ids = instance_ids(input)?;
     let dry_run = app.dry_run(input.dry_run);
 
@@ -192,7 +197,7 @@ async fn fetch<P: Ports>(
 }
 
 /// Set members by the instance their set names.
-fn by_instance(snapshots: Vec<Snapshot>) -> BTreeMap<String, Vec<Snapshot>> {
+pub(super) fn by_instance(snapshots: Vec<Snapshot>) -> BTreeMap<String, Vec<Snapshot>> {
     let mut out: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
     for s in snapshots {
         if let Some(i) = set_instance(&s).map(str::to_string) {
@@ -203,7 +208,7 @@ fn by_instance(snapshots: Vec<Snapshot>) -> BTreeMap<String, Vec<Snapshot>> {
 }
 
 /// An instance's sets as its report lists them, newest first.
-fn lines(p: &SetPlan<'_>) -> Vec<SetLine> {
+pub(super) fn lines(p: &SetPlan<'_>) -> Vec<SetLine> {
     let line = |e: &crate::sets::SetEntry<'_>, action: &str| SetLine {
         set: e.set.tag.clone(),
         start: e.set.start,
@@ -223,7 +228,7 @@ fn lines(p: &SetPlan<'_>) -> Vec<SetLine> {
 
 /// Tags every member about to be deleted `ebs-gens:set-deleting=<now>` (one CreateTags per
 /// 1000), before any delete: a run cut short leaves sets the next run recognises and finishes.
-async fn mark_deleting<P: Ports>(
+pub(super) async fn mark_deleting<P: Ports>(
     app: &App<P>,
     decisions: &[Decision<'_>],
     now: DateTime<Utc>,

@@ -378,7 +378,8 @@ impl Ec2Api for FakeAws {
     async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
         let mut st = self.st();
         self.enter(&mut st, "DescribeInstances")?;
-        Ok(st.instance_facts.get(id).cloned())
+        let known = super::instances::known(&st).iter().any(|k| k == id);
+        Ok(known.then(|| super::instances::view(&st, &self.region, id)))
     }
 
     async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
