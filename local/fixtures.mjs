@@ -20,3 +20,22 @@ export function completionEvent(snapshotId, volumeId, result = 'succeeded') {
   ev.resources = [ev.detail.snapshot_id];
   return ev;
 }
+
+const MULTI = resolve(ROOT, 'tests/fixtures/create-snapshots-multi.json');
+
+/**
+ * An EBS createSnapshots completion event (EventBridge "EBS Multi-Volume Snapshots Completion
+ * Status") for one set: `members` as `{ snapshot, volume }`, each `completed`. A fresh object on
+ * each call: tests/fixtures/create-snapshots-multi.json with detail.snapshots and resources set.
+ */
+export function setCompletionEvent(members) {
+  const ev = JSON.parse(readFileSync(MULTI, 'utf8'));
+  ev.detail.result = 'succeeded';
+  ev.detail.snapshots = members.map(({ snapshot, volume }) => ({
+    snapshot_id: `arn:aws:ec2::us-east-1:snapshot/${snapshot}`,
+    source: `arn:aws:ec2::us-east-1:volume/${volume}`,
+    status: 'completed',
+  }));
+  ev.resources = ev.detail.snapshots.map((s) => s.snapshot_id);
+  return ev;
+}

@@ -71,16 +71,27 @@ def broken(ec2):
     return {v["VolumeId"] for v in ec2.describe_volumes(Filters=[{"Name": "tag-key", "Values": [BROKEN]}])["Volumes"]}
 
 
-def fire_schedules(ec2, sch):
-    """What Scheduler does when each schedule fires: CreateSnapshot with the target's Input, tags
-    included (moto stores schedules but never fires them)."""
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+def fire_schedules(ec2, sch, now=None):
+    """What Scheduler does when each schedule fires: CreateSnapshot (or, for an instance's set,
+    CreateSnapshots) with the target's Input, tags included and the scheduled time substituted
+    (moto stores schedules but never fires them). A set's members share its `set` tag."""
     made = []
     skip = broken(ec2)
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for name, s in schedules(sch).items():
-        if s["input"]["VolumeId"] in skip:
+        spec = json.loads(json.dumps(s["input"]).replace(SCHEDULED_TIME, stamp))
+        if "InstanceSpecification" in spec:
+            set_tag = next(t["Value"] for t in spec["TagSpecifications"][0]["Tags"] if t["Key"] == "ebs-gens:set")
+            for snap in ec2.create_snapshots(**spec)["Snapshots"]:
+                made.append({"schedule": name, "snapshot": snap["SnapshotId"], "volume": snap["VolumeId"], "set": set_tag})
             continue
-        snap = ec2.create_snapshot(**s["input"])
-        made.append({"schedule": name, "snapshot": snap["SnapshotId"], "volume": s["input"]["VolumeId"]})
+        if spec["VolumeId"] in skip:
+            continue
+        snap = ec2.create_snapshot(**spec)
+        made.append({"schedule": name, "snapshot": snap["SnapshotId"], "volume": spec["VolumeId"]})
     return made
 
 
@@ -218,6 +229,35 @@ def seed_demo(ec2, now, with_copies=False, with_locks=False):
 
 DEMO_DB_COPIES = "daily:us-west-2=3 weekly:us-west-2=4"
 
+# The demo's database instance (make demo, scheduler backend, sets=on): three data volumes kept as
+# whole sets, Daily_Gens=3 on the instance, the boot volume left out.
+DEMO_SET_GENS = 3
+
+
+def seed_sets(ec2, now):
+    """A database instance tagged for sets, its three data volumes, and four days of sets (one
+    CreateSnapshots each, every member completed and tagged as its completion event tags it)."""
+    ack = {"ebs-gens:allow-bulk-delete": now.date().isoformat()}
+    tags = {"Name": "pg01", "Daily_Gens": str(DEMO_SET_GENS), "ebs-gens:exclude-boot": "true", **ack}
+    r = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                          TagSpecifications=tag_spec("instance", tags))
+    inst = r["Instances"][0]["InstanceId"]
+    vols = [volume(ec2, {"Name": f"pg01-{role}"}, (inst, f"/dev/sd{dev}")) for role, dev in (("data", "f"), ("wal", "g"), ("log", "h"))]
+    for d in range(1, 5):
+        when = fire(d, now)
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        born = {"ebs-gens:managed-by": DEPLOYMENT, "ebs-gens:class": "daily",
+                "ebs-gens:policy": f"daily={DEMO_SET_GENS}", "ebs-gens:set": f"{inst}@{stamp}"}
+        made = ec2.create_snapshots(InstanceSpecification={"InstanceId": inst, "ExcludeBootVolume": True},
+                                    Description=f"[backdate {stamp}] ebs-gens fixture",
+                                    TagSpecifications=tag_spec("snapshot", born))["Snapshots"]
+        for s in made:
+            ec2.create_tags(Resources=[s["SnapshotId"]], Tags=[
+                {"Key": "ebs-gens:volume", "Value": s["VolumeId"]},
+                {"Key": "Name", "Value": f"pg01_Daily_{s['VolumeId']}"},
+                {"Key": "ebs-gens:set-size", "Value": str(len(made))}])
+    return {"instance": inst, "volumes": vols, "gens": DEMO_SET_GENS}
+
 
 def last_week_keeper(ec2, volume, now):
     """The newest snapshot of `volume` in the last closed week (Monday to Sunday, UTC: the demo's
@@ -339,6 +379,7 @@ def main():
     d = sub.add_parser("seed-demo")
     d.add_argument("--with-copies", action="store_true", help="db01's volumes tag their own copy rules")
     d.add_argument("--with-locks", action="store_true", help="web02's first volume locked all along, one of web01's by hand")
+    d.add_argument("--with-sets", action="store_true", help="a database instance kept as whole sets (sets=on)")
     sub.add_parser("locks")
     sub.add_parser("seed-faults")
     sub.add_parser("state")
@@ -367,6 +408,8 @@ def main():
         out = seed_faults(ec2, now)
     elif a.cmd == "seed-demo":
         out = seed_demo(ec2, now, a.with_copies, a.with_locks)
+        if a.with_sets:
+            out["sets"] = seed_sets(ec2, now)
     elif a.cmd == "seed-fleet":
         if a.volumes < 1 or a.history < 0 or a.every_hours <= 0 or not all("=" in t for t in a.tag):
             sys.exit("seed-fleet: --volumes >= 1, --history >= 0, --every-hours > 0, --tag KEY=VALUE")

@@ -10,7 +10,7 @@
 // scripts/local.mjs demo puts the three together.
 import { spawnSync } from 'node:child_process';
 import { fn, stateMachineFile, TAGS } from '../local/contract.mjs';
-import { completionEvent } from '../local/fixtures.mjs';
+import { completionEvent, setCompletionEvent } from '../local/fixtures.mjs';
 import { runStateMachine } from '../local/runner.mjs';
 import { ACCOUNT, DEPLOYMENT, ROOT } from '../local/stack.mjs';
 
@@ -33,13 +33,21 @@ export const DEMO_ENV = {
   EBS_GENS_DRILL_VOLUMES: '25%',
 };
 
+/** The demo's settings on `backend`: with the scheduler, instance sets too (the rules backend cannot take them). */
+export const demoEnv = (backend) => ({
+  EBS_GENS_BACKEND: backend,
+  ...DEMO_ENV,
+  ...(backend === 'scheduler' ? { EBS_GENS_SETS: 'on' } : {}),
+});
+
 // --- run ------------------------------------------------------------------------------------
 
 /** The demo fleet (fleet.py seed-demo) and the emulator's state before anything runs. */
 function seed(stack, backend) {
   // The schedule group the stack creates in AWS.
   if (backend === 'scheduler') stack.fleet('create-group');
-  const seeded = stack.fleet('seed-demo', '--with-copies', '--with-locks');
+  const sets = backend === 'scheduler' ? ['--with-sets'] : [];
+  const seeded = stack.fleet('seed-demo', '--with-copies', '--with-locks', ...sets);
   return { seeded, managed: Object.keys(seeded.volumes), before: stack.fleet('state') };
 }
 
@@ -59,11 +67,29 @@ function fire(stack, backend) {
   return stack.fleet(backend === 'scheduler' ? 'fire-schedules' : 'fire');
 }
 
-/** EBS reports each completion: snapshot-completed tags the snapshot (if needed) and prunes its volume. */
-async function completions(stack, fired) {
+/** `items` by `key(item)` (Object.groupBy, which Node 20 lacks). */
+const groupBy = (items, key) => {
+  const out = {};
+  for (const x of items) {
+    const k = key(x);
+    out[k] = [...(out[k] ?? []), x];
+  }
+  return out;
+};
+
+/**
+ * EBS reports each completion: snapshot-completed tags the snapshot (if needed) and prunes its
+ * volume; one event per set (its members together) tags the members and prunes the instance.
+ */
+async function completions(stack, fired, firedSets = []) {
   const runs = [];
-  for (const { volume, snapshot } of fired) {
-    const r = await runStateMachine(COMPLETED, completionEvent(snapshot, volume), { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
+  const sets = Object.values(groupBy(firedSets, (f) => f.set));
+  const events = [
+    ...fired.map(({ volume, snapshot }) => ({ snapshot, event: completionEvent(snapshot, volume) })),
+    ...sets.map((members) => ({ snapshot: members.map((m) => m.snapshot).join('+'), event: setCompletionEvent(members) })),
+  ];
+  for (const { snapshot, event } of events) {
+    const r = await runStateMachine(COMPLETED, event, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
     runs.push({
       snapshot,
       ok: r.ok,
@@ -80,12 +106,15 @@ async function completions(stack, fired) {
 /** The hourly sweep, then the emulator's state (and, on the scheduler backend, its schedules). */
 async function sweep(stack, backend) {
   const run = await runStateMachine(SWEEP, { dry_run: false }, { endpoint: stack.lambdaEndpoint, retryDelayMs: 200 });
-  const reports = run.invocations.filter((i) => i.state === 'PruneBatch' && i.output).flatMap((i) => i.output.volumes);
+  const all = run.invocations.filter((i) => i.state === 'PruneBatch' && i.output).flatMap((i) => i.output.volumes);
+  // An instance's report (its sets) apart from the volumes'.
+  const reports = all.filter((rep) => !rep.volume_id.startsWith('i-'));
+  const setReports = all.filter((rep) => rep.volume_id.startsWith('i-'));
   const after = stack.fleet('state');
   const schedules = backend === 'scheduler' ? stack.fleet('schedules') : undefined;
   const copies = stack.fleet('copies', '--region', COPY_REGION);
   const locks = stack.fleet('locks');
-  return { sweep: run, reports, after, schedules, copies, locks };
+  return { sweep: run, reports, setReports, after, schedules, copies, locks };
 }
 
 /** `ebs-gens ARGS…` against the emulator: its exit status and output. */
@@ -134,9 +163,11 @@ export async function runDemo(stack, backend, onStep = () => {}) {
   onStep('seeded', r);
   r.ensure = await ensureSchedules(stack);
   onStep('ensured', r);
-  r.fired = fire(stack, backend);
+  const fired = fire(stack, backend);
+  r.fired = fired.filter((f) => !f.set);
+  r.firedSets = fired.filter((f) => f.set);
   onStep('fired', r);
-  r.completions = await completions(stack, r.fired);
+  r.completions = await completions(stack, r.fired, r.firedSets);
   onStep('completed', r);
   Object.assign(r, await sweep(stack, backend));
   onStep('swept', r);
@@ -321,6 +352,13 @@ function reportLocks(r) {
     console.log(`  ${pad(r.reports.find((x) => x.kept.includes(k)).volume_id, 22)} ${k.snapshot_id}  ${k.reasons[0]}`);
 }
 
+function reportSets(r) {
+  for (const rep of r.setReports ?? []) {
+    console.log(`\nInstance ${rep.volume_id} (${rep.policy}): its data volumes snapshotted together, kept and deleted as whole sets:`);
+    for (const s of rep.sets) console.log(`  ${s.set}  ${s.members.length} members  ${s.action}: ${s.reasons.join(', ')}`);
+  }
+}
+
 function reportTotals(r, t) {
   const s = r.sweep.output?.summary ?? {};
   const { before, after, managed, fired } = r;
@@ -349,8 +387,11 @@ export const DEMO_REPORT = {
     console.log(
       `${ENSURE_SCHEDULES}: ${ensure.changes} changes, ${ensure.rule_count} rules, ${ensure.schedules.created.length} schedules created`,
     ),
-  fired: ({ backend, fired }) =>
-    console.log(`Schedule fired: ${fired.length} new snapshots${backend === 'scheduler' ? ', born tagged' : ', untagged'}`),
+  fired: ({ backend, fired, firedSets = [] }) =>
+    console.log(
+      `Schedule fired: ${fired.length} new snapshots${backend === 'scheduler' ? ', born tagged' : ', untagged'}` +
+        (firedSets.length ? `; one instance set of ${firedSets.length} volumes (CreateSnapshots), born tagged with its set` : ''),
+    ),
   completed: ({ fired, completions }) =>
     console.log(`Completion events: ${fired.length} executions of snapshot-completed, ${adoptedOnEvents(completions)} snapshots adopted\n`),
   swept: (r) => {
@@ -359,6 +400,7 @@ export const DEMO_REPORT = {
     reportVolumes(r, t);
     reportCopies(r);
     reportLocks(r);
+    reportSets(r);
     reportTotals(r, t);
   },
   status: ({ status: st }) => console.log(`\n$ ebs-gens status\n${st.stdout}${st.stderr}`),
@@ -410,7 +452,9 @@ export const DEMO_CHECKS = {
     if (r.backend !== 'scheduler') return [];
     const failures = [];
     const n = Object.keys(r.schedules).length;
-    if (n !== r.managed.length) failures.push(`${n} schedules for ${r.managed.length} managed volumes`);
+    const instances = r.seeded.sets ? 1 : 0;
+    if (n !== r.managed.length + instances)
+      failures.push(`${n} schedules for ${r.managed.length} managed volumes and ${instances} instance`);
     if (r.after.rules.length) failures.push(`${r.after.rules.length} EventBridge rules on the scheduler backend`);
     return failures;
   },
@@ -426,6 +470,34 @@ export const DEMO_CHECKS = {
       }
       for (const d of rep.deleted) if (held.includes(d.snapshot_id)) failures.push(`${d.snapshot_id} reported deleted but still exists`);
     }
+    return failures;
+  },
+
+  /**
+   * The database instance: one CreateSnapshots schedule, its set taken whole (the boot volume
+   * left out), and after the events and the sweep exactly its Daily_Gens newest sets, each
+   * whole, every member tagged with its volume, Name and the set's size.
+   */
+  setsKeptWhole(r) {
+    const s = r.seeded.sets;
+    if (!s) return [];
+    const failures = [];
+    const schedule = Object.entries(r.schedules ?? {}).filter(([name]) => name.startsWith(`${s.instance}.`));
+    if (schedule.length !== 1) failures.push(`${s.instance}: ${schedule.length} schedules, expected one (CreateSnapshots)`);
+    if (r.firedSets.length !== s.volumes.length)
+      failures.push(`the set's firing made ${r.firedSets.length} snapshots, expected ${s.volumes.length} (the boot volume left out)`);
+    const members = s.volumes.flatMap((v) => (r.after.snapshots[v] ?? []).map((snap) => ({ ...snap, volume: v })));
+    const bySet = groupBy(members, (m) => m.tags[TAGS.set] ?? '(none)');
+    const sets = Object.keys(bySet);
+    if (sets.length !== s.gens) failures.push(`${s.instance}: ${sets.length} sets kept, expected ${s.gens}: ${sets.join(', ')}`);
+    for (const [set, m] of Object.entries(bySet)) {
+      if (m.length !== s.volumes.length) failures.push(`${set}: ${m.length} of ${s.volumes.length} members (a partial set)`);
+      for (const x of m) {
+        if (x.tags[TAGS.volume] !== x.volume) failures.push(`${x.id}: ${TAGS.volume} is ${x.tags[TAGS.volume]}, not ${x.volume}`);
+        if (x.tags[TAGS.set_size] !== String(s.volumes.length)) failures.push(`${x.id}: no ${TAGS.set_size}`);
+      }
+    }
+    if (!r.status.stdout.includes('Instance sets')) failures.push('ebs-gens status shows no instance sets');
     return failures;
   },
 

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { stateMachineFile } from '../local/contract.mjs';
 import { runStateMachine } from '../local/runner.mjs';
 import { startStack, startWatch } from '../local/stack.mjs';
-import { BACKENDS, checkDemo, DEMO_ENV, DEMO_REPORT, demoHeader, reportVerdict, runDemo } from './demo.mjs';
+import { BACKENDS, checkDemo, DEMO_REPORT, demoEnv, demoHeader, reportVerdict, runDemo } from './demo.mjs';
 
 const SWEEP = stateMachineFile('sweep.asl.json');
 const COMPLETED = stateMachineFile('snapshot-completed.asl.json');
@@ -162,7 +162,7 @@ async function demo() {
   const backend = opts.backend ?? 'scheduler';
   if (!BACKENDS.includes(backend)) usage(`--backend ${backend} is not scheduler or rules`);
   console.log(demoHeader(backend));
-  const stack = await startStack({ env: { EBS_GENS_BACKEND: backend, ...DEMO_ENV } });
+  const stack = await startStack({ env: demoEnv(backend) });
   let result;
   try {
     result = await runDemo(stack, backend, (step, r) => DEMO_REPORT[step](r));

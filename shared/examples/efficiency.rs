@@ -726,6 +726,115 @@ Hourly sweeps (prune batches of 100), each followed by up to {rounds} copy round
     )
 }
 
+/// Instance sets: `instances` instances tagged `Daily_Gens=7`, `members` data volumes each (not
+/// tagged themselves), `per` completed daily sets each — a catch-up sweep (deleting the surplus
+/// sets whole), then a no-change sweep, next to the lower bound.
+async fn sets(instances: usize, members: usize, per: usize) -> String {
+    let fake = FakeAws::new(ACCOUNT);
+    fake.add_schedule_group("ebs-gens-prod");
+    unmetered_control_planes(&fake);
+    let fire = Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0).unwrap();
+    for i in 0..instances {
+        let inst = format!("i-{i:08x}");
+        fake.add_instance(&inst, &[("Name", &format!("db{i}")), ("Daily_Gens", "7")]);
+        let vols: Vec<String> = (0..members).map(|m| format!("vol-{i:07x}{m}")).collect();
+        for v in &vols {
+            fake.add_volume(v, Some(&inst), &[]);
+        }
+        for d in 0..per {
+            let start = fire - Duration::days(d as i64);
+            let set = format!("{inst}@{}", start.format("%Y-%m-%dT%H:%M:%SZ"));
+            let size = members.to_string();
+            for v in &vols {
+                let name = format!("db{i}_Daily_{v}");
+                let tags: [(&str, &str); 7] = [
+                    (TAG_MANAGED_BY, "prod"),
+                    (TAG_VOLUME, v),
+                    (ebs_gens::snapshot::TAG_CLASS, "daily"),
+                    (ebs_gens::snapshot::TAG_POLICY, "daily=7"),
+                    (ebs_gens::sets::TAG_SET, &set),
+                    (ebs_gens::sets::TAG_SET_SIZE, &size),
+                    (ebs_gens::snapshot::TAG_NAME, &name),
+                ];
+                fake.add_snapshot(v, start, SnapshotState::Completed, &tags);
+            }
+        }
+    }
+    let mut s = settings("scheduler");
+    s.sets = true;
+    let app = App::new(s, &fake, &fake, ACCOUNT, "us-east-1", "efficiency")
+        .with_scheduler(&fake)
+        .without_metrics();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    // The first sweep creates one schedule per instance and deletes the surplus sets (30 % of
+    // each batch: the acknowledged run, as for volumes).
+    let first = sweep_with(&app, false, true, now, 3, |_| {}).await.unwrap();
+    let surplus = instances * per.saturating_sub(KEEP) * members;
+    assert_eq!(first.totals.deleted, surplus, "{:?}", first.totals);
+    assert!(!first.failed(), "{:?}", first.totals.errors);
+    let catch_up = fake.calls();
+    fake.reset_calls();
+    let steady = sweep(&app, false, now, 3).await.unwrap();
+    assert_eq!((steady.totals.deleted, steady.schedule_changes), (0, 0));
+    let steady_calls = fake.calls();
+    for op in fake::WRITES {
+        assert!(
+            !steady_calls.contains_key(op),
+            "a no-change sweep made {op}"
+        );
+    }
+    assert_eq!(
+        catch_up.get("CreateSchedule").copied(),
+        Some(instances as u64)
+    );
+    // The lower bound of the catch-up: every instance listed once (DescribeInstances, 1000 a
+    // page), every member snapshot listed once (1000 a page), one DeleteSnapshot per member of a
+    // surplus set, their locks read and their deletion marked 1000 ids a call, the Recycle Bin's
+    // rules once, one schedule per instance (and its listing).
+    let snapshots = instances * per * members;
+    let mut bound: BTreeMap<&str, u64> = BTreeMap::new();
+    bound.insert("DescribeInstances", instances.div_ceil(1000) as u64);
+    bound.insert("DescribeSnapshots", snapshots.div_ceil(1000) as u64);
+    bound.insert("DeleteSnapshot", surplus as u64);
+    bound.insert("DescribeLockedSnapshots", surplus.div_ceil(1000) as u64);
+    bound.insert("CreateTags", surplus.div_ceil(1000) as u64);
+    bound.insert("rbin:ListRules", 1);
+    bound.insert("CreateSchedule", instances as u64);
+    bound.insert("ListSchedules", 1);
+    let mut ops: Vec<&str> = catch_up
+        .keys()
+        .chain(steady_calls.keys())
+        .chain(bound.keys())
+        .copied()
+        .collect();
+    ops.sort();
+    ops.dedup();
+    let mut out = format!(
+        "\n### Instance sets: {instances} instances × {members} volumes, {per} daily sets each (Daily_Gens=7), {snapshots} snapshots\n\n| operation | catch-up sweep | lower bound | no-change sweep |\n|---|---:|---:|---:|\n"
+    );
+    let g = |m: &BTreeMap<&str, u64>, op: &str| m.get(op).copied().unwrap_or(0);
+    for op in ops {
+        out.push_str(&format!(
+            "| {op} | {} | {} | {} |\n",
+            g(&catch_up, op),
+            g(&bound, op),
+            g(&steady_calls, op)
+        ));
+    }
+    let ours: u64 = catch_up.values().sum();
+    let lower: u64 = bound.values().sum();
+    assert!(
+        ours as f64 <= lower as f64 * 1.02,
+        "sets: {ours} calls, over 1.02 × the lower bound {lower}"
+    );
+    out.push_str(&format!(
+        "| **total** | **{ours}** | **{lower}** | **{}** |\n\nebs-gens / lower bound = {:.3}\n",
+        steady_calls.values().sum::<u64>(),
+        ours as f64 / lower as f64
+    ));
+    out
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -736,6 +845,7 @@ fn main() {
         println!("{}", case(1_000, 10).await);
         println!("{}", case(10_000, 10).await);
         println!("{}", backends(1_000, 10).await);
+        println!("{}", sets(1_000, 3, 10).await);
         println!(
             "{}",
             first_deployment(10_000, std::time::Duration::from_millis(50)).await

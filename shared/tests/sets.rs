@@ -220,10 +220,17 @@ async fn an_instance_set_is_one_createsnapshots_schedule_that_replaces_a_members
         "its own snapshots (its own prune is the sweep's)"
     );
 
-    // The sweep prunes volumes and instances alike: vol-data's set members are never pruned on
-    // their own, whatever its own tag asks.
-    let summary = sweep(&app, false, now(), 3).await.unwrap();
+    // The sweep prunes volumes and instances alike: a set whose event was lost is pruned by it,
+    // and vol-data's set members are never pruned on their own, whatever its own tag asks.
+    for id in fake.fire_schedules(GROUP, now() + Duration::hours(1)) {
+        fake.complete(&id);
+    }
+    assert_eq!(sets(&fake).len(), 4);
+    let summary = sweep(&app, false, now() + Duration::hours(2), 3)
+        .await
+        .unwrap();
     assert_eq!(summary.totals.instances, 1);
+    assert!(summary.totals.deleted >= 3, "{:?}", summary.totals);
     assert_eq!(sets(&fake).len(), 3);
     assert!(fake.dead_letters().is_empty());
 }

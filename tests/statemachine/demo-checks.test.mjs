@@ -28,7 +28,14 @@ function agreeing(backend = 'scheduler') {
     copies: { 'vol-a': 'daily:us-west-2=3' },
     // vol-a was locked all along (a3, last week's keeper, is extended); lk was locked by hand.
     locks: { daily_locked: 'vol-a', locked: ['a3'], held_volume: 'vol-a', held: 'lk' },
+    // The scheduler backend's database instance: two data volumes kept as 1 whole set.
+    ...(backend === 'scheduler' ? { sets: { instance: 'i-db', volumes: ['vol-d1', 'vol-d2'], gens: 1 } } : {}),
   };
+  const member = (id, vol) => ({
+    id,
+    tags: { 'ebs-gens:set': 'i-db@2026-11-03T05:00:00Z', 'ebs-gens:volume': vol, 'ebs-gens:set-size': '2' },
+  });
+  const setSnapshots = backend === 'scheduler' ? { 'vol-d1': [member('d1', 'vol-d1')], 'vol-d2': [member('d2', 'vol-d2')] } : {};
   const copy = (id, copy_of) => ({ id, state: 'completed', copy_of, class: 'daily', source_start: '2026-11-01T05:00:00+00:00' });
   const west = (kept, more = {}) => [
     { region: 'us-west-2', kept: Array.from({ length: kept }, (_, i) => ({ snapshot_id: `c${i}`, reasons: ['daily'] })), ...more },
@@ -52,6 +59,7 @@ function agreeing(backend = 'scheduler') {
       'vol-s': snaps('s1'),
       'vol-m': snaps('m1'),
       'vol-g': snaps('g1', 'g2'),
+      ...setSnapshots,
     },
     rules: backend === 'rules' ? [{ name: 'ebs-gens-demo-daily', schedule: 'cron(0 5 * * ? *)', state: 'ENABLED', targets: [] }] : [],
   };
@@ -108,6 +116,13 @@ function agreeing(backend = 'scheduler') {
       { volume: 'vol-a', snapshot: 'a4' },
       { volume: 'vol-h', snapshot: 'h4' },
     ],
+    firedSets:
+      backend === 'scheduler'
+        ? [
+            { volume: 'vol-d1', snapshot: 'd1', set: 'i-db@2026-11-03T05:00:00Z' },
+            { volume: 'vol-d2', snapshot: 'd2', set: 'i-db@2026-11-03T05:00:00Z' },
+          ]
+        : [],
     completions: [
       { snapshot: 'a4', ok: true, adopted: 0, prunes: [prune('vol-a', ['a1'], west(2, { copied: ['a4 → c4'] }), locked)] },
       { snapshot: 'h4', ok: true, adopted: 0, prunes: [prune('vol-h', [])] },
@@ -115,12 +130,13 @@ function agreeing(backend = 'scheduler') {
     sweep: { ok: true, output: { summary } },
     reports,
     after,
-    schedules: backend === 'scheduler' ? { a: {}, held: {}, stale: {} } : undefined,
+    schedules: backend === 'scheduler' ? { a: {}, held: {}, stale: {}, 'i-db.daily.0123456789ab': {} } : undefined,
     copies: { 'vol-a': [copy('c2', 'a2'), copy('c3', 'a3'), copy('c4', 'a4')] },
     locks: { a4: { state: 'governance' }, a3: { state: 'compliance-cooloff' }, lk: { state: 'governance' } },
     status: {
       status: 2,
-      stdout: 'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\n',
+      stdout:
+        'vol-a  ok\nvol-h  held\nvol-s  stale\nvol-m  misconfigured\nvol-g  volume deleted\nInstance sets (kept and deleted whole):\n',
       stderr: '',
     },
     drill: {
@@ -181,6 +197,7 @@ test('each disagreement is caught by the check named for it', () => {
     ['statusRows', (r) => (r.status.stdout = r.status.stdout.replace('vol-h  held', 'vol-h  ok'))],
     ['restoredAsOfYesterday', (r) => (r.restore.result.plan.chosen.snapshot_id = 'a4')],
     ['drilledAndCleanedUp', (r) => r.drill.left.push('vol-d')],
+    ['setsKeptWhole', (r) => r.after.snapshots['vol-d1'].pop()],
   ];
   assert.deepEqual(cases.map(([name]) => name).sort(), Object.keys(DEMO_CHECKS).sort(), 'one case per check');
   for (const [name, spoil] of cases) {

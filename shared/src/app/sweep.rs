@@ -121,9 +121,10 @@ pub async fn sweep_with<P: Ports>(
         progress(Progress::Page(page.managed));
         let mut results = Vec::with_capacity(page.batches.len());
         for batch in page.batches {
-            let n = batch.volumes.len();
+            let n = batch.volumes.len() + batch.instances.len();
             let prune_input = PruneInput {
                 volumes: batch.volumes,
+                instances: batch.instances,
                 dry_run,
                 allow_bulk_delete: batch.allow_bulk_delete,
                 ..Default::default()

@@ -111,6 +111,8 @@ pub(super) async fn prune_sets<P: Ports>(
         mark_deleting(app, &decisions, now).await?;
     }
     let failed = apply_all(app, &decisions, &mut reports, deadline, dry_run).await;
+    // Which of those deletes a Recycle Bin rule keeps (billed), as per volume.
+    super::super::recycle_bin::annotate(&app.ec2, &snapshots, &mut reports, now).await;
     for r in &reports {
         totals.count(r);
         tracing::info!(instance_id = %r.volume_id, policy = %r.policy, sets = r.sets.len(), kept = r.kept.len(), deleted = r.deleted.len(), stale = r.stale.is_some(), held = r.held.is_some(), dry_run, "instance sets pruned");
