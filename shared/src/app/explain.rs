@@ -101,6 +101,10 @@ pub fn copy_verdict(dest: &DestinationReport, copy_id: &str) -> (Verdict, Vec<St
     if let Some(i) = dest.kept.iter().find(|i| i.snapshot_id == copy_id) {
         let mut reasons = i.reasons.clone();
         reasons.push(format!("kept {here}"));
+        // The lock the run sets or extends on it there, as for a snapshot here.
+        for l in dest.locked.iter().filter(|l| l.snapshot_id == copy_id) {
+            reasons.extend(l.reasons.iter().map(|x| format!("locked: {x}")));
+        }
         return (Verdict::Keep, reasons);
     }
     if let Some(i) = dest.deleted.iter().find(|i| i.snapshot_id == copy_id) {
@@ -361,6 +365,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_kept_copy_says_the_lock_the_run_sets_on_it_there() {
+        let dest = DestinationReport {
+            region: "us-west-2".into(),
+            kept: vec![
+                item("snap-k", "weekly 2026-W47"),
+                item("snap-m", "most recent copy"),
+            ],
+            locked: vec![item("snap-k", "compliance until 2027-01-10 00:00 UTC")],
+            ..Default::default()
+        };
+        assert_eq!(
+            copy_verdict(&dest, "snap-k").1,
+            [
+                "weekly 2026-W47",
+                "kept in us-west-2",
+                "locked: compliance until 2027-01-10 00:00 UTC"
+            ]
+        );
+        assert_eq!(
+            copy_verdict(&dest, "snap-m").1,
+            ["most recent copy", "kept in us-west-2"]
+        );
     }
 
     #[test]

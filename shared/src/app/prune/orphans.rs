@@ -218,36 +218,12 @@ async fn decide_sets<'a, P: Ports>(
             p.hold_locked(&locks, now);
         }
     }
-    let mut decisions: Vec<Decision<'a>> = found
-        .iter()
-        .zip(&plans)
-        .map(|(o, p)| {
-            let mut d = Decision::orphan(
-                p.members(),
-                newest_of_ours(&o.snapshots, &settings.deployment),
-            );
-            let facts = VolumeFacts {
-                created: None,
-                ack_tag: o.ack.as_deref(),
-                allow_bulk_delete,
-            };
-            fuse(settings, &mut d, &facts, now);
-            d
-        })
-        .collect();
-    batch_fuse(settings, &mut decisions, now);
-    for (o, d) in found.iter().zip(decisions.iter_mut()) {
-        if let (Orphaned::InstanceGone, Some(h)) = (o.why, &mut d.held) {
-            h.acknowledge = ACK_GONE.to_string();
-        }
-    }
+    let members = plans.iter().map(crate::sets::SetPlan::members).collect();
+    let decisions = fused(settings, found, members, allow_bulk_delete, now);
     Ok((decisions, plans))
 }
 
-/// Each orphan's plan under the orphan policy, weighed by the volume fuse (a tag removed by
-/// mistake must not become a bulk deletion at the next sweep; an untagged volume can still
-/// carry the acknowledgement) and then the batch fuse. A gone volume's hold is released by the
-/// run's acknowledgement, its volume having no tag to carry one. Pure.
+/// Each orphan's plan under the orphan policy (a locked snapshot kept), then [`fused`]. Pure.
 fn decide<'a, P: Ports>(
     app: &App<P>,
     found: &'a [Orphan],
@@ -257,13 +233,33 @@ fn decide<'a, P: Ports>(
 ) -> Vec<Decision<'a>> {
     let settings = &app.settings;
     let ctx = settings.plan_context(&app.account_id);
-    let mut decisions: Vec<Decision<'a>> = found
+    let plans = found
         .iter()
         .map(|o| {
             let mut plan = plan_orphans(&o.volume_id, settings.orphans, &ctx, &o.snapshots, now);
             crate::locks::hold_locked(&mut plan, locks, now);
-            let newest = newest_of_ours(&o.snapshots, &settings.deployment);
-            let mut d = Decision::orphan(plan, newest);
+            plan
+        })
+        .collect();
+    fused(settings, found, plans, allow_bulk_delete, now)
+}
+
+/// Orphans' decisions from their plans: each weighed by the volume fuse (a tag removed by
+/// mistake must not become a bulk deletion at the next sweep; an untagged volume or a live
+/// instance can still carry the acknowledgement), then the batch fuse. A gone volume's or
+/// instance's hold is released by the run's acknowledgement, having no tag to carry one. Pure.
+fn fused<'a>(
+    settings: &crate::config::Settings,
+    found: &[Orphan],
+    plans: Vec<crate::plan::Plan<'a>>,
+    allow_bulk_delete: bool,
+    now: DateTime<Utc>,
+) -> Vec<Decision<'a>> {
+    let mut decisions: Vec<Decision<'a>> = found
+        .iter()
+        .zip(plans)
+        .map(|(o, plan)| {
+            let mut d = Decision::orphan(plan, newest_of_ours(&o.snapshots, &settings.deployment));
             let facts = VolumeFacts {
                 created: None,
                 ack_tag: o.ack.as_deref(),
@@ -275,7 +271,8 @@ fn decide<'a, P: Ports>(
         .collect();
     batch_fuse(settings, &mut decisions, now);
     for (o, d) in found.iter().zip(decisions.iter_mut()) {
-        if let (Orphaned::VolumeGone, Some(h)) = (o.why, &mut d.held) {
+        let gone = matches!(o.why, Orphaned::VolumeGone | Orphaned::InstanceGone);
+        if let (true, Some(h)) = (gone, &mut d.held) {
             h.acknowledge = ACK_GONE.to_string();
         }
     }
