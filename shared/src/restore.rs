@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::copies::{TAG_COPY_OF, TAG_SOURCE_START};
 use crate::snapshot::{Snapshot, SnapshotState, TAG_CLASS, TAG_MANAGED_BY, TAG_VOLUME};
 
+pub use crate::sets::Instance;
+
 pub use crate::snapshot::TAG_VOLUME_SPEC;
 /// On a restored volume: the deployment that restored it (never a `*_Gens` tag: a restored
 /// volume is not managed unless someone tags it).
@@ -399,26 +401,6 @@ pub fn zone(
             "the source volume is gone: give --az (the zone to create the volume in)".into()
         }),
     }
-}
-
-/// An instance as DescribeInstances shows it (an attachment, a set).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Instance {
-    pub id: String,
-    /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
-    pub state: String,
-    pub zone: String,
-    /// Device names in use (block device mappings).
-    pub devices: Vec<String>,
-    /// The instance's tags (an instance tagged `*_Gens` has sets, docs/sets.md).
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Its root device name (the boot volume's device).
-    #[serde(default)]
-    pub root_device: Option<String>,
-    /// Its attached EBS volumes: device name → volume id.
-    #[serde(default)]
-    pub volumes: BTreeMap<String, String>,
 }
 
 /// Whether `--attach INSTANCE --device NAME` can work: the instance exists and is not going

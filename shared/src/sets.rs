@@ -321,6 +321,26 @@ pub const TAG_EXCLUDE_FROM_SET: &str = "ebs-gens:exclude-from-set";
 /// CreateSnapshots' `ExcludeDataVolumeIds`: at most this many (API_InstanceSpecification).
 pub const MAX_EXCLUDED_DATA_VOLUMES: usize = 40;
 
+/// An instance as DescribeInstances shows it (an attachment, a set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
+    pub state: String,
+    pub zone: String,
+    /// Device names in use (block device mappings).
+    pub devices: Vec<String>,
+    /// The instance's tags (an instance tagged `*_Gens` has sets, docs/sets.md).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Its root device name (the boot volume's device).
+    #[serde(default)]
+    pub root_device: Option<String>,
+    /// Its attached EBS volumes: device name → volume id.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
+}
+
 /// An instance's attached volume, as DescribeInstances' block device mappings list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attached {
@@ -467,7 +487,7 @@ impl SetLayout {
 /// A bad tag value, too many exclusions or no volume left is a skipped instance, said. Pure.
 pub fn layout(
     keys: &crate::policy::TagKeys,
-    instances: &[crate::restore::Instance],
+    instances: &[Instance],
     volume_tags: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> SetLayout {
     let mut out = SetLayout::default();
@@ -762,21 +782,20 @@ mod tests {
     #[test]
     fn the_layout_schedules_tagged_instances_and_skips_bad_ones_saying_why() {
         let keys = crate::policy::TagKeys::default();
-        let inst =
-            |id: &str, tags: &[(&str, &str)], vols: &[(&str, &str)]| crate::restore::Instance {
-                id: id.into(),
-                state: "running".into(),
-                tags: tags
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                root_device: Some("/dev/xvda".into()),
-                volumes: vols
-                    .iter()
-                    .map(|(d, v)| (d.to_string(), v.to_string()))
-                    .collect(),
-                ..Default::default()
-            };
+        let inst = |id: &str, tags: &[(&str, &str)], vols: &[(&str, &str)]| Instance {
+            id: id.into(),
+            state: "running".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            root_device: Some("/dev/xvda".into()),
+            volumes: vols
+                .iter()
+                .map(|(d, v)| (d.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
         let instances = [
             inst(
                 "i-db",

@@ -130,7 +130,7 @@ impl<A: Ec2Api> Ec2<A> {
     pub async fn instances_matching(
         &self,
         mut filters: Vec<Filter>,
-    ) -> R<Vec<crate::restore::Instance>> {
+    ) -> R<Vec<crate::sets::Instance>> {
         filters.push(Filter::new("instance-state-name", LIVE_INSTANCE_STATES));
         filtered(filters, MAX_INSTANCES_PAGE, |req| {
             self.api.describe_instances(req)
@@ -140,7 +140,7 @@ impl<A: Ec2Api> Ec2<A> {
 
     /// The given instances that still exist (terminated ones included), through an
     /// `instance-id` filter.
-    pub async fn instances_by_id(&self, ids: &[String]) -> R<Vec<crate::restore::Instance>> {
+    pub async fn instances_by_id(&self, ids: &[String]) -> R<Vec<crate::sets::Instance>> {
         by_filter(ids, "instance-id", &[], MAX_INSTANCES_PAGE, |req| {
             self.api.describe_instances(req)
         })

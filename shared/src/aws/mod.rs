@@ -307,13 +307,13 @@ pub trait Ec2Api: Send + Sync {
     fn describe_instance(
         &self,
         id: &str,
-    ) -> impl Future<Output = R<Option<crate::restore::Instance>>> + Send;
+    ) -> impl Future<Output = R<Option<crate::sets::Instance>>> + Send;
     /// DescribeInstances, one page (filters only): instances with their tags, root device and
     /// attached EBS volumes.
     fn describe_instances(
         &self,
         req: PageRequest,
-    ) -> impl Future<Output = R<Page<crate::restore::Instance>>> + Send;
+    ) -> impl Future<Output = R<Page<crate::sets::Instance>>> + Send;
     /// CreateVolume from a snapshot; the new volume's id.
     fn create_volume(&self, req: &VolumeRequest) -> impl Future<Output = R<String>> + Send;
     /// AttachVolume.
@@ -555,13 +555,13 @@ impl<T: Ec2Api> Ec2Api for &T {
     fn describe_instance(
         &self,
         id: &str,
-    ) -> impl Future<Output = R<Option<crate::restore::Instance>>> + Send {
+    ) -> impl Future<Output = R<Option<crate::sets::Instance>>> + Send {
         (**self).describe_instance(id)
     }
     fn describe_instances(
         &self,
         req: PageRequest,
-    ) -> impl Future<Output = R<Page<crate::restore::Instance>>> + Send {
+    ) -> impl Future<Output = R<Page<crate::sets::Instance>>> + Send {
         (**self).describe_instances(req)
     }
     fn create_volume(&self, req: &VolumeRequest) -> impl Future<Output = R<String>> + Send {

@@ -126,13 +126,13 @@ impl<A: Ec2Api> Ec2Api for Retrying<A> {
     async fn describe_zones(&self) -> R<Vec<String>> {
         retry(self.attempts, self.base, 6, || self.inner.describe_zones()).await
     }
-    async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
+    async fn describe_instance(&self, id: &str) -> R<Option<crate::sets::Instance>> {
         retry(self.attempts, self.base, id.len(), || {
             self.inner.describe_instance(id)
         })
         .await
     }
-    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
+    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::sets::Instance>> {
         retry(self.attempts, self.base, 1, || {
             self.inner.describe_instances(req.clone())
         })

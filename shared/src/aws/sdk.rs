@@ -143,9 +143,9 @@ fn found<T>(r: Result<T, AwsError>) -> R<Option<T>> {
 }
 
 /// A described instance as ours (`None` without an id).
-fn instance_of(i: &ec2t::Instance) -> Option<crate::restore::Instance> {
+fn instance_of(i: &ec2t::Instance) -> Option<crate::sets::Instance> {
     let mappings = i.block_device_mappings();
-    Some(crate::restore::Instance {
+    Some(crate::sets::Instance {
         id: i.instance_id()?.to_string(),
         state: i
             .state()
@@ -447,7 +447,7 @@ impl Ec2Api for SdkEc2 {
             .collect())
     }
 
-    async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
+    async fn describe_instance(&self, id: &str) -> R<Option<crate::sets::Instance>> {
         let sent = self
             .client
             .describe_instances()
@@ -465,7 +465,7 @@ impl Ec2Api for SdkEc2 {
         Ok(found.and_then(instance_of))
     }
 
-    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
+    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::sets::Instance>> {
         let out = self
             .client
             .describe_instances()

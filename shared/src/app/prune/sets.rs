@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::aws::Ports;
 use crate::decision::{batch_fuse, decide_sets, Decision, VolumeFacts};
 use crate::error::Error;
-use crate::restore::Instance;
+use crate::sets::Instance;
 use crate::sets::{set_instance, SetPlan, TAG_SET_DELETING};
 use crate::snapshot::{Snapshot, TAG_ALLOW_BULK_DELETE};
 use crate::VolumePolicy;

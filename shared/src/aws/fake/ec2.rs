@@ -375,17 +375,17 @@ impl Ec2Api for FakeAws {
             .collect())
     }
 
-    async fn describe_instance(&self, id: &str) -> R<Option<crate::restore::Instance>> {
+    async fn describe_instance(&self, id: &str) -> R<Option<crate::sets::Instance>> {
         let mut st = self.st();
         self.enter(&mut st, "DescribeInstances")?;
         let known = super::instances::known(&st).iter().any(|k| k == id);
         Ok(known.then(|| super::instances::view(&st, &self.region, id)))
     }
 
-    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::restore::Instance>> {
+    async fn describe_instances(&self, req: PageRequest) -> R<Page<crate::sets::Instance>> {
         let mut st = self.st();
         self.enter(&mut st, "DescribeInstances")?;
-        let items: Vec<crate::restore::Instance> = super::instances::known(&st)
+        let items: Vec<crate::sets::Instance> = super::instances::known(&st)
             .iter()
             .map(|id| super::instances::view(&st, &self.region, id))
             .filter(|i| {

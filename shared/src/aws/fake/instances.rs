@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{err, pending_limit, FakeAws, State, ROOT_DEVICE};
 use crate::aws::{AwsError, ErrorKind};
-use crate::restore::Instance;
+use crate::sets::Instance;
 use crate::snapshot::SnapshotState;
 
 type R<T> = Result<T, AwsError>;

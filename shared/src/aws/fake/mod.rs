@@ -160,7 +160,7 @@ struct State {
     retention_rules: Vec<crate::recycle_bin::RetentionRule>,
     recycle_bin: BTreeMap<String, DateTime<Utc>>,
     /// Instances as DescribeInstances reports them (state, zone, devices in use).
-    instance_facts: BTreeMap<String, crate::restore::Instance>,
+    instance_facts: BTreeMap<String, crate::sets::Instance>,
     /// How volumes made by CreateVolume settle, and those still settling (describes left).
     new_volumes: NewVolumes,
     settling: BTreeMap<String, u32>,
@@ -370,12 +370,12 @@ impl FakeAws {
     pub fn add_instance_at(&self, id: &str, zone: &str, state: &str, devices: &[&str]) {
         self.st().instance_facts.insert(
             id.into(),
-            crate::restore::Instance {
+            crate::sets::Instance {
                 id: id.into(),
                 state: state.into(),
                 zone: zone.into(),
                 devices: devices.iter().map(|d| d.to_string()).collect(),
-                ..crate::restore::Instance::default()
+                ..crate::sets::Instance::default()
             },
         );
     }
@@ -749,14 +749,14 @@ impl FakeAws {
     pub fn set_instance_state(&self, id: &str, state: &str) {
         let mut st = self.st();
         let zone = format!("{}a", self.region);
-        let facts =
-            st.instance_facts
-                .entry(id.into())
-                .or_insert_with(|| crate::restore::Instance {
-                    id: id.into(),
-                    zone,
-                    ..crate::restore::Instance::default()
-                });
+        let facts = st
+            .instance_facts
+            .entry(id.into())
+            .or_insert_with(|| crate::sets::Instance {
+                id: id.into(),
+                zone,
+                ..crate::sets::Instance::default()
+            });
         facts.state = state.into();
         if state == "terminated" {
             for v in st.volumes.values_mut() {
