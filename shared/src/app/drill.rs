@@ -315,63 +315,61 @@ async fn create<P: Ports>(
 ) -> Result<(), Error> {
     let dep = &app.settings.deployment;
     let ec2 = client(app, &c.region).expect("a region of ours");
-    {
-        let zone = match (c.region == app.region, known_zone) {
-            (true, Some(z)) => z,
-            _ => match ec2.api().describe_zones().await?.into_iter().next() {
-                Some(z) => z,
-                None => {
-                    state.failed.push(format!(
-                        "{} ({}): no availability zone to restore in",
-                        c.volume_id, c.region
-                    ));
-                    return Ok(());
-                }
-            },
-        };
-        if dry_run {
-            state.notes.push(format!(
-                "would restore {} of {} in {zone} ({} GiB)",
-                c.snapshot_id, c.volume_id, c.size_gib
-            ));
-            return Ok(());
-        }
-        let req = VolumeRequest {
-            snapshot_id: c.snapshot_id.clone(),
-            zone,
-            spec: VolumeSpec::gp3_defaults(),
-            encrypted: false,
-            kms_key_id: None,
-            tags: vec![
-                (TAG_DRILL.to_string(), dep.clone()),
-                (TAG_RESTORED_FROM.to_string(), c.snapshot_id.clone()),
-                (TAG_RESTORE_OF.to_string(), c.volume_id.clone()),
-                (
-                    TAG_NAME.to_string(),
-                    format!("ebs-gens drill of {}", c.volume_id),
-                ),
-            ],
-            client_token: format!("ebs-gens-drill-{}-{}", c.snapshot_id, now.timestamp()),
-        };
-        match ec2.api().create_volume(&req).await {
-            Ok(id) => {
-                tracing::info!(volume_id = %c.volume_id, region = %c.region, snapshot_id = %c.snapshot_id, drill_volume = %id, "drill volume created");
-                state.drills.push(DrillVolume {
-                    region: c.region.clone(),
-                    volume_id: c.volume_id.clone(),
-                    snapshot_id: c.snapshot_id.clone(),
-                    class: c.class.clone(),
-                    drill_volume: id,
-                    created: now,
-                });
-            }
-            Err(e) => {
-                tracing::error!(volume_id = %c.volume_id, region = %c.region, snapshot_id = %c.snapshot_id, error = %e, "drill volume not created");
+    let zone = match (c.region == app.region, known_zone) {
+        (true, Some(z)) => z,
+        _ => match ec2.api().describe_zones().await?.into_iter().next() {
+            Some(z) => z,
+            None => {
                 state.failed.push(format!(
-                    "{} of {} ({}): {e}",
-                    c.snapshot_id, c.volume_id, c.region
+                    "{} ({}): no availability zone to restore in",
+                    c.volume_id, c.region
                 ));
+                return Ok(());
             }
+        },
+    };
+    if dry_run {
+        state.notes.push(format!(
+            "would restore {} of {} in {zone} ({} GiB)",
+            c.snapshot_id, c.volume_id, c.size_gib
+        ));
+        return Ok(());
+    }
+    let req = VolumeRequest {
+        snapshot_id: c.snapshot_id.clone(),
+        zone,
+        spec: VolumeSpec::gp3_defaults(),
+        encrypted: false,
+        kms_key_id: None,
+        tags: vec![
+            (TAG_DRILL.to_string(), dep.clone()),
+            (TAG_RESTORED_FROM.to_string(), c.snapshot_id.clone()),
+            (TAG_RESTORE_OF.to_string(), c.volume_id.clone()),
+            (
+                TAG_NAME.to_string(),
+                format!("ebs-gens drill of {}", c.volume_id),
+            ),
+        ],
+        client_token: format!("ebs-gens-drill-{}-{}", c.snapshot_id, now.timestamp()),
+    };
+    match ec2.api().create_volume(&req).await {
+        Ok(id) => {
+            tracing::info!(volume_id = %c.volume_id, region = %c.region, snapshot_id = %c.snapshot_id, drill_volume = %id, "drill volume created");
+            state.drills.push(DrillVolume {
+                region: c.region.clone(),
+                volume_id: c.volume_id.clone(),
+                snapshot_id: c.snapshot_id.clone(),
+                class: c.class.clone(),
+                drill_volume: id,
+                created: now,
+            });
+        }
+        Err(e) => {
+            tracing::error!(volume_id = %c.volume_id, region = %c.region, snapshot_id = %c.snapshot_id, error = %e, "drill volume not created");
+            state.failed.push(format!(
+                "{} of {} ({}): {e}",
+                c.snapshot_id, c.volume_id, c.region
+            ));
         }
     }
     Ok(())
